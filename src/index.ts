@@ -1,0 +1,28 @@
+/**
+ * The public API of sae-rx. Everything a user may import is re-exported here; nothing else is
+ * public. Each area keeps its exports in its own section.
+ */
+export * from './errors.js';
+
+// --- backend ---
+export * from './backend/index.js';
+
+// --- io ---
+
+// --- config ---
+
+// --- sae ---
+
+// --- train ---
+
+// --- model ---
+
+// --- hub ---
+
+// --- sources ---
+
+// --- operators ---
+
+// --- sinks ---
+
+// --- analysis ---

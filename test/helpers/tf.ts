@@ -1,0 +1,18 @@
+/**
+ * Test setup: every test file that uses tensors calls `await setupTf()` in `test.before`.
+ * Uses SAE_RX_BACKEND if set (CI leaves it unset: the default choice, wasm here).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../../src/backend/index.js';
+
+export async function setupTf(): Promise<typeof tf> {
+  await selectBackend({ log: () => {} });
+  return tf;
+}
+
+/** Runs `f` and returns how many tensors it left behind. */
+export async function leakedTensors(f: () => unknown | Promise<unknown>): Promise<number> {
+  const before = tf.memory().numTensors;
+  await f();
+  return tf.memory().numTensors - before;
+}
