@@ -1,0 +1,65 @@
+/**
+ * The SAE's own configuration, camelCase (TypeScript API). The runner config codec
+ * (src/config/) maps SAELens's snake_case fields onto it; cfg.json read/write
+ * (src/sae/cfgJson.ts) maps it back to SAELens's keys.
+ */
+export type ActivationFn = 'relu' | 'tanh-relu';
+export type BDecInitMethod = 'geometric_median' | 'mean' | 'zeros';
+export type MseLossNormalization = null | 'dense_batch';
+
+export interface SaeConfig {
+  /** 'standard' for SAELens v1.5's SAE. Other architectures add fields of their own. */
+  readonly architecture: 'standard';
+  readonly dIn: number;
+  readonly dSae: number;
+  readonly activationFn: ActivationFn;
+  readonly applyBDecToInput: boolean;
+  /** Keep W_dec rows at unit norm (renormalized every step, gradient projected). */
+  readonly normalizeSaeDecoder: boolean;
+  readonly decoderOrthogonalInit: boolean;
+  readonly decoderHeuristicInit: boolean;
+  readonly initEncoderAsDecoderTranspose: boolean;
+  readonly bDecInitMethod: BDecInitMethod;
+  /** Gaussian noise std added to hidden_pre during training (SAELens `noise_scale`). */
+  readonly noiseScale: number;
+  readonly mseLossNormalization: MseLossNormalization;
+  readonly lpNorm: number;
+  readonly scaleSparsityPenaltyByDecoderNorm: boolean;
+  readonly useGhostGrads: boolean;
+  /** Where the SAE reads: model, hook and (optional) head. Metadata only for the SAE maths. */
+  readonly modelName: string;
+  readonly hookPoint: string;
+  readonly hookPointLayer: number;
+  readonly hookPointHeadIndex: number | null;
+  readonly contextSize: number;
+  readonly prependBos: boolean;
+  readonly dtype: 'float32';
+  readonly seed: number;
+}
+
+/** SAELens v1.5.0 defaults for the SAE fields (d_in 512, expansion 4). */
+export const DEFAULT_SAE_CONFIG: SaeConfig = {
+  architecture: 'standard',
+  dIn: 512,
+  dSae: 2048,
+  activationFn: 'relu',
+  applyBDecToInput: true,
+  normalizeSaeDecoder: true,
+  decoderOrthogonalInit: false,
+  decoderHeuristicInit: false,
+  initEncoderAsDecoderTranspose: false,
+  bDecInitMethod: 'geometric_median',
+  noiseScale: 0,
+  mseLossNormalization: null,
+  lpNorm: 1,
+  scaleSparsityPenaltyByDecoderNorm: false,
+  useGhostGrads: false,
+  modelName: 'gelu-2l',
+  hookPoint: 'blocks.0.hook_mlp_out',
+  hookPointLayer: 0,
+  hookPointHeadIndex: null,
+  contextSize: 128,
+  prependBos: true,
+  dtype: 'float32',
+  seed: 42,
+};
