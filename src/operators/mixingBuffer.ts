@@ -1,0 +1,112 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import { ConfigError } from '../errors.js';
+import type { ActivationBatch } from './types.js';
+import { guard } from './internal/guard.js';
+import { RowQueue, concatBatches, emitOrDispose, gatherRows, sliceRows } from './internal/batchOps.js';
+import { Rng } from './internal/rng.js';
+
+export interface MixingBufferOptions {
+  /** SAELens `n_batches_in_buffer` (20): a full buffer holds this many store batches. */
+  readonly batchesInBuffer: number;
+  /**
+   * Rows (tokens) per store batch: SAELens's `store_batch_size × context_size` for a language
+   * model. Input batches of any size are accepted; only row counts matter.
+   */
+  readonly storeBatchSize: number;
+  /** Rows per emitted batch (default `storeBatchSize`). See the note on partial batches. */
+  readonly trainBatchSize?: number;
+  readonly seed: number;
+}
+
+/**
+ * SAELens v1.5's activation mixing (`ActivationsStore.get_data_loader`) as an operator.
+ *
+ * With `half = ⌊batchesInBuffer/2⌋ · storeBatchSize` rows:
+ * 1. the first `half` rows fill the store, shuffled;
+ * 2. every further `half` rows are concatenated with the store and shuffled; the first half of
+ *    the result becomes the new store, the second half is served in batches of
+ *    `trainBatchSize` rows (the last of each refill smaller when `half` is not a multiple, as
+ *    SAELens's DataLoader; put `batch(n)` after this operator for exact sizes).
+ * 3. on complete (SAELens's streams never end) the unfilled refill and the store are mixed
+ *    and served too, so no row is lost.
+ *
+ * Shuffles use one seeded RNG per subscription. Token ids/positions move with their rows.
+ * Owns its inputs and the store (≈ 2·half rows at most, plus one input batch); each emitted
+ * batch belongs to the subscriber. The store is disposed on complete, error and unsubscribe.
+ * Everything happens synchronously inside `next`, so a pull source is paced by the consumer.
+ */
+export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<ActivationBatch, ActivationBatch> {
+  const { batchesInBuffer, storeBatchSize, seed } = opts ?? ({} as MixingBufferOptions);
+  const trainBatchSize = opts?.trainBatchSize ?? storeBatchSize;
+  if (!Number.isInteger(batchesInBuffer) || batchesInBuffer < 2)
+    throw new ConfigError(`mixingBuffer(): batchesInBuffer must be an integer ≥ 2, got ${batchesInBuffer}`);
+  if (!Number.isInteger(storeBatchSize) || storeBatchSize < 1)
+    throw new ConfigError(`mixingBuffer(): storeBatchSize must be a positive integer, got ${storeBatchSize}`);
+  if (!Number.isInteger(trainBatchSize) || trainBatchSize < 1)
+    throw new ConfigError(`mixingBuffer(): trainBatchSize must be a positive integer, got ${trainBatchSize}`);
+  if (!Number.isFinite(seed)) throw new ConfigError(`mixingBuffer(): seed must be a number, got ${seed}`);
+  const half = Math.floor(batchesInBuffer / 2) * storeBatchSize;
+
+  return (source) =>
+    new Observable<ActivationBatch>((subscriber) => {
+      const rng = new Rng(seed);
+      const incoming = new RowQueue();
+      let store: ActivationBatch | null = null;
+
+      const shuffled = (b: ActivationBatch): ActivationBatch => {
+        try {
+          return gatherRows(b, rng.permutation(b.acts.shape[0]));
+        } finally {
+          b.acts.dispose();
+        }
+      };
+      const serve = (b: ActivationBatch) => {
+        const n = b.acts.shape[0];
+        try {
+          for (let s = 0; s < n && !subscriber.closed; s += trainBatchSize)
+            emitOrDispose(subscriber, sliceRows(b, s, Math.min(trainBatchSize, n - s)));
+        } finally {
+          b.acts.dispose();
+        }
+      };
+      /** Mixes `fresh` into the store; returns the half to serve (everything when `all`). */
+      const mix = (fresh: ActivationBatch | null, all: boolean): ActivationBatch | null => {
+        const parts = [fresh, store].filter((p): p is ActivationBatch => p !== null);
+        store = null;
+        if (parts.length === 0) return null;
+        const mixed = shuffled(concatBatches(parts));
+        if (all) return mixed;
+        const n = mixed.acts.shape[0];
+        const keep = Math.floor(n / 2);
+        try {
+          store = sliceRows(mixed, 0, keep);
+          return sliceRows(mixed, keep, n - keep);
+        } finally {
+          mixed.acts.dispose();
+        }
+      };
+
+      const sub = source.subscribe({
+        next: guard(subscriber, (b: ActivationBatch) => {
+          incoming.push(b);
+          if (store === null && incoming.rows >= half) store = shuffled(incoming.take(half));
+          while (store !== null && incoming.rows >= half && !subscriber.closed) {
+            const out = mix(incoming.take(half), false);
+            if (out) serve(out);
+          }
+        }),
+        error: (e) => subscriber.error(e),
+        complete: guard(subscriber, () => {
+          const out = mix(incoming.takeAll(), true);
+          if (out) serve(out);
+          subscriber.complete();
+        }),
+      });
+      return () => {
+        sub.unsubscribe();
+        incoming.dispose();
+        if (store) store.acts.dispose();
+        store = null;
+      };
+    });
+}

@@ -1,0 +1,35 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import { ConfigError } from '../errors.js';
+import type { ActivationBatch } from './types.js';
+import { guard } from './internal/guard.js';
+import { emitOrDispose, gatherRows } from './internal/batchOps.js';
+import { Rng } from './internal/rng.js';
+
+/**
+ * Shuffles the rows within each batch with a seeded RNG (one generator per subscription, so
+ * two subscriptions with the same seed give the same order). Tokens/positions move with
+ * their rows. For mixing across batches use `mixingBuffer`.
+ *
+ * Owns and disposes each input; each output belongs to the subscriber. Holds no tensors
+ * between values.
+ */
+export function shuffle(opts: { readonly seed: number }): OperatorFunction<ActivationBatch, ActivationBatch> {
+  if (!Number.isFinite(opts?.seed)) throw new ConfigError(`shuffle(): seed must be a number, got ${opts?.seed}`);
+  return (source) =>
+    new Observable<ActivationBatch>((subscriber) => {
+      const rng = new Rng(opts.seed);
+      return source.subscribe({
+        next: guard(subscriber, (b: ActivationBatch) => {
+          let out: ActivationBatch;
+          try {
+            out = gatherRows(b, rng.permutation(b.acts.shape[0]));
+          } finally {
+            b.acts.dispose();
+          }
+          emitOrDispose(subscriber, out);
+        }),
+        error: (e) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      });
+    });
+}

@@ -1,0 +1,28 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * What flows between activation sources, operators and `trainSae` (DESIGN.md §2).
+ *
+ * `acts` has shape `[n, dIn]` (one hook) or `[n, nHooks, dIn]` (several hooks, in the order of
+ * `hooks`). The tensor belongs to whoever received the batch: dispose it or pass it on.
+ */
+export interface ActivationBatch {
+  readonly acts: tf.Tensor;
+  /** Hook names of the middle axis (or the one hook of a 2-D batch). */
+  readonly hooks: readonly string[];
+  /** Token id of each row, when the source knows it (analysis); length n. */
+  readonly tokens?: Int32Array;
+  /** Position in its context of each row, when known; length n. */
+  readonly positions?: Int32Array;
+  /**
+   * Norm scaling factor already applied to `acts` by `normalizeActivations`
+   * (`√d_in / mean‖x‖`). `trainSae` folds it into the saved SAE so that the saved SAE works on
+   * raw activations.
+   */
+  readonly normScalingFactor?: number;
+}
+
+/** Rows (tokens) in a batch. */
+export function rowsOf(b: ActivationBatch): number {
+  return b.acts.shape[0];
+}
