@@ -8,6 +8,8 @@ export * from './errors.js';
 export * from './backend/index.js';
 
 // --- io ---
+export * from './io/safetensors.js';
+export * from './io/atomicWrite.js';
 
 // --- config ---
 
