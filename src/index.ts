@@ -10,6 +10,7 @@ export * from './backend/index.js';
 // --- io ---
 export * from './io/safetensors.js';
 export * from './io/atomicWrite.js';
+export * from './io/parquet.js';
 
 // --- config ---
 
