@@ -142,7 +142,11 @@ export function lineChartSvg(spec: LineChartSpec): { svg: string; data: ChartDat
     yDomain = [10 ** (lo - pad), 10 ** (hi + pad)];
     yTicks = logTicks(yDomain[0], yDomain[1]);
   } else {
-    yDomain = niceDomain(yMin, yMax, 5);
+    // a little room so flat lines do not sit on the frame; never below 0 for non-negative data
+    const span = yMax - yMin || Math.abs(yMax) || 1;
+    let lo = yMin - span * 0.04;
+    if (yMin >= 0 && lo < 0) lo = 0;
+    yDomain = niceDomain(lo, yMax + span * 0.04, 5);
     yTicks = niceTicks(yDomain[0], yDomain[1], 5);
   }
   const xDomain: [number, number] = xMin === xMax ? [xMin - 0.5, xMax + 0.5] : [xMin, xMax];

@@ -83,7 +83,7 @@ export function niceDomain(lo: number, hi: number, count = 5): [number, number] 
 export function logTicks(lo: number, hi: number): number[] {
   const a = Math.floor(Math.log10(lo));
   const b = Math.ceil(Math.log10(hi));
-  const mults = b - a <= 1 ? [1, 2, 5] : b - a <= 2 ? [1, 3] : [1];
+  const mults = b - a <= 2 ? [1, 2, 5] : b - a <= 4 ? [1, 3] : [1];
   const stride = Math.max(1, Math.ceil((b - a) / 6));
   const out: number[] = [];
   for (let e = a; e <= b; e += stride) {
