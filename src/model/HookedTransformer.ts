@@ -1,0 +1,479 @@
+/**
+ * A decoder-only transformer with TransformerLens's hook points, in tfjs: GPT-2, Llama and
+ * GPT-NeoX/Pythia loaded from a local Hugging Face folder. Every activation passes through a
+ * named hook point where it can be cached or replaced (SAE splicing, ablation).
+ *
+ * Hook tensors have a batch dimension: residual-stream hooks `[batch, pos, d_model]`, per-head
+ * `hook_q|k|v|z|rot_q|rot_k` `[batch, pos, heads, d_head]` (k and v with the key/value heads),
+ * `hook_attn_scores|hook_pattern` `[batch, heads, query_pos, key_pos]`, MLP hooks
+ * `[batch, pos, d_mlp]`, norm `hook_scale` `[batch, pos, 1]`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError } from '../errors.js';
+import type { HookedTransformerConfig } from './ModelConfig.js';
+import { applyRotary, rotaryTables } from './rotary.js';
+import type { BlockWeights, ModelWeights } from './weights.js';
+import { disposeWeights, weightTensors } from './weights.js';
+import { processWeights as processModelWeights } from './processWeights.js';
+import { loadModelFolder } from './loadModel.js';
+
+/**
+ * A hook: receives the activation at a hook point and may return a replacement of the same
+ * shape (returning nothing keeps it). Runs synchronously inside the forward pass's `tf.tidy`, so
+ * tensors it creates are freed with the pass; it must not dispose `act`.
+ */
+export type HookFn = (act: tf.Tensor, name: string) => tf.Tensor | void;
+
+export type NameFilter = readonly string[] | ((name: string) => boolean);
+
+export type Tokens = tf.Tensor2D | number[][];
+
+export interface RunOptions {
+  /** Hook points whose activations to return in `cache`. */
+  readonly names?: NameFilter;
+  /** Hooks that may replace activations, by hook name. */
+  readonly hooks?: Readonly<Record<string, HookFn>>;
+  /** Run blocks 0..stopAtLayer-1 only (TransformerLens `stop_at_layer`); no logits. */
+  readonly stopAtLayer?: number;
+  /**
+   * What to compute after the last block: `logits` `[batch, pos, vocab]`, `loss` (mean next-token
+   * cross-entropy, a scalar, as TransformerLens's return_type="loss"), `lossPerToken`
+   * `[batch, pos-1]`, or `none` (stop after the last block the cached names need).
+   */
+  readonly returnType?: 'logits' | 'loss' | 'lossPerToken' | 'none';
+}
+
+export interface RunResult {
+  /** Logits, loss or per-token loss, per `returnType`; absent when the run stopped early. */
+  readonly output?: tf.Tensor;
+  /** Cached activations by hook name; the caller owns (and disposes) them. */
+  readonly cache: Map<string, tf.Tensor>;
+}
+
+export interface FromFolderOptions {
+  /** Apply TransformerLens's default weight processing (default true, like from_pretrained). */
+  readonly processWeights?: boolean;
+  /** Name recorded in cfg.modelName (default: the folder's name). */
+  readonly modelName?: string;
+}
+
+const LAYER_RE = /^blocks\.(\d+)\./;
+
+export class HookedTransformer {
+  private weights: ModelWeights;
+  private readonly rotCos: tf.Tensor2D | undefined;
+  private readonly rotSin: tf.Tensor2D | undefined;
+  private disposed = false;
+
+  constructor(readonly cfg: HookedTransformerConfig, weights: ModelWeights, opts: { processWeights?: boolean } = {}) {
+    this.weights = opts.processWeights ? processModelWeights(cfg, weights) : weights;
+    if (cfg.positionalEmbedding === 'rotary') {
+      const t = rotaryTables(cfg.nCtx, cfg.rotaryDim, cfg.rotaryBase);
+      this.rotCos = tf.tensor2d(t.cos, [cfg.nCtx, cfg.rotaryDim]);
+      this.rotSin = tf.tensor2d(t.sin, [cfg.nCtx, cfg.rotaryDim]);
+    }
+    if (cfg.nHeads % cfg.nKvHeads !== 0) {
+      throw new ConfigError(`model config: n_heads ${cfg.nHeads} is not a multiple of n_kv_heads ${cfg.nKvHeads}`);
+    }
+  }
+
+  /**
+   * Loads `config.json` and `model.safetensors` (or the shards listed by
+   * `model.safetensors.index.json`) from a local folder. Weights are processed as
+   * TransformerLens's `from_pretrained` does unless `processWeights: false`
+   * (`from_pretrained_no_processing`).
+   */
+  static async fromFolder(dir: string, opts: FromFolderOptions = {}): Promise<HookedTransformer> {
+    const { cfg, weights } = await loadModelFolder(dir, opts.modelName);
+    return new HookedTransformer(cfg, weights, { processWeights: opts.processWeights ?? true });
+  }
+
+  /** Frees the weights. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    disposeWeights(this.weights);
+    this.rotCos?.dispose();
+    this.rotSin?.dispose();
+  }
+
+  /** Number of parameters (the untied unembedding counted separately). */
+  get numParams(): number {
+    return weightTensors(this.weights).reduce((s, t) => s + t.size, 0);
+  }
+
+  /** Every hook point of this model, in the order the forward pass reaches them. */
+  hookNames(): string[] {
+    return Object.keys(this.hookShapes());
+  }
+
+  /** The shape of each hook point's activation for a `[batch, pos]` input. */
+  hookShapes(batch = 1, pos = 1): Record<string, number[]> {
+    const c = this.cfg;
+    const s: Record<string, number[]> = {};
+    const resid = [batch, pos, c.dModel];
+    const norm = (p: string) => {
+      s[`${p}.hook_scale`] = [batch, pos, 1];
+      s[`${p}.hook_normalized`] = resid;
+    };
+    s['hook_embed'] = resid;
+    if (c.positionalEmbedding === 'standard') s['hook_pos_embed'] = resid;
+    for (let l = 0; l < c.nLayers; l++) {
+      const b = `blocks.${l}`;
+      s[`${b}.hook_resid_pre`] = resid;
+      norm(`${b}.ln1`);
+      s[`${b}.attn.hook_q`] = [batch, pos, c.nHeads, c.dHead];
+      s[`${b}.attn.hook_k`] = [batch, pos, c.nKvHeads, c.dHead];
+      s[`${b}.attn.hook_v`] = [batch, pos, c.nKvHeads, c.dHead];
+      if (c.positionalEmbedding === 'rotary') {
+        s[`${b}.attn.hook_rot_q`] = [batch, pos, c.nHeads, c.dHead];
+        s[`${b}.attn.hook_rot_k`] = [batch, pos, c.nKvHeads, c.dHead];
+      }
+      s[`${b}.attn.hook_attn_scores`] = [batch, c.nHeads, pos, pos];
+      s[`${b}.attn.hook_pattern`] = [batch, c.nHeads, pos, pos];
+      s[`${b}.attn.hook_z`] = [batch, pos, c.nHeads, c.dHead];
+      s[`${b}.hook_attn_out`] = resid;
+      if (!c.parallelAttnMlp) s[`${b}.hook_resid_mid`] = resid;
+      norm(`${b}.ln2`);
+      s[`${b}.mlp.hook_pre`] = [batch, pos, c.dMlp];
+      if (c.gatedMlp) s[`${b}.mlp.hook_pre_linear`] = [batch, pos, c.dMlp];
+      s[`${b}.mlp.hook_post`] = [batch, pos, c.dMlp];
+      s[`${b}.hook_mlp_out`] = resid;
+      s[`${b}.hook_resid_post`] = resid;
+    }
+    norm('ln_final');
+    return s;
+  }
+
+  /** Logits `[batch, pos, vocab]`. */
+  logits(tokens: Tokens): tf.Tensor3D {
+    return this.run(tokens, { returnType: 'logits' }).output as tf.Tensor3D;
+  }
+
+  /** Next-token cross-entropy `[batch, pos-1]`: position t predicts token t+1. */
+  lossPerToken(tokens: Tokens): tf.Tensor2D {
+    return this.run(tokens, { returnType: 'lossPerToken' }).output as tf.Tensor2D;
+  }
+
+  /**
+   * Runs the model and returns the activations of the hook points `names` selects. With a list
+   * of names and no logits asked for, the pass stops after the last block those names need.
+   */
+  runWithCache(
+    tokens: Tokens,
+    opts: {
+      names?: NameFilter;
+      stopAtLayer?: number;
+      hooks?: Readonly<Record<string, HookFn>>;
+      /** Default: 'logits' unless stopAtLayer is set or `names` is a list ('none': stop early). */
+      returnType?: RunOptions['returnType'];
+    } = {},
+  ): { logits?: tf.Tensor; output?: tf.Tensor; cache: Map<string, tf.Tensor> } {
+    const returnType =
+      opts.returnType ?? (opts.stopAtLayer !== undefined || Array.isArray(opts.names) ? 'none' : 'logits');
+    const r = this.run(tokens, { ...opts, returnType });
+    const res: { logits?: tf.Tensor; output?: tf.Tensor; cache: Map<string, tf.Tensor> } = { cache: r.cache };
+    if (r.output) {
+      res.output = r.output;
+      if (returnType === 'logits') res.logits = r.output;
+    }
+    return res;
+  }
+
+  /** Runs with hooks that may replace activations; returns logits, mean loss or per-token loss. */
+  runWithHooks(
+    tokens: Tokens,
+    opts: { hooks: Readonly<Record<string, HookFn>>; returnType?: 'logits' | 'loss' | 'lossPerToken' },
+  ): tf.Tensor {
+    return this.run(tokens, { hooks: opts.hooks, returnType: opts.returnType ?? 'logits' }).output!;
+  }
+
+  /**
+   * Greedy (argmax) decoding: appends `maxNewTokens` tokens to `prompt`, recomputing the whole
+   * sequence each step (no KV cache), and returns prompt + new tokens.
+   */
+  generateGreedy(prompt: readonly number[], maxNewTokens: number): number[] {
+    const seq = [...prompt];
+    for (let i = 0; i < maxNewTokens && seq.length < this.cfg.nCtx + 1; i++) {
+      if (seq.length >= this.cfg.nCtx) break;
+      const next = tf.tidy(() => {
+        const logits = this.logits([seq]);
+        const last = tf.slice(logits, [0, seq.length - 1, 0], [1, 1, this.cfg.dVocab]);
+        return tf.argMax(tf.reshape(last, [-1]));
+      });
+      seq.push(next.dataSync()[0]!);
+      next.dispose();
+    }
+    return seq;
+  }
+
+  /** The general forward pass behind every other method. */
+  run(tokensIn: Tokens, opts: RunOptions = {}): RunResult {
+    if (this.disposed) throw new ConfigError('HookedTransformer: used after dispose()');
+    const cfg = this.cfg;
+    const returnType = opts.returnType ?? 'logits';
+    const wants = nameFilter(opts.names);
+    const hooks = opts.hooks ?? {};
+    const stop = opts.stopAtLayer;
+    if (stop !== undefined && (!Number.isInteger(stop) || stop < 0 || stop > cfg.nLayers)) {
+      throw new ConfigError(`stopAtLayer: ${stop} is not an integer in [0, ${cfg.nLayers}]`);
+    }
+    for (const name of Object.keys(hooks)) {
+      if (!this.isHookName(name)) throw new ConfigError(`hooks: '${name}' is not a hook point of ${cfg.modelName}`);
+    }
+    // How far to run: to stopAtLayer if given; with returnType 'none' and a list of names, to
+    // the last block those names (cached or hooked) touch; else through the unembedding.
+    let lastLayer = stop ?? cfg.nLayers;
+    let needFinalNorm = stop === undefined;
+    if (stop === undefined && returnType === 'none' && typeof opts.names !== 'function') {
+      const names = [...((opts.names as readonly string[] | undefined) ?? []), ...Object.keys(hooks)];
+      needFinalNorm = names.some((n) => n.startsWith('ln_final.'));
+      lastLayer = needFinalNorm ? cfg.nLayers : 0;
+      for (const n of names) {
+        const m = LAYER_RE.exec(n);
+        if (m) lastLayer = Math.max(lastLayer, Number(m[1]) + 1);
+      }
+    }
+    const needUnembed = stop === undefined && returnType !== 'none';
+
+    const cacheObj: Record<string, tf.Tensor> = {};
+    const cachedSet = new Set<tf.Tensor>();
+    const result = tf.tidy(() => {
+      const tokens = this.checkTokens(tokensIn);
+      const [B, P] = tokens.shape;
+      const hp = <T extends tf.Tensor>(name: string, x: T): T => {
+        const f = hooks[name];
+        if (f) {
+          const r = f(x, name);
+          if (r) {
+            if (r.shape.length !== x.shape.length || r.shape.some((d, i) => d !== x.shape[i])) {
+              throw new ShapeError(`hook '${name}': returned shape [${r.shape}], expected [${x.shape}]`);
+            }
+            x = (r.dtype === 'float32' ? r : tf.cast(r, 'float32')) as T;
+          }
+        }
+        if (wants(name)) {
+          // One tensor may sit at two hook points (resid_post of L is resid_pre of L+1);
+          // each cache entry must be separately disposable.
+          const v = cachedSet.has(x) ? tf.clone(x) : x;
+          cachedSet.add(v);
+          cacheObj[name] = v;
+        }
+        return x;
+      };
+      const w = this.weights;
+      const flat = tf.reshape(tokens, [-1]);
+      let resid: tf.Tensor3D = hp('hook_embed', tf.reshape(tf.gather(w.WE, flat), [B, P, cfg.dModel]) as tf.Tensor3D);
+      if (cfg.positionalEmbedding === 'standard' && w.WPos) {
+        const pos = tf.broadcastTo(tf.slice(w.WPos, [0, 0], [P, cfg.dModel]), [B, P, cfg.dModel]) as tf.Tensor3D;
+        resid = tf.add(resid, hp('hook_pos_embed', pos));
+      }
+      const mask = causalMask(P);
+      let rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
+      if (cfg.positionalEmbedding === 'rotary') {
+        rot = {
+          cos: tf.slice(this.rotCos!, [0, 0], [P, cfg.rotaryDim]),
+          sin: tf.slice(this.rotSin!, [0, 0], [P, cfg.rotaryDim]),
+        };
+      }
+      for (let l = 0; l < lastLayer; l++) {
+        resid = this.block(l, w.blocks[l]!, resid, hp, mask, rot);
+      }
+      if (!needFinalNorm) return { cache: cacheObj };
+      const normed = this.norm(resid, w.lnFinalW, w.lnFinalB, 'ln_final', hp);
+      if (!needUnembed) return { cache: cacheObj };
+      let logits = tf.matMul(tf.reshape(normed, [B * P, cfg.dModel]), w.WU);
+      if (w.bU) logits = tf.add(logits, w.bU);
+      const logits3 = tf.reshape(logits, [B, P, cfg.dVocab]) as tf.Tensor3D;
+      if (returnType === 'logits') return { cache: cacheObj, output: logits3 };
+      const perTok = lossPerTokenFromLogits(logits3, tokens);
+      return { cache: cacheObj, output: returnType === 'loss' ? tf.mean(perTok) : perTok };
+    }) as { cache: Record<string, tf.Tensor>; output?: tf.Tensor };
+    const out: RunResult = { cache: new Map(Object.entries(result.cache)) };
+    return result.output ? { ...out, output: result.output } : out;
+  }
+
+  private isHookName(name: string): boolean {
+    return this.hookShapes()[name] !== undefined;
+  }
+
+  private checkTokens(t: Tokens): tf.Tensor2D {
+    const tokens = Array.isArray(t) ? tf.tensor2d(t, undefined, 'int32') : t;
+    if (tokens.rank !== 2) throw new ShapeError(`tokens: expected [batch, pos], got shape [${tokens.shape}]`);
+    if (tokens.dtype !== 'int32') throw new ShapeError(`tokens: expected int32, got ${tokens.dtype}`);
+    if (tokens.shape[1] > this.cfg.nCtx) {
+      throw new ShapeError(`tokens: ${tokens.shape[1]} positions exceed the context of ${this.cfg.nCtx}`);
+    }
+    if (tokens.shape[1] < 1) throw new ShapeError('tokens: need at least one position');
+    return tokens;
+  }
+
+  private norm<T extends tf.Tensor3D>(
+    x: T,
+    w: tf.Tensor1D | undefined,
+    b: tf.Tensor1D | undefined,
+    prefix: string,
+    hp: <U extends tf.Tensor>(name: string, x: U) => U,
+  ): tf.Tensor3D {
+    const t = this.cfg.normalizationType;
+    const eps = this.cfg.eps;
+    if (t === 'LN' || t === 'LNPre') {
+      const centered = tf.sub(x, tf.mean(x, -1, true));
+      const scale = hp(`${prefix}.hook_scale`, tf.sqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps)));
+      let n = tf.div(centered, scale);
+      if (t === 'LN') {
+        if (w) n = tf.mul(n, w);
+        if (b) n = tf.add(n, b);
+      }
+      return hp(`${prefix}.hook_normalized`, n as tf.Tensor3D);
+    }
+    const scale = hp(`${prefix}.hook_scale`, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)));
+    // TransformerLens's RMSNorm hooks the normalized value before the weight.
+    const n = hp(`${prefix}.hook_normalized`, tf.div(x, scale) as tf.Tensor3D);
+    return t === 'RMS' && w ? (tf.mul(n, w) as tf.Tensor3D) : n;
+  }
+
+  private linear(x: tf.Tensor, W: tf.Tensor2D, b: tf.Tensor1D | undefined): tf.Tensor2D {
+    const y = tf.matMul(x as tf.Tensor2D, W) as tf.Tensor2D;
+    return b ? (tf.add(y, b) as tf.Tensor2D) : y;
+  }
+
+  private block(
+    l: number,
+    bw: BlockWeights,
+    residPre: tf.Tensor3D,
+    hp: <U extends tf.Tensor>(name: string, x: U) => U,
+    mask: tf.Tensor2D,
+    rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined,
+  ): tf.Tensor3D {
+    const cfg = this.cfg;
+    const p = `blocks.${l}`;
+    const [B, P, D] = residPre.shape;
+    const H = cfg.nHeads;
+    const K = cfg.nKvHeads;
+    const dh = cfg.dHead;
+    residPre = hp(`${p}.hook_resid_pre`, residPre);
+
+    // --- attention ---
+    const n1 = tf.reshape(this.norm(residPre, bw.ln1W, bw.ln1B, `${p}.ln1`, hp), [B * P, D]);
+    let q = hp(`${p}.attn.hook_q`, tf.reshape(this.linear(n1, bw.WQ, bw.bQ), [B, P, H, dh]) as tf.Tensor4D);
+    let k = hp(`${p}.attn.hook_k`, tf.reshape(this.linear(n1, bw.WK, bw.bK), [B, P, K, dh]) as tf.Tensor4D);
+    const v = hp(`${p}.attn.hook_v`, tf.reshape(this.linear(n1, bw.WV, bw.bV), [B, P, K, dh]) as tf.Tensor4D);
+    if (rot) {
+      q = hp(`${p}.attn.hook_rot_q`, applyRotary(q, rot.cos, rot.sin));
+      k = hp(`${p}.attn.hook_rot_k`, applyRotary(k, rot.cos, rot.sin));
+    }
+    const qh = tf.transpose(q, [0, 2, 1, 3]); // [B, H, P, dh]
+    let kh = tf.transpose(k, [0, 2, 3, 1]); // [B, K, dh, P]: plain matMul, no transpose flag
+    let vh = tf.transpose(v, [0, 2, 1, 3]); // [B, K, P, dh]
+    if (K !== H) {
+      // Grouped-query attention: query head h reads kv head floor(h / (H/K)).
+      const g = H / K;
+      const idx = tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / g)), 'int32');
+      kh = tf.gather(kh, idx, 1);
+      vh = tf.gather(vh, idx, 1);
+    }
+    let scores = tf.div(tf.matMul(qh, kh), Math.sqrt(dh)) as tf.Tensor4D;
+    scores = hp(`${p}.attn.hook_attn_scores`, tf.add(scores, mask) as tf.Tensor4D);
+    const pattern = hp(`${p}.attn.hook_pattern`, tf.softmax(scores) as tf.Tensor4D);
+    const z = hp(`${p}.attn.hook_z`, tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]) as tf.Tensor4D);
+    const attnOut = hp(
+      `${p}.hook_attn_out`,
+      tf.reshape(this.linear(tf.reshape(z, [B * P, H * dh]), bw.WO, bw.bO), [B, P, D]) as tf.Tensor3D,
+    );
+
+    // --- MLP ---
+    const mlpIn = cfg.parallelAttnMlp ? residPre : hp(`${p}.hook_resid_mid`, tf.add(residPre, attnOut) as tf.Tensor3D);
+    const n2 = tf.reshape(this.norm(mlpIn, bw.ln2W, bw.ln2B, `${p}.ln2`, hp), [B * P, D]);
+    const M = cfg.dMlp;
+    let post: tf.Tensor3D;
+    if (cfg.gatedMlp) {
+      const pre = hp(`${p}.mlp.hook_pre`, tf.reshape(tf.matMul(n2, bw.WGate!), [B, P, M]) as tf.Tensor3D);
+      const preLin = hp(`${p}.mlp.hook_pre_linear`, tf.reshape(this.linear(n2, bw.WIn, bw.bIn), [B, P, M]) as tf.Tensor3D);
+      post = tf.mul(activate(pre, cfg.actFn), preLin);
+    } else {
+      const pre = hp(`${p}.mlp.hook_pre`, tf.reshape(this.linear(n2, bw.WIn, bw.bIn), [B, P, M]) as tf.Tensor3D);
+      post = activate(pre, cfg.actFn);
+    }
+    post = hp(`${p}.mlp.hook_post`, post);
+    const mlpOut = hp(
+      `${p}.hook_mlp_out`,
+      tf.reshape(this.linear(tf.reshape(post, [B * P, M]), bw.WOut, bw.bOut), [B, P, D]) as tf.Tensor3D,
+    );
+    const residPost = cfg.parallelAttnMlp ? tf.add(tf.add(residPre, attnOut), mlpOut) : tf.add(mlpIn, mlpOut);
+    return hp(`${p}.hook_resid_post`, residPost as tf.Tensor3D);
+  }
+}
+
+function nameFilter(names: NameFilter | undefined): (name: string) => boolean {
+  if (names === undefined) return () => false;
+  if (typeof names === 'function') return names as (name: string) => boolean;
+  const set = new Set(names as readonly string[]);
+  return (n) => set.has(n);
+}
+
+/** `[pos, pos]`: 0 on and below the diagonal, -inf above (TransformerLens masks with -inf). */
+function causalMask(p: number): tf.Tensor2D {
+  const m = new Float32Array(p * p);
+  for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) m[i * p + j] = -Infinity;
+  return tf.tensor2d(m, [p, p]);
+}
+
+function activate<T extends tf.Tensor>(x: T, act: HookedTransformerConfig['actFn']): T {
+  switch (act) {
+    case 'relu':
+      return tf.relu(x);
+    case 'silu':
+      return tf.mul(x, tf.sigmoid(x));
+    case 'gelu':
+      // exact GELU: x·Φ(x) = 0.5·x·(1 + erf(x/√2))
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+    case 'gelu_new':
+    case 'gelu_fast': {
+      // GPT-2's tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+      const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+    }
+  }
+}
+
+/**
+ * log Σ exp over the last axis, summed in chunks: the stock Sum kernels add sequentially in
+ * float32, which over a 50k vocabulary loses ~1e-3 in the loss; two levels of ≤ 256 terms
+ * keep it at float32 precision.
+ */
+export function logSumExpLastAxis(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const shape = x.shape;
+    const v = shape[shape.length - 1]!;
+    const rows = x.size / v;
+    const x2 = tf.reshape(x, [rows, v]);
+    const m = tf.max(x2, -1, true);
+    let e = tf.exp(tf.sub(x2, m));
+    const chunk = 256;
+    if (v > chunk) {
+      const n = Math.ceil(v / chunk);
+      if (n * chunk !== v) e = tf.pad(e, [[0, 0], [0, n * chunk - v]]);
+      e = tf.sum(tf.reshape(e, [rows, n, chunk]), -1);
+    }
+    const out = tf.add(tf.log(tf.sum(e, -1, true)), m);
+    return tf.reshape(out, shape.slice(0, -1));
+  });
+}
+
+/** `[batch, pos-1]` next-token cross-entropy from logits `[batch, pos, vocab]`. */
+export function lossPerTokenFromLogits(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [B, P, V] = logits.shape;
+    if (P < 2) return tf.zeros([B, 0]) as tf.Tensor2D;
+    const lse = tf.slice(logSumExpLastAxis(logits), [0, 0], [B, P - 1]);
+    // Gather each target's logit from the flattened logits (no [B, P, V] one-hot).
+    const tok = tokens.dataSync();
+    const idx = new Int32Array(B * (P - 1));
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < P - 1; t++) idx[b * (P - 1) + t] = (b * P + t) * V + tok[b * P + t + 1]!;
+    }
+    const target = tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(idx, 'int32')), [B, P - 1]);
+    return tf.sub(lse, target) as tf.Tensor2D;
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * Reads a Hugging Face model folder: `config.json` plus `model.safetensors`, or the shards that
+ * `model.safetensors.index.json` lists in its `weight_map`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, FileFormatError } from '../errors.js';
+import { SafetensorsFile } from '../io/safetensors.js';
+import type { HookedTransformerConfig } from './ModelConfig.js';
+import { configFromHf } from './ModelConfig.js';
+import type { ModelWeights, TensorSource } from './weights.js';
+import { weightsFromHf } from './weights.js';
+
+const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
+
+/** HF buffers that are not weights (causal-mask constants, cached rotary frequencies). */
+function isBuffer(name: string): boolean {
+  return /(\.attn\.bias|\.attn\.masked_bias|\.attention\.bias|\.attention\.masked_bias|rotary_emb\.inv_freq)$/.test(name);
+}
+
+function readJson(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new FileFormatError(`${file}: invalid JSON (${(e as Error).message})`, { cause: e });
+  }
+}
+
+/** The safetensors files of a folder: one file, or the shards of the index. */
+export function modelWeightFiles(dir: string): string[] {
+  const single = path.join(dir, 'model.safetensors');
+  if (existsSync(single)) return [single];
+  const indexFile = path.join(dir, 'model.safetensors.index.json');
+  if (existsSync(indexFile)) {
+    const index = readJson(indexFile);
+    const map = index['weight_map'];
+    if (map === null || typeof map !== 'object') throw new FileFormatError(`${indexFile}: no 'weight_map' object`);
+    const shards = [...new Set(Object.values(map as Record<string, unknown>).map(String))].sort();
+    return shards.map((s) => path.join(dir, s));
+  }
+  const bin = ['pytorch_model.bin', 'model.bin'].find((f) => existsSync(path.join(dir, f)));
+  throw new FileFormatError(
+    `${dir}: no model.safetensors or model.safetensors.index.json${bin ? ` (found ${bin}: PyTorch pickles are not read; convert to safetensors)` : ''}`,
+  );
+}
+
+/**
+ * Loads config and (unprocessed) TransformerLens-layout weights from a folder. Reads every
+ * float tensor into memory once, then converts; the caller owns the weights.
+ */
+export async function loadModelFolder(
+  dir: string,
+  modelName?: string,
+): Promise<{ cfg: HookedTransformerConfig; weights: ModelWeights }> {
+  const cfgFile = path.join(dir, 'config.json');
+  const cfg = configFromHf(readJson(cfgFile), cfgFile, modelName ?? path.basename(path.resolve(dir)));
+  const files = modelWeightFiles(dir);
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const file of files) {
+    const f = await SafetensorsFile.open(file);
+    try {
+      for (const name of f.names()) {
+        const info = f.info(name);
+        if (isBuffer(name) || !FLOAT_DTYPES.has(info.dtype)) continue;
+        if (tensors.has(name)) throw new FileFormatError(`${file}: tensor '${name}' appears in two shards`);
+        tensors.set(name, { shape: info.shape, data: await f.readFloat32(name) });
+      }
+    } finally {
+      await f.close();
+    }
+  }
+  const src: TensorSource = {
+    has: (n) => tensors.has(n),
+    shape: (n) => tensors.get(n)!.shape,
+    read: (n) => tensors.get(n)!.data,
+  };
+  const weights = weightsFromHf(cfg, src, files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`);
+  tensors.clear();
+  return { cfg, weights };
+}
