@@ -27,6 +27,15 @@ export interface TrainerConfig {
   readonly finetuningMethod: FinetuningMethod | null;
   /** Fine-tuning steps after training = finetuning_tokens / train_batch_size. */
   readonly finetuningSteps: number;
+  /** SAELens `training_tokens` / `finetuning_tokens` (the step counts above derive from them). */
+  readonly trainingTokens?: number;
+  readonly finetuningTokens?: number;
+  /** SAELens `wandb_log_frequency`: log every this many steps. */
+  readonly wandbLogFrequency?: number;
+  /** SAELens `eval_every_n_wandb_logs`: run evals every this many logs. */
+  readonly evalEveryNWandbLogs?: number;
+  /** SAELens `n_checkpoints`: checkpoints spread evenly over training. */
+  readonly nCheckpoints?: number;
 }
 
 export const DEFAULT_TRAINER_CONFIG: TrainerConfig = {

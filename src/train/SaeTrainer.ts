@@ -1,0 +1,317 @@
+/**
+ * One SAE's training loop state and step, SAELens v1.5.0's `_train_step` (DESIGN.md §5):
+ *
+ *   1. renormalize W_dec rows (normalize_sae_decoder)
+ *   2. reset the feature-sampling window counters at the start of step i when
+ *      (i + 1) % feature_sampling_window == 0
+ *   3. dead mask = steps_since_fired > dead_feature_window (strict; before the forward)
+ *   4. forward + backward (mse + l1 + ghost)
+ *   5. steps_since_fired += 1, = 0 where a feature fired; act_freq += fired counts
+ *   6. clip the global grad norm to 1.0 (torch clip_grad_norm_)
+ *   7. remove the W_dec gradient component parallel to each row
+ *   8. Adam; then the LR and L1 schedulers advance (closed forms of the step index here)
+ *
+ * After step index `totalTrainingSteps` (SAELens switches once n_tokens > training_tokens, i.e.
+ * after step T = training_tokens / batch has run), a fine-tuning phase trains only the
+ * parameters of `finetuningMethod`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError } from '../errors.js';
+import type { Sae } from '../sae/Sae.js';
+import { saeLosses } from '../sae/losses.js';
+import { Adam, type AdamState } from './Adam.js';
+import { l1CoefficientAt, LrSchedule } from './schedules.js';
+import type { FinetuningMethod, TrainerConfig } from './TrainerConfig.js';
+
+export interface StepMetrics {
+  step: number;
+  /** l1 is the λ-weighted term that enters `total` (SAELens's l1_loss). */
+  losses: { mse: number; l1: number; ghost: number; total: number };
+  l0: number;
+  explainedVarianceMean: number;
+  explainedVarianceStd: number;
+  deadFeatures: number;
+  lr: number;
+  l1Coefficient: number;
+  phase: 'train' | 'finetune';
+}
+
+/** Everything a checkpoint needs to resume the trainer exactly. Plain data. */
+export interface TrainerState {
+  /** Steps done (the next step's index). */
+  step: number;
+  finetuning: boolean;
+  adam: AdamState;
+  /** SAELens n_forward_passes_since_fired, [dSae]. */
+  stepsSinceFired: Float32Array;
+  /** SAELens act_freq_scores, [dSae] (fired counts since the last window reset). */
+  actFreqScores: Float32Array;
+  /** SAELens n_frac_active_tokens. */
+  nFracActiveTokens: number;
+}
+
+type ParamName = 'W_enc' | 'b_enc' | 'W_dec' | 'b_dec' | 'scaling_factor';
+
+/** Which parameters train in each phase (SAELens FINETUNING_PARAMETERS). */
+const FINETUNING_PARAMETERS: Record<FinetuningMethod, ParamName[]> = {
+  scale: ['scaling_factor'],
+  decoder: ['scaling_factor', 'W_dec', 'b_dec'],
+  unrotated_decoder: ['scaling_factor', 'b_dec'],
+};
+const TRAINING_PARAMETERS: ParamName[] = ['W_enc', 'b_enc', 'W_dec', 'b_dec'];
+
+export class SaeTrainer {
+  private readonly adam: Adam;
+  private readonly lrSchedule: LrSchedule;
+  private stepsDone = 0;
+  private finetuning = false;
+  private readonly stepsSinceFired: Float32Array;
+  private readonly actFreqScores: Float32Array;
+  private nFracActiveTokens = 0;
+  private readonly useGhostGrads: boolean;
+
+  constructor(
+    readonly sae: Sae,
+    readonly cfg: TrainerConfig,
+  ) {
+    validateTrainerConfig(cfg);
+    this.adam = new Adam(cfg.adamBeta1, cfg.adamBeta2);
+    this.lrSchedule = new LrSchedule({
+      lr: cfg.lr,
+      lrSchedulerName: cfg.lrSchedulerName,
+      lrWarmUpSteps: cfg.lrWarmUpSteps,
+      lrEnd: cfg.lrEnd,
+      lrDecaySteps: cfg.lrDecaySteps,
+      nRestartCycles: cfg.nRestartCycles,
+      totalSteps: cfg.totalTrainingSteps + cfg.finetuningSteps,
+    });
+    this.stepsSinceFired = new Float32Array(sae.cfg.dSae);
+    this.actFreqScores = new Float32Array(sae.cfg.dSae);
+    this.useGhostGrads = cfg.useGhostGrads || sae.cfg.useGhostGrads;
+  }
+
+  static restore(sae: Sae, cfg: TrainerConfig, state: TrainerState): SaeTrainer {
+    const t = new SaeTrainer(sae, cfg);
+    const d = sae.cfg.dSae;
+    if (state.stepsSinceFired.length !== d || state.actFreqScores.length !== d) {
+      throw new ShapeError(`SaeTrainer.restore: dead-feature counters have ${state.stepsSinceFired.length} entries, the SAE has d_sae ${d}`);
+    }
+    t.stepsDone = state.step;
+    t.finetuning = state.finetuning;
+    t.stepsSinceFired.set(state.stepsSinceFired);
+    t.actFreqScores.set(state.actFreqScores);
+    t.nFracActiveTokens = state.nFracActiveTokens;
+    t.adam.load(state.adam, t.shapes());
+    return t;
+  }
+
+  get stepCount(): number {
+    return this.stepsDone;
+  }
+
+  get phase(): 'train' | 'finetune' {
+    return this.finetuning ? 'finetune' : 'train';
+  }
+
+  /** The learning rate and L1 coefficient the next step will use. */
+  get currentLr(): number {
+    return this.lrSchedule.at(this.stepsDone);
+  }
+
+  get currentL1Coefficient(): number {
+    return l1CoefficientAt(this.stepsDone, this.cfg.l1Coefficient, this.cfg.l1WarmUpSteps);
+  }
+
+  /** act_freq_scores / n_frac_active_tokens (NaN right after a window reset, as SAELens). */
+  featureSparsity(): Float32Array {
+    const out = new Float32Array(this.actFreqScores.length);
+    for (let i = 0; i < out.length; i++) out[i] = Math.fround(this.actFreqScores[i]! / this.nFracActiveTokens);
+    return out;
+  }
+
+  state(): TrainerState {
+    return {
+      step: this.stepsDone,
+      finetuning: this.finetuning,
+      adam: this.adam.state(),
+      stepsSinceFired: this.stepsSinceFired.slice(),
+      actFreqScores: this.actFreqScores.slice(),
+      nFracActiveTokens: this.nFracActiveTokens,
+    };
+  }
+
+  /** The whole SAELens training step on batch x [batch, dIn]. Does not dispose x. */
+  step(x: tf.Tensor2D): StepMetrics {
+    const sae = this.sae;
+    const scfg = sae.cfg;
+    if (x.rank !== 2 || x.shape[1] !== scfg.dIn) {
+      throw new ShapeError(`SaeTrainer.step: batch must be [n, ${scfg.dIn}] (d_in), got [${x.shape.join(', ')}]`);
+    }
+    if (x.dtype !== 'float32') throw new ShapeError(`SaeTrainer.step: batch must be float32, got ${x.dtype}`);
+    const k = this.stepsDone;
+    const batch = x.shape[0];
+    const lr = this.lrSchedule.at(k);
+    const l1c = l1CoefficientAt(k, this.cfg.l1Coefficient, this.cfg.l1WarmUpSteps);
+    const phase = this.phase;
+
+    // 1. decoder rows back to unit norm
+    if (scfg.normalizeSaeDecoder) sae.normalizeDecoder();
+    // 2. feature-sampling window
+    if ((k + 1) % this.cfg.featureSamplingWindow === 0) {
+      this.actFreqScores.fill(0);
+      this.nFracActiveTokens = 0;
+    }
+    // 3. dead mask, before the forward pass
+    const dead: number[] = [];
+    for (let i = 0; i < this.stepsSinceFired.length; i++) {
+      if (this.stepsSinceFired[i]! > this.cfg.deadFeatureWindow) dead.push(i);
+    }
+    const deadIdx = Int32Array.from(dead);
+
+    const trainable = this.trainable();
+    const vars = trainable.map((n) => this.variable(n));
+    let kept: tf.Tensor[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const terms = saeLosses(scfg, sae.params(), x, {
+        l1Coefficient: l1c,
+        training: true,
+        deadIdx,
+        useGhostGrads: this.useGhostGrads,
+        noiseSeed: scfg.seed * 7919 + k,
+      });
+      // Statistics, kept out of the gradient scope's cleanup (small tensors only).
+      const fired = tf.cast(tf.greater(terms.featureActs, 0), 'float32');
+      const firedCounts = tf.sum(fired, 0);
+      const l0 = tf.mean(tf.sum(fired, 1));
+      const perTokenL2 = tf.sum(tf.square(tf.sub(terms.saeOut, x)), -1);
+      const totalVar = tf.sum(tf.square(tf.sub(x, tf.mean(x, 0))), -1);
+      const ev = tf.sub(1, tf.div(perTokenL2, totalVar));
+      kept = [terms.mse, terms.l1, terms.ghost, firedCounts, l0, ev].map((t) => tf.keep(t));
+      return terms.loss;
+    }, vars);
+
+    try {
+      tf.tidy(() => {
+        const names = trainable;
+        let g = names.map((n) => grads[this.variable(n).name]!);
+        // 6. clip_grad_norm_(1.0): coef = min(1, 1 / (‖(‖g_i‖)_i‖ + 1e-6))
+        const norms = g.map((gi) => tf.sqrt(tf.sum(tf.square(gi))));
+        const total = tf.sqrt(tf.sum(tf.square(tf.stack(norms))));
+        const coef = tf.minimum(tf.div(1.0, tf.add(total, 1e-6)), 1);
+        g = g.map((gi) => tf.mul(gi, coef));
+        // 7. project out the component of each W_dec row's gradient along the row
+        const iDec = names.indexOf('W_dec');
+        if (scfg.normalizeSaeDecoder && iDec >= 0) {
+          const w = sae.W_dec;
+          const gd = g[iDec]!;
+          const par = tf.sum(tf.mul(gd, w), 1, true);
+          g[iDec] = tf.sub(gd, tf.mul(par, w));
+        }
+        // 8. Adam
+        names.forEach((n, i) => this.adam.update(n, this.variable(n), g[i]!, lr));
+      });
+
+      const [mse, l1, ghost, firedCounts, l0, ev] = kept;
+      const counts = firedCounts!.dataSync();
+      // 5. dead-feature and frequency bookkeeping
+      for (let i = 0; i < counts.length; i++) {
+        const c = counts[i]!;
+        this.stepsSinceFired[i] = c > 0 ? 0 : this.stepsSinceFired[i]! + 1;
+        this.actFreqScores[i] = this.actFreqScores[i]! + c;
+      }
+      this.nFracActiveTokens += batch;
+      const evs = ev!.dataSync();
+      const metrics: StepMetrics = {
+        step: k,
+        losses: {
+          mse: mse!.dataSync()[0]!,
+          l1: l1!.dataSync()[0]!,
+          ghost: ghost!.dataSync()[0]!,
+          total: value.dataSync()[0]!,
+        },
+        l0: l0!.dataSync()[0]!,
+        explainedVarianceMean: mean(evs),
+        explainedVarianceStd: std(evs),
+        deadFeatures: deadIdx.length,
+        lr,
+        l1Coefficient: l1c,
+        phase,
+      };
+      this.stepsDone = k + 1;
+      // SAELens begins fine-tuning once n_tokens > training_tokens, i.e. after step T has run.
+      if (!this.finetuning && this.cfg.finetuningMethod !== null && k >= this.cfg.totalTrainingSteps) {
+        this.finetuning = true;
+      }
+      return metrics;
+    } finally {
+      tf.dispose(kept);
+      kept = [];
+      value.dispose();
+      tf.dispose(Object.values(grads));
+    }
+  }
+
+  dispose(): void {
+    this.adam.dispose();
+  }
+
+  private trainable(): ParamName[] {
+    if (!this.finetuning) return TRAINING_PARAMETERS;
+    return FINETUNING_PARAMETERS[this.cfg.finetuningMethod!];
+  }
+
+  private variable(n: ParamName): tf.Variable {
+    const s = this.sae;
+    switch (n) {
+      case 'W_enc':
+        return s.W_enc;
+      case 'b_enc':
+        return s.b_enc;
+      case 'W_dec':
+        return s.W_dec;
+      case 'b_dec':
+        return s.b_dec;
+      case 'scaling_factor':
+        return s.scalingFactor;
+    }
+  }
+
+  private shapes(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const n of ['W_enc', 'b_enc', 'W_dec', 'b_dec', 'scaling_factor'] as const) out[n] = this.variable(n).shape;
+    return out;
+  }
+}
+
+function mean(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return s / a.length;
+}
+
+/** Unbiased standard deviation (torch's default). */
+function std(a: ArrayLike<number>): number {
+  if (a.length < 2) return NaN;
+  const m = mean(a);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - m) ** 2;
+  return Math.sqrt(s / (a.length - 1));
+}
+
+export function validateTrainerConfig(cfg: TrainerConfig): void {
+  const posInt = (k: keyof TrainerConfig, min: number) => {
+    const v = cfg[k] as number;
+    if (!Number.isInteger(v) || v < min) throw new ConfigError(`${k}: expected an integer >= ${min}, got ${v}`);
+  };
+  posInt('featureSamplingWindow', 1);
+  posInt('deadFeatureWindow', 0);
+  posInt('totalTrainingSteps', 0);
+  posInt('finetuningSteps', 0);
+  posInt('l1WarmUpSteps', 0);
+  posInt('nRestartCycles', 1);
+  if (!(cfg.adamBeta1 >= 0 && cfg.adamBeta1 < 1)) throw new ConfigError(`adamBeta1: expected in [0, 1), got ${cfg.adamBeta1}`);
+  if (!(cfg.adamBeta2 >= 0 && cfg.adamBeta2 < 1)) throw new ConfigError(`adamBeta2: expected in [0, 1), got ${cfg.adamBeta2}`);
+  if (cfg.finetuningMethod !== null && !(cfg.finetuningMethod in FINETUNING_PARAMETERS)) {
+    throw new ConfigError(`finetuningMethod: unknown '${String(cfg.finetuningMethod)}', expected scale, decoder or unrotated_decoder`);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Training checkpoints (DESIGN.md §6): an SAE folder in SAELens's layout (so a checkpoint
+ * loads like any SAE) plus what the trainer needs to resume — `training_state.safetensors`
+ * (Adam moments, dead-feature counters) and `training_state.json` (step counters, data
+ * position, norm scaling factor). The whole folder is written under a temporary name and
+ * renamed, so a crash never leaves half a checkpoint. Plain data in, no tensors.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { FileFormatError } from '../errors.js';
+import { writeDirAtomic } from '../io/atomicWrite.js';
+import { decodeSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
+import type { SaeSnapshot } from '../sae/Sae.js';
+import type { TrainerState } from './SaeTrainer.js';
+
+export const TRAINING_STATE_JSON = 'training_state.json';
+export const TRAINING_STATE_TENSORS = 'training_state.safetensors';
+
+/** Writes an SAE folder into `dir` (the SAE area's `writeSaeFolder`). */
+export type SaeFolderWriter = (
+  dir: string,
+  snap: SaeSnapshot,
+  extra: { sparsity?: Float32Array; normScalingFactor?: number },
+) => Promise<void>;
+
+export interface CheckpointContent {
+  readonly saeId: string;
+  readonly snapshot: SaeSnapshot;
+  readonly trainerState: TrainerState;
+  /** Activation rows this SAE has trained on. */
+  readonly tokens: number;
+  readonly sparsity?: Float32Array;
+  readonly normScalingFactor?: number;
+  /** Anything else that places the data stream (batches consumed, RNG states). */
+  readonly data?: Readonly<Record<string, number>>;
+}
+
+interface StateJson {
+  saeId: string;
+  step: number;
+  finetuning: boolean;
+  nFracActiveTokens: number;
+  tokens: number;
+  normScalingFactor: number | null;
+  adam: { beta1: number; beta2: number; eps: number; steps: Record<string, number> };
+  data: Record<string, number>;
+}
+
+export async function writeCheckpoint(dir: string, c: CheckpointContent, writeSae: SaeFolderWriter): Promise<void> {
+  const s = c.trainerState;
+  const tensors: Record<string, RawTensor> = {
+    steps_since_fired: { dtype: 'F32', shape: [s.stepsSinceFired.length], data: s.stepsSinceFired },
+    act_freq_scores: { dtype: 'F32', shape: [s.actFreqScores.length], data: s.actFreqScores },
+  };
+  const steps: Record<string, number> = {};
+  for (const [name, p] of Object.entries(s.adam.params)) {
+    steps[name] = p.step;
+    tensors[`adam.${name}.m`] = { dtype: 'F32', shape: [p.m.length], data: p.m };
+    tensors[`adam.${name}.v`] = { dtype: 'F32', shape: [p.v.length], data: p.v };
+  }
+  const json: StateJson = {
+    saeId: c.saeId,
+    step: s.step,
+    finetuning: s.finetuning,
+    nFracActiveTokens: s.nFracActiveTokens,
+    tokens: c.tokens,
+    normScalingFactor: c.normScalingFactor ?? null,
+    adam: { beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps, steps },
+    data: { ...(c.data ?? {}) },
+  };
+  await writeDirAtomic(dir, async (tmp) => {
+    await writeSae(tmp, c.snapshot, { sparsity: c.sparsity, normScalingFactor: c.normScalingFactor });
+    await writeSafetensors(path.join(tmp, TRAINING_STATE_TENSORS), tensors);
+    await fsp.writeFile(path.join(tmp, TRAINING_STATE_JSON), JSON.stringify(json, null, 2) + '\n');
+  });
+}
+
+export interface CheckpointState {
+  readonly saeId: string;
+  readonly trainerState: TrainerState;
+  readonly tokens: number;
+  readonly normScalingFactor?: number;
+  readonly data: Readonly<Record<string, number>>;
+}
+
+/** Reads the training state of a checkpoint folder (the SAE itself loads with `loadSae`). */
+export async function readCheckpointState(dir: string): Promise<CheckpointState> {
+  const jsonPath = path.join(dir, TRAINING_STATE_JSON);
+  let json: StateJson;
+  try {
+    json = JSON.parse(await fsp.readFile(jsonPath, 'utf8')) as StateJson;
+  } catch (e) {
+    throw new FileFormatError(`${jsonPath}: cannot read training state (${(e as Error).message})`, { cause: e });
+  }
+  const tensorsPath = path.join(dir, TRAINING_STATE_TENSORS);
+  const st = decodeSafetensors(new Uint8Array(await fsp.readFile(tensorsPath)), tensorsPath);
+  // a copy: the decoded view would keep the whole file buffer alive
+  const f32 = (name: string): Float32Array => st.float32(name).slice();
+  const params: TrainerState['adam']['params'] = {};
+  for (const [name, step] of Object.entries(json.adam.steps)) params[name] = { step, m: f32(`adam.${name}.m`), v: f32(`adam.${name}.v`) };
+  return {
+    saeId: json.saeId,
+    tokens: json.tokens,
+    normScalingFactor: json.normScalingFactor ?? undefined,
+    data: json.data ?? {},
+    trainerState: {
+      step: json.step,
+      finetuning: json.finetuning,
+      nFracActiveTokens: json.nFracActiveTokens,
+      adam: { beta1: json.adam.beta1, beta2: json.adam.beta2, eps: json.adam.eps, params },
+      stepsSinceFired: f32('steps_since_fired'),
+      actFreqScores: f32('act_freq_scores'),
+    },
+  };
+}

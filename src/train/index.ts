@@ -1,0 +1,5 @@
+export * from './TrainerConfig.js';
+export * from './TrainEvent.js';
+export * from './Adam.js';
+export * from './schedules.js';
+export * from './SaeTrainer.js';
