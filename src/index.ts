@@ -15,8 +15,10 @@ export * from './io/parquet.js';
 // --- config ---
 
 // --- sae ---
+export * from './sae/index.js';
 
 // --- train ---
+export * from './train/index.js';
 
 // --- model ---
 
