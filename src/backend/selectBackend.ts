@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendError } from '../errors.js';
+import { ensureTfGradients, matMulKernelState, registerSaeKernels, type MatMulKernelState } from './register.js';
 
 /** Backends in the order sae-rx prefers them (DESIGN.md §4). */
 export const BACKEND_PREFERENCE = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -38,6 +39,7 @@ async function load(name: BackendName): Promise<string> {
 }
 
 let chosen: Promise<BackendChoice> | undefined;
+let chosenChoice: BackendChoice | undefined;
 
 /**
  * Chooses the tfjs backend once per process: `SAE_RX_BACKEND` if set (one of
@@ -47,7 +49,10 @@ let chosen: Promise<BackendChoice> | undefined;
 export function selectBackend(
   opts: { prefer?: string; log?: (line: string) => void } = {},
 ): Promise<BackendChoice> {
-  chosen ??= choose(opts.prefer ?? process.env['SAE_RX_BACKEND'], opts.log ?? ((l) => console.error(l)));
+  chosen ??= choose(opts.prefer ?? process.env['SAE_RX_BACKEND'], opts.log ?? ((l) => console.error(l))).catch((e) => {
+    chosen = undefined; // a later call may try again
+    throw e;
+  });
   return chosen;
 }
 
@@ -61,6 +66,8 @@ async function choose(prefer: string | undefined, log: (line: string) => void): 
     }
     order = [prefer as BackendName];
   }
+  // Gradients are backend-independent; without them no SAE can train (see register.ts).
+  await ensureTfGradients();
   const skipped: Array<{ name: BackendName; reason: string }> = [];
   for (const name of order) {
     try {
@@ -68,8 +75,13 @@ async function choose(prefer: string | undefined, log: (line: string) => void): 
       if (!(await tf.setBackend(tfBackend))) throw new Error(`tf.setBackend('${tfBackend}') returned false`);
       await tf.ready();
       const choice: BackendChoice = { name, tfBackend, skipped };
+      const kernels = registerSaeKernels(tfBackend);
+      chosenChoice = choice;
       const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-      log(`sae-rx: tfjs backend '${name}'${prefer ? ' (SAE_RX_BACKEND)' : ''}${why ? ` — skipped ${why}` : ''}`);
+      log(
+        `sae-rx: tfjs backend '${name}'${prefer ? ' (SAE_RX_BACKEND)' : ''}${why ? ` — skipped ${why}` : ''}` +
+          `; matMul kernel: ${kernels.matMul} (${kernels.reason})`,
+      );
       return choice;
     } catch (e) {
       const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
@@ -78,4 +90,36 @@ async function choose(prefer: string | undefined, log: (line: string) => void): 
   }
   chosen = undefined;
   throw new BackendError(`no tfjs backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+/** The active backend and the matMul kernels it runs (see register.ts). */
+export interface BackendInfo {
+  /** tfjs's active backend name (`tf.getBackend()`). */
+  readonly backend: string;
+  /** What selectBackend() chose, if it ran. */
+  readonly choice?: BackendChoice;
+  readonly kernels: MatMulKernelState | undefined;
+  /** For wasm: whether the SIMD and multi-threaded binaries are in use. */
+  readonly wasm?: { readonly simd: boolean; readonly threads: boolean };
+}
+
+function flag(name: string): boolean {
+  try {
+    return Boolean(tf.env().get(name));
+  } catch {
+    return false; // async flag never evaluated: the wasm backend did not start
+  }
+}
+
+/** Reports the active backend and which matMul kernel (stock / BLAS, threads) it uses. */
+export function backendInfo(): BackendInfo {
+  const backend = tf.getBackend();
+  return {
+    backend,
+    ...(chosenChoice ? { choice: chosenChoice } : {}),
+    kernels: matMulKernelState(backend),
+    ...(backend === 'wasm'
+      ? { wasm: { simd: flag('WASM_HAS_SIMD_SUPPORT'), threads: flag('WASM_HAS_MULTITHREAD_SUPPORT') } }
+      : {}),
+  };
 }

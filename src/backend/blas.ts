@@ -1,0 +1,77 @@
+/**
+ * The optional OpenBLAS addon (native/sae_rx_blas.cc, built by native/build.mjs into
+ * build/Release/sae_rx_blas.node). Loaded lazily, once; absent or disabled (SAE_RX_BLAS=0)
+ * it is simply not used and blasStatus() says why.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What the addon exports (native/sae_rx_blas.cc). */
+export interface BlasAddon {
+  /**
+   * For each batch entry i: C_i = op(A_i) op(B_i), row-major float32, C_i [m×n], where A_i starts
+   * at a[aOffsets[i]] (k×m when transA, else m×k) and B_i at b[bOffsets[i]] (n×k when transB,
+   * else k×n). Offsets are in elements; the addon checks every matrix lies inside its array.
+   */
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    a: Float32Array, b: Float32Array, c: Float32Array,
+    aOffsets: Float64Array, bOffsets: Float64Array, cOffsets: Float64Array,
+  ): void;
+  setNumThreads(n: number): void;
+  numThreads(): number;
+  /** OpenBLAS's build string (version, target core, max threads). */
+  config(): string;
+  readonly abiVersion: number;
+}
+
+export interface BlasStatus {
+  readonly loaded: boolean;
+  /** Why it is not loaded, or where it was loaded from. */
+  readonly reason: string;
+  readonly threads?: number;
+  readonly config?: string;
+}
+
+const ABI_VERSION = 1;
+// src/backend/blas.ts and dist/backend/blas.js are both two levels below the package root.
+const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'sae_rx_blas.node');
+
+let loaded: { addon: BlasAddon | null; status: BlasStatus } | undefined;
+
+function load(): { addon: BlasAddon | null; status: BlasStatus } {
+  if (process.env['SAE_RX_BLAS'] === '0') return { addon: null, status: { loaded: false, reason: 'disabled by SAE_RX_BLAS=0' } };
+  if (!existsSync(ADDON_PATH)) {
+    return { addon: null, status: { loaded: false, reason: 'addon not built (npm run build:native; needs libopenblas-dev)' } };
+  }
+  try {
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
+    if (addon.abiVersion !== ABI_VERSION) {
+      return { addon: null, status: { loaded: false, reason: `addon is stale (abi ${addon.abiVersion}, want ${ABI_VERSION}): npm run build:native` } };
+    }
+    const want = process.env['SAE_RX_BLAS_THREADS'];
+    if (want !== undefined && want !== '') {
+      const n = Number(want);
+      if (!(Number.isInteger(n) && n >= 1)) throw new Error(`SAE_RX_BLAS_THREADS: '${want}' is not a positive integer`);
+      addon.setNumThreads(n);
+    }
+    return { addon, status: { loaded: true, reason: `loaded ${ADDON_PATH}`, threads: addon.numThreads(), config: addon.config() } };
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
+    return { addon: null, status: { loaded: false, reason: `addon failed to load (${msg})` } };
+  }
+}
+
+/** The addon, or null when it is not built, fails to load, or SAE_RX_BLAS=0. */
+export function blasAddon(): BlasAddon | null {
+  loaded ??= load();
+  return loaded.addon;
+}
+
+/** Whether the addon is usable, and why not. */
+export function blasStatus(): BlasStatus {
+  loaded ??= load();
+  return loaded.status;
+}

@@ -1,0 +1,123 @@
+/**
+ * The one module with kernel-registry side effects (STYLE.md §2). Per backend it registers:
+ * - `SaeMatMul` (our own kernel name, see ops/saeMatMul.ts) and its gradient;
+ * - with the BLAS addon loaded and the backend wasm or cpu: OpenBLAS as `BatchMatMul`, so that
+ *   plain `tf.matMul` and tfjs's own matMul gradient use it too. The stock kernel is kept and
+ *   still runs non-float32 inputs; `setMatMulKernel(backend, 'stock')` puts it back.
+ * Called by selectBackend(), and lazily by saeMatMul() on a backend not yet set up.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendError } from '../errors.js';
+import { blasAddon, blasStatus } from './blas.js';
+import { saeMatMulGradConfig } from './gradients/SaeMatMul_grad.js';
+import { BLAS_BACKENDS, makeBlasBatchMatMul, type BlasBackendKind } from './kernels/blasBatchMatMul.js';
+import { makeStockSaeMatMul } from './kernels/stockSaeMatMul.js';
+import { SaeMatMul } from './kernelNames.js';
+
+/** Which implementation runs `tf.matMul` (BatchMatMul) and `saeMatMul` on a backend. */
+export interface MatMulKernelState {
+  /** `blas`: OpenBLAS sgemm through the addon; `stock`: the backend's own kernel. */
+  readonly matMul: 'blas' | 'stock';
+  /** `explicit-transpose`: stock wasm kernel fed untransposed operands (see kernels/). */
+  readonly saeMatMul: 'blas' | 'explicit-transpose' | 'stock';
+  /** Why BLAS is or is not used on this backend. */
+  readonly reason: string;
+}
+
+/**
+ * tfjs-core registers no gradients of its own: the `@tensorflow/tfjs` bundle does (its Node
+ * build inlines register_all_gradients; tfjs-core's ESM dist cannot be imported by plain Node,
+ * its imports lack extensions). Without this, tf.grads on any stock op fails with "gradient
+ * function not found". Costs ~1 s once; skipped when something already registered them.
+ */
+export async function ensureTfGradients(): Promise<void> {
+  if (tf.getGradient(tf.Sum) && tf.getGradient(tf.BatchMatMul)) return;
+  try {
+    await import('@tensorflow/tfjs');
+  } catch (e) {
+    throw new BackendError(`cannot register tfjs gradients: @tensorflow/tfjs failed to load (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!tf.getGradient(tf.Sum)) throw new BackendError('@tensorflow/tfjs loaded but registered no gradients (two copies of tfjs-core?)');
+}
+
+const stockKernels = new Map<string, tf.KernelConfig>();
+const states = new Map<string, MatMulKernelState>();
+
+function replaceKernel(config: tf.KernelConfig): void {
+  if (tf.getKernel(config.kernelName, config.backendName)) tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+}
+
+function stockOf(backend: string): tf.KernelConfig {
+  let base = stockKernels.get(backend);
+  if (!base) {
+    base = tf.getKernel(tf.BatchMatMul, backend);
+    if (!base) throw new BackendError(`backend '${backend}' has no BatchMatMul kernel to build SaeMatMul on`);
+    stockKernels.set(backend, base);
+  }
+  return base;
+}
+
+/**
+ * Registers SaeMatMul (+ gradient) for `backend`, with BLAS when the addon is available
+ * and the backend is wasm or cpu. Idempotent.
+ */
+export function registerSaeKernels(backend: string): MatMulKernelState {
+  if (!tf.getGradient(SaeMatMul)) tf.registerGradient(saeMatMulGradConfig);
+  const canBlas = (BLAS_BACKENDS as readonly string[]).includes(backend);
+  const kind = canBlas && blasAddon() ? 'blas' : 'stock';
+  return setMatMulKernel(backend, kind);
+}
+
+/** registerSaeKernels(backend) unless it already ran for it. */
+export function ensureSaeKernels(backend: string): void {
+  if (!states.has(backend) || !tf.getKernel(SaeMatMul, backend)) registerSaeKernels(backend);
+}
+
+/**
+ * Switches `backend`'s BatchMatMul and SaeMatMul between OpenBLAS and the stock kernel (for
+ * benchmarks and tests that compare the two). Throws BackendError if `blas` is asked where the
+ * addon is not loaded or the backend is not wasm/cpu.
+ */
+export function setMatMulKernel(backend: string, kind: 'blas' | 'stock'): MatMulKernelState {
+  if (!tf.getGradient(SaeMatMul)) tf.registerGradient(saeMatMulGradConfig);
+  const stock = stockOf(backend);
+  let state: MatMulKernelState;
+  if (kind === 'blas') {
+    const addon = blasAddon();
+    if (!addon) throw new BackendError(`BLAS matMul kernel unavailable: ${blasStatus().reason}`);
+    if (!(BLAS_BACKENDS as readonly string[]).includes(backend)) {
+      throw new BackendError(`BLAS matMul kernel: backend '${backend}' is not one of ${BLAS_BACKENDS.join(', ')}`);
+    }
+    const kernelFunc = makeBlasBatchMatMul(addon, backend as BlasBackendKind, stock.kernelFunc);
+    replaceKernel({ kernelName: tf.BatchMatMul, backendName: backend, kernelFunc });
+    replaceKernel({ kernelName: SaeMatMul, backendName: backend, kernelFunc });
+    const s = blasStatus();
+    state = { matMul: 'blas', saeMatMul: 'blas', reason: `OpenBLAS, ${s.threads} thread(s) (${s.config})` };
+  } else {
+    replaceKernel(stock);
+    const transpose = tf.getKernel(tf.Transpose, backend);
+    const tile = tf.getKernel(tf.Tile, backend);
+    if (!tile) throw new BackendError(`backend '${backend}' has no Tile kernel to build SaeMatMul on`);
+    const explicit = backend === 'wasm' && transpose !== undefined;
+    replaceKernel({
+      kernelName: SaeMatMul,
+      backendName: backend,
+      kernelFunc: makeStockSaeMatMul({
+        stock: stock.kernelFunc,
+        tile: tile.kernelFunc,
+        ...(explicit ? { transpose: transpose.kernelFunc } : {}),
+      }),
+    });
+    const canBlas = (BLAS_BACKENDS as readonly string[]).includes(backend);
+    const why = !canBlas ? `no BLAS kernel for backend '${backend}'` : blasAddon() ? 'stock kernel chosen' : blasStatus().reason;
+    state = { matMul: 'stock', saeMatMul: explicit ? 'explicit-transpose' : 'stock', reason: why };
+  }
+  states.set(backend, state);
+  return state;
+}
+
+/** What setMatMulKernel/registerSaeKernels last did for `backend`, if anything. */
+export function matMulKernelState(backend: string): MatMulKernelState | undefined {
+  return states.get(backend);
+}
