@@ -1,0 +1,225 @@
+/**
+ * Tokenizers: Hugging Face `tokenizer.json` (through `@huggingface/tokenizers`) and llama2.c's
+ * `tokenizer.bin`, behind one interface. BOS is prepended by sae-rx when asked (SAELens's
+ * `prepend_bos`), never by the tokenizer's post-processor, so it can never appear twice.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
+import { ConfigError, FileFormatError } from '../errors.js';
+
+export interface EncodeOptions {
+  /** Put the BOS token first (exactly once). Default false: the plain encoding of the text. */
+  readonly prependBos?: boolean;
+}
+
+export interface TextTokenizer {
+  readonly vocabSize: number;
+  readonly bosTokenId: number | undefined;
+  readonly eosTokenId: number | undefined;
+  /** Whether the tokenizer's own post-processor would add BOS (sae-rx never lets it). */
+  readonly postProcessorAddsBos: boolean;
+  encode(text: string, opts?: EncodeOptions): number[];
+  /** Text of `ids`; special tokens (BOS, EOS, padding) are left out. */
+  decode(ids: readonly number[]): string;
+}
+
+function withBos(ids: number[], bos: number | undefined, opts: EncodeOptions | undefined, who: string): number[] {
+  if (!opts?.prependBos) return ids;
+  if (bos === undefined) throw new ConfigError(`${who}: prependBos asked, but the tokenizer has no BOS token`);
+  return [bos, ...ids];
+}
+
+function tokenString(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v !== null && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') {
+    return (v as { content: string }).content;
+  }
+  return undefined;
+}
+
+/** A `tokenizer.json` tokenizer. */
+export class HfTokenizer implements TextTokenizer {
+  readonly vocabSize: number;
+  readonly bosTokenId: number | undefined;
+  readonly eosTokenId: number | undefined;
+  readonly postProcessorAddsBos: boolean;
+
+  constructor(
+    private readonly tok: HfTokenizerImpl,
+    ids: { bos?: number | undefined; eos?: number | undefined },
+    private readonly source = 'tokenizer.json',
+  ) {
+    this.vocabSize = tok.get_vocab(true).size;
+    this.bosTokenId = ids.bos;
+    this.eosTokenId = ids.eos;
+    const probe = tok.encode('a', { add_special_tokens: true }).ids;
+    this.postProcessorAddsBos = ids.bos !== undefined && probe[0] === ids.bos;
+  }
+
+  /**
+   * Reads `tokenizer.json` and `tokenizer_config.json` (optional) from `dir`; BOS/EOS come from
+   * tokenizer_config's `bos_token`/`eos_token`, else from `config.json`'s ids.
+   */
+  static fromFolder(dir: string): HfTokenizer {
+    const file = path.join(dir, 'tokenizer.json');
+    const read = (f: string): Record<string, unknown> | undefined => {
+      if (!existsSync(f)) return undefined;
+      try {
+        return JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+      } catch (e) {
+        throw new FileFormatError(`${f}: invalid JSON (${(e as Error).message})`, { cause: e });
+      }
+    };
+    const json = read(file);
+    if (!json) throw new FileFormatError(`${dir}: no tokenizer.json`);
+    const tcfg = read(path.join(dir, 'tokenizer_config.json')) ?? {};
+    const mcfg = read(path.join(dir, 'config.json')) ?? {};
+    let tok: HfTokenizerImpl;
+    try {
+      tok = new HfTokenizerImpl(json, tcfg);
+    } catch (e) {
+      throw new FileFormatError(`${file}: cannot build the tokenizer (${(e as Error).message})`, { cause: e });
+    }
+    const idOf = (key: string): number | undefined => {
+      const s = tokenString(tcfg[`${key}_token`]);
+      const fromTok = s === undefined ? undefined : tok.token_to_id(s);
+      if (fromTok !== undefined) return fromTok;
+      const v = mcfg[`${key}_token_id`];
+      return typeof v === 'number' ? v : Array.isArray(v) && typeof v[0] === 'number' ? v[0] : undefined;
+    };
+    return new HfTokenizer(tok, { bos: idOf('bos'), eos: idOf('eos') }, file);
+  }
+
+  encode(text: string, opts?: EncodeOptions): number[] {
+    const ids = this.tok.encode(text, { add_special_tokens: false }).ids;
+    return withBos(ids, this.bosTokenId, opts, this.source);
+  }
+
+  decode(ids: readonly number[]): string {
+    return this.tok.decode([...ids], { skip_special_tokens: true });
+  }
+}
+
+/**
+ * llama2.c's `tokenizer.bin`: int32 max_token_length, then per id a float32 score, an int32
+ * byte length and the piece's UTF-8 bytes. Encoding and decoding follow llama2.c's `run.c`:
+ * a dummy-prefix " " token, one token per code point (byte fallback `<0xHH>` = byte + 3 for
+ * unknown ones), then repeatedly the best-scoring adjacent merge. BOS is id 1, EOS id 2.
+ */
+export class Llama2cTokenizer implements TextTokenizer {
+  readonly bosTokenId = 1;
+  readonly eosTokenId = 2;
+  readonly postProcessorAddsBos = false;
+  readonly vocabSize: number;
+  private readonly pieces: string[];
+  private readonly pieceBytes: Uint8Array[];
+  private readonly scores: Float32Array;
+  private readonly lookup = new Map<string, number>();
+
+  constructor(bytes: Uint8Array, vocabSize: number, private readonly source = 'tokenizer.bin') {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const utf8 = new TextDecoder('utf-8');
+    this.vocabSize = vocabSize;
+    this.pieces = [];
+    this.pieceBytes = [];
+    this.scores = new Float32Array(vocabSize);
+    let off = 4;
+    for (let i = 0; i < vocabSize; i++) {
+      if (off + 8 > bytes.byteLength) {
+        throw new FileFormatError(`${source}: truncated at token ${i} of ${vocabSize} (offset ${off} of ${bytes.byteLength})`);
+      }
+      this.scores[i] = dv.getFloat32(off, true);
+      const n = dv.getInt32(off + 4, true);
+      off += 8;
+      if (n < 0 || off + n > bytes.byteLength) throw new FileFormatError(`${source}: token ${i} has a bad length ${n}`);
+      const b = bytes.slice(off, off + n);
+      off += n;
+      const s = utf8.decode(b);
+      this.pieceBytes.push(b);
+      this.pieces.push(s);
+      // run.c looks pieces up by string; the first id wins for duplicates.
+      if (!this.lookup.has(s)) this.lookup.set(s, i);
+    }
+  }
+
+  /** Reads `tokenizer.bin`; `vocabSize` is the model's (config.json `vocab_size`). */
+  static fromFile(file: string, vocabSize: number): Llama2cTokenizer {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(file);
+    } catch (e) {
+      throw new FileFormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+    }
+    return new Llama2cTokenizer(bytes, vocabSize, file);
+  }
+
+  encode(text: string, opts?: EncodeOptions): number[] {
+    const ids: number[] = [];
+    if (text.length > 0) {
+      const space = this.lookup.get(' ');
+      if (space !== undefined) ids.push(space);
+    }
+    const enc = new TextEncoder();
+    for (const cp of text) {
+      const id = this.lookup.get(cp);
+      if (id !== undefined) ids.push(id);
+      else for (const b of enc.encode(cp)) ids.push(b + 3);
+    }
+    // Merge the best-scoring adjacent pair until none is in the vocabulary.
+    for (;;) {
+      let best = -Infinity;
+      let bestId = -1;
+      let bestIdx = -1;
+      for (let i = 0; i + 1 < ids.length; i++) {
+        const id = this.lookup.get(this.pieces[ids[i]!]! + this.pieces[ids[i + 1]!]!);
+        if (id !== undefined && this.scores[id]! > best) {
+          best = this.scores[id]!;
+          bestId = id;
+          bestIdx = i;
+        }
+      }
+      if (bestIdx < 0) break;
+      ids.splice(bestIdx, 2, bestId);
+    }
+    return withBos(ids, this.bosTokenId, opts, this.source);
+  }
+
+  decode(ids: readonly number[]): string {
+    const out: number[] = [];
+    let prev = -1;
+    for (const id of ids) {
+      if (id < 0 || id >= this.vocabSize) throw new ConfigError(`${this.source}: token id ${id} is out of range [0, ${this.vocabSize})`);
+      if (id === this.bosTokenId || id === this.eosTokenId || id === 0) {
+        prev = id;
+        continue;
+      }
+      let b = this.pieceBytes[id]!;
+      const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(this.pieces[id]!);
+      if (m) b = new Uint8Array([parseInt(m[1]!, 16)]);
+      else if (prev === this.bosTokenId && b[0] === 0x20) b = b.subarray(1);
+      for (const x of b) out.push(x);
+      prev = id;
+    }
+    return new TextDecoder('utf-8').decode(new Uint8Array(out));
+  }
+}
+
+/**
+ * The tokenizer of a model folder: `tokenizer.json` if present, else llama2.c's
+ * `tokenizer.bin` (vocab size from `config.json`).
+ */
+export function loadTokenizer(dir: string): TextTokenizer {
+  if (existsSync(path.join(dir, 'tokenizer.json'))) return HfTokenizer.fromFolder(dir);
+  const bin = path.join(dir, 'tokenizer.bin');
+  if (existsSync(bin)) {
+    let vocab = 32000;
+    const cfgFile = path.join(dir, 'config.json');
+    if (existsSync(cfgFile)) {
+      const v = (JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>)['vocab_size'];
+      if (typeof v === 'number') vocab = v;
+    }
+    return Llama2cTokenizer.fromFile(bin, vocab);
+  }
+  throw new FileFormatError(`${dir}: no tokenizer.json or tokenizer.bin`);
+}

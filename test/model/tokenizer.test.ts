@@ -1,0 +1,93 @@
+import test from 'ava';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { getEncoding } from 'js-tiktoken';
+import { HfTokenizer, Llama2cTokenizer, loadTokenizer } from '../../src/model/tokenizer.js';
+
+const GPT2 = path.resolve('../shared/models/tiny-gpt2-sotu');
+const STORIES = path.resolve('../shared/models/stories260k');
+const DATA = path.resolve('../shared/data');
+const HAVE = fs.existsSync(path.join(GPT2, 'tokenizer.json')) && fs.existsSync(path.join(STORIES, 'tokenizer.bin'));
+const t0 = HAVE ? test : test.skip;
+if (!HAVE) console.log('skipping tokenizer tests: ../shared/models is absent');
+
+t0('GPT-2 tokenizer.json ids equal js-tiktoken gpt2 on real text', (t) => {
+  const tok = loadTokenizer(GPT2);
+  t.true(tok instanceof HfTokenizer);
+  t.is(tok.bosTokenId, 50256);
+  t.is(tok.eosTokenId, 50256);
+  t.false(tok.postProcessorAddsBos);
+  const enc = getEncoding('gpt2');
+  const austen = fs.readFileSync(path.join(DATA, 'austen.txt'), 'utf8');
+  const shakes = fs.readFileSync(path.join(DATA, 'tinyshakespeare.txt'), 'utf8');
+  const texts = [
+    austen.slice(100_000, 103_000),
+    shakes.slice(5_000, 8_000),
+    "The budget for 2024 was $4.5 trillion; however, \"the deficit\" grew by 12%.\n\nWe'll   not fail — café 😀 naïve\t tabs",
+  ];
+  for (const text of texts) {
+    const ours = tok.encode(text);
+    t.deepEqual(ours, enc.encode(text));
+    t.is(tok.decode(ours), text);
+  }
+  const ref = JSON.parse(fs.readFileSync(path.join(GPT2, 'reference.json'), 'utf8')) as { prompts: { text: string; tokens: number[] }[] };
+  for (const p of ref.prompts) t.deepEqual(tok.encode(p.text), p.tokens);
+});
+
+t0('prependBos puts BOS first exactly once', (t) => {
+  const tok = loadTokenizer(GPT2);
+  const plain = tok.encode('Hello world');
+  t.deepEqual(tok.encode('Hello world', { prependBos: true }), [50256, ...plain]);
+  t.deepEqual(tok.encode('Hello world', { prependBos: false }), plain);
+  const llama = loadTokenizer(STORIES);
+  const ids = llama.encode('Once upon a time', { prependBos: true });
+  t.is(ids[0], 1);
+  t.not(ids[1], 1);
+});
+
+t0('llama2.c tokenizer.bin encodes and decodes like run.c', (t) => {
+  const tok = loadTokenizer(STORIES);
+  t.true(tok instanceof Llama2cTokenizer);
+  t.is(tok.vocabSize, 512);
+  const file = fs.readFileSync(path.join(STORIES, 'expected_greedy.txt'), 'utf8');
+  const lines = file.split('\n');
+  const ids = lines.find((l) => l.startsWith('tokens:'))!.slice(7).trim().split(/\s+/).map(Number);
+  const text = lines.slice(lines.indexOf('text:') + 1).join('\n');
+  const decoded = tok.decode(ids);
+  t.is(decoded.trimEnd(), text.trimEnd());
+  // The reference sequences: encoding their text reproduces the tokens.
+  const ref = JSON.parse(fs.readFileSync(path.join(STORIES, 'reference.json'), 'utf8')) as { prompts: { tokens: number[] }[] };
+  const first = ref.prompts[0]!.tokens;
+  t.is(first[0], 1);
+  t.deepEqual(tok.encode(tok.decode(first), { prependBos: true }), first);
+  // Byte fallback for a code point outside the vocabulary, and a round trip through it.
+  const odd = tok.encode('Lily 😀');
+  t.true(odd.some((id) => id >= 3 && id < 259));
+  t.is(tok.decode([1, ...odd]), 'Lily 😀');
+});
+
+test('a tokenizer whose post-processor adds BOS still gets it exactly once', async (t) => {
+  const { Tokenizer } = await import('@huggingface/tokenizers');
+  const json = {
+    version: '1.0',
+    added_tokens: [
+      { id: 0, content: '<s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+      { id: 1, content: '</s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+    ],
+    normalizer: null,
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [0], tokens: ['<s>'] } },
+    },
+    decoder: null,
+    model: { type: 'WordLevel', vocab: { '<s>': 0, '</s>': 1, hello: 2, world: 3, '[UNK]': 4 }, unk_token: '[UNK]' },
+  };
+  const cfg = { bos_token: '<s>', eos_token: '</s>' };
+  const tok = new HfTokenizer(new Tokenizer(json, cfg), { bos: 0, eos: 1 });
+  t.true(tok.postProcessorAddsBos);
+  t.deepEqual(tok.encode('hello world'), [2, 3]);
+  t.deepEqual(tok.encode('hello world', { prependBos: true }), [0, 2, 3]);
+});
