@@ -13,6 +13,7 @@ export * from './io/atomicWrite.js';
 export * from './io/parquet.js';
 
 // --- config ---
+export * from './config/index.js';
 
 // --- sae ---
 export * from './sae/index.js';

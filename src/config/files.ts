@@ -1,0 +1,115 @@
+/**
+ * Reading runner configs from files (JSON, YAML) and applying command-line overrides
+ * (`--l1-coefficient 5e-3,1e-2` → l1_coefficient: [0.005, 0.01]) before decoding.
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { CACHE_ACTIVATIONS_FIELDS } from './cacheActivationsRunnerConfig.js';
+import { type FieldTable, isPlainObject, toSnakeCase } from './fields.js';
+import { LANGUAGE_MODEL_FIELDS } from './languageModelRunnerConfig.js';
+import type { RunnerKind } from './runnerConfig.js';
+import { TOY_MODEL_FIELDS } from './toyModelRunnerConfig.js';
+
+const TABLES: Record<RunnerKind, FieldTable> = {
+  language_model: LANGUAGE_MODEL_FIELDS,
+  cache_activations: CACHE_ACTIVATIONS_FIELDS,
+  toy_model: TOY_MODEL_FIELDS,
+};
+
+// YAML 1.2 reads `1_000_000` as a string; Python users write it (PyYAML and Python accept it).
+const GROUPED_NUMBER = /^[+-]?\d+(_\d+)+(\.\d+)?([eE][+-]?\d+)?$/;
+
+function ungroupNumbers(v: unknown): unknown {
+  if (typeof v === 'string' && GROUPED_NUMBER.test(v)) return Number(v.replace(/_/g, ''));
+  if (Array.isArray(v)) return v.map(ungroupNumbers);
+  if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, ungroupNumbers(x)]));
+  return v;
+}
+
+/** Parses config text as JSON (`.json`) or YAML (`.yaml`/`.yml`, and anything else: YAML ⊃ JSON). */
+export function parseConfigText(text: string, fileName = '<config>'): unknown {
+  const ext = extname(fileName).toLowerCase();
+  try {
+    return ext === '.json' ? JSON.parse(text) : ungroupNumbers(parseYaml(text));
+  } catch (e) {
+    throw new ConfigError(`${fileName}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Reads a runner config file (JSON or YAML) into a raw object, to pass to decodeRunnerConfig. */
+export async function loadConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read config file: ${(e as Error).message}`, { cause: e });
+  }
+  const raw = parseConfigText(text, path);
+  if (raw === null || raw === undefined) return {};
+  if (!isPlainObject(raw)) {
+    throw new ConfigError(`${path}: expected a mapping of settings at the top level, got ${Array.isArray(raw) ? 'a list' : typeof raw}`);
+  }
+  return raw;
+}
+
+const NUMBER = /^[+-]?(\d[\d_]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/** One command-line word as a config value: null, boolean, number, JSON, or the string itself. */
+export function parseScalar(s: string): unknown {
+  const w = s.trim();
+  if (/^(null|none|~)$/i.test(w)) return null;
+  if (/^true$/i.test(w)) return true;
+  if (/^false$/i.test(w)) return false;
+  if (NUMBER.test(w)) return Number(w.replace(/_/g, ''));
+  if (/^[[{]/.test(w)) {
+    try {
+      return JSON.parse(w);
+    } catch {
+      return s;
+    }
+  }
+  return s;
+}
+
+/**
+ * Applies command-line overrides to a raw config: keys may be kebab-case, camelCase or
+ * snake_case, with or without leading dashes, and dotted for nested objects
+ * (`model_kwargs.center_writing_weights`). Values are parsed (numbers like `1e6`, booleans,
+ * `null`, JSON); a comma-separated value of a sweepable field is a list (`1e-3,5e-3`). A value
+ * a string field accepts as-is stays a string (`--wandb-id 12345678`). Returns a new object.
+ */
+export function applyOverrides(
+  raw: Record<string, unknown>,
+  overrides: Readonly<Record<string, string>>,
+  kind: RunnerKind = 'language_model',
+): Record<string, unknown> {
+  const table = TABLES[kind];
+  const out: Record<string, unknown> = structuredClone(raw);
+  for (const [flag, text] of Object.entries(overrides)) {
+    const path = flag.replace(/^-+/, '').split('.');
+    const top = toSnakeCase(path[0]!);
+    const spec = table[top];
+    let value: unknown;
+    if (path.length > 1 || !spec) {
+      value = parseScalar(text);
+    } else {
+      const one = (w: string): unknown => {
+        // A string the field takes as it is stays a string ("12345678" as a wandb_id).
+        if (!/^(null|none|~)$/i.test(w.trim()) && spec.codec.validate(w, [])._tag === 'Right') return w;
+        return parseScalar(w);
+      };
+      if (spec.sweep && text.includes(',') && !/^\s*\[/.test(text)) value = text.split(',').map(one);
+      else value = one(text);
+    }
+    let target = out;
+    for (const seg of path.slice(0, -1).map((p, i) => (i === 0 ? toSnakeCase(p) : p))) {
+      if (!isPlainObject(target[seg])) target[seg] = {};
+      target = target[seg] as Record<string, unknown>;
+    }
+    const last = path.length === 1 ? top : path[path.length - 1]!;
+    target[last] = value;
+  }
+  return out;
+}
