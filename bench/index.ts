@@ -1,0 +1,58 @@
+/**
+ * `npm run bench [-- --filter <substr>] [-- --quick]`: JSON lines on stdout. First a line
+ * with the backend and matMul kernel in use, then matMul GFLOP/s (bench/matmul.ts), then the
+ * SAE training step (bench/trainStep.ts, when present). Logs go to stderr.
+ */
+import os from 'node:os';
+import { backendInfo, blasStatus, selectBackend } from '../src/backend/index.js';
+import { benchMatMul } from './matmul.js';
+
+function parseArgs(argv: string[]): { filter?: string; quick: boolean } {
+  let filter: string | undefined;
+  let quick = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') quick = true;
+    else if (a === '--filter') {
+      filter = argv[++i];
+      if (filter === undefined) throw new Error('bench: --filter needs a value');
+    } else if (a.startsWith('--filter=')) filter = a.slice('--filter='.length);
+    else throw new Error(`bench: unknown argument '${a}' (expected --filter <substr>, --quick)`);
+  }
+  return filter === undefined ? { quick } : { filter, quick };
+}
+
+const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  await selectBackend({ log: (l) => console.error(l) });
+  const info = backendInfo();
+  print({
+    bench: 'info', backend: info.backend, kernels: info.kernels, wasm: info.wasm, blas: blasStatus(),
+    node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, quick: opts.quick,
+    ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+  });
+  await benchMatMul({ ...opts, emit: print });
+
+  if (opts.filter !== undefined && !'trainStep'.includes(opts.filter) && !opts.filter.startsWith('trainStep')) return;
+  // Written in parallel by the SAE area; a variable specifier keeps tsc from requiring it.
+  const spec = './trainStep.js';
+  let mod: { benchTrainStep?: (o?: object) => Promise<object[]> };
+  try {
+    mod = (await import(spec)) as typeof mod;
+  } catch (e) {
+    print({ bench: 'trainStep', skipped: `bench/trainStep.ts not loadable (${e instanceof Error ? e.message.split('\n')[0] : String(e)})` });
+    return;
+  }
+  if (typeof mod.benchTrainStep !== 'function') {
+    print({ bench: 'trainStep', skipped: 'bench/trainStep.ts exports no benchTrainStep()' });
+    return;
+  }
+  for (const line of await mod.benchTrainStep(opts)) print(line);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  process.exit(1);
+});
