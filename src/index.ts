@@ -30,5 +30,7 @@ export * from './train/index.js';
 // --- operators ---
 
 // --- sinks ---
+export * from './sinks/report/index.js';
 
 // --- analysis ---
+export * from './analysis/index.js';

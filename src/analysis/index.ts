@@ -1,0 +1,3 @@
+export * from './featureDensity.js';
+export * from './topActivations.js';
+export * from './neuronpedia.js';
