@@ -1,0 +1,141 @@
+import test from 'ava';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { setupTf, leakedTensors } from '../helpers/tf.js';
+import { HookedTransformer } from '../../src/model/HookedTransformer.js';
+import { configFromHf } from '../../src/model/ModelConfig.js';
+import { ConfigError, ShapeError } from '../../src/errors.js';
+
+const DIR = path.resolve('test/fixtures/model/neox-tiny');
+let model: HookedTransformer;
+
+test.before(async () => {
+  await setupTf();
+  model = await HookedTransformer.fromFolder(DIR);
+});
+test.after.always(() => model?.dispose());
+
+const toks = (rows: number[][]) => tf.tensor2d(rows, undefined, 'int32');
+const A = [0, 5, 17, 33, 2, 90, 41, 8, 8, 63];
+const B = [0, 7, 7, 21, 55, 3, 12, 80, 44, 1];
+
+test.serial('hookNames/hookShapes describe exactly what runWithCache returns', (t) => {
+  const names = model.hookNames();
+  t.true(names.includes('blocks.1.attn.hook_rot_q'));
+  t.false(names.includes('blocks.0.hook_resid_mid')); // parallel attention + MLP
+  t.false(names.includes('hook_pos_embed')); // rotary
+  const shapes = model.hookShapes(2, A.length);
+  const leaked = (() => {
+    const before = tf.memory().numTensors;
+    const x = toks([A, B]);
+    const { cache, logits } = model.runWithCache(x, { names, returnType: 'logits' });
+    t.deepEqual([...cache.keys()].sort(), [...names].sort());
+    for (const [k, v] of cache) t.deepEqual(v.shape, shapes[k], k);
+    t.deepEqual(logits!.shape, [2, A.length, model.cfg.dVocab]);
+    tf.dispose([x, logits!, ...cache.values()]);
+    return tf.memory().numTensors - before;
+  })();
+  t.is(leaked, 0);
+});
+
+test.serial('a batch gives the same logits as its rows one by one', (t) => {
+  tf.tidy(() => {
+    const both = model.logits(toks([A, B]));
+    const a = model.logits(toks([A]));
+    const b = model.logits(toks([B]));
+    const err = tf.max(tf.abs(tf.sub(both, tf.concat([a, b], 0)))).dataSync()[0]!;
+    t.true(err < 1e-5, String(err));
+  });
+});
+
+test.serial('stopAtLayer and a list of names stop early: later blocks never run', (t) => {
+  const seen: string[] = [];
+  const spy = Object.fromEntries(model.hookNames().map((n) => [n, (_: tf.Tensor, name: string) => void seen.push(name)]));
+  const x = toks([A]);
+  const r1 = model.runWithCache(x, { names: ['blocks.0.hook_resid_post'], stopAtLayer: 1, hooks: spy });
+  t.is(r1.logits, undefined);
+  t.deepEqual([...r1.cache.keys()], ['blocks.0.hook_resid_post']);
+  t.false(seen.some((n) => n.startsWith('blocks.1.') || n.startsWith('ln_final')), seen.join());
+  t.true(seen.includes('blocks.0.hook_mlp_out'));
+  // Without stopAtLayer, a list of names alone stops after the last block they need.
+  seen.length = 0;
+  const spyOnly = { 'blocks.1.hook_resid_pre': spy['blocks.1.hook_resid_pre']!, 'ln_final.hook_scale': spy['ln_final.hook_scale']! };
+  const r2 = model.runWithCache(x, { names: ['blocks.0.attn.hook_pattern'] });
+  t.is(r2.logits, undefined);
+  const r3 = model.run(x, { names: ['blocks.0.attn.hook_z'], hooks: { 'blocks.0.hook_attn_out': spyOnly['blocks.1.hook_resid_pre'] }, returnType: 'none' });
+  t.deepEqual(seen, ['blocks.0.hook_attn_out']);
+  t.is(r3.output, undefined);
+  tf.dispose([x, ...r1.cache.values(), ...r2.cache.values(), ...r3.cache.values()]);
+  t.throws(() => model.runWithCache(x, { stopAtLayer: 9 }), { instanceOf: ConfigError });
+});
+
+test.serial('runWithHooks: replacing an activation splices it in; zero-ablation changes the loss', (t) => {
+  const leaked = (() => {
+    const before = tf.memory().numTensors;
+    const xa = toks([A]);
+    const xb = toks([B]);
+    // The last block's resid_post decides the logits: splicing B's into A's run gives B's logits.
+    const { cache } = model.runWithCache(xb, { names: ['blocks.1.hook_resid_post'] });
+    const residB = cache.get('blocks.1.hook_resid_post')!;
+    const spliced = model.runWithHooks(xa, { hooks: { 'blocks.1.hook_resid_post': () => residB }, returnType: 'logits' });
+    const logitsB = model.logits(xb);
+    t.true(tf.tidy(() => tf.max(tf.abs(tf.sub(spliced, logitsB))).dataSync()[0]!) < 1e-5);
+    // A hook that returns nothing keeps the activation.
+    const same = model.runWithHooks(xa, { hooks: { 'blocks.0.hook_mlp_out': () => undefined } });
+    const clean = model.logits(xa);
+    t.is(tf.tidy(() => tf.max(tf.abs(tf.sub(same, clean))).dataSync()[0]!), 0);
+    // Zero-ablating the MLP output changes the loss; 'loss' is the mean of lossPerToken.
+    const ablated = model.runWithHooks(xa, { hooks: { 'blocks.0.hook_mlp_out': (act) => tf.zerosLike(act) }, returnType: 'loss' });
+    const perTok = model.lossPerToken(xa);
+    const cleanLoss = model.runWithHooks(xa, { hooks: {}, returnType: 'loss' });
+    t.deepEqual(ablated.shape, []);
+    t.deepEqual(perTok.shape, [1, A.length - 1]);
+    t.true(Math.abs(cleanLoss.dataSync()[0]! - tf.tidy(() => tf.mean(perTok).dataSync()[0]!)) < 1e-6);
+    t.true(Math.abs(ablated.dataSync()[0]! - cleanLoss.dataSync()[0]!) > 1e-3);
+    tf.dispose([xa, xb, residB, spliced, logitsB, same, clean, ablated, perTok, cleanLoss]);
+    return tf.memory().numTensors - before;
+  })();
+  t.is(leaked, 0);
+});
+
+test.serial('errors name the problem and leak nothing', async (t) => {
+  const x = toks([A]);
+  t.is(
+    await leakedTensors(() => {
+      t.throws(() => model.runWithHooks(x, { hooks: { 'blocks.0.hook_nope': () => undefined } }), {
+        instanceOf: ConfigError,
+        message: /blocks\.0\.hook_nope/,
+      });
+      t.throws(() => model.runWithHooks(x, { hooks: { 'blocks.0.hook_mlp_out': () => tf.zeros([1, 2]) } }), {
+        instanceOf: ShapeError,
+        message: /blocks\.0\.hook_mlp_out/,
+      });
+      t.throws(
+        () =>
+          model.runWithHooks(x, {
+            hooks: {
+              'blocks.1.hook_resid_pre': () => {
+                throw new Error('boom');
+              },
+            },
+          }),
+        { message: 'boom' },
+      );
+      t.throws(() => model.logits(toks([Array.from({ length: 65 }, () => 1)])), { instanceOf: ShapeError, message: /65 positions/ });
+      t.throws(() => model.logits(tf.tensor2d([[1, 2]]) as tf.Tensor2D), { instanceOf: ShapeError, message: /int32/ });
+    }),
+    2, // the two token tensors made inline in the last two checks
+  );
+  x.dispose();
+  t.throws(() => configFromHf({ model_type: 'bert' }), { instanceOf: ConfigError, message: /bert/ });
+  t.throws(() => configFromHf({ model_type: 'gpt2' }), { instanceOf: ConfigError, message: /n_embd/ });
+});
+
+test.serial('dispose frees every weight', async (t) => {
+  const before = tf.memory().numTensors;
+  const m = await HookedTransformer.fromFolder(DIR, { processWeights: false });
+  t.true(m.numParams > 30_000);
+  m.dispose();
+  t.is(tf.memory().numTensors, before);
+  t.throws(() => m.logits([[1, 2]]), { instanceOf: ConfigError });
+});
