@@ -86,6 +86,10 @@ test('renderReport: empty and partial inputs do not throw', (t) => {
   t.true(html.includes('The run failed:'));
   t.true(html.includes('StageError: boom &lt;b&gt;'));
   t.true(html.includes('no data recorded')); // MSE and L0 are all gaps
+  // jsonlSink writes a stream error as {"type":"error"}; the report shows it
+  const failed = renderReport({ records: [...recs, { type: 'error', message: 'trainSae: <NaN>' } as unknown as TrainEvent] });
+  t.true(failed.includes('trainSae: &lt;NaN&gt;'));
+  t.true(failed.includes('>failed<'));
 });
 
 test('logDensityCounts clamps to the edges', (t) => {

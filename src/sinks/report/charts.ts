@@ -25,7 +25,7 @@ export interface LineChartSpec {
   readonly series: readonly Series[];
   /** 'auto': log scale when every value is > 0 and they span more than 1.5 decades. */
   readonly logY?: boolean | 'auto';
-  /** Draw a dot per point (for sparse series such as evals). */
+  /** Draw a dot per point (for sparse series such as evals; up to 60 points). */
   readonly dots?: boolean;
 }
 
@@ -211,7 +211,7 @@ export function lineChartSvg(spec: LineChartSpec): { svg: string; data: ChartDat
       nPts++;
     }
     if (nPts > 0) {
-      const lone = nPts === 1 || spec.dots;
+      const lone = nPts === 1 || (spec.dots === true && nPts <= 60); // dots only while they stay apart
       parts.push(`<path class="line" data-series="${escapeHtml(k.s.name)}" data-points="${nPts}" d="${d}" stroke="${escapeHtml(k.s.color)}"/>`);
       if (lone) {
         for (let i = 0; i < k.x.length; i++) {

@@ -52,6 +52,7 @@ export function renderReport(input: ReportInput): string {
   const warnings: Array<{ saeId: string; step: number; tokens: number; message: string }> = [];
   const checkpoints: Array<{ saeId: string; step: number; tokens: number; path: string }> = [];
   let nRecords = 0;
+  let streamError: string | undefined;
   const run = (id: unknown): SaeRun => {
     const key = typeof id === 'string' ? id : String(id ?? '');
     let r = runs.get(key);
@@ -81,6 +82,9 @@ export function renderReport(input: ReportInput): string {
         d.done = { step: num(r['step']), tokens: num(r['tokens']), ...(typeof r['path'] === 'string' ? { path: r['path'] } : {}) };
         break;
       }
+      case 'error': // jsonlSink's record of a stream error
+        if (streamError === undefined) streamError = String(r['message'] ?? 'unknown error');
+        break;
       case 'warning':
         warnings.push({ saeId: String(r['saeId'] ?? ''), step: num(r['step']), tokens: num(r['tokens']), message: String(r['message'] ?? '') });
         break;
@@ -94,6 +98,7 @@ export function renderReport(input: ReportInput): string {
     r.evals.sort((a, b) => num(a.tokens) - num(b.tokens) || num(a.step) - num(b.step));
   }
   const saes = [...runs.values()];
+  const error = input.error ?? streamError;
   const charts: ChartData[] = [];
   let chartN = 0;
   const nextId = () => `chart-${++chartN}`;
@@ -240,7 +245,7 @@ export function renderReport(input: ReportInput): string {
   }
 
   // ---- summary
-  const statusOf = (r: SaeRun) => (r.done ? 'done' : input.error ? 'failed' : 'running / stopped');
+  const statusOf = (r: SaeRun) => (r.done ? 'done' : error !== undefined ? 'failed' : 'running / stopped');
   const summaryRows = saes
     .map((r) => {
       const last = r.steps[r.steps.length - 1];
@@ -298,7 +303,7 @@ export function renderReport(input: ReportInput): string {
 <body>
 <header><h1>${escapeHtml(title)}</h1><p class="meta">${saes.length} SAE${saes.length === 1 ? '' : 's'} · ${formatInt(nRecords)} records · generated ${escapeHtml(generated)}</p><nav>${nav}</nav></header>
 <main>
-${input.error ? `<div class="error-banner"><strong>The run failed:</strong> ${escapeHtml(input.error)}</div>` : ''}
+${error !== undefined ? `<div class="error-banner"><strong>The run failed:</strong> ${escapeHtml(error)}</div>` : ''}
 ${section('summary', 'Summary', summary)}
 ${section('curves', 'Training curves', hasSteps ? `<div class="grid">${curves.join('')}</div>` : '<p class="none">No step records.</p>')}
 ${section('density', 'Feature density', densityCards.length > 0 ? `<div class="grid">${densityCards.join('')}</div>` : '<p class="none">No feature density recorded (no sparsity file and no eval histograms).</p>')}

@@ -22,6 +22,8 @@ export interface ReportSinkOptions {
 }
 
 export interface ReportSink extends Partial<Observer<TrainEvent>> {
+  /** For `sinks()` warnings. */
+  readonly name: string;
   /** Resolves when the final report has been written (true) or failed to write (false, warned). */
   readonly written: Promise<boolean>;
   /** The records collected so far. */
@@ -75,6 +77,7 @@ export function reportSink(path: string, options: ReportSinkOptions = {}): Repor
   };
 
   return {
+    name: `report ${path}`,
     written,
     records,
     next: (e: TrainEvent) => {
