@@ -1,0 +1,245 @@
+/**
+ * Hub access for sae-rx on top of `@huggingface/hub`: files land in the standard cache
+ * (shared with Python), revisions are pinned to commits, offline mode resolves from the cache
+ * only, transient failures are retried, and errors say what was missing or refused.
+ *
+ * A branch or tag is first resolved to its commit (one API call); the file is then fetched
+ * for that commit, so it lands in `snapshots/<commit>/` exactly where the Python hub puts it,
+ * and `refs/<revision>` is updated. A 40-hex revision already in the cache needs no network.
+ */
+import { downloadFileToCacheDir, listFiles } from '@huggingface/hub';
+import { HubError } from '../errors.js';
+import { cachedCommit, cachedFile, isCommitHash, listCachedSnapshot, writeCachedRef, type HubRepoType } from './cache.js';
+import { type HubConfig, toHubConfig } from './config.js';
+import { type FetchContext, type HubTarget, hubFetch, toHubError } from './http.js';
+
+export interface HubRepoRef {
+  /** `owner/name` */
+  repo: string;
+  /** default `model` */
+  type?: HubRepoType;
+  /** branch, tag or commit (default `main`) */
+  revision?: string;
+}
+
+export interface HubFileRef extends HubRepoRef {
+  /** path inside the repo */
+  path: string;
+}
+
+export interface HubFileEntry {
+  path: string;
+  type: 'file' | 'directory';
+  size: number;
+}
+
+function checkRepo(repo: string, what: string): void {
+  if (!/^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/.test(repo) || repo.includes('--') || repo.includes('..')) {
+    throw new HubError(`${what}: invalid repo id ${JSON.stringify(repo)} (expected "owner/name")`);
+  }
+}
+
+function checkPath(p: string, repo: string): void {
+  if (p === '' || p.startsWith('/') || p.split('/').some((s) => s === '..' || s === '.' || s === '')) {
+    throw new HubError(`repo "${repo}": invalid file path ${JSON.stringify(p)}`);
+  }
+}
+
+function apiBase(cfg: HubConfig, type: HubRepoType, repo: string): string {
+  return `${cfg.endpoint}/api/${type}s/${repo}`;
+}
+
+/** Silences the client's `console.debug("Downloading …")` while a download runs. */
+let quietDepth = 0;
+let savedDebug: typeof console.debug | undefined;
+async function quietly<T>(f: () => Promise<T>): Promise<T> {
+  if (quietDepth++ === 0) {
+    savedDebug = console.debug;
+    console.debug = () => {};
+  }
+  try {
+    return await f();
+  } finally {
+    if (--quietDepth === 0 && savedDebug) console.debug = savedDebug;
+  }
+}
+
+/**
+ * The commit `revision` points at now (online), or in the cache (offline). Writes nothing.
+ */
+export async function resolveHubRevision(ref: HubRepoRef, hub?: Partial<HubConfig>): Promise<string> {
+  const cfg = toHubConfig(hub);
+  const type = ref.type ?? 'model';
+  const revision = ref.revision ?? 'main';
+  checkRepo(ref.repo, 'resolveHubRevision');
+  return resolveCommit(cfg, { repo: ref.repo, type, revision });
+}
+
+/** `resolveHubRevision` with the target (maybe a file) that errors should name. */
+async function resolveCommit(cfg: HubConfig, target: HubTarget): Promise<string> {
+  const { repo, type, revision } = target;
+  if (isCommitHash(revision)) return revision;
+  if (cfg.offline) {
+    const c = await cachedCommit(cfg, type, repo, revision);
+    if (!c) throw offlineMiss(cfg, target);
+    return c;
+  }
+  const ctx: FetchContext = { retries: 0 };
+  try {
+    const resp = await hubFetch(cfg, ctx)(`${apiBase(cfg, type, repo)}/revision/${encodeURIComponent(revision)}`, {
+      headers: { accept: 'application/json' },
+    });
+    if (!resp.ok) {
+      await resp.body?.cancel().catch(() => {});
+      throw new Error(`HTTP ${resp.status}`);
+    }
+    const info = (await resp.json()) as { sha?: unknown };
+    if (typeof info.sha !== 'string' || !isCommitHash(info.sha)) throw new Error(`revision info has no commit sha (got ${JSON.stringify(info.sha)})`);
+    return info.sha;
+  } catch (e) {
+    throw toHubError(e, ctx, target, cfg);
+  }
+}
+
+function offlineMiss(cfg: HubConfig, t: { repo: string; type: HubRepoType; revision: string; path?: string }): HubError {
+  const what = t.path !== undefined ? `file "${t.path}" of ${t.type} repo "${t.repo}"` : `${t.type} repo "${t.repo}"`;
+  return new HubError(
+    `${what} at revision "${t.revision}" is not in the hub cache ${cfg.cacheDir} and offline mode is on ` +
+      `(HF_HUB_OFFLINE): download it once online, or point HF_HUB_CACHE/HF_HOME at a cache that has it`,
+  );
+}
+
+/**
+ * A local path to the file (a snapshot path inside the hub cache), downloading it if needed.
+ * Offline: from the cache only, else a HubError saying it is missing.
+ */
+export async function downloadHubFile(ref: HubFileRef, hub?: Partial<HubConfig>): Promise<string> {
+  const cfg = toHubConfig(hub);
+  const type = ref.type ?? 'model';
+  const revision = ref.revision ?? 'main';
+  checkRepo(ref.repo, 'downloadHubFile');
+  checkPath(ref.path, ref.repo);
+  const target = { repo: ref.repo, type, path: ref.path, revision };
+  if (cfg.offline) {
+    const p = await cachedFile(cfg, target);
+    if (!p) throw offlineMiss(cfg, target);
+    return p;
+  }
+  // a pinned commit already in the cache needs no network (as in Python)
+  if (isCommitHash(revision)) {
+    const p = await cachedFile(cfg, target);
+    if (p) return p;
+  }
+  let commit: string;
+  try {
+    commit = await resolveCommit(cfg, target);
+  } catch (e) {
+    // hub unreachable: fall back to what the cache has, as the Python hub does
+    if (e instanceof HubError && /unreachable/.test(e.message)) {
+      const p = await cachedFile(cfg, target);
+      if (p) {
+        cfg.warn?.(`hub unreachable, using the cached ${type} "${ref.repo}" file "${ref.path}" (revision "${revision}")`);
+        return p;
+      }
+    }
+    throw e;
+  }
+  const ctx: FetchContext = { retries: 0 };
+  let local: string | undefined;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      local = await quietly(() =>
+        downloadFileToCacheDir({
+          repo: { type, name: ref.repo },
+          path: ref.path,
+          revision: commit,
+          hubUrl: cfg.endpoint,
+          cacheDir: cfg.cacheDir,
+          fetch: hubFetch(cfg, ctx),
+        }),
+      );
+      break;
+    } catch (e) {
+      // a body cut mid-stream is not seen by the fetch wrapper: retry the whole download
+      const transient = ctx.lastFailure === undefined && /terminated|ECONNRESET|socket|aborted|fetch failed/i.test(String((e as Error)?.message ?? e));
+      if (transient && attempt < cfg.maxRetries) {
+        ctx.retries++;
+        await new Promise((r) => setTimeout(r, Math.min(cfg.retryBaseMs * 2 ** attempt, cfg.retryMaxMs)));
+        continue;
+      }
+      throw toHubError(e, ctx, target, cfg);
+    }
+  }
+  await writeCachedRef(cfg, type, ref.repo, revision, commit);
+  return local;
+}
+
+/**
+ * Files of a repo (recursively by default), optionally under `path`. Offline: the cached
+ * snapshot's files (which may be fewer than the repo has).
+ */
+export async function listHubFiles(
+  ref: HubRepoRef & { path?: string; recursive?: boolean },
+  hub?: Partial<HubConfig>,
+): Promise<HubFileEntry[]> {
+  const cfg = toHubConfig(hub);
+  const type = ref.type ?? 'model';
+  const revision = ref.revision ?? 'main';
+  const recursive = ref.recursive ?? true;
+  checkRepo(ref.repo, 'listHubFiles');
+  if (ref.path !== undefined) checkPath(ref.path, ref.repo);
+  const target = { repo: ref.repo, type, revision, ...(ref.path !== undefined ? { path: ref.path } : {}) };
+  if (cfg.offline) {
+    const snap = await listCachedSnapshot(cfg, { type, repo: ref.repo, revision, recursive, ...(ref.path ? { path: ref.path } : {}) });
+    if (!snap) throw offlineMiss(cfg, target);
+    return snap.entries;
+  }
+  const ctx: FetchContext = { retries: 0 };
+  const out: HubFileEntry[] = [];
+  try {
+    for await (const e of listFiles({
+      repo: { type, name: ref.repo },
+      // the client puts the revision into the URL as is; `refs/convert/parquet` needs escaping
+      revision: encodeURIComponent(revision),
+      recursive,
+      hubUrl: cfg.endpoint,
+      fetch: hubFetch(cfg, ctx),
+      ...(ref.path ? { path: ref.path } : {}),
+    })) {
+      out.push({ path: e.path, type: e.type === 'directory' ? 'directory' : 'file', size: e.size });
+    }
+  } catch (e) {
+    if (ctx.unreachable) {
+      const snap = await listCachedSnapshot(cfg, { type, repo: ref.repo, revision, recursive, ...(ref.path ? { path: ref.path } : {}) });
+      if (snap) {
+        cfg.warn?.(`hub unreachable, listing the cached snapshot of ${type} "${ref.repo}" (revision "${revision}")`);
+        return snap.entries;
+      }
+    }
+    throw toHubError(e, ctx, target, cfg);
+  }
+  return out;
+}
+
+/** Whether the file exists in the repo (offline: in the cache). Missing repos are errors. */
+export async function hubFileExists(ref: HubFileRef, hub?: Partial<HubConfig>): Promise<boolean> {
+  const cfg = toHubConfig(hub);
+  const type = ref.type ?? 'model';
+  const revision = ref.revision ?? 'main';
+  checkRepo(ref.repo, 'hubFileExists');
+  checkPath(ref.path, ref.repo);
+  const target = { repo: ref.repo, type, path: ref.path, revision };
+  if (cfg.offline) return (await cachedFile(cfg, target)) !== undefined;
+  const ctx: FetchContext = { retries: 0 };
+  const prefix = type === 'model' ? '' : `${type}s/`;
+  const url = `${cfg.endpoint}/${prefix}${ref.repo}/resolve/${encodeURIComponent(revision)}/${ref.path.split('/').map(encodeURIComponent).join('/')}`;
+  try {
+    const resp = await hubFetch(cfg, ctx)(url, { method: 'HEAD', redirect: 'manual' });
+    if (resp.ok || (resp.status >= 300 && resp.status < 400)) return true;
+    if (resp.status === 404 && ctx.lastFailure?.errorCode === 'EntryNotFound') return false;
+    throw new Error(`HTTP ${resp.status}`);
+  } catch (e) {
+    throw toHubError(e, ctx, target, cfg);
+  }
+}
+

@@ -1,0 +1,12 @@
+/** Hugging Face Hub access: settings from the environment, the shared cache, downloads. */
+export { hubConfig, redactSecret, toHubConfig, type HubConfig } from './config.js';
+export { cachedCommit, cachedFile, isCommitHash, listCachedSnapshot, repoCacheFolder, type CachedEntry, type HubRepoType } from './cache.js';
+export {
+  downloadHubFile,
+  hubFileExists,
+  listHubFiles,
+  resolveHubRevision,
+  type HubFileEntry,
+  type HubFileRef,
+  type HubRepoRef,
+} from './download.js';
