@@ -22,8 +22,10 @@ export * from './sae/index.js';
 export * from './train/index.js';
 
 // --- model ---
+export * from './model/index.js';
 
 // --- hub ---
+export * from './hub/index.js';
 
 // --- sources ---
 

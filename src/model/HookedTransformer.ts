@@ -26,9 +26,9 @@ export type HookFn = (act: tf.Tensor, name: string) => tf.Tensor | void;
 
 export type NameFilter = readonly string[] | ((name: string) => boolean);
 
-export type Tokens = tf.Tensor2D | number[][];
+export type TokenInput = tf.Tensor2D | number[][];
 
-export interface RunOptions {
+export interface ModelRunOptions {
   /** Hook points whose activations to return in `cache`. */
   readonly names?: NameFilter;
   /** Hooks that may replace activations, by hook name. */
@@ -43,7 +43,7 @@ export interface RunOptions {
   readonly returnType?: 'logits' | 'loss' | 'lossPerToken' | 'none';
 }
 
-export interface RunResult {
+export interface ModelRunResult {
   /** Logits, loss or per-token loss, per `returnType`; absent when the run stopped early. */
   readonly output?: tf.Tensor;
   /** Cached activations by hook name; the caller owns (and disposes) them. */
@@ -146,12 +146,12 @@ export class HookedTransformer {
   }
 
   /** Logits `[batch, pos, vocab]`. */
-  logits(tokens: Tokens): tf.Tensor3D {
+  logits(tokens: TokenInput): tf.Tensor3D {
     return this.run(tokens, { returnType: 'logits' }).output as tf.Tensor3D;
   }
 
   /** Next-token cross-entropy `[batch, pos-1]`: position t predicts token t+1. */
-  lossPerToken(tokens: Tokens): tf.Tensor2D {
+  lossPerToken(tokens: TokenInput): tf.Tensor2D {
     return this.run(tokens, { returnType: 'lossPerToken' }).output as tf.Tensor2D;
   }
 
@@ -160,13 +160,13 @@ export class HookedTransformer {
    * of names and no logits asked for, the pass stops after the last block those names need.
    */
   runWithCache(
-    tokens: Tokens,
+    tokens: TokenInput,
     opts: {
       names?: NameFilter;
       stopAtLayer?: number;
       hooks?: Readonly<Record<string, HookFn>>;
       /** Default: 'logits' unless stopAtLayer is set or `names` is a list ('none': stop early). */
-      returnType?: RunOptions['returnType'];
+      returnType?: ModelRunOptions['returnType'];
     } = {},
   ): { logits?: tf.Tensor; output?: tf.Tensor; cache: Map<string, tf.Tensor> } {
     const returnType =
@@ -182,7 +182,7 @@ export class HookedTransformer {
 
   /** Runs with hooks that may replace activations; returns logits, mean loss or per-token loss. */
   runWithHooks(
-    tokens: Tokens,
+    tokens: TokenInput,
     opts: { hooks: Readonly<Record<string, HookFn>>; returnType?: 'logits' | 'loss' | 'lossPerToken' },
   ): tf.Tensor {
     return this.run(tokens, { hooks: opts.hooks, returnType: opts.returnType ?? 'logits' }).output!;
@@ -208,7 +208,7 @@ export class HookedTransformer {
   }
 
   /** The general forward pass behind every other method. */
-  run(tokensIn: Tokens, opts: RunOptions = {}): RunResult {
+  run(tokensIn: TokenInput, opts: ModelRunOptions = {}): ModelRunResult {
     if (this.disposed) throw new ConfigError('HookedTransformer: used after dispose()');
     const cfg = this.cfg;
     const returnType = opts.returnType ?? 'logits';
@@ -289,7 +289,7 @@ export class HookedTransformer {
       const perTok = lossPerTokenFromLogits(logits3, tokens);
       return { cache: cacheObj, output: returnType === 'loss' ? tf.mean(perTok) : perTok };
     }) as { cache: Record<string, tf.Tensor>; output?: tf.Tensor };
-    const out: RunResult = { cache: new Map(Object.entries(result.cache)) };
+    const out: ModelRunResult = { cache: new Map(Object.entries(result.cache)) };
     return result.output ? { ...out, output: result.output } : out;
   }
 
@@ -297,7 +297,7 @@ export class HookedTransformer {
     return this.hookShapes()[name] !== undefined;
   }
 
-  private checkTokens(t: Tokens): tf.Tensor2D {
+  private checkTokens(t: TokenInput): tf.Tensor2D {
     const tokens = Array.isArray(t) ? tf.tensor2d(t, undefined, 'int32') : t;
     if (tokens.rank !== 2) throw new ShapeError(`tokens: expected [batch, pos], got shape [${tokens.shape}]`);
     if (tokens.dtype !== 'int32') throw new ShapeError(`tokens: expected int32, got ${tokens.dtype}`);

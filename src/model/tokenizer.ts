@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { ConfigError, FileFormatError } from '../errors.js';
 
-export interface EncodeOptions {
+export interface TokenizerEncodeOptions {
   /** Put the BOS token first (exactly once). Default false: the plain encoding of the text. */
   readonly prependBos?: boolean;
 }
@@ -19,12 +19,12 @@ export interface TextTokenizer {
   readonly eosTokenId: number | undefined;
   /** Whether the tokenizer's own post-processor would add BOS (sae-rx never lets it). */
   readonly postProcessorAddsBos: boolean;
-  encode(text: string, opts?: EncodeOptions): number[];
+  encode(text: string, opts?: TokenizerEncodeOptions): number[];
   /** Text of `ids`; special tokens (BOS, EOS, padding) are left out. */
   decode(ids: readonly number[]): string;
 }
 
-function withBos(ids: number[], bos: number | undefined, opts: EncodeOptions | undefined, who: string): number[] {
+function withBos(ids: number[], bos: number | undefined, opts: TokenizerEncodeOptions | undefined, who: string): number[] {
   if (!opts?.prependBos) return ids;
   if (bos === undefined) throw new ConfigError(`${who}: prependBos asked, but the tokenizer has no BOS token`);
   return [bos, ...ids];
@@ -91,7 +91,7 @@ export class HfTokenizer implements TextTokenizer {
     return new HfTokenizer(tok, { bos: idOf('bos'), eos: idOf('eos') }, file);
   }
 
-  encode(text: string, opts?: EncodeOptions): number[] {
+  encode(text: string, opts?: TokenizerEncodeOptions): number[] {
     const ids = this.tok.encode(text, { add_special_tokens: false }).ids;
     return withBos(ids, this.bosTokenId, opts, this.source);
   }
@@ -154,7 +154,7 @@ export class Llama2cTokenizer implements TextTokenizer {
     return new Llama2cTokenizer(bytes, vocabSize, file);
   }
 
-  encode(text: string, opts?: EncodeOptions): number[] {
+  encode(text: string, opts?: TokenizerEncodeOptions): number[] {
     const ids: number[] = [];
     if (text.length > 0) {
       const space = this.lookup.get(' ');
