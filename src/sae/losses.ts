@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import type { SaeConfig } from './SaeConfig.js';
 import { activation, decodeWith, encodePre, type SaeParams } from './Sae.js';
-import { lpNorm, mm, rowNorms, stopGradient } from './ops.js';
+import { gatherCols, gatherRows, lpNorm, mm, rowNorms, stopGradient } from './ops.js';
 
 export interface LossOptions {
   /** λ for this step (after L1 warm-up). */
@@ -68,8 +68,8 @@ export function ghostGradLoss(
   const residual = tf.sub(x, saeOut) as tf.Tensor2D;
   const residualNorm = tf.sqrt(tf.sum(tf.square(residual), -1));
   const idx = tf.tensor1d(deadIdx, 'int32');
-  const deadActs = tf.exp(tf.gather(hiddenPre, idx, 1)) as tf.Tensor2D;
-  let ghostOut = mm(deadActs, tf.gather(p.W_dec, idx, 0) as tf.Tensor2D);
+  const deadActs = tf.exp(gatherCols(hiddenPre, idx)) as tf.Tensor2D;
+  let ghostOut = mm(deadActs, gatherRows(p.W_dec, idx));
   const ghostNorm = tf.sqrt(tf.sum(tf.square(ghostOut), -1));
   const scale = stopGradient(tf.div(residualNorm, tf.add(tf.mul(ghostNorm, 2), 1e-6)));
   ghostOut = tf.mul(ghostOut, tf.expandDims(scale, 1)) as tf.Tensor2D;

@@ -80,3 +80,28 @@ export function lpNorm(x: tf.Tensor2D, p: number): tf.Tensor1D {
 export function rowNorms(x: tf.Tensor2D): tf.Tensor1D {
   return tf.sqrt(tf.sum(tf.square(x), 1)) as tf.Tensor1D;
 }
+
+/**
+ * x[idx, :] for distinct row indices, with a gradient that scatters back with ScatterNd
+ * (tfjs's own gather gradient needs UnsortedSegmentSum, which the wasm backend lacks).
+ */
+export function gatherRows(x: tf.Tensor2D, idx: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad((...args: Arg[]) => {
+    const [a, i, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([i]);
+    const shape = a.shape;
+    return {
+      value: tf.gather(a, i, 0),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const iSaved = saved[0]!;
+        return [tf.scatterND(tf.expandDims(iSaved, 1), dy, shape), tf.zerosLike(iSaved)];
+      },
+    };
+  });
+  return f(x, idx) as tf.Tensor2D;
+}
+
+/** x[:, idx] for distinct column indices (see gatherRows). */
+export function gatherCols(x: tf.Tensor2D, idx: tf.Tensor1D): tf.Tensor2D {
+  return tf.transpose(gatherRows(tf.transpose(x), idx));
+}

@@ -8,6 +8,7 @@ import { Sae } from '../../src/sae/Sae.js';
 import { DEFAULT_SAE_CONFIG } from '../../src/sae/SaeConfig.js';
 import { loadSae, loadSaeSparsity, writeSaeFolder } from '../../src/sae/saeFolder.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
+import { compare, FIXTURES, readFixture } from './fixtures.js';
 
 test.before(async () => {
   await setupTf();
@@ -67,4 +68,48 @@ test('normScalingFactor is folded in: the saved SAE on raw x equals the trained 
   t.is(leaked, 0);
   sae.dispose();
   back.dispose();
+});
+
+test('folders written in SAELens layout by the Python reference load with the same outputs (v1.5 flat cfg, v6 cfg)', async (t) => {
+  const fx = readFixture('saelens_folders.json');
+  const x = tf.tensor2d(fx.x, [fx.n, 16]);
+  for (const which of ['v1_5', 'v6'] as const) {
+    const sae = await loadSae(path.join(FIXTURES, which === 'v1_5' ? 'saelens_v1_5' : 'saelens_v6'));
+    const out = sae.forward(x);
+    const a = compare(out.featureActs.dataSync(), fx[which].feature_acts, 1e-5);
+    const b = compare(out.out.dataSync(), fx[which].sae_out, 1e-5);
+    t.true(a.ok, `${which} feature acts ${JSON.stringify(a)}`);
+    t.true(b.ok, `${which} sae_out ${JSON.stringify(b)}`);
+    tf.dispose([out.out, out.featureActs, out.hiddenPre, out.saeIn]);
+    if (which === 'v1_5') {
+      t.is(sae.cfg.activationFn, 'tanh-relu');
+      t.is(sae.cfg.hookPoint, 'blocks.1.hook_resid_pre');
+      t.is(sae.cfg.hookPointLayer, 1);
+      const sp = await loadSaeSparsity(path.join(FIXTURES, 'saelens_v1_5'));
+      t.true(compare(sp!, fx.v1_5.sparsity, 1e-6).ok);
+    } else {
+      t.false(sae.cfg.applyBDecToInput);
+      t.is(sae.cfg.hookPoint, 'blocks.3.hook_resid_post');
+      t.is(sae.cfg.hookPointLayer, 3);
+      t.is(sae.cfg.modelName, 'gpt2');
+      t.is(sae.cfg.contextSize, 256);
+      t.deepEqual(Array.from(sae.scalingFactor.dataSync()), new Array(64).fill(1));
+    }
+    sae.dispose();
+  }
+  x.dispose();
+});
+
+test('loadSae errors name the file and the problem', async (t) => {
+  const dir = path.join(tmpDir(), 'bad');
+  fs.mkdirSync(dir);
+  await t.throwsAsync(loadSae(dir), { message: /cfg\.json/ });
+  fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify({ architecture: 'topk', d_in: 4, d_sae: 8, metadata: {} }));
+  await t.throwsAsync(loadSae(dir), { message: /architecture "topk"/ });
+  const sae = Sae.create({ ...cfg }, { seed: 1 });
+  await writeSaeFolder(dir, sae.snapshot());
+  const j = JSON.parse(fs.readFileSync(path.join(dir, 'cfg.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify({ ...j, d_sae: 32 }));
+  await t.throwsAsync(loadSae(dir), { message: /W_enc.*shape \[8, 24\], expected \[8, 32\]/ });
+  sae.dispose();
 });
