@@ -1,0 +1,79 @@
+/**
+ * Documents: what dataset sources emit before tokenization/packing. A tokenized dataset gives
+ * token ids, a text dataset gives text; `packContext` (or a tokenizer stage) turns either into
+ * fixed-size TokenBatches.
+ */
+import { FileFormatError } from '../errors.js';
+import { ParquetFile, toTokenArray, toText } from '../io/parquet.js';
+
+export type Document = { tokens: Int32Array } | { text: string };
+
+/** A seeded uniform [0, 1) generator (mulberry32): small, fast, reproducible across runs. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `xs` in a seeded random order (Fisher–Yates); the input is not modified. */
+export function seededShuffle<T>(xs: readonly T[], rand: () => number): T[] {
+  const out = xs.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** The document a cell of `column` holds; null cells give undefined (skipped by callers). */
+export function cellToDocument(value: unknown, column: string, where: string): Document | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (column === 'text' || typeof value === 'string') return { text: toText(value, where) };
+  return { tokens: toTokenArray(value, where) };
+}
+
+/**
+ * Documents of one parquet file, row group by row group (in a seeded random order of row
+ * groups when `rand` is given). One row group of one column is in memory at a time; the file
+ * is closed when the iteration ends, early or not.
+ */
+export async function* parquetDocuments(
+  file: string,
+  opts: { column?: string; rand?: () => number; label?: string } = {},
+): AsyncGenerator<Document> {
+  const label = opts.label ?? file;
+  const pq = await ParquetFile.open(file, label);
+  try {
+    const column = pq.documentColumn(opts.column);
+    const groups = pq.rowGroups().map((g) => g.index);
+    const order = opts.rand ? seededShuffle(groups, opts.rand) : groups;
+    for (const g of order) {
+      const cells = await pq.readRowGroup(g, column);
+      const first = pq.rowGroups()[g]!.rowStart;
+      for (let i = 0; i < cells.length; i++) {
+        const doc = cellToDocument(cells[i], column, `parquet ${label}, column "${column}", row ${first + i}`);
+        if (doc) yield doc;
+      }
+    }
+  } finally {
+    await pq.close();
+  }
+}
+
+/** Checks a JSONL record and returns its document, naming file and line on error. */
+export function jsonToDocument(obj: unknown, column: string | undefined, where: string): Document | undefined {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw new FileFormatError(`${where}: expected a JSON object per line`);
+  }
+  const rec = obj as Record<string, unknown>;
+  const col = column ?? ['tokens', 'input_ids', 'text'].find((c) => c in rec);
+  if (col === undefined || !(col in rec)) {
+    throw new FileFormatError(`${where}: no field ${column ? `"${column}"` : '"tokens", "input_ids" or "text"'} (fields: ${Object.keys(rec).join(', ')})`);
+  }
+  return cellToDocument(rec[col], col, `${where}, field "${col}"`);
+}
