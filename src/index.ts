@@ -28,6 +28,9 @@ export * from './model/index.js';
 export * from './hub/index.js';
 
 // --- sources ---
+export * from './sources/documents.js';
+export * from './sources/localDocuments.js';
+export * from './sources/hfDataset.js';
 
 // --- operators ---
 
