@@ -478,6 +478,37 @@ export class SafetensorsFile {
     await readFully(fh, out, i.byteOffset, this.path, `tensor "${name}"`);
     return out;
   }
+  /**
+   * The raw bytes of rows [rowStart, rowEnd) along the first dimension only (one positioned
+   * read), for streaming a large tensor (e.g. cached activations) in pieces.
+   */
+  async readRowBytes(name: string, rowStart: number, rowEnd: number): Promise<Uint8Array> {
+    const i = this.info(name);
+    const rows = i.shape[0];
+    if (rows === undefined) throw new ShapeError(`safetensors ${this.path}: tensor "${name}" is a scalar; it has no rows`);
+    if (!(Number.isInteger(rowStart) && Number.isInteger(rowEnd) && 0 <= rowStart && rowStart <= rowEnd && rowEnd <= rows)) {
+      throw new ShapeError(`safetensors ${this.path}: tensor "${name}": rows [${rowStart}, ${rowEnd}) out of range [0, ${rows})`);
+    }
+    const rowBytes = rows === 0 ? 0 : i.byteLength / rows;
+    const fh = this.fh;
+    if (!fh) throw new FileFormatError(`safetensors ${this.path}: tensor "${name}": file is closed`);
+    const out = new Uint8Array((rowEnd - rowStart) * rowBytes);
+    await readFully(fh, out, i.byteOffset + rowStart * rowBytes, this.path, `tensor "${name}" rows [${rowStart}, ${rowEnd})`);
+    return out;
+  }
+  /** Rows [rowStart, rowEnd) along the first dimension as float32. */
+  async readFloat32Rows(name: string, rowStart: number, rowEnd: number): Promise<Float32Array> {
+    const i = this.info(name);
+    return float32FromTyped(i.dtype, typedFromBytes(i.dtype, await this.readRowBytes(name, rowStart, rowEnd)));
+  }
+  /** Rows [rowStart, rowEnd) along the first dimension as a tfjs tensor (as `readTensor`). */
+  async readTensorRows(name: string, rowStart: number, rowEnd: number): Promise<tf.Tensor> {
+    const i = this.info(name);
+    const bytes = await this.readRowBytes(name, rowStart, rowEnd);
+    const part = { ...i, shape: [rowEnd - rowStart, ...i.shape.slice(1)] };
+    return tensorFromTyped(part, typedFromBytes(i.dtype, bytes), this.path, name);
+  }
+
   /** Values in the dtype's own storage; F16/BF16 (and F8) as raw Uint16Array/Uint8Array bits. */
   async readTyped(name: string): Promise<SafetensorsTypedArray> {
     const i = this.info(name);

@@ -340,3 +340,51 @@ test('tiny-gpt2 weights have the expected GPT-2 shapes', async (t) => {
     await f.close();
   }
 });
+
+test('a huge (sparse) file opens instantly and only the asked bytes are read', async (t) => {
+  // 5 GB of zeros that take no disk space: the header says a U8 tensor fills it, and a small
+  // F32 tensor sits after it. Opening and reading the small one must not touch the rest.
+  const p = path.join(tmp, 'huge.safetensors');
+  const big = 5 * 2 ** 30;
+  const header = Buffer.from(JSON.stringify({
+    big: { dtype: 'U8', shape: [big / 1024, 1024], data_offsets: [0, big] },
+    small: { dtype: 'F32', shape: [2], data_offsets: [big, big + 8] },
+  }));
+  const head = Buffer.alloc(8 + header.length);
+  head.writeBigUInt64LE(BigInt(header.length), 0);
+  header.copy(head, 8);
+  const fh = await fsp.open(p, 'w');
+  try {
+    await fh.write(head, 0, head.length, 0);
+    await fh.write(Buffer.from(new Float32Array([1.5, -2]).buffer), 0, 8, head.length + big);
+  } finally {
+    await fh.close();
+  }
+  const started = Date.now();
+  const f = await SafetensorsFile.open(p);
+  try {
+    t.deepEqual(f.info('big').shape, [big / 1024, 1024]);
+    t.deepEqual(Array.from(await f.readFloat32('small')), [1.5, -2]);
+    const rows = await f.readTensorRows('big', 1000, 1002);
+    t.deepEqual(rows.shape, [2, 1024]);
+    t.is(rows.dtype, 'int32');
+    rows.dispose();
+    t.true(Date.now() - started < 5000);
+    await t.throwsAsync(f.readRowBytes('big', 5, 4), { instanceOf: ShapeError, message: /"big": rows \[5, 4\) out of range/ });
+  } finally {
+    await f.close();
+    await fsp.rm(p);
+  }
+});
+
+test('readFloat32Rows reads a row range of a 2-D tensor', async (t) => {
+  const p = path.join(tmp, 'rows.safetensors');
+  await writeSafetensors(p, { a: { dtype: 'F16', shape: [4, 3], data: Array.from({ length: 12 }, (_, i) => i) } });
+  const f = await SafetensorsFile.open(p);
+  try {
+    t.deepEqual(Array.from(await f.readFloat32Rows('a', 1, 3)), [3, 4, 5, 6, 7, 8]);
+    t.deepEqual(Array.from(await f.readFloat32Rows('a', 4, 4)), []);
+  } finally {
+    await f.close();
+  }
+});
