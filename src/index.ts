@@ -35,6 +35,7 @@ export * from './sources/hfDataset.js';
 // --- operators ---
 
 // --- sinks ---
+export * from './sinks/wandb.js';
 export * from './sinks/report/index.js';
 
 // --- analysis ---
