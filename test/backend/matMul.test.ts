@@ -182,3 +182,41 @@ test('SAE_RX_BLAS=0 disables the addon', (t) => {
   t.false(status.loaded);
   t.regex(status.reason, /SAE_RX_BLAS=0/);
 });
+
+test.serial('wasm without BLAS: SaeMatMul never hands transpose flags to the stock kernel, forward or backward', async (t) => {
+  await tf.setBackend('wasm');
+  const stock = tf.getKernel(tf.BatchMatMul, 'wasm')!;
+  const seen: string[] = [];
+  // The stock kernel as SaeMatMul's stock path sees it, with a spy recording its flags.
+  const spy: tf.KernelFunc = (args) => {
+    const at = args.attrs as { transposeA: boolean; transposeB: boolean };
+    seen.push(`${at.transposeA}/${at.transposeB}`);
+    return stock.kernelFunc(args);
+  };
+  const { makeStockSaeMatMul } = await import('../../src/backend/kernels/stockSaeMatMul.js');
+  const f = makeStockSaeMatMul({
+    stock: spy,
+    tile: tf.getKernel(tf.Tile, 'wasm')!.kernelFunc,
+    transpose: tf.getKernel(tf.Transpose, 'wasm')!.kernelFunc,
+  });
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const a = tf.randomNormal([9, 4], 0, 1, 'float32', 7), b = tf.randomNormal([6, 9], 0, 1, 'float32', 8);
+    const out = f({ inputs: { a, b }, backend: tf.backend(), attrs: { transposeA: true, transposeB: true } }) as tf.TensorInfo;
+    const c = tf.engine().makeTensorFromTensorInfo(out);
+    assertClose(t, c, tf.matMul(tf.transpose(a), tf.transpose(b)), 'spy product');
+  });
+  t.deepEqual(seen, ['false/false']);
+  // And the backward pass of saeMatMul runs SaeMatMul (plus transposes), never BatchMatMul.
+  if (HAVE_BLAS) setMatMulKernel('wasm', 'stock');
+  const { kernelNames } = await tf.profile(() =>
+    tf.tidy(() => {
+      const x = tf.ones([5, 3]), w = tf.ones([3, 4]);
+      tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(saeMatMul(p, q)))([x, w]);
+    }),
+  );
+  if (HAVE_BLAS) setMatMulKernel('wasm', 'blas');
+  t.true(kernelNames.includes('SaeMatMul'), kernelNames.join(','));
+  t.false(kernelNames.includes('BatchMatMul'), kernelNames.join(','));
+  t.is(tf.memory().numTensors, before, 'tensors leaked');
+});
