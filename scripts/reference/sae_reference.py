@@ -472,11 +472,11 @@ def train_fixtures():
               "feature_sampling_window": 25, "dead_feature_window": 8}
     traj = run_trajectory("trajectory_200", p0, traj_cfg, traj_t, data_seed=99, steps=200, keep_weights_every=50)
 
-    # 30 steps with ghost grads on dead features (in play from step 9 on), warm-up, decay, L1 warm-up
+    # 20 steps with ghost grads on dead features (in play from step 9 on), warm-up, decay, L1 warm-up
     ghost_cfg = {**BASE_CFG, "use_ghost_grads": True}
     ghost_t = {**traj_t, "lr": 1e-3, "lr_warm_up_steps": 5, "lr_decay_steps": 5, "l1_warm_up_steps": 5,
-               "total_training_steps": 30, "use_ghost_grads": True}
-    ghost = run_trajectory("ghost_30", p0, ghost_cfg, ghost_t, data_seed=99, steps=30, keep_weights_every=10)
+               "total_training_steps": 20, "use_ghost_grads": True}
+    ghost = run_trajectory("ghost_20", p0, ghost_cfg, ghost_t, data_seed=99, steps=20, keep_weights_every=5)
 
     # fine-tuning phases (SAELens switches after step T = training_tokens / batch has run)
     ft = []

@@ -1,19 +1,39 @@
 /**
  * Differentiable building blocks of the SAE with hand-written gradients.
  *
- * - `mm`: matMul whose backward uses explicit transposes + plain matMul. tfjs's own matMul
- *   gradient calls matMul with transposeA/transposeB, which on the wasm backend falls back to
- *   a naive kernel (DESIGN.md §4: 10–40× slower); a [4096, 12288] transpose is cheap beside it.
+ * - `mm`: the SAE's matMul. tfjs's own matMul gradient calls matMul with transposeA/transposeB,
+ *   which on the wasm backend falls back to a naive kernel (DESIGN.md §4: 10–40× slower). By
+ *   default `mm` is the backend's `saeMatMul` (OpenBLAS when built, else explicit transposes
+ *   into the fast wasm kernel, forward and backward); 'customGrad' is a tf.customGrad whose
+ *   backward transposes explicitly then runs plain matMul; 'tfjs' is plain tf.matMul with its
+ *   stock gradient. The last two exist for bench/trainStep.ts to measure the difference.
  * - `stopGradient`: tfjs-core has none; SAELens's `.detach()` calls map onto it.
  * - `lpNorm`: ‖·‖_p over the last axis with torch's subgradient (0 where the norm is 0), where
  *   tfjs's sqrt/pow gradients would give NaN for an all-zero row of feature activations.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { saeMatMul } from '../backend/index.js';
 
-/** a @ b for 2-D tensors, with a transpose-flag-free gradient. */
 type Arg = tf.Tensor | tf.GradSaveFunc;
 
+export type SaeMatMulImpl = 'saeMatMul' | 'customGrad' | 'tfjs';
+let impl: SaeMatMulImpl = 'saeMatMul';
+
+/** Chooses the matMul the SAE's forward/backward use (benchmarks); returns the previous one. */
+export function setSaeMatMulImpl(next: SaeMatMulImpl): SaeMatMulImpl {
+  const prev = impl;
+  impl = next;
+  return prev;
+}
+
+/** a @ b for 2-D tensors, with a gradient free of transposed-matMul slow paths (see above). */
 export function mm(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (impl === 'saeMatMul') return saeMatMul(a, b) as tf.Tensor2D;
+  if (impl === 'tfjs') return tf.matMul(a, b);
+  return mmCustomGrad(a, b);
+}
+
+function mmCustomGrad(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: Arg[]) => {
     const [x, y, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([x, y]);

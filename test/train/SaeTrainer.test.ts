@@ -131,13 +131,13 @@ test('one training step with gradient clipping engaged matches PyTorch', (t) => 
 
 for (const [key, label] of [
   ['trajectory', '200-step trajectory (warm-up + cosine + decay, L1 warm-up, dead features)'],
-  ['ghost', '30-step trajectory with ghost grads on dead features (warm-up, decay, L1 warm-up)'],
+  ['ghost', '20-step trajectory with ghost grads on dead features (warm-up, decay, L1 warm-up)'],
 ] as const) test(`${label} matches PyTorch`, (t) => {
   const run = fx[key];
   const snaps = new Map<number, any>(run.snapshots.map((s: any) => [s.after_step, s.params]));
   // Ghost grads amplify float32 rounding (~10x per 10 steps even within torch: see
-  // scripts/reference/README.md), so weights there are compared to 3e-4 of their max.
-  const atol = key === 'ghost' ? 3e-4 : 1e-5;
+  // scripts/reference/README.md), so weights there are compared to 1e-4 of their max.
+  const atol = key === 'ghost' ? 1e-4 : 1e-5;
   const before = tf.memory().numTensors;
   const { sae, tr, metrics } = replay(run, run.steps, (m, k, s) => {
     // (with ghost grads an activation near 0 may land on the other side: l0 within 2/batch)
@@ -146,7 +146,7 @@ for (const [key, label] of [
     if (want) checkParams(t, s, want, 1e-4, atol, `after step ${k}`);
   });
   t.true(metrics.some((m) => m.deadFeatures > 0), 'dead features were in play');
-  if (key === 'ghost') t.true(metrics.filter((m) => m.losses.ghost > 0).length > 20, 'ghost grads were in play');
+  if (key === 'ghost') t.true(metrics.filter((m) => m.losses.ghost > 0).length >= 10, 'ghost grads were in play');
   checkParams(t, sae, run.final, 1e-4, atol, 'final');
   const st = tr.state();
   t.deepEqual(Array.from(st.stepsSinceFired), run.steps_since_fired);
