@@ -10,8 +10,10 @@
  * emits is scrubbed of it.
  */
 import type { Observer } from 'rxjs';
-import { generateRunId } from '../config/languageModelRunnerConfig.js';
+import { type LanguageModelSaeRunnerConfig, generateRunId } from '../config/languageModelRunnerConfig.js';
+import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import { redactSecrets } from '../config/secrets.js';
+import { type SingleLanguageModelSaeRunnerConfig, expandSweep } from '../config/sweep.js';
 import type { TrainEvent } from '../train/TrainEvent.js';
 import { resolveWandbAuth } from './wandb/auth.js';
 import {
@@ -401,6 +403,8 @@ export function wandbSink(opts: WandbSinkOptions): WandbSink {
           case 'step': {
             const suffix = suffixOf(ev.saeId);
             if ((ev.step + 1) % logFrequency === 0) addRow(ev.step, stepRow(ev, suffix));
+            // Training moved past the pending row's step: nothing more joins it, send it now.
+            else if (pendingRow && ev.step > pendingRow.step) emitPendingRow();
             break;
           }
           case 'eval':
@@ -440,5 +444,26 @@ export function wandbSink(opts: WandbSinkOptions): WandbSink {
       run: run ? { ...(run as { entity: string; project: string; id: string }) } : null,
       state,
     }),
+  };
+}
+
+/**
+ * The sink options SAELens's runner uses for a decoded runner config: project, entity, run name,
+ * id (wandb_id, else the id already appended to checkpoint_path), the config itself, log
+ * frequency, and each SAE's metric suffix keyed by its `sae_id` (use those ids for trainSae).
+ */
+export function wandbOptionsFromRunnerConfig(
+  cfg: LanguageModelSaeRunnerConfig,
+  saes: readonly SingleLanguageModelSaeRunnerConfig[] = expandSweep(cfg),
+): WandbSinkOptions {
+  const suffixes = new Map(saes.map((s) => [s.sae_id, s.wandb_suffix]));
+  return {
+    project: cfg.wandb_project,
+    ...(cfg.wandb_entity !== null ? { entity: cfg.wandb_entity } : {}),
+    runName: cfg.run_name,
+    id: cfg.wandb_id ?? cfg.run_id,
+    config: encodeRunnerConfig(cfg),
+    logFrequency: cfg.wandb_log_frequency,
+    metricSuffix: (saeId) => suffixes.get(saeId) ?? `_${saeId}`,
   };
 }

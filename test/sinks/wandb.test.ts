@@ -3,7 +3,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import { wandbSink } from '../../src/sinks/wandb.js';
+import { decodeRunnerConfig, expandSweep } from '../../src/config/index.js';
+import { wandbOptionsFromRunnerConfig, wandbSink } from '../../src/sinks/wandb.js';
 import { netrcPassword, resolveWandbAuth } from '../../src/sinks/wandb/auth.js';
 import type { EvalRecord, StepRecord, TrainEvent } from '../../src/train/TrainEvent.js';
 import { startFakeWandb, virtualClock } from '../helpers/fakeWandb.js';
@@ -235,4 +236,30 @@ test('auth: option, WANDB_API_KEY, netrc for the base URL host; a missing key na
   const e = t.throws(() => resolveWandbAuth({ env: { WANDB_BASE_URL: 'https://other.example' }, netrcPath: netrc }), { instanceOf: ConfigError });
   t.regex(e!.message, /no W&B API key.*machine other\.example/);
   t.false(e!.message.includes(KEY));
+});
+
+test('a logged row is sent once training moves past its step, without waiting for the next log', async (t) => {
+  const fake = await startFakeWandb({ apiKey: KEY, entity: 'me' });
+  t.teardown(() => fake.close());
+  const sink = wandbSink({ project: 'p', id: 'rows1', baseUrl: fake.url, apiKey: KEY, logFrequency: 10, minSendIntervalMs: 0, heartbeatMs: 0, warn: noWarn });
+  for (let i = 0; i <= 10; i++) sink.next(step(i));
+  const deadline = Date.now() + 5000;
+  while ((fake.runs.get('me/p/rows1')?.history.length ?? 0) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.deepEqual(fake.runs.get('me/p/rows1')!.history.map((l) => (JSON.parse(l) as { _step: number })._step), [9]);
+  sink.complete();
+  await sink.closed;
+  t.true(fake.runs.get('me/p/rows1')!.complete);
+});
+
+test('options from a decoded runner config: SAELens names and suffixes per sae_id', (t) => {
+  const cfg = decodeRunnerConfig({ l1_coefficient: [1e-3, 5e-3], wandb_project: 'proj', wandb_log_frequency: 20, wandb_id: 'abc' });
+  const saes = expandSweep(cfg);
+  const o = wandbOptionsFromRunnerConfig(cfg, saes);
+  t.like(o, { project: 'proj', id: 'abc', runName: cfg.run_name, logFrequency: 20 });
+  t.is(o.entity, undefined);
+  t.is(o.metricSuffix!(saes[1]!.sae_id), '_coeff0.005');
+  t.is((o.config as Record<string, unknown>).wandb_project, 'proj');
+  const single = decodeRunnerConfig({});
+  const [s] = expandSweep(single);
+  t.is(wandbOptionsFromRunnerConfig(single).metricSuffix!(s!.sae_id), '');
 });
