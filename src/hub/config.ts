@@ -10,8 +10,11 @@
  *   `HF_HUB_CACHE` (else `HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`), laid out as
  *   `models--owner--name/{blobs,snapshots,refs}` so files the Python hub downloaded are reused.
  *
- * The token is a non-enumerable property: printing or JSON-serializing a config never shows
- * it, and every error message passes through `redactSecret`.
+ * On configs made by `hubConfig` the token is kept out of sight: `token` is a non-enumerable
+ * getter, and the value itself sits under a symbol key in a wrapper that prints as `***`. So
+ * printing or JSON-serializing a config never shows it, yet a spread copy (`{ ...cfg,
+ * offline: true }`) still carries it. Read it with `hubToken(cfg)`. Every error message
+ * passes through `redactSecret`.
  */
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -21,7 +24,7 @@ import { ConfigError } from '../errors.js';
 export interface HubConfig {
   /** Hub base URL, no trailing slash. */
   endpoint: string;
-  /** Access token (non-enumerable on configs made by `hubConfig`). */
+  /** Access token (hidden on configs made by `hubConfig`; read it with `hubToken`). */
   token?: string;
   /** Resolve from the cache only. */
   offline: boolean;
@@ -72,9 +75,10 @@ export function hubConfig(overrides: Partial<HubConfig> = {}, env: NodeJS.Proces
   } catch {
     throw new ConfigError(`hub endpoint ${JSON.stringify(endpoint)} (HF_ENDPOINT) is not an http(s) URL`);
   }
+  const given = hubToken(overrides); // an own `token`, or the hidden one of a copied config
   const token = 'token' in overrides
-    ? overrides.token
-    : env.HF_TOKEN?.trim() || env.HUGGING_FACE_HUB_TOKEN?.trim() ||
+    ? given
+    : given || env.HF_TOKEN?.trim() || env.HUGGING_FACE_HUB_TOKEN?.trim() ||
       readTokenFile(env.HF_TOKEN_PATH || path.join(hfHome, 'token'));
   const cfg: HubConfig = {
     endpoint,
@@ -90,8 +94,42 @@ export function hubConfig(overrides: Partial<HubConfig> = {}, env: NodeJS.Proces
   for (const [k, v] of Object.entries({ maxRetries: cfg.maxRetries, retryBaseMs: cfg.retryBaseMs, retryMaxMs: cfg.retryMaxMs })) {
     if (!(Number.isFinite(v) && v >= 0)) throw new ConfigError(`hub ${k} must be a non-negative number, got ${v}`);
   }
-  Object.defineProperty(cfg, 'token', { value: token || undefined, enumerable: false, writable: true, configurable: true });
+  const secret = new SecretToken(token || undefined);
+  Object.defineProperty(cfg, TOKEN_KEY, { value: secret, enumerable: true, writable: false, configurable: true });
+  Object.defineProperty(cfg, 'token', { get: () => secret.reveal(), enumerable: false, configurable: true });
   return cfg;
+}
+
+const TOKEN_KEY = Symbol('sae-rx.hubToken');
+
+/** Holds the token; prints, serializes and stringifies as `***`. */
+class SecretToken {
+  readonly #value: string | undefined;
+  constructor(value: string | undefined) {
+    this.#value = value;
+  }
+  reveal(): string | undefined {
+    return this.#value;
+  }
+  toJSON(): string {
+    return '***';
+  }
+  toString(): string {
+    return '***';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '***';
+  }
+}
+
+/**
+ * The token a config carries: its own `token` property when it has one (a plain object, or
+ * `{ ...cfg, token: other }`), else the hidden one of the `hubConfig` it was copied from.
+ */
+export function hubToken(cfg: Partial<HubConfig>): string | undefined {
+  if (Object.prototype.hasOwnProperty.call(cfg, 'token')) return cfg.token || undefined;
+  const s = (cfg as Record<symbol, unknown>)[TOKEN_KEY];
+  return s instanceof SecretToken ? s.reveal() : undefined;
 }
 
 /** A config from a full config, partial overrides, or nothing (the environment). */

@@ -5,7 +5,7 @@
  * gated) without parsing the client's messages.
  */
 import { HubError } from '../errors.js';
-import { type HubConfig, redactSecret } from './config.js';
+import { type HubConfig, hubToken, redactSecret } from './config.js';
 
 export interface HttpFailure {
   status: number;
@@ -56,11 +56,12 @@ function backoff(cfg: HubConfig, attempt: number, retryAfter: string | null): nu
 export function hubFetch(cfg: HubConfig, ctx: FetchContext): typeof fetch {
   const inner = cfg.fetch ?? fetch;
   const hubOrigin = new URL(cfg.endpoint).origin;
+  const token = hubToken(cfg);
   const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-    if (cfg.token && !headers.has('authorization') && new URL(url).origin === hubOrigin) {
-      headers.set('authorization', `Bearer ${cfg.token}`);
+    if (token && !headers.has('authorization') && new URL(url).origin === hubOrigin) {
+      headers.set('authorization', `Bearer ${token}`);
     }
     for (let attempt = 0; ; attempt++) {
       let resp: Response;
@@ -113,19 +114,20 @@ function describe(t: HubTarget): string {
  * using the last HTTP failure seen; the token never appears in the message.
  */
 export function toHubError(e: unknown, ctx: FetchContext, target: HubTarget, cfg: HubConfig): HubError {
-  if (e instanceof HubError) return new HubError(redactSecret(e.message, cfg.token), { cause: e.cause });
+  const token = hubToken(cfg);
+  if (e instanceof HubError) return new HubError(redactSecret(e.message, token), { cause: e.cause });
   const f = ctx.lastFailure;
   const what = describe(target);
   const cause = e instanceof Error ? e.message : String(e);
   let msg: string;
-  const tokenHint = cfg.token
+  const tokenHint = token
     ? 'the token in use (HF_TOKEN or the token file) does not grant access'
     : 'no token is set: set HF_TOKEN (or log in with `huggingface-cli login`) with a token that has access';
   if (f && (f.errorCode === 'GatedRepo' || ((f.status === 401 || f.status === 403) && f.errorCode !== 'RepoNotFound'))) {
     msg = `${what}: access denied (HTTP ${f.status}${f.errorCode ? ` ${f.errorCode}` : ''}): the repo is gated or private and ${tokenHint}` +
       (f.errorCode === 'GatedRepo' ? '; also accept the repo\'s conditions on its hub page' : '');
   } else if (f?.errorCode === 'RepoNotFound') {
-    msg = `${what}: repository not found (HTTP ${f.status})` + (cfg.token ? '' : '; if it is private or gated, set HF_TOKEN');
+    msg = `${what}: repository not found (HTTP ${f.status})` + (token ? '' : '; if it is private or gated, set HF_TOKEN');
   } else if (f?.errorCode === 'RevisionNotFound') {
     msg = `${what}: revision "${target.revision}" not found (HTTP ${f.status})`;
   } else if (f?.errorCode === 'EntryNotFound' || /cannot get path info|invalid response for file/.test(cause)) {
@@ -139,5 +141,5 @@ export function toHubError(e: unknown, ctx: FetchContext, target: HubTarget, cfg
   } else {
     msg = `${what}: ${cause}`;
   }
-  return new HubError(redactSecret(msg, cfg.token), { cause: e });
+  return new HubError(redactSecret(msg, token), { cause: e });
 }

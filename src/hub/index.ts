@@ -1,5 +1,5 @@
 /** Hugging Face Hub access: settings from the environment, the shared cache, downloads. */
-export { hubConfig, redactSecret, toHubConfig, type HubConfig } from './config.js';
+export { hubConfig, hubToken, redactSecret, toHubConfig, type HubConfig } from './config.js';
 export { cachedCommit, cachedFile, isCommitHash, listCachedSnapshot, repoCacheFolder, type CachedEntry, type HubRepoType } from './cache.js';
 export {
   downloadHubFile,

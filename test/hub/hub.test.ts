@@ -10,6 +10,7 @@ import {
   downloadHubFile,
   hubConfig,
   hubFileExists,
+  hubToken,
   listHubFiles,
   redactSecret,
   repoCacheFolder,
@@ -189,6 +190,13 @@ test.serial('gated and private repos: errors say what to do, the token is sent b
   t.false(JSON.stringify(ok).includes(TOKEN));
   t.false(inspect(ok).includes(TOKEN));
   t.is(ok.token, TOKEN);
+  // a spread copy keeps the token (hidden), an explicit token: undefined drops it
+  const copy = { ...ok, offline: false };
+  t.false(JSON.stringify(copy).includes(TOKEN));
+  t.false(inspect(copy).includes(TOKEN));
+  t.is(hubToken(copy), TOKEN);
+  t.is(hubToken({ ...ok, token: undefined }), undefined);
+  t.is(await fsp.readFile(await downloadHubFile({ repo: 'owner/gated', path: 'config.json' }, copy), 'utf8'), '{"d_model": 8}\n');
   const e4 = await t.throwsAsync(downloadHubFile({ repo: 'owner/small', path: 'missing.bin' }, ok));
   t.false(e4!.message.includes(TOKEN));
   t.is(redactSecret(`Bearer ${TOKEN} failed`, TOKEN), 'Bearer *** failed');
