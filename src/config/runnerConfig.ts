@@ -81,14 +81,16 @@ function asCodec<A>(name: string, decode: (u: unknown) => A, encode: (a: A) => R
 }
 
 /**
- * SAELens's cfg dict of a decoded config: its snake_case fields (derived ones included, as
- * SAELens writes them), secrets masked. sae-rx-only bookkeeping (run_id, sweep ids) is left out.
+ * SAELens's cfg dict of a decoded config: its snake_case fields (d_sae, lr_end, run_name,
+ * tokens_per_buffer… as SAELens writes them; dtype as "torch.float32"), secrets masked.
+ * sae-rx-only bookkeeping (run_id, total_training_steps, sweep ids) is left out.
  */
 export function encodeRunnerConfig(cfg: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(cfg)) {
-    if (k === 'run_id' || k === 'sae_id' || k === 'wandb_suffix' || k === 'sweep_values') continue;
-    out[k] = v;
+    if (k === 'run_id' || k === 'sae_id' || k === 'wandb_suffix' || k === 'sweep_values' || k === 'total_training_steps') continue;
+    // SAELens writes str(torch.float32), and only reads back the "torch.*" spelling.
+    out[k] = k === 'dtype' && v === 'float32' ? 'torch.float32' : v;
   }
   return redactSecrets(out);
 }

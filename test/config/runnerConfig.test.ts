@@ -307,6 +307,8 @@ test('io-ts codec decodes, reports messages, and encodes to SAELens keys', (t) =
   t.is(enc.d_sae, 2048);
   t.is(enc.tokens_per_buffer, cfg.tokens_per_buffer);
   t.false('run_id' in enc);
+  t.false('total_training_steps' in enc);
+  t.is(enc.dtype, 'torch.float32', 'as SAELens writes it');
   // What is written reads back (checkpoint id not appended twice when asked).
   const back = decodeRunnerConfig(enc, 'language_model', { appendRunIdToCheckpointPath: false });
   t.deepEqual({ ...back, run_id: 'w1' }, cfg);
@@ -343,4 +345,50 @@ test('python formatting of run names', (t) => {
   t.is(pyStr([1e-3, 'a', true, null]), "[0.001, 'a', True, None]");
   t.is(pyExp3(2_000_000), '2.000e+06');
   t.is(pyExp3(123), '1.230e+02');
+});
+
+// --- against SAELens v1.5.0's own dataclasses (scripts/reference/saelens_config.py) ----------
+
+test('decoded configs equal what SAELens v1.5.0 __post_init__ derives', (t) => {
+  const ref = fixture('saelens-1.5.0-post-init.json') as unknown as Record<
+    'language_model' | 'cache_activations',
+    Array<{ kwargs: Record<string, unknown>; result?: Record<string, unknown>; error?: string }>
+  >;
+  const errorFields: Array<[RegExp, RegExp]> = [
+    [/heuristic initialization/, /normalize_sae_decoder \/ decoder_heuristic_init/],
+    [/Weighting loss by decoder norm/, /normalize_sae_decoder \/ scale_sparsity_penalty_by_decoder_norm/],
+    [/fine tuning the decoder/, /finetuning_method \/ apply_b_dec_to_input/],
+    [/b_dec_init_method must be/, /- b_dec_init_method: expected one of/],
+  ];
+  let compared = 0;
+  for (const c of ref.language_model) {
+    if (c.error) {
+      // SAELens v1.5.0 rejects its own default dtype "float32" (DTYPE_MAP only has "torch.*"); sae-rx accepts both.
+      if (/dtype must be one of/.test(c.error)) {
+        t.notThrows(() => decodeRunnerConfig(c.kwargs));
+        continue;
+      }
+      const pair = errorFields.find(([py]) => py.test(c.error!));
+      t.truthy(pair, c.error);
+      t.regex(errorOf(t, c.kwargs), pair![1]);
+      continue;
+    }
+    const ours = decodeRunnerConfig(c.kwargs, 'language_model', fixedId) as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(c.result!)) {
+      if (k === 'dtype') t.is(ours.dtype === 'float32' ? 'torch.float32' : ours.dtype, v, k);
+      // A swept lr: SAELens makes lr_end a list that then sweeps as its own axis; sae-rx keeps null and derives lr/10 per SAE.
+      else if (k === 'lr_end' && Array.isArray(v)) t.is(ours.lr_end, null);
+      else t.deepEqual(ours[k], v, k);
+      compared++;
+    }
+  }
+  for (const c of ref.cache_activations) {
+    const ours = decodeRunnerConfig(c.kwargs, 'cache_activations') as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(c.result!)) {
+      if (k === 'dtype') continue; // the cache config's "float32" is kept as a string by SAELens
+      t.deepEqual(ours[k], v, k);
+      compared++;
+    }
+  }
+  t.true(compared > 200, `compared ${compared} fields`);
 });
