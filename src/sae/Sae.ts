@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { SaeConfig } from './SaeConfig.js';
 import { geometricMedian } from './geometricMedian.js';
-import { initialWeights } from './init.js';
+import { initialWeights, type InitialWeights } from './init.js';
 import { mm } from './ops.js';
 
 /** Plain-data copy of an SAE: Float32Arrays (row-major) + its config. No tensors. */
@@ -45,7 +45,8 @@ export interface SaeParams {
   b_enc: tf.Tensor1D;
   W_dec: tf.Tensor2D;
   b_dec: tf.Tensor1D;
-  scalingFactor: tf.Tensor1D;
+  /** null: known to be all ones (training phase), the multiply is skipped (x·1 = x exactly). */
+  scalingFactor: tf.Tensor1D | null;
 }
 
 export function activation(fn: SaeConfig['activationFn'], h: tf.Tensor2D): tf.Tensor2D {
@@ -63,7 +64,8 @@ export function encodePre(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D): { saeIn
 
 /** x̂ = (f ⊙ scaling_factor) @ W_dec + b_dec. */
 export function decodeWith(p: SaeParams, f: tf.Tensor2D): tf.Tensor2D {
-  return tf.add(mm(tf.mul(f, p.scalingFactor) as tf.Tensor2D, p.W_dec), p.b_dec) as tf.Tensor2D;
+  const scaled = p.scalingFactor ? (tf.mul(f, p.scalingFactor) as tf.Tensor2D) : f;
+  return tf.add(mm(scaled, p.W_dec), p.b_dec) as tf.Tensor2D;
 }
 
 let nextVariableId = 0;
@@ -77,7 +79,7 @@ export class Sae {
   readonly scalingFactor: tf.Variable;
   private disposed = false;
 
-  private constructor(cfg: SaeConfig, w: SaeParams) {
+  private constructor(cfg: SaeConfig, w: InitialWeights) {
     validateConfig(cfg);
     this.cfg = cfg;
     // Unique names: tfjs keeps a global registry of variable names.
@@ -116,7 +118,7 @@ export class Sae {
         throw new ShapeError(`Sae.fromWeights: ${name} has ${arr.length} values, expected ${n} (d_in ${dIn}, d_sae ${dSae})`);
       }
     }
-    const t: SaeParams = {
+    const t: InitialWeights = {
       W_enc: tf.tensor2d(w.W_enc, [dIn, dSae]),
       b_enc: tf.tensor1d(w.b_enc),
       W_dec: tf.tensor2d(w.W_dec, [dSae, dIn]),

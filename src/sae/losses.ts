@@ -52,6 +52,10 @@ export function perItemMse(
 /** Per-example sparsity term ‖f‖_p (or ‖f ⊙ ‖W_dec rows‖‖_p). */
 export function sparsityTerm(cfg: SaeConfig, p: SaeParams, f: tf.Tensor2D): tf.Tensor1D {
   const weighted = cfg.scaleSparsityPenaltyByDecoderNorm ? (tf.mul(f, rowNorms(p.W_dec)) as tf.Tensor2D) : f;
+  // f ≥ 0 (relu, tanh∘relu) so ‖·‖₁ is a plain sum; its gradient 1 differs from torch's sign(f)
+  // only where f = 0, and there the activation's own gradient is 0 (h_pre ≤ 0), so the
+  // parameter gradients are identical and two passes over [batch, d_sae] are saved.
+  if (cfg.lpNorm === 1) return tf.sum(weighted, -1) as tf.Tensor1D;
   return lpNorm(weighted, cfg.lpNorm);
 }
 

@@ -69,6 +69,8 @@ export class SaeTrainer {
   private readonly actFreqScores: Float32Array;
   private nFracActiveTokens = 0;
   private readonly useGhostGrads: boolean;
+  /** scaling_factor is all ones and not trained: the decoder skips multiplying by it. */
+  private scalingIsOnes: boolean;
 
   constructor(
     readonly sae: Sae,
@@ -88,6 +90,7 @@ export class SaeTrainer {
     this.stepsSinceFired = new Float32Array(sae.cfg.dSae);
     this.actFreqScores = new Float32Array(sae.cfg.dSae);
     this.useGhostGrads = cfg.useGhostGrads || sae.cfg.useGhostGrads;
+    this.scalingIsOnes = sae.scalingFactor.dataSync().every((v) => v === 1);
   }
 
   static restore(sae: Sae, cfg: TrainerConfig, state: TrainerState): SaeTrainer {
@@ -171,8 +174,10 @@ export class SaeTrainer {
     const trainable = this.trainable();
     const vars = trainable.map((n) => this.variable(n));
     let kept: tf.Tensor[] = [];
+    const params = sae.params();
+    if (this.scalingIsOnes && !trainable.includes('scaling_factor')) params.scalingFactor = null;
     const { value, grads } = tf.variableGrads(() => {
-      const terms = saeLosses(scfg, sae.params(), x, {
+      const terms = saeLosses(scfg, params, x, {
         l1Coefficient: l1c,
         training: true,
         deadIdx,

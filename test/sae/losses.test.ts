@@ -60,7 +60,7 @@ for (const c of fx.cases) {
           const q: SaeParams = { W_enc: ts[0] as tf.Tensor2D, b_enc: ts[1] as tf.Tensor1D, W_dec: ts[2] as tf.Tensor2D, b_dec: ts[3] as tf.Tensor1D, scalingFactor: ts[4] as tf.Tensor1D };
           return saeLosses(cfg, q, x, { l1Coefficient: c.l1_coefficient, training: true, deadIdx, useGhostGrads: cfg.useGhostGrads }).loss;
         });
-        return g(order.map((k) => p[k])).map((gi) => gi.dataSync());
+        return g(order.map((k) => p[k]!)).map((gi) => gi.dataSync());
       });
       const names = ['W_enc', 'b_enc', 'W_dec', 'b_dec', 'scaling_factor'];
       grads.forEach((g, i) => {
@@ -69,7 +69,7 @@ for (const c of fx.cases) {
       });
     }
     t.is(tf.memory().numTensors - before, 0, 'no tensors leaked');
-    tf.dispose([x, ...Object.values(p)]);
+    tf.dispose([x, ...(Object.values(p) as tf.Tensor[])]);
   });
 }
 

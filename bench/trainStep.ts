@@ -1,0 +1,134 @@
+/**
+ * Speed of one SAELens training step (SaeTrainer.step: renormalize, forward, losses, backward,
+ * clip, decoder-gradient projection, Adam) at SAE shapes (d_in, d_sae, batch):
+ * (512, 4096, 4096) and (768, 12288, 4096). For each: median ms/step over several steps after
+ * warm-up, tokens/s, and the step's FLOP rate (12·batch·d_in·d_sae per step: 2 forward and 4
+ * backward products) against a plain tf.matMul of the same [batch, d_in]·[d_in, d_sae] shape
+ * in the same run. Per matMul kernel (OpenBLAS when built, and the stock one) and per way of
+ * differentiating the SAE's products (src/sae/ops.ts `setSaeMatMulImpl`).
+ *
+ * Run alone: `npx tsx bench/trainStep.ts [--quick]`; `npm run bench` calls benchTrainStep().
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { blasStatus, matMulKernelState, selectBackend, setMatMulKernel } from '../src/backend/index.js';
+import { setSaeMatMulImpl, type SaeMatMulImpl } from '../src/sae/ops.js';
+import { Sae } from '../src/sae/Sae.js';
+import { DEFAULT_SAE_CONFIG } from '../src/sae/SaeConfig.js';
+import { SaeTrainer } from '../src/train/SaeTrainer.js';
+import { DEFAULT_TRAINER_CONFIG } from '../src/train/TrainerConfig.js';
+
+export interface TrainStepBenchOptions {
+  quick?: boolean;
+  /** Only configurations whose name (`trainStep/<kernel>/<impl>/<dIn>x<dSae>x<batch>`) contains this. */
+  filter?: string;
+  emit?: (line: object) => void;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function timeMatMul(batch: number, dIn: number, dSae: number, reps: number): number {
+  const a = tf.randomNormal([batch, dIn], 0, 1, 'float32', 1) as tf.Tensor2D;
+  const b = tf.randomNormal([dIn, dSae], 0, 1, 'float32', 2) as tf.Tensor2D;
+  tf.matMul(a, b).dispose(); // warm-up
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    ts.push(performance.now() - t0);
+    c.dispose();
+  }
+  tf.dispose([a, b]);
+  return median(ts);
+}
+
+function timeTrainStep(dIn: number, dSae: number, batch: number, warmup: number, steps: number): number[] {
+  const sae = Sae.create({ ...DEFAULT_SAE_CONFIG, dIn, dSae }, { seed: 1 });
+  const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: batch, totalTrainingSteps: 1000 });
+  const x = tf.randomNormal([batch, dIn], 0, 1, 'float32', 3) as tf.Tensor2D;
+  const ts: number[] = [];
+  try {
+    for (let i = 0; i < warmup + steps; i++) {
+      const t0 = performance.now();
+      tr.step(x); // synchronous: returns after reading the metrics back
+      if (i >= warmup) ts.push(performance.now() - t0);
+    }
+  } finally {
+    x.dispose();
+    tr.dispose();
+    sae.dispose();
+  }
+  return ts;
+}
+
+export async function benchTrainStep(opts: TrainStepBenchOptions = {}): Promise<object[]> {
+  await selectBackend({ log: () => {} });
+  const backend = tf.getBackend();
+  const shapes: Array<[number, number, number]> = opts.quick ? [[512, 4096, 4096]] : [[512, 4096, 4096], [768, 12288, 4096]];
+  const kernels: Array<'blas' | 'stock'> = blasStatus().loaded && (backend === 'wasm' || backend === 'cpu') ? ['blas', 'stock'] : ['stock'];
+  const initialKernel = matMulKernelState(backend)?.matMul;
+  const out: object[] = [];
+  try {
+    for (const kernel of kernels) {
+      if (kernels.length > 1 || initialKernel !== kernel) setMatMulKernel(backend, kernel);
+      // 'tfjs' (stock matMul gradient, transposed products) only where the kernel handles the
+      // flags natively; on stock wasm it is the naive loop (minutes per step at these shapes).
+      const impls: SaeMatMulImpl[] = kernel === 'blas' ? ['saeMatMul', 'customGrad', 'tfjs'] : ['saeMatMul', 'customGrad'];
+      for (const [dIn, dSae, batch] of shapes) {
+        const big = dSae > 4096;
+        const mmMs = timeMatMul(batch, dIn, dSae, opts.quick ? 3 : 5);
+        const mmGflops = (2 * batch * dIn * dSae) / (mmMs * 1e6);
+        for (const impl of impls) {
+          const name = `trainStep/${kernel}/${impl}/${dIn}x${dSae}x${batch}`;
+          if (opts.filter !== undefined && !name.includes(opts.filter)) continue;
+          const prev = setSaeMatMulImpl(impl);
+          let ts: number[];
+          try {
+            ts = timeTrainStep(dIn, dSae, batch, 1, opts.quick || big ? 3 : 5);
+          } finally {
+            setSaeMatMulImpl(prev);
+          }
+          const ms = median(ts);
+          const flops = 12 * batch * dIn * dSae;
+          const line = {
+            bench: 'trainStep',
+            name,
+            backend,
+            kernel,
+            impl,
+            dIn,
+            dSae,
+            batch,
+            steps: ts.length,
+            msPerStep: Math.round(ms),
+            msPerStepAll: ts.map(Math.round),
+            tokensPerSec: Math.round((batch * 1000) / ms),
+            trainGflops: +(flops / (ms * 1e6)).toFixed(1),
+            matMulMs: Math.round(mmMs),
+            matMulGflops: +mmGflops.toFixed(1),
+            trainVsMatMul: +(flops / (ms * 1e6) / mmGflops).toFixed(2),
+          };
+          opts.emit?.(line);
+          out.push(line);
+        }
+      }
+    }
+  } finally {
+    if (initialKernel && kernels.length > 1) setMatMulKernel(backend, initialKernel);
+  }
+  return out;
+}
+
+// Run directly: print JSON lines.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const quick = process.argv.includes('--quick');
+  const fi = process.argv.indexOf('--filter');
+  benchTrainStep({ quick, ...(fi > 0 ? { filter: process.argv[fi + 1]! } : {}), emit: (l) => console.log(JSON.stringify(l)) }).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
