@@ -137,8 +137,9 @@ export function trainToyModel(model: ToyModel, opts: TrainToyModelOptions = {}):
   const { nFeatures: F, nHidden: H } = model.cfg;
   if (model.W.length !== F * H) throw new ShapeError(`trainToyModel(): W has ${model.W.length} entries, expected ${H}×${F}`);
   const rng = new Rng(model.cfg.seed + 1);
-  const W = tf.variable(tf.tensor2d(model.W, [H, F]), true, undefined);
-  const b = tf.variable(tf.tensor1d(model.bFinal), true);
+  // tf.variable shares the initial tensor's data: keep the variables, free the initial handles.
+  const W = tf.tidy(() => tf.variable(tf.tensor2d(model.W, [H, F]), true));
+  const b = tf.tidy(() => tf.variable(tf.tensor1d(model.bFinal), true));
   const importance = tf.tensor1d(model.importance);
   // Adam as torch's defaults (β 0.9/0.999, ε 1e-8); the LR is set per step.
   const opt = tf.train.adam(lr, 0.9, 0.999, 1e-8);
