@@ -31,10 +31,23 @@ export * from './hub/index.js';
 export * from './sources/documents.js';
 export * from './sources/localDocuments.js';
 export * from './sources/hfDataset.js';
+export * from './sources/fromPull.js';
+export * from './sources/fromActivations.js';
+export * from './sources/toyModel.js';
+export * from './sources/toyActivations.js';
 
 // --- operators ---
+export * from './operators/types.js';
+export * from './operators/batch.js';
+export * from './operators/shuffle.js';
+export * from './operators/mixingBuffer.js';
+export * from './operators/normalizeActivations.js';
+export * from './operators/trainSae.js';
 
 // --- sinks ---
+export * from './sinks/sinks.js';
+export * from './sinks/consoleSink.js';
+export * from './sinks/jsonlSink.js';
 export * from './sinks/wandb.js';
 export * from './sinks/report/index.js';
 
