@@ -64,9 +64,22 @@ export class HookedTransformer {
   private readonly rotCos: tf.Tensor2D | undefined;
   private readonly rotSin: tf.Tensor2D | undefined;
   private disposed = false;
+  /** Whether the last row of weights.WU is b_U (see the constructor). */
+  private unembedBiasRow = false;
 
   constructor(readonly cfg: HookedTransformerConfig, weights: ModelWeights, opts: { processWeights?: boolean } = {}) {
     this.weights = opts.processWeights ? processModelWeights(cfg, weights) : weights;
+    const w = this.weights;
+    if (w.bU) {
+      // Broadcast-adding b_U to [tokens, vocab] logits costs a third of the unembedding on wasm;
+      // as an extra row of W_U (inputs get a column of ones) it is nearly free.
+      const bU = w.bU;
+      const aug = tf.tidy(() => tf.concat([w.WU, tf.reshape(bU, [1, -1])], 0) as tf.Tensor2D);
+      tf.dispose([w.WU, w.bU]);
+      w.WU = aug;
+      delete w.bU;
+      this.unembedBiasRow = true;
+    }
     if (cfg.positionalEmbedding === 'rotary') {
       const t = rotaryTables(cfg.nCtx, cfg.rotaryDim, cfg.rotaryBase);
       this.rotCos = tf.tensor2d(t.cos, [cfg.nCtx, cfg.rotaryDim]);
@@ -285,7 +298,9 @@ export class HookedTransformer {
       if (!needFinalNorm) return { cache: cacheObj };
       const normed = this.norm(resid, w.lnFinalW, w.lnFinalB, 'ln_final', hp);
       if (!needUnembed) return { cache: cacheObj };
-      let logits = tf.matMul(tf.reshape(normed, [B * P, cfg.dModel]), w.WU);
+      let x = tf.reshape(normed, [B * P, cfg.dModel]);
+      if (this.unembedBiasRow) x = tf.concat([x, tf.ones([B * P, 1])], 1);
+      let logits = tf.matMul(x, w.WU);
       if (w.bU) logits = tf.add(logits, w.bU);
       const logits3 = tf.reshape(logits, [B, P, cfg.dVocab]) as tf.Tensor3D;
       if (returnType === 'logits') return { cache: cacheObj, output: logits3 };

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupTf } from '../helpers/tf.js';
 import { HookedTransformer } from '../../src/model/HookedTransformer.js';
+import { configFromHf } from '../../src/model/ModelConfig.js';
+import { weightsFromHf } from '../../src/model/weights.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { compareToReference, maxAbsDiff } from './refCompare.js';
 
@@ -102,5 +104,30 @@ t0('tiny GPT-2 with TransformerLens processing matches the tl/ references (1e-4)
   t.true(err < TOL);
   tf.dispose([tokens, ours]);
   model.dispose();
+  t.is(tf.memory().numTensors, before);
+});
+
+t0('GPT-2 keys without the transformer. prefix, and an untied lm_head, load too', async (t) => {
+  const before = tf.memory().numTensors;
+  const ref = await HookedTransformer.fromFolder(DIR, { processWeights: false });
+  const f = await SafetensorsFile.open(path.join(DIR, 'model.safetensors'));
+  const raw = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const n of f.names()) raw.set(n.replace(/^transformer\./, ''), { shape: f.info(n).shape, data: await f.readFloat32(n) });
+  await f.close();
+  t.false([...raw.keys()].some((k) => k.startsWith('transformer.')));
+  const src = { has: (n: string) => raw.has(n), shape: (n: string) => raw.get(n)!.shape, read: (n: string) => raw.get(n)!.data };
+  const cfg = configFromHf(JSON.parse(fs.readFileSync(path.join(DIR, 'config.json'), 'utf8')) as Record<string, unknown>);
+  const stripped = new HookedTransformer(cfg, weightsFromHf(cfg, src, 'stripped'));
+  // An explicit, untied lm_head (here: a copy of wte scaled by 2) is used instead of wte.
+  const wte = raw.get('wte.weight')!;
+  raw.set('lm_head.weight', { shape: wte.shape, data: wte.data.map((x) => 2 * x) });
+  const cfgUntied = { ...cfg, tiedEmbeddings: false };
+  const untied = new HookedTransformer(cfgUntied, weightsFromHf(cfgUntied, src, 'untied'));
+  const tokens = tf.tensor2d([prompts()[0]!], undefined, 'int32');
+  const [a, b, c] = [ref.logits(tokens), stripped.logits(tokens), untied.logits(tokens)];
+  t.is(tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!), 0);
+  t.true(tf.tidy(() => tf.max(tf.abs(tf.sub(tf.mul(a, 2), c))).dataSync()[0]!) < 1e-4);
+  tf.dispose([tokens, a, b, c]);
+  for (const m of [ref, stripped, untied]) m.dispose();
   t.is(tf.memory().numTensors, before);
 });
