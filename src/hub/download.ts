@@ -243,3 +243,61 @@ export async function hubFileExists(ref: HubFileRef, hub?: Partial<HubConfig>): 
   }
 }
 
+
+/** Random access to a hub file over HTTP range requests (hyparquet's AsyncBuffer shape). */
+export interface HubRangeFile {
+  byteLength: number;
+  slice(start: number, end?: number): Promise<ArrayBuffer>;
+}
+
+/**
+ * Opens a hub file for range reads without downloading it (streaming). Each `slice` is one
+ * authenticated, retried GET with a Range header. Not available offline.
+ */
+export async function openHubFileRange(ref: HubFileRef, hub?: Partial<HubConfig>): Promise<HubRangeFile> {
+  const cfg = toHubConfig(hub);
+  const type = ref.type ?? 'model';
+  const revision = ref.revision ?? 'main';
+  checkRepo(ref.repo, 'openHubFileRange');
+  checkPath(ref.path, ref.repo);
+  const target = { repo: ref.repo, type, path: ref.path, revision };
+  if (cfg.offline) {
+    throw new HubError(`file "${ref.path}" of ${type} repo "${ref.repo}": streaming needs the network but offline mode is on (HF_HUB_OFFLINE); download it instead`);
+  }
+  const prefix = type === 'model' ? '' : `${type}s/`;
+  const url = `${cfg.endpoint}/${prefix}${ref.repo}/resolve/${encodeURIComponent(revision)}/${ref.path.split('/').map(encodeURIComponent).join('/')}`;
+  const get = async (range: string): Promise<Response> => {
+    const ctx: FetchContext = { retries: 0 };
+    try {
+      const resp = await hubFetch(cfg, ctx)(url, { headers: { range } });
+      if (!resp.ok) {
+        await resp.body?.cancel().catch(() => {});
+        throw new Error(`HTTP ${resp.status}`);
+      }
+      return resp;
+    } catch (e) {
+      throw toHubError(e, ctx, target, cfg);
+    }
+  };
+  const probe = await get('bytes=0-0');
+  await probe.arrayBuffer();
+  const total = Number(probe.headers.get('content-range')?.split('/').pop());
+  if (!Number.isSafeInteger(total)) {
+    throw new HubError(`file "${ref.path}" of ${type} repo "${ref.repo}": the hub did not answer a range request with the file size (Content-Range)`);
+  }
+  return {
+    byteLength: total,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const stop = Math.min(end ?? total, total);
+      if (stop <= start) return new ArrayBuffer(0);
+      const resp = await get(`bytes=${start}-${stop - 1}`);
+      const buf = await resp.arrayBuffer();
+      // a server that ignores Range answers 200 with the whole file
+      const out = resp.status === 200 && buf.byteLength === total ? buf.slice(start, stop) : buf;
+      if (out.byteLength !== stop - start) {
+        throw new HubError(`file "${ref.path}" of ${type} repo "${ref.repo}": asked bytes ${start}-${stop - 1}, got ${out.byteLength} bytes`);
+      }
+      return out;
+    },
+  };
+}

@@ -5,6 +5,8 @@ export {
   downloadHubFile,
   hubFileExists,
   listHubFiles,
+  openHubFileRange,
+  type HubRangeFile,
   resolveHubRevision,
   type HubFileEntry,
   type HubFileRef,

@@ -4,7 +4,7 @@
  * fixed-size TokenBatches.
  */
 import { FileFormatError } from '../errors.js';
-import { ParquetFile, toTokenArray, toText } from '../io/parquet.js';
+import { type ParquetInput, ParquetFile, toTokenArray, toText } from '../io/parquet.js';
 
 export type Document = { tokens: Int32Array } | { text: string };
 
@@ -43,10 +43,10 @@ export function cellToDocument(value: unknown, column: string, where: string): D
  * is closed when the iteration ends, early or not.
  */
 export async function* parquetDocuments(
-  file: string,
+  file: ParquetInput,
   opts: { column?: string; rand?: () => number; label?: string } = {},
 ): AsyncGenerator<Document> {
-  const label = opts.label ?? file;
+  const label = opts.label ?? (typeof file === 'string' ? file : '<parquet>');
   const pq = await ParquetFile.open(file, label);
   try {
     const column = pq.documentColumn(opts.column);

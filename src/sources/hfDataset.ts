@@ -14,7 +14,7 @@ import type { Observable } from 'rxjs';
 import { ConfigError, HubError } from '../errors.js';
 import { type HubConfig, toHubConfig } from '../hub/config.js';
 import { writeCachedRef } from '../hub/cache.js';
-import { downloadHubFile, listHubFiles, resolveHubRevision } from '../hub/download.js';
+import { downloadHubFile, listHubFiles, openHubFileRange, resolveHubRevision } from '../hub/download.js';
 import { type Document, parquetDocuments, seededRandom, seededShuffle } from './documents.js';
 import { fromPull } from './fromPull.js';
 
@@ -29,6 +29,12 @@ export interface HfDatasetOptions {
   column?: string;
   /** seeded random order of files and row groups (default: name order) */
   shuffleSeed?: number;
+  /**
+   * `true` (default): download each parquet file into the hub cache, then read it.
+   * `false`: stream, reading the row groups over HTTP range requests without caching
+   * (like SAELens's `streaming=True`); not available offline.
+   */
+  download?: boolean;
   /** hub settings (default: from the environment) */
   hub?: Partial<HubConfig>;
 }
@@ -64,6 +70,9 @@ export function hfDataset(opts: HfDatasetOptions): Observable<Document> {
   const cfg = toHubConfig(opts.hub);
   return fromPull(async function* () {
     const repo = opts.path;
+    if (opts.download === false && cfg.offline) {
+      throw new HubError(`hfDataset: dataset "${repo}": streaming (download: false) needs the network but offline mode is on (HF_HUB_OFFLINE); read it from the cache with download: true`);
+    }
     let revision = opts.revision ?? 'main';
     let commit = await resolveHubRevision({ repo, type: 'dataset', revision }, cfg);
     let all = await listHubFiles({ repo, type: 'dataset', revision: commit }, cfg);
@@ -91,9 +100,11 @@ export function hfDataset(opts: HfDatasetOptions): Observable<Document> {
     if (!cfg.offline) await writeCachedRef(cfg, 'dataset', repo, revision, commit);
     const rand = opts.shuffleSeed !== undefined ? seededRandom(opts.shuffleSeed) : undefined;
     if (rand) files = seededShuffle(files, rand);
+    const stream = opts.download === false;
     for (const f of files) {
-      const local = await downloadHubFile({ repo, type: 'dataset', path: f, revision: commit }, cfg);
-      yield* parquetDocuments(local, {
+      const ref = { repo, type: 'dataset' as const, path: f, revision: commit };
+      const source = stream ? await openHubFileRange(ref, cfg) : await downloadHubFile(ref, cfg);
+      yield* parquetDocuments(source, {
         label: `${repo}/${f}@${commit.slice(0, 8)}`,
         ...(opts.column ? { column: opts.column } : {}),
         ...(rand ? { rand } : {}),

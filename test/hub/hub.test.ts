@@ -12,6 +12,7 @@ import {
   hubFileExists,
   hubToken,
   listHubFiles,
+  openHubFileRange,
   redactSecret,
   repoCacheFolder,
   resolveHubRevision,
@@ -250,6 +251,18 @@ test.serial('listHubFiles: recursive, under a folder, paginated, and for dataset
   const ds = await listHubFiles({ repo: 'owner/data', type: 'dataset', path: 'sub' }, c);
   t.is(ds.find((e) => e.path === 'sub/a.txt')?.size, 5);
   await t.throwsAsync(listHubFiles({ repo: 'owner/nope' }, c), { instanceOf: HubError, message: /repository not found/ });
+});
+
+test.serial('openHubFileRange reads byte ranges without downloading; errors like downloads', async (t) => {
+  const c = cfg({ token: TOKEN });
+  const f = await openHubFileRange({ repo: 'owner/gated', path: 'sub/deep/b.txt' }, c);
+  t.is(f.byteLength, 4);
+  t.is(Buffer.from(await f.slice(1, 3)).toString(), 'et');
+  t.is(Buffer.from(await f.slice(0)).toString(), 'beta');
+  t.is((await f.slice(3, 3)).byteLength, 0);
+  t.false(existsSync(c.cacheDir));
+  await t.throwsAsync(openHubFileRange({ repo: 'owner/small', path: 'nope.bin' }, c), { instanceOf: HubError, message: /file "nope\.bin" .*file not found/ });
+  await t.throwsAsync(openHubFileRange({ repo: 'owner/gated', path: 'config.json' }, cfg()), { instanceOf: HubError, message: /access denied/ });
 });
 
 test.serial('hubConfig reads the environment like the Python hub', (t) => {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { lastValueFrom, take, toArray } from 'rxjs';
@@ -67,6 +67,23 @@ test.serial('reads the train split row group by row group, pinned to one commit,
   const off = { ...c, offline: true };
   t.deepEqual(show(await all(hfDataset({ path: 'owner/tok', hub: off }))), show(docs));
   t.deepEqual(hub.requests, [], 'offline makes no request');
+});
+
+test.serial('streaming (download: false) reads row groups over range requests and caches nothing', async (t) => {
+  const c = cfg();
+  hub.clearLog();
+  const docs = await all(hfDataset({ path: 'owner/tok', download: false, hub: c }));
+  t.deepEqual(show(docs), [...rows(0, 5), ...rows(100, 4)].map((r) => r.join(',')));
+  const gets = hub.requests.filter((r) => r.url.endsWith('.parquet'));
+  t.true(gets.length > 0 && gets.every((r) => r.range !== undefined), 'every parquet read is a range read');
+  t.false(existsSync(path.join(c.cacheDir, 'datasets--owner--tok', 'blobs')));
+  await t.throwsAsync(all(hfDataset({ path: 'owner/tok', download: false, hub: { ...c, offline: true } })), {
+    instanceOf: HubError,
+    message: /streaming \(download: false\) needs the network but offline mode is on/,
+  });
+  // transient failures during range reads are retried
+  hub.failNext(2, { status: 503 }, /\.parquet$/);
+  t.is((await all(hfDataset({ path: 'owner/tok', download: false, hub: c }))).length, 9);
 });
 
 test.serial('seeded shuffle of files and row groups: deterministic, a permutation, rows kept within a group', async (t) => {
