@@ -202,13 +202,13 @@ export class HookedTransformer {
   }
 
   /**
-   * Greedy (argmax) decoding: appends `maxNewTokens` tokens to `prompt`, recomputing the whole
-   * sequence each step (no KV cache), and returns prompt + new tokens.
+   * Greedy (argmax) decoding: appends up to `maxNewTokens` tokens to `prompt` (stopping at the
+   * context length), recomputing the whole sequence each step (no KV cache), and returns
+   * prompt + new tokens.
    */
   generateGreedy(prompt: readonly number[], maxNewTokens: number): number[] {
     const seq = [...prompt];
-    for (let i = 0; i < maxNewTokens && seq.length < this.cfg.nCtx + 1; i++) {
-      if (seq.length >= this.cfg.nCtx) break;
+    for (let i = 0; i < maxNewTokens && seq.length < this.cfg.nCtx; i++) {
       const next = tf.tidy(() => {
         const logits = this.logits([seq]);
         const last = tf.slice(logits, [0, seq.length - 1, 0], [1, 1, this.cfg.dVocab]);
@@ -311,8 +311,11 @@ export class HookedTransformer {
     return result.output ? { ...out, output: result.output } : out;
   }
 
+  private hookNameSet: Set<string> | undefined;
+
   private isHookName(name: string): boolean {
-    return this.hookShapes()[name] !== undefined;
+    this.hookNameSet ??= new Set(this.hookNames());
+    return this.hookNameSet.has(name);
   }
 
   private checkTokens(t: TokenInput): tf.Tensor2D {
