@@ -68,6 +68,9 @@ export function decodeWith(p: SaeParams, f: tf.Tensor2D): tf.Tensor2D {
   return tf.add(mm(scaled, p.W_dec), p.b_dec) as tf.Tensor2D;
 }
 
+export const SAE_HOOK_NAMES = ['hook_sae_in', 'hook_hidden_pre', 'hook_hidden_post', 'hook_sae_out'] as const;
+export type SaeHookName = (typeof SAE_HOOK_NAMES)[number];
+
 let nextVariableId = 0;
 
 export class Sae {
@@ -187,6 +190,15 @@ export class Sae {
       // sae_in may be x itself (apply_b_dec_to_input false): hand back a copy the caller owns.
       return { out, featureActs, hiddenPre, saeIn: saeIn === x ? tf.clone(x) : saeIn };
     });
+  }
+
+  /**
+   * The forward pass's values under SAELens's hook names (hook_sae_in, hook_hidden_pre,
+   * hook_hidden_post, hook_sae_out). The caller disposes them.
+   */
+  forwardHooks(x: tf.Tensor2D): Record<SaeHookName, tf.Tensor2D> {
+    const r = this.forward(x);
+    return { hook_sae_in: r.saeIn, hook_hidden_pre: r.hiddenPre, hook_hidden_post: r.featureActs, hook_sae_out: r.out };
   }
 
   /** W_dec rows to unit norm (in place). */

@@ -86,3 +86,17 @@ test('bad configs and weights are refused with the field named', (t) => {
     { instanceOf: ShapeError, message: /W_enc has 3 values, expected 768/ },
   );
 });
+
+test('forwardHooks names the values as SAELens hooks', (t) => {
+  const sae = Sae.create(base, { seed: 1 });
+  const x = tf.randomNormal([3, 16], 0, 1, 'float32', 2) as tf.Tensor2D;
+  const before = tf.memory().numTensors;
+  const h = sae.forwardHooks(x);
+  t.deepEqual(Object.keys(h).sort(), ['hook_hidden_post', 'hook_hidden_pre', 'hook_sae_in', 'hook_sae_out']);
+  t.deepEqual(h.hook_hidden_post.shape, [3, 48]);
+  t.deepEqual(h.hook_sae_out.shape, [3, 16]);
+  tf.dispose(Object.values(h));
+  t.is(tf.memory().numTensors, before);
+  x.dispose();
+  sae.dispose();
+});

@@ -217,3 +217,37 @@ test('step() leaves no tensors behind and rejects a wrong batch shape', (t) => {
   tr.dispose();
   sae.dispose();
 });
+
+test("fine-tuning 'scale' with normalize_sae_decoder trains only scaling_factor (SAELens v1.5 would assert here)", (t) => {
+  const run = fx.finetune[1];
+  const sae = Sae.fromWeights({ ...saeCfgFrom(run.cfg, D_IN, D_SAE), normalizeSaeDecoder: true }, saeFrom(run).snapshot());
+  const tr = new SaeTrainer(sae, { ...trainerCfg(run.trainer), totalTrainingSteps: 2, finetuningSteps: 3 });
+  const data = new SyntheticActs(1);
+  const step = () => {
+    const x = tf.tensor2d(data.batch(32), [32, D_IN]);
+    const m = tr.step(x);
+    x.dispose();
+    return m;
+  };
+  for (let i = 0; i < 3; i++) t.is(step().phase, 'train'); // steps 0..T run as training (T = 2)
+  const before = sae.snapshot();
+  t.is(step().phase, 'finetune');
+  const after = sae.snapshot();
+  t.deepEqual(after.W_enc, before.W_enc);
+  t.deepEqual(after.b_dec, before.b_dec);
+  t.notDeepEqual(after.scalingFactor, before.scalingFactor);
+  tr.dispose();
+  sae.dispose();
+});
+
+test('trainer config errors name the field', (t) => {
+  const sae = saeFrom(fx.one_step);
+  const base = trainerCfg(fx.one_step.trainer);
+  t.throws(() => new SaeTrainer(sae, { ...base, featureSamplingWindow: 0 }), { message: /featureSamplingWindow/ });
+  t.throws(() => new SaeTrainer(sae, { ...base, adamBeta2: 1 }), { message: /adamBeta2/ });
+  t.throws(() => new SaeTrainer(sae, { ...base, finetuningMethod: 'all' as never }), { message: /finetuningMethod/ });
+  t.throws(() => new SaeTrainer(sae, { ...base, lrSchedulerName: 'cosineannealing', lrWarmUpSteps: 100, totalTrainingSteps: 100 }), {
+    message: /cosineannealing/,
+  });
+  sae.dispose();
+});
