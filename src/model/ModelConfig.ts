@@ -93,6 +93,10 @@ export function configFromHf(cfg: Json, file = 'config.json', modelName = ''): H
   const bos = firstId(cfg['bos_token_id']);
   const eos = firstId(cfg['eos_token_id']);
   if (type === 'gpt2' || arch === 'GPT2LMHeadModel') {
+    // Variants whose attention scaling this forward pass does not implement.
+    if (cfg['scale_attn_by_inverse_layer_idx'] === true || cfg['scale_attn_weights'] === false) {
+      throw new ConfigError(`${file}: GPT-2 attention variants scale_attn_by_inverse_layer_idx / scale_attn_weights=false are not supported`);
+    }
     const dModel = num(cfg, file, 'n_embd', 'hidden_size');
     const nHeads = num(cfg, file, 'n_head', 'num_attention_heads');
     return {

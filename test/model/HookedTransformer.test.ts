@@ -139,3 +139,26 @@ test.serial('dispose frees every weight', async (t) => {
   t.is(tf.memory().numTensors, before);
   t.throws(() => m.logits([[1, 2]]), { instanceOf: ConfigError });
 });
+
+test('configFromHf reads the three families', (t) => {
+  const g = configFromHf({ model_type: 'gpt2', n_embd: 768, n_head: 12, n_layer: 12, vocab_size: 50257, n_positions: 1024, n_inner: null });
+  t.like(g, { family: 'gpt2', dHead: 64, dMlp: 3072, nKvHeads: 12, actFn: 'gelu_new', normalizationType: 'LN', positionalEmbedding: 'standard', tiedEmbeddings: true });
+  const l = configFromHf({
+    architectures: ['LlamaForCausalLM'], hidden_size: 64, num_attention_heads: 8, num_key_value_heads: 4, num_hidden_layers: 5,
+    intermediate_size: 172, vocab_size: 512, rms_norm_eps: 1e-5, rope_theta: 10000,
+  });
+  t.like(l, { family: 'llama', dHead: 8, nKvHeads: 4, gatedMlp: true, normalizationType: 'RMS', rotaryDim: 8, actFn: 'silu', eps: 1e-5 });
+  const n = configFromHf({
+    model_type: 'gpt_neox', hidden_size: 512, num_attention_heads: 8, num_hidden_layers: 6, intermediate_size: 2048,
+    vocab_size: 50304, rotary_pct: 0.25, hidden_act: 'gelu', max_position_embeddings: 2048,
+  });
+  t.like(n, { family: 'gpt-neox', dHead: 64, rotaryDim: 16, parallelAttnMlp: true, actFn: 'gelu', tiedEmbeddings: false });
+  t.throws(() => configFromHf({ model_type: 'llama', hidden_size: 64, num_attention_heads: 8, num_hidden_layers: 1, intermediate_size: 8, vocab_size: 8, rope_scaling: { type: 'linear' } }), {
+    instanceOf: ConfigError,
+    message: /rope_scaling/,
+  });
+  t.throws(() => configFromHf({ ...{ model_type: 'gpt2', n_embd: 8, n_head: 2, n_layer: 1, vocab_size: 8, n_positions: 8 }, activation_function: 'swishy' }), {
+    instanceOf: ConfigError,
+    message: /swishy/,
+  });
+});

@@ -70,3 +70,35 @@ for (const [dir, label, nKeys] of [
     t.is(tf.memory().numTensors, before);
   });
 }
+
+test.serial('half-precision checkpoints (BF16, F16) with non-float buffers load', async (t) => {
+  const { writeSafetensors } = await import('../../src/io/safetensors.js');
+  const os = await import('node:os');
+  const before = tf.memory().numTensors;
+  const f = await SafetensorsFile.open(path.join(PAR, 'model.safetensors'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-neox-'));
+  try {
+    const raw: Record<string, { dtype: 'BF16' | 'F16' | 'BOOL'; shape: number[]; data: Float32Array | Uint8Array }> = {};
+    for (const [i, n] of f.names().entries()) {
+      raw[n] = { dtype: i % 2 ? 'BF16' : 'F16', shape: f.info(n).shape, data: await f.readFloat32(n) };
+    }
+    // Old GPT-NeoX checkpoints carry a boolean causal-mask buffer per layer.
+    raw['gpt_neox.layers.0.attention.bias'] = { dtype: 'BOOL', shape: [1, 1, 4, 4], data: new Uint8Array(16).fill(1) };
+    await f.close();
+    await writeSafetensors(path.join(tmp, 'model.safetensors'), raw);
+    fs.copyFileSync(path.join(PAR, 'config.json'), path.join(tmp, 'config.json'));
+    const half = await HookedTransformer.fromFolder(tmp, { processWeights: false });
+    const full = await HookedTransformer.fromFolder(PAR, { processWeights: false });
+    const tokens = tf.tensor2d([seqs(PAR)[0]!], undefined, 'int32');
+    const [a, b] = [half.logits(tokens), full.logits(tokens)];
+    const err = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+    t.log(`half-precision weights vs float32: max logit difference ${err.toExponential(2)}`);
+    t.true(err > 0 && err < 0.5);
+    tf.dispose([tokens, a, b]);
+    half.dispose();
+    full.dispose();
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  t.is(tf.memory().numTensors, before);
+});
