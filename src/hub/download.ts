@@ -45,6 +45,19 @@ function checkPath(p: string, repo: string): void {
   }
 }
 
+/** Defaults filled in and the ids checked: the target errors and cache lookups name. */
+function fileTarget(ref: HubFileRef, fn: string): HubTarget & { path: string } {
+  checkRepo(ref.repo, fn);
+  checkPath(ref.path, ref.repo);
+  return { repo: ref.repo, type: ref.type ?? 'model', path: ref.path, revision: ref.revision ?? 'main' };
+}
+
+/** `{endpoint}/[datasets/]{repo}/resolve/{revision}/{path}`. */
+function resolveUrl(cfg: HubConfig, t: HubTarget & { path: string }): string {
+  const prefix = t.type === 'model' ? '' : `${t.type}s/`;
+  return `${cfg.endpoint}/${prefix}${t.repo}/resolve/${encodeURIComponent(t.revision)}/${t.path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
 function apiBase(cfg: HubConfig, type: HubRepoType, repo: string): string {
   return `${cfg.endpoint}/api/${type}s/${repo}`;
 }
@@ -115,11 +128,8 @@ function offlineMiss(cfg: HubConfig, t: { repo: string; type: HubRepoType; revis
  */
 export async function downloadHubFile(ref: HubFileRef, hub?: Partial<HubConfig>): Promise<string> {
   const cfg = toHubConfig(hub);
-  const type = ref.type ?? 'model';
-  const revision = ref.revision ?? 'main';
-  checkRepo(ref.repo, 'downloadHubFile');
-  checkPath(ref.path, ref.repo);
-  const target = { repo: ref.repo, type, path: ref.path, revision };
+  const target = fileTarget(ref, 'downloadHubFile');
+  const { type, revision } = target;
   if (cfg.offline) {
     const p = await cachedFile(cfg, target);
     if (!p) throw offlineMiss(cfg, target);
@@ -224,15 +234,10 @@ export async function listHubFiles(
 /** Whether the file exists in the repo (offline: in the cache). Missing repos are errors. */
 export async function hubFileExists(ref: HubFileRef, hub?: Partial<HubConfig>): Promise<boolean> {
   const cfg = toHubConfig(hub);
-  const type = ref.type ?? 'model';
-  const revision = ref.revision ?? 'main';
-  checkRepo(ref.repo, 'hubFileExists');
-  checkPath(ref.path, ref.repo);
-  const target = { repo: ref.repo, type, path: ref.path, revision };
+  const target = fileTarget(ref, 'hubFileExists');
   if (cfg.offline) return (await cachedFile(cfg, target)) !== undefined;
   const ctx: FetchContext = { retries: 0 };
-  const prefix = type === 'model' ? '' : `${type}s/`;
-  const url = `${cfg.endpoint}/${prefix}${ref.repo}/resolve/${encodeURIComponent(revision)}/${ref.path.split('/').map(encodeURIComponent).join('/')}`;
+  const url = resolveUrl(cfg, target);
   try {
     const resp = await hubFetch(cfg, ctx)(url, { method: 'HEAD', redirect: 'manual' });
     if (resp.ok || (resp.status >= 300 && resp.status < 400)) return true;
@@ -256,16 +261,12 @@ export interface HubRangeFile {
  */
 export async function openHubFileRange(ref: HubFileRef, hub?: Partial<HubConfig>): Promise<HubRangeFile> {
   const cfg = toHubConfig(hub);
-  const type = ref.type ?? 'model';
-  const revision = ref.revision ?? 'main';
-  checkRepo(ref.repo, 'openHubFileRange');
-  checkPath(ref.path, ref.repo);
-  const target = { repo: ref.repo, type, path: ref.path, revision };
+  const target = fileTarget(ref, 'openHubFileRange');
+  const { type } = target;
   if (cfg.offline) {
     throw new HubError(`file "${ref.path}" of ${type} repo "${ref.repo}": streaming needs the network but offline mode is on (HF_HUB_OFFLINE); download it instead`);
   }
-  const prefix = type === 'model' ? '' : `${type}s/`;
-  const url = `${cfg.endpoint}/${prefix}${ref.repo}/resolve/${encodeURIComponent(revision)}/${ref.path.split('/').map(encodeURIComponent).join('/')}`;
+  const url = resolveUrl(cfg, target);
   const get = async (range: string): Promise<Response> => {
     const ctx: FetchContext = { retries: 0 };
     try {

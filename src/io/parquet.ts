@@ -12,6 +12,7 @@ import { compressors } from 'hyparquet-compressors';
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { FileFormatError } from '../errors.js';
+import { readAt } from './readAt.js';
 
 /** Columns that hold a document, in the order they are looked for. */
 export const DOCUMENT_COLUMNS = ['tokens', 'input_ids', 'text'] as const;
@@ -41,12 +42,8 @@ async function fileAsyncBuffer(path: string): Promise<{ buf: AsyncBuffer; fh: Fi
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
       const stop = Math.min(end ?? size, size);
       const out = new Uint8Array(Math.max(0, stop - start));
-      let done = 0;
-      while (done < out.length) {
-        const { bytesRead } = await fh.read(out, done, out.length - done, start + done);
-        if (bytesRead === 0) throw new FileFormatError(`parquet ${path}: file ended at ${start + done}, expected ${stop} bytes (truncated?)`);
-        done += bytesRead;
-      }
+      const got = await readAt(fh, out, start);
+      if (got < out.length) throw new FileFormatError(`parquet ${path}: file ended at ${start + got}, expected ${stop} bytes (truncated?)`);
       return out.buffer;
     },
   };

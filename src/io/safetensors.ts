@@ -19,6 +19,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { FileFormatError, ShapeError } from '../errors.js';
 import { withAtomicFile, writeAll } from './atomicWrite.js';
+import { readAt } from './readAt.js';
 
 /** Element types of the format. F8 types are read (converted to float32) but not written. */
 export type SafetensorsDtype =
@@ -343,18 +344,19 @@ function tensorFromTyped(info: SafetensorsInfo, a: SafetensorsTypedArray, source
 // ---------------------------------------------------------------------------------------------
 // reading from memory
 
-/** A safetensors buffer decoded in memory; tensor accessors are synchronous. */
-export class DecodedSafetensors {
-  /** @internal */
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly header: ParsedHeader,
+/** The header side shared by the file reader and the in-memory decoder. */
+abstract class SafetensorsIndex {
+  protected constructor(
+    protected readonly header: ParsedHeader,
+    /** the path, or a label for in-memory bytes (used in error messages) */
     readonly source: string,
   ) {}
 
+  /** The `__metadata__` strings (empty object when the file has none). */
   get metadata(): Record<string, string> {
     return this.header.metadata;
   }
+  /** Tensor names in header order. */
   names(): string[] {
     return [...this.header.entries.keys()];
   }
@@ -366,6 +368,19 @@ export class DecodedSafetensors {
     if (!i) throw new FileFormatError(`safetensors ${this.source}: no tensor "${name}" (has ${listNames(this.names())})`);
     return { ...i, shape: [...i.shape] };
   }
+}
+
+/** A safetensors buffer decoded in memory; tensor accessors are synchronous. */
+export class DecodedSafetensors extends SafetensorsIndex {
+  /** @internal */
+  constructor(
+    private readonly bytes: Uint8Array,
+    header: ParsedHeader,
+    source: string,
+  ) {
+    super(header, source);
+  }
+
   /** The raw little-endian bytes (a view into the decoded buffer, not a copy). */
   bytesOf(name: string): Uint8Array {
     const i = this.info(name);
@@ -400,32 +415,25 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): Decode
 // ---------------------------------------------------------------------------------------------
 // reading from a file
 
-/** Largest single positioned read (Node caps one read at 2 GiB - 1). */
-const READ_CHUNK = 1 << 30;
-
 async function readFully(fh: FileHandle, into: Uint8Array, position: number, source: string, what: string): Promise<void> {
-  let done = 0;
-  while (done < into.byteLength) {
-    const len = Math.min(READ_CHUNK, into.byteLength - done);
-    const { bytesRead } = await fh.read(into, done, len, position + done);
-    if (bytesRead === 0) fail(source, `${what}: file ended after ${done} of ${into.byteLength} bytes (truncated while reading?)`);
-    done += bytesRead;
-  }
+  const got = await readAt(fh, into, position);
+  if (got < into.byteLength) fail(source, `${what}: file ended after ${got} of ${into.byteLength} bytes (truncated while reading?)`);
 }
 
 /**
  * A safetensors file opened for random access. `open` reads and validates the header only;
  * each `read*` call reads one tensor's bytes with a positioned read. Call `close()` when done.
  */
-export class SafetensorsFile {
+export class SafetensorsFile extends SafetensorsIndex {
   private fh: FileHandle | undefined;
 
   private constructor(
     readonly path: string,
     fh: FileHandle,
-    private readonly header: ParsedHeader,
+    header: ParsedHeader,
     readonly fileSize: number,
   ) {
+    super(header, path);
     this.fh = fh;
   }
 
@@ -450,23 +458,6 @@ export class SafetensorsFile {
       await fh.close().catch(() => {});
       throw e;
     }
-  }
-
-  /** The `__metadata__` strings (empty object when the file has none). */
-  get metadata(): Record<string, string> {
-    return this.header.metadata;
-  }
-  /** Tensor names in header order. */
-  names(): string[] {
-    return [...this.header.entries.keys()];
-  }
-  has(name: string): boolean {
-    return this.header.entries.has(name);
-  }
-  info(name: string): SafetensorsInfo {
-    const i = this.header.entries.get(name);
-    if (!i) throw new FileFormatError(`safetensors ${this.path}: no tensor "${name}" (has ${listNames(this.names())})`);
-    return { ...i, shape: [...i.shape] };
   }
 
   /** The tensor's raw little-endian bytes. */

@@ -4,7 +4,7 @@
  * fixed-size TokenBatches.
  */
 import { FileFormatError } from '../errors.js';
-import { type ParquetInput, ParquetFile, toTokenArray, toText } from '../io/parquet.js';
+import { DOCUMENT_COLUMNS, type ParquetInput, ParquetFile, toTokenArray, toText } from '../io/parquet.js';
 
 export type Document = { tokens: Int32Array } | { text: string };
 
@@ -71,7 +71,7 @@ export function jsonToDocument(obj: unknown, column: string | undefined, where: 
     throw new FileFormatError(`${where}: expected a JSON object per line`);
   }
   const rec = obj as Record<string, unknown>;
-  const col = column ?? ['tokens', 'input_ids', 'text'].find((c) => c in rec);
+  const col = column ?? DOCUMENT_COLUMNS.find((c) => c in rec);
   if (col === undefined || !(col in rec)) {
     throw new FileFormatError(`${where}: no field ${column ? `"${column}"` : '"tokens", "input_ids" or "text"'} (fields: ${Object.keys(rec).join(', ')})`);
   }
