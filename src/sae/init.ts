@@ -22,22 +22,70 @@ export function unitRows(w: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * torch.nn.init.orthogonal_ on a [rows, cols] tensor: QR of a standard normal matrix (of the
- * taller orientation), columns sign-fixed by diag(R), transposed back when rows < cols.
+ * Upper-triangular R with RᵀR = G (Cholesky, float64), for a symmetric positive definite G.
+ */
+function cholUpper(g: Float64Array, k: number): Float64Array {
+  const r = new Float64Array(k * k);
+  for (let j = 0; j < k; j++) {
+    let d = g[j * k + j]!;
+    for (let p = 0; p < j; p++) d -= r[p * k + j]! ** 2;
+    if (!(d > 0)) throw new Error('orthogonal init: Gram matrix not positive definite');
+    const rjj = Math.sqrt(d);
+    r[j * k + j] = rjj;
+    for (let i = j + 1; i < k; i++) {
+      let v = g[j * k + i]!;
+      for (let p = 0; p < j; p++) v -= r[p * k + j]! * r[p * k + i]!;
+      r[j * k + i] = v / rjj;
+    }
+  }
+  return r;
+}
+
+/** Inverse of an upper-triangular matrix (float64, back substitution per column). */
+function invUpper(r: Float64Array, k: number): Float64Array {
+  const inv = new Float64Array(k * k);
+  for (let j = 0; j < k; j++) {
+    inv[j * k + j] = 1 / r[j * k + j]!;
+    for (let i = j - 1; i >= 0; i--) {
+      let v = 0;
+      for (let p = i + 1; p <= j; p++) v += r[i * k + p]! * inv[p * k + j]!;
+      inv[i * k + j] = -v / r[i * k + i]!;
+    }
+  }
+  return inv;
+}
+
+/** Q of the QR decomposition of a tall [n, k] matrix with diag(R) > 0 (CholeskyQR2). */
+function orthonormalColumns(a: tf.Tensor2D): tf.Tensor2D {
+  const k = a.shape[1];
+  let q = a;
+  for (let pass = 0; pass < 2; pass++) {
+    const prev = q;
+    const gram = Float64Array.from(tf.tidy(() => tf.matMul(tf.transpose(prev), prev)).dataSync());
+    const rInv = tf.tensor2d(Float32Array.from(invUpper(cholUpper(gram, k), k)), [k, k]);
+    q = tf.matMul(prev, rInv);
+    rInv.dispose();
+    if (prev !== a) prev.dispose();
+  }
+  return q;
+}
+
+/**
+ * torch.nn.init.orthogonal_ on a [rows, cols] tensor: Q of the QR decomposition of a standard
+ * normal matrix (of the taller orientation) with the signs fixed so that diag(R) > 0, transposed
+ * back when rows < cols. Q with a positive-diagonal R is unique, so it is computed here as
+ * CholeskyQR2 (Q = A·R⁻¹ with RᵀR = AᵀA, twice), two matMuls instead of tfjs's Householder loop.
  */
 export function orthogonal(shape: [number, number], seed: number): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [rows, cols] = shape;
-    const tall: [number, number] = rows < cols ? [cols, rows] : [rows, cols];
-    const a = tf.randomNormal(tall, 0, 1, 'float32', seed) as tf.Tensor2D;
-    const [q, r] = tf.linalg.qr(a) as [tf.Tensor2D, tf.Tensor2D];
-    const n = Math.min(...tall);
-    const diag = tf.sum(tf.mul(tf.slice(r, [0, 0], [n, n]), tf.eye(n)), 0);
-    // sign(0) would zero a column; torch's `d.sign()` has the same edge, which never happens
-    // for a Gaussian draw.
-    const qFixed = tf.mul(q, tf.expandDims(tf.sign(diag), 0)) as tf.Tensor2D;
-    return rows < cols ? tf.transpose(qFixed) : qFixed;
-  });
+  const [rows, cols] = shape;
+  const tall: [number, number] = rows < cols ? [cols, rows] : [rows, cols];
+  const a = tf.randomNormal(tall, 0, 1, 'float32', seed) as tf.Tensor2D;
+  const q = orthonormalColumns(a);
+  a.dispose();
+  if (rows >= cols) return q;
+  const t = tf.transpose(q);
+  q.dispose();
+  return t;
 }
 
 export interface InitialWeights {

@@ -4,6 +4,7 @@ import { setupTf } from '../helpers/tf.js';
 import { Sae } from '../../src/sae/Sae.js';
 import { DEFAULT_SAE_CONFIG, type SaeConfig } from '../../src/sae/SaeConfig.js';
 import { saeLosses } from '../../src/sae/losses.js';
+import { orthogonal } from '../../src/sae/init.js';
 import { ConfigError, ShapeError } from '../../src/errors.js';
 
 test.before(async () => {
@@ -99,4 +100,23 @@ test('forwardHooks names the values as SAELens hooks', (t) => {
   t.is(tf.memory().numTensors, before);
   x.dispose();
   sae.dispose();
+});
+
+test('orthogonal() equals the sign-fixed Householder QR of the same normal draw (torch orthogonal_ semantics)', (t) => {
+  for (const [rows, cols] of [[12, 30], [30, 12]] as const) {
+    const tall: [number, number] = rows < cols ? [cols, rows] : [rows, cols];
+    const ref = tf.tidy(() => {
+      const a = tf.randomNormal(tall, 0, 1, 'float32', 7) as tf.Tensor2D;
+      const [q, r] = tf.linalg.qr(a) as [tf.Tensor2D, tf.Tensor2D];
+      const n = tall[1];
+      const d = tf.sign(tf.sum(tf.mul(tf.slice(r, [0, 0], [n, n]), tf.eye(n)), 0));
+      const qf = tf.mul(q, d) as tf.Tensor2D;
+      return (rows < cols ? tf.transpose(qf) : qf).dataSync();
+    });
+    const q = orthogonal([rows, cols], 7);
+    t.deepEqual(q.shape, [rows, cols]);
+    const got = q.dataSync();
+    for (let i = 0; i < got.length; i++) t.true(Math.abs(got[i]! - ref[i]!) < 1e-4, `[${rows},${cols}] #${i}: ${got[i]} vs ${ref[i]}`);
+    q.dispose();
+  }
 });
