@@ -154,21 +154,44 @@ export async function downloadHubFile(ref: HubFileRef, hub?: Partial<HubConfig>)
     }
     throw e;
   }
+  const key = [cfg.cacheDir, type, ref.repo, commit, ref.path].join('\0');
+  let pending = inFlight.get(key);
+  if (!pending) {
+    pending = fetchToCache(cfg, { ...target, revision: commit }).finally(() => inFlight.delete(key));
+    inFlight.set(key, pending);
+  }
+  let local: string;
+  try {
+    local = await pending;
+  } catch (e) {
+    // name the revision the caller asked for, not the commit it resolved to
+    throw e instanceof HubError ? new HubError(e.message.split(`"${commit}"`).join(`"${revision}"`), { cause: e.cause }) : e;
+  }
+  await writeCachedRef(cfg, type, ref.repo, revision, commit);
+  return local;
+}
+
+/**
+ * Downloads in flight in this process, by cache/repo/commit/path: a second request for the
+ * same file waits for the first instead of writing the same `.incomplete` blob concurrently.
+ */
+const inFlight = new Map<string, Promise<string>>();
+
+/** One file at a pinned commit into the cache, retrying a body cut mid-stream. */
+async function fetchToCache(cfg: HubConfig, target: HubTarget & { path: string }): Promise<string> {
   const ctx: FetchContext = { retries: 0 };
-  let local: string | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
-      local = await quietly(() =>
+      return await quietly(() =>
         downloadFileToCacheDir({
-          repo: { type, name: ref.repo },
-          path: ref.path,
-          revision: commit,
+          repo: { type: target.type, name: target.repo },
+          path: target.path,
+          revision: target.revision,
           hubUrl: cfg.endpoint,
           cacheDir: cfg.cacheDir,
           fetch: hubFetch(cfg, ctx),
         }),
       );
-      break;
     } catch (e) {
       // a body cut mid-stream is not seen by the fetch wrapper: retry the whole download
       const transient = ctx.lastFailure === undefined && /terminated|ECONNRESET|socket|aborted|fetch failed/i.test(String((e as Error)?.message ?? e));
@@ -180,8 +203,6 @@ export async function downloadHubFile(ref: HubFileRef, hub?: Partial<HubConfig>)
       throw toHubError(e, ctx, target, cfg);
     }
   }
-  await writeCachedRef(cfg, type, ref.repo, revision, commit);
-  return local;
 }
 
 /**

@@ -145,6 +145,15 @@ test.serial('revision pinning: a tag and a commit hash get their own snapshots; 
   t.true(pd.startsWith(path.join(c.cacheDir, 'datasets--owner--data', 'snapshots')));
 });
 
+test.serial('concurrent requests for one file download it once', async (t) => {
+  const c = cfg();
+  hub.clearLog();
+  const paths = await Promise.all([1, 2, 3].map(() => downloadHubFile({ repo: 'owner/small', path: 'sub/a.txt' }, c)));
+  t.is(new Set(paths).size, 1);
+  t.is(await fsp.readFile(paths[0]!, 'utf8'), 'alpha');
+  t.is(hub.requests.filter((r) => r.url.includes('/resolve/') && !r.range).length, 1);
+});
+
 test.serial('missing repo, file and revision are clear HubErrors and are not retried', async (t) => {
   const c = cfg();
   hub.clearLog();
