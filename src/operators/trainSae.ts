@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
+import { Observable, Subscriber, defer, from, mergeMap, type OperatorFunction } from 'rxjs';
 import { ConfigError, SaeRxError, ShapeError, StageError } from '../errors.js';
 import { Sae } from '../sae/Sae.js';
 import { writeSaeFolder } from '../sae/saeFolder.js';
@@ -8,7 +8,7 @@ import type { SaeConfig } from '../sae/SaeConfig.js';
 import { SaeTrainer } from '../train/SaeTrainer.js';
 import type { TrainerConfig } from '../train/TrainerConfig.js';
 import type { TrainEvent } from '../train/TrainEvent.js';
-import { writeCheckpoint, type SaeFolderWriter } from '../train/checkpointWriter.js';
+import { readCheckpointState, writeCheckpoint, type CheckpointState, type SaeFolderWriter } from '../train/checkpointWriter.js';
 import type { ActivationBatch } from './types.js';
 import { guard } from './internal/guard.js';
 import { disposeAll } from './internal/batchOps.js';
@@ -47,6 +47,15 @@ export interface TrainSaeOptions {
   readonly maxPendingWrites?: number;
   /** Writes an SAE folder (default: the SAE area's `writeSaeFolder`). */
   readonly writeSaeFolder?: SaeFolderWriter;
+  /**
+   * Resume from checkpoints written by `trainSae` (`<checkpointPath>/<saeId>/<tokens>`): a map
+   * from SAE id to checkpoint folder (a string for a single SAE). Weights, optimizer, schedules,
+   * dead-feature counters and token counts continue where they were; b_dec is not
+   * re-initialised. The stream must continue where that run's stream was (the checkpoint's
+   * `training_state.json` records `data.batchesConsumed`), and `normalizeActivations` should be
+   * given the recorded factor.
+   */
+  readonly resume?: string | Readonly<Record<string, string>>;
   /** Where loud warnings go besides the warning records (default: stderr). */
   readonly warn?: (message: string) => void;
 }
@@ -61,6 +70,8 @@ interface Slot {
   hookIndex: number | undefined;
   tokens: number;
   steps: number;
+  /** Continues a checkpoint (b_dec is not initialised again). */
+  resumed: boolean;
   finished: boolean;
   finalPath?: string;
 }
@@ -105,7 +116,16 @@ export function trainSae(
   });
   const warnOut = opts.warn ?? ((m: string) => process.stderr.write(`sae-rx WARNING: ${m}\n`));
 
-  return (source) =>
+  const resumeDirs: Record<string, string> =
+    typeof opts.resume === 'string'
+      ? list.length === 1
+        ? { [ids[0]!]: opts.resume }
+        : (() => { throw new ConfigError(`trainSae(): resume must map SAE ids to checkpoint folders for a sweep of ${list.length}`); })()
+      : { ...(opts.resume ?? {}) };
+  for (const id of Object.keys(resumeDirs))
+    if (!ids.includes(id)) throw new ConfigError(`trainSae(): resume names SAE '${id}', the SAEs are ${ids.join(', ')}`);
+
+  const train = (source: Observable<ActivationBatch>, resumed: ReadonlyMap<string, CheckpointState>) =>
     new Observable<TrainEvent>((subscriber) => {
       const slots: Slot[] = [];
       let upstream: Subscriber<ActivationBatch> | undefined;
@@ -260,7 +280,7 @@ export function trainSae(
             const xs = new Map<number | undefined, tf.Tensor2D>();
             try {
               hookSlices(sample, xs);
-              for (const s of slots) s.sae!.initBDec(xs.get(sample.acts.rank === 3 ? s.hookIndex : undefined)!);
+              for (const s of slots) if (!s.resumed && !s.finished) s.sae!.initBDec(xs.get(sample.acts.rank === 3 ? s.hookIndex : undefined)!);
             } finally {
               releaseSlices(sample, xs);
               if (queue.length > 1) sample.acts.dispose();
@@ -305,11 +325,25 @@ export function trainSae(
             const every = Math.floor(totalTokens / nCheckpoints);
             if (every > 0) for (let t = every; t < totalTokens; t += every) thresholds.push(t);
           }
-          const slot: Slot = { id: ids[i]!, spec, sae: null, trainer: null, totalSteps, thresholds, hookIndex: undefined, tokens: 0, steps: 0, finished: false };
+          const slot: Slot = { id: ids[i]!, spec, sae: null, trainer: null, totalSteps, thresholds, hookIndex: undefined, tokens: 0, steps: 0, resumed: false, finished: false };
           slots.push(slot);
-          slot.sae = Sae.create(spec.sae, { seed: spec.sae.seed });
-          slot.trainer = new SaeTrainer(slot.sae, spec.trainer);
+          const ck = resumed.get(slot.id);
+          if (ck) {
+            slot.sae = Sae.fromWeights(spec.sae, ck.weights);
+            slot.trainer = SaeTrainer.restore(slot.sae, spec.trainer, ck.trainerState);
+            slot.tokens = ck.tokens;
+            slot.steps = ck.trainerState.step;
+            slot.resumed = true;
+            while (thresholds.length > 0 && slot.tokens > thresholds[0]!) thresholds.shift();
+            if (ck.normScalingFactor !== undefined) normScalingFactor = ck.normScalingFactor;
+          } else {
+            slot.sae = Sae.create(spec.sae, { seed: spec.sae.seed });
+            slot.trainer = new SaeTrainer(slot.sae, spec.trainer);
+          }
         });
+        // b_dec comes from the checkpoint when every SAE resumes.
+        if (resumed.size === slots.length) initialised = true;
+        for (const s of slots) if (s.trainer!.stepCount >= s.totalSteps) finishSlot(s);
       } catch (e) {
         freeAll();
         subscriber.error(e instanceof SaeRxError ? e : new StageError('trainSae', e));
@@ -343,7 +377,8 @@ export function trainSae(
           finish();
         }),
       });
-      source.subscribe(upstream);
+      if (slots.every((s) => s.finished)) finish();
+      else source.subscribe(upstream);
 
       return () => {
         removeSignalHandlers();
@@ -351,4 +386,13 @@ export function trainSae(
         freeAll();
       };
     });
+
+  if (Object.keys(resumeDirs).length === 0) return (source) => train(source, new Map());
+  // Reading the checkpoints is async; the stream is subscribed only once they are in memory.
+  return (source) =>
+    defer(() =>
+      from(
+        Promise.all(Object.entries(resumeDirs).map(async ([id, dir]) => [id, await readCheckpointState(dir)] as const)).then((e) => new Map(e)),
+      ),
+    ).pipe(mergeMap((resumed) => train(source, resumed)));
 }

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { FileFormatError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomicWrite.js';
 import { decodeSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
-import type { SaeSnapshot } from '../sae/Sae.js';
+import type { SaeSnapshot, SaeWeights } from '../sae/Sae.js';
 import type { TrainerState } from './SaeTrainer.js';
 
 export const TRAINING_STATE_JSON = 'training_state.json';
@@ -52,6 +52,15 @@ export async function writeCheckpoint(dir: string, c: CheckpointContent, writeSa
     steps_since_fired: { dtype: 'F32', shape: [s.stepsSinceFired.length], data: s.stepsSinceFired },
     act_freq_scores: { dtype: 'F32', shape: [s.actFreqScores.length], data: s.actFreqScores },
   };
+  // The weights as trained (before the norm scaling factor is folded into the SAE folder's
+  // copy), so that a resumed run continues bit for bit.
+  const snap = c.snapshot;
+  const { dIn, dSae } = snap.cfg;
+  tensors['sae.W_enc'] = { dtype: 'F32', shape: [dIn, dSae], data: snap.W_enc };
+  tensors['sae.b_enc'] = { dtype: 'F32', shape: [dSae], data: snap.b_enc };
+  tensors['sae.W_dec'] = { dtype: 'F32', shape: [dSae, dIn], data: snap.W_dec };
+  tensors['sae.b_dec'] = { dtype: 'F32', shape: [dIn], data: snap.b_dec };
+  tensors['sae.scaling_factor'] = { dtype: 'F32', shape: [dSae], data: snap.scalingFactor };
   const steps: Record<string, number> = {};
   for (const [name, p] of Object.entries(s.adam.params)) {
     steps[name] = p.step;
@@ -77,6 +86,8 @@ export async function writeCheckpoint(dir: string, c: CheckpointContent, writeSa
 
 export interface CheckpointState {
   readonly saeId: string;
+  /** The SAE's weights as trained (norm scaling factor not folded in). */
+  readonly weights: SaeWeights;
   readonly trainerState: TrainerState;
   readonly tokens: number;
   readonly normScalingFactor?: number;
@@ -100,6 +111,13 @@ export async function readCheckpointState(dir: string): Promise<CheckpointState>
   for (const [name, step] of Object.entries(json.adam.steps)) params[name] = { step, m: f32(`adam.${name}.m`), v: f32(`adam.${name}.v`) };
   return {
     saeId: json.saeId,
+    weights: {
+      W_enc: f32('sae.W_enc'),
+      b_enc: f32('sae.b_enc'),
+      W_dec: f32('sae.W_dec'),
+      b_dec: f32('sae.b_dec'),
+      scalingFactor: f32('sae.scaling_factor'),
+    },
     tokens: json.tokens,
     normScalingFactor: json.normScalingFactor ?? undefined,
     data: json.data ?? {},

@@ -4,11 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
-import { concat, firstValueFrom, map, take, throwError, toArray, tap, lastValueFrom } from 'rxjs';
+import { concat, filter, firstValueFrom, map, take, throwError, toArray, tap, lastValueFrom } from 'rxjs';
 import { setupTf } from '../helpers/tf.js';
 import { trainSae } from '../../src/operators/trainSae.js';
 import { batch } from '../../src/operators/batch.js';
 import { mixingBuffer } from '../../src/operators/mixingBuffer.js';
+import { normalizeActivations } from '../../src/operators/normalizeActivations.js';
 import { toyActivations } from '../../src/sources/toyActivations.js';
 import { toyModel } from '../../src/sources/toyModel.js';
 import { fromPull } from '../../src/sources/fromPull.js';
@@ -51,6 +52,54 @@ test.serial('trainSae(): step records, n_checkpoints checkpoints + final SAE fol
   t.is(st.trainerState.stepsSinceFired.length, 8);
   const done = recs[recs.length - 1]!;
   t.deepEqual(done, { type: 'done', saeId: 'sae', step: 12, tokens: 384, path: path.join(dir, 'sae', 'final_384') });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test.serial('trainSae(): resuming from a checkpoint continues bit for bit (weights, optimizer, counters, tokens)', async (t) => {
+  const dir = tmp();
+  const finals = new Map<string, SaeSnapshot>();
+  const { writeSaeFolder } = await import('../../src/sae/saeFolder.js');
+  const keep = (tag: string) => async (d: string, snap: SaeSnapshot, extra: object) => {
+    if (/final_/.test(d)) finals.set(tag, snap);
+    await writeSaeFolder(d, snap, extra);
+  };
+  const s = spec({ sae: { bDecInitMethod: 'geometric_median', useGhostGrads: true }, trainer: { useGhostGrads: true, deadFeatureWindow: 2, lrWarmUpSteps: 4, l1WarmUpSteps: 3 } });
+  await lastValueFrom(toy().pipe(trainSae(s, { ...quiet, checkpointPath: path.join(dir, 'straight'), writeSaeFolder: keep('straight') })));
+  await lastValueFrom(toy().pipe(trainSae(s, { ...quiet, checkpointPath: path.join(dir, 'first'), nCheckpoints: 2, maxPendingWrites: 8 })));
+  const ck = path.join(dir, 'first', 'sae', '224');
+  const st = await readCheckpointState(ck);
+  t.is(st.data.batchesConsumed, 7);
+  const before = tf.memory().numTensors;
+  const recs = await firstValueFrom(
+    toy().pipe(filter((b, i) => i >= 7 || (b.acts.dispose(), false)), trainSae(s, { ...quiet, resume: ck, checkpointPath: path.join(dir, 'resumed'), writeSaeFolder: keep('resumed') }), toArray()),
+  );
+  t.is(tf.memory().numTensors, before);
+  t.deepEqual(recs.filter((r) => r.type === 'step').map((r) => r.step), [7, 8, 9, 10, 11]);
+  t.deepEqual(recs[recs.length - 1], { type: 'done', saeId: 'sae', step: 12, tokens: 384, path: path.join(dir, 'resumed', 'sae', 'final_384') });
+  const a = finals.get('straight')!;
+  const b = finals.get('resumed')!;
+  for (const k of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) t.deepEqual(Array.from(b[k]), Array.from(a[k]), k);
+  await t.throwsAsync(lastValueFrom(toy().pipe(trainSae(s, { ...quiet, resume: path.join(dir, 'nope') }))), { message: /training_state\.json/ });
+  t.throws(() => trainSae(s, { resume: { other: ck } }), { instanceOf: ConfigError, message: /resume names SAE 'other'/ });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test.serial('trainSae(): the norm scaling factor from normalizeActivations is folded into the saved SAE', async (t) => {
+  const dir = tmp();
+  let factor = 0;
+  const recs = await firstValueFrom(
+    toy().pipe(normalizeActivations('expected_average_only_in', { estimationTokens: 64, onFactor: (f) => (factor = f) }), trainSae(spec(), { ...quiet, checkpointPath: dir }), toArray()),
+  );
+  const done = recs[recs.length - 1] as { path: string };
+  const st = await readCheckpointState(done.path);
+  t.is(st.normScalingFactor, factor);
+  t.true(factor > 0 && factor !== 1);
+  const { loadSae } = await import('../../src/sae/saeFolder.js');
+  const sae = await loadSae(done.path);
+  const snap = sae.snapshot();
+  t.true(Math.abs(snap.W_enc[3]! - st.weights.W_enc[3]! * factor) < 1e-5);
+  t.true(Math.abs(snap.b_dec[1]! - st.weights.b_dec[1]! / factor) < 1e-5);
+  sae.dispose();
   fs.rmSync(dir, { recursive: true });
 });
 
