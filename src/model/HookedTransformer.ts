@@ -234,6 +234,12 @@ export class HookedTransformer {
     for (const name of Object.keys(hooks)) {
       if (!this.isHookName(name)) throw new ConfigError(`hooks: '${name}' is not a hook point of ${cfg.modelName}`);
     }
+    if (Array.isArray(opts.names)) {
+      // A misspelt name would otherwise silently cache nothing.
+      for (const name of opts.names as readonly string[]) {
+        if (!this.isHookName(name)) throw new ConfigError(`names: '${name}' is not a hook point of ${cfg.modelName}`);
+      }
+    }
     // How far to run: to stopAtLayer if given; with returnType 'none' and a list of names, to
     // the last block those names (cached or hooked) touch; else through the unembedding.
     let lastLayer = stop ?? cfg.nLayers;
@@ -244,7 +250,8 @@ export class HookedTransformer {
       lastLayer = needFinalNorm ? cfg.nLayers : 0;
       for (const n of names) {
         const m = LAYER_RE.exec(n);
-        if (m) lastLayer = Math.max(lastLayer, Number(m[1]) + 1);
+        // blocks.L.hook_resid_pre is the output of block L-1: block L itself need not run.
+        if (m) lastLayer = Math.max(lastLayer, Number(m[1]) + (n.endsWith('.hook_resid_pre') ? 0 : 1));
       }
     }
     const needUnembed = stop === undefined && returnType !== 'none';
@@ -256,9 +263,11 @@ export class HookedTransformer {
       const [B, P] = tokens.shape;
       const hp = <T extends tf.Tensor>(name: string, x: T): T => {
         const f = hooks[name];
+        let fromHook = false;
         if (f) {
           const r = f(x, name);
           if (r) {
+            fromHook = r !== x;
             if (r.shape.length !== x.shape.length || r.shape.some((d, i) => d !== x.shape[i])) {
               throw new ShapeError(`hook '${name}': returned shape [${r.shape}], expected [${x.shape}]`);
             }
@@ -266,9 +275,9 @@ export class HookedTransformer {
           }
         }
         if (wants(name)) {
-          // One tensor may sit at two hook points (resid_post of L is resid_pre of L+1);
-          // each cache entry must be separately disposable.
-          const v = cachedSet.has(x) ? tf.clone(x) : x;
+          // One tensor may sit at two hook points (resid_post of L is resid_pre of L+1), and a
+          // hook may return a tensor its caller owns: each cache entry must be the caller's own.
+          const v = fromHook || cachedSet.has(x) ? tf.clone(x) : x;
           cachedSet.add(v);
           cacheObj[name] = v;
         }
@@ -295,6 +304,7 @@ export class HookedTransformer {
       for (let l = 0; l < lastLayer; l++) {
         resid = this.block(l, w.blocks[l]!, resid, hp, mask, rot);
       }
+      if (lastLayer < cfg.nLayers) hp(`blocks.${lastLayer}.hook_resid_pre`, resid);
       if (!needFinalNorm) return { cache: cacheObj };
       const normed = this.norm(resid, w.lnFinalW, w.lnFinalB, 'ln_final', hp);
       if (!needUnembed) return { cache: cacheObj };

@@ -55,7 +55,8 @@ test.serial('stopAtLayer and a list of names stop early: later blocks never run'
   const r1 = model.runWithCache(x, { names: ['blocks.0.hook_resid_post'], stopAtLayer: 1, hooks: spy });
   t.is(r1.logits, undefined);
   t.deepEqual([...r1.cache.keys()], ['blocks.0.hook_resid_post']);
-  t.false(seen.some((n) => n.startsWith('blocks.1.') || n.startsWith('ln_final')), seen.join());
+  // Only blocks.1.hook_resid_pre (block 0's output, where the pass stops) may be seen of layer 1.
+  t.false(seen.some((n) => (n.startsWith('blocks.1.') && n !== 'blocks.1.hook_resid_pre') || n.startsWith('ln_final')), seen.join());
   t.true(seen.includes('blocks.0.hook_mlp_out'));
   // Without stopAtLayer, a list of names alone stops after the last block they need.
   seen.length = 0;
@@ -161,4 +162,22 @@ test('configFromHf reads the three families', (t) => {
     instanceOf: ConfigError,
     message: /swishy/,
   });
+});
+
+test.serial('resid_pre at the stop layer needs no block of that layer; cached hook outputs belong to the caller', async (t) => {
+  const x = toks([A]);
+  let r!: ReturnType<HookedTransformer['runWithCache']>;
+  let full!: ReturnType<HookedTransformer['runWithCache']>;
+  // The same kernels run for block 0's output under either name: block 1 never runs.
+  const p1 = await tf.profile(() => void (r = model.runWithCache(x, { names: ['blocks.1.hook_resid_pre'] })));
+  const p0 = await tf.profile(() => void (full = model.runWithCache(x, { names: ['blocks.0.hook_resid_post'] })));
+  t.is(p1.kernels.length, p0.kernels.length);
+  t.is(tf.tidy(() => tf.max(tf.abs(tf.sub(r.cache.get('blocks.1.hook_resid_pre')!, full.cache.get('blocks.0.hook_resid_post')!))).dataSync()[0]!), 0);
+  // A tensor returned by a hook and cached is a clone: disposing the cache leaves it alive.
+  const mine = tf.zeros([1, A.length, 32]);
+  const h = model.runWithCache(x, { names: ['blocks.0.hook_mlp_out'], hooks: { 'blocks.0.hook_mlp_out': () => mine } });
+  tf.dispose([...h.cache.values()]);
+  t.false(mine.isDisposed);
+  t.throws(() => model.runWithCache(x, { names: ['blocks.0.hook_mlp_outt'] }), { instanceOf: ConfigError, message: /hook_mlp_outt/ });
+  tf.dispose([x, mine, ...r.cache.values(), ...full.cache.values()]);
 });
