@@ -18,7 +18,7 @@ import { registerSaeKernels } from '../src/backend/register.js';
 export interface MatMulBenchOptions {
   /** Only measurements whose name (`backend/kernel/method/MxKxN/variant`) contains this. */
   filter?: string;
-  /** One SAE shape, shorter timing. */
+  /** Shorter timing (and slow kernels measured on fewer rows). */
   quick?: boolean;
   /** Called with each result line as it is measured. */
   emit?: (line: object) => void;
@@ -68,9 +68,14 @@ function timeCalls(f: () => void, minMs: number, maxIters: number): { ms: number
   return { ms: (performance.now() - t0) / iters, iters };
 }
 
-function measure(method: Method, v: Variant, m: number, k: number, n: number, minMs: number): { ms: number; iters: number } {
+function measure(method: Method, v: Variant, m: number, k: number, n: number, minMs: number, warmUp = true): { ms: number; iters: number } {
   const { a, b, ta, tb } = operands(v, m, k, n);
   try {
+    if (!warmUp) {
+      const t0 = performance.now();
+      product(method, a, b, ta, tb).dispose();
+      return { ms: performance.now() - t0, iters: 1 };
+    }
     return timeCalls(() => product(method, a, b, ta, tb).dispose(), minMs, 50);
   } finally {
     a.dispose();
@@ -80,9 +85,9 @@ function measure(method: Method, v: Variant, m: number, k: number, n: number, mi
 
 export async function benchMatMul(opts: MatMulBenchOptions = {}): Promise<object[]> {
   const emit = opts.emit ?? (() => {});
-  const minMs = opts.quick ? 600 : 2000;
-  const maxFullMs = opts.quick ? 2000 : 8000; // longer single calls are measured on fewer rows
-  const shapes = opts.quick ? SHAPES.slice(0, 1) : SHAPES;
+  const minMs = opts.quick ? 500 : 2000;
+  const maxFullMs = opts.quick ? 1500 : 8000; // longer single calls are measured on fewer rows
+  const shapes = SHAPES;
   const kernels: Array<'stock' | 'blas'> = blasStatus().loaded ? ['stock', 'blas'] : ['stock'];
   const methods: Method[] = ['tf.matMul', 'transpose+matMul', 'saeMatMul'];
   const variants: Variant[] = ['fwd', 'dA', 'dB'];
@@ -107,10 +112,11 @@ export async function benchMatMul(opts: MatMulBenchOptions = {}): Promise<object
               registerSaeKernels(backend);
               setMatMulKernel(backend, kernel);
               // Probe on few rows, then decide how many rows the measured run can afford.
-              const probeRows = Math.min(M, 128);
-              const probe = measure(method, variant, probeRows, K, N, 0);
+              // (one cold call: a slow kernel takes seconds even on 16 rows of the big shape).
+              const probeRows = Math.min(M, 16);
+              const probe = measure(method, variant, probeRows, K, N, 0, false);
               const estFull = (probe.ms * M) / probeRows;
-              const rows = estFull <= maxFullMs ? M : Math.max(probeRows, Math.floor((M * maxFullMs) / estFull / 64) * 64);
+              const rows = estFull <= maxFullMs ? M : Math.max(probeRows, Math.floor((M * maxFullMs) / estFull / 16) * 16);
               const { ms, iters } = measure(method, variant, rows, K, N, minMs);
               const flops = 2 * rows * K * N;
               const line = {
