@@ -15,6 +15,7 @@ import { applyRotary, rotaryTables } from './rotary.js';
 import type { BlockWeights, ModelWeights } from './weights.js';
 import { disposeWeights, weightTensors } from './weights.js';
 import { processWeights as processModelWeights } from './processWeights.js';
+import type { WeightProcessingOptions } from './processWeights.js';
 import { loadModelFolder } from './loadModel.js';
 
 /**
@@ -51,8 +52,12 @@ export interface ModelRunResult {
 }
 
 export interface FromFolderOptions {
-  /** Apply TransformerLens's default weight processing (default true, like from_pretrained). */
-  readonly processWeights?: boolean;
+  /**
+   * Apply TransformerLens's weight processing (default true, like from_pretrained: fold_ln,
+   * center_writing_weights, center_unembed, fold_value_biases); false is
+   * from_pretrained_no_processing; an object turns single steps off.
+   */
+  readonly processWeights?: boolean | WeightProcessingOptions;
   /** Name recorded in cfg.modelName (default: the folder's name). */
   readonly modelName?: string;
 }
@@ -67,8 +72,13 @@ export class HookedTransformer {
   /** Whether the last row of weights.WU is b_U (see the constructor). */
   private unembedBiasRow = false;
 
-  constructor(readonly cfg: HookedTransformerConfig, weights: ModelWeights, opts: { processWeights?: boolean } = {}) {
-    this.weights = opts.processWeights ? processModelWeights(cfg, weights) : weights;
+  constructor(
+    readonly cfg: HookedTransformerConfig,
+    weights: ModelWeights,
+    opts: { processWeights?: boolean | WeightProcessingOptions } = {},
+  ) {
+    const p = opts.processWeights;
+    this.weights = p ? processModelWeights(cfg, weights, p === true ? {} : p) : weights;
     const w = this.weights;
     if (w.bU) {
       // Broadcast-adding b_U to [tokens, vocab] logits costs a third of the unembedding on wasm;

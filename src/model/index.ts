@@ -6,6 +6,7 @@ export type { HookedTransformerConfig, ModelFamily, ActivationName, Normalizatio
 export { weightsFromHf, disposeWeights, weightTensors } from './weights.js';
 export type { ModelWeights, BlockWeights, TensorSource } from './weights.js';
 export { processWeights as processModelWeights } from './processWeights.js';
+export type { WeightProcessingOptions } from './processWeights.js';
 export { loadModelFolder, modelWeightFiles } from './loadModel.js';
 export { rotaryTables, applyRotary } from './rotary.js';
 export { HfTokenizer, Llama2cTokenizer, loadTokenizer } from './tokenizer.js';

@@ -53,14 +53,26 @@ function center1(b: T1 | undefined): T1 | undefined {
   return b === undefined ? undefined : (tf.sub(b, tf.reshape(meanLastAxis(tf.reshape(b, [1, -1])), [1])) as T1);
 }
 
+/** TransformerLens `from_pretrained`'s processing flags; each defaults to true. */
+export interface WeightProcessingOptions {
+  readonly foldLn?: boolean;
+  readonly centerWritingWeights?: boolean;
+  readonly centerUnembed?: boolean;
+  readonly foldValueBiases?: boolean;
+}
+
 /**
  * Returns processed copies of `w` (the input is disposed) and sets `cfg.normalizationType`
- * (LN → LNPre, RMS → RMSPre) and `cfg.weightsProcessed`.
+ * (LN → LNPre, RMS → RMSPre, when folding) and `cfg.weightsProcessed`.
  */
-export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights): ModelWeights {
+export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights, opts: WeightProcessingOptions = {}): ModelWeights {
   if (cfg.weightsProcessed) return w;
-  const isLN = cfg.normalizationType === 'LN';
-  const isRMS = cfg.normalizationType === 'RMS';
+  const fold = opts.foldLn !== false;
+  const isLN = fold && cfg.normalizationType === 'LN';
+  const isRMS = fold && cfg.normalizationType === 'RMS';
+  // As in TransformerLens, centering the writing weights is only sound when a LayerNorm (which
+  // centers its input) reads the residual stream.
+  const centerWriting = opts.centerWritingWeights !== false && (cfg.normalizationType === 'LN' || cfg.normalizationType === 'LNPre');
   const out = tf.tidy(() => {
     // --- fold_ln ---
     const blocks: BlockWeights[] = w.blocks.map((b) => {
@@ -87,7 +99,7 @@ export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights): M
     // --- center_writing_weights (LayerNorm models only) ---
     let WE = w.WE;
     let WPos = w.WPos;
-    if (isLN) {
+    if (centerWriting) {
       WE = centerRows(WE);
       if (WPos) WPos = centerRows(WPos);
       for (const b of blocks) {
@@ -99,12 +111,14 @@ export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights): M
     }
 
     // --- center_unembed ---
-    WU = tf.sub(WU, meanLastAxis(WU)) as T2;
-    bU = center1(bU);
+    if (opts.centerUnembed !== false) {
+      WU = tf.sub(WU, meanLastAxis(WU)) as T2;
+      bU = center1(bU);
+    }
 
     // --- fold_value_biases ---
     for (const b of blocks) {
-      if (b.bV === undefined) continue;
+      if (b.bV === undefined || opts.foldValueBiases === false) continue;
       let bV = b.bV;
       const group = cfg.nHeads / cfg.nKvHeads;
       if (group > 1) {

@@ -102,3 +102,27 @@ test.serial('half-precision checkpoints (BF16, F16) with non-float buffers load'
   }
   t.is(tf.memory().numTensors, before);
 });
+
+test.serial('each processing step can be turned off and none changes the loss', async (t) => {
+  const before = tf.memory().numTensors;
+  const tokens = tf.tensor2d([seqs(PAR)[1]!], undefined, 'int32');
+  const raw = await HookedTransformer.fromFolder(PAR, { processWeights: false });
+  const rawLoss = raw.lossPerToken(tokens);
+  const rawLogits = raw.logits(tokens);
+  raw.dispose();
+  for (const opts of [{ foldLn: false }, { centerWritingWeights: false }, { centerUnembed: false }, { foldValueBiases: false }]) {
+    const m = await HookedTransformer.fromFolder(PAR, { processWeights: opts });
+    t.is(m.cfg.normalizationType, opts.foldLn === false ? 'LN' : 'LNPre', JSON.stringify(opts));
+    const [loss, logits] = [m.lossPerToken(tokens), m.logits(tokens)];
+    const lossErr = tf.tidy(() => tf.max(tf.abs(tf.sub(loss, rawLoss))).dataSync()[0]!);
+    t.true(lossErr < 1e-5, `${JSON.stringify(opts)}: loss ${lossErr}`);
+    if (opts.centerUnembed === false) {
+      const err = tf.tidy(() => tf.max(tf.abs(tf.sub(logits, rawLogits))).dataSync()[0]!);
+      t.true(err < 1e-4, `uncentered logits ${err}`);
+    }
+    tf.dispose([loss, logits]);
+    m.dispose();
+  }
+  tf.dispose([tokens, rawLoss, rawLogits]);
+  t.is(tf.memory().numTensors, before);
+});
