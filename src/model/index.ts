@@ -10,4 +10,4 @@ export type { WeightProcessingOptions } from './processWeights.js';
 export { loadModelFolder, modelWeightFiles } from './loadModel.js';
 export { rotaryTables, applyRotary } from './rotary.js';
 export { HfTokenizer, Llama2cTokenizer, loadTokenizer } from './tokenizer.js';
-export type { TextTokenizer, TokenizerEncodeOptions } from './tokenizer.js';
+export type { TextTokenizer, TokenizerEncodeOptions, TokenizerDecodeOptions } from './tokenizer.js';

@@ -20,8 +20,18 @@ export interface TextTokenizer {
   /** Whether the tokenizer's own post-processor would add BOS (sae-rx never lets it). */
   readonly postProcessorAddsBos: boolean;
   encode(text: string, opts?: TokenizerEncodeOptions): number[];
-  /** Text of `ids`; special tokens (BOS, EOS, padding) are left out. */
-  decode(ids: readonly number[]): string;
+  /** Text of `ids`; special tokens (BOS, EOS, padding) are left out unless asked for. */
+  decode(ids: readonly number[], opts?: TokenizerDecodeOptions): string;
+  /**
+   * One string per token, special tokens included (TransformerLens `to_str_tokens`); a token
+   * holding part of a multi-byte character decodes to U+FFFD.
+   */
+  decodeEach(ids: readonly number[]): string[];
+}
+
+export interface TokenizerDecodeOptions {
+  /** Leave out BOS, EOS, padding and other special tokens (default true). */
+  readonly skipSpecialTokens?: boolean;
 }
 
 function withBos(ids: number[], bos: number | undefined, opts: TokenizerEncodeOptions | undefined, who: string): number[] {
@@ -96,8 +106,12 @@ export class HfTokenizer implements TextTokenizer {
     return withBos(ids, this.bosTokenId, opts, this.source);
   }
 
-  decode(ids: readonly number[]): string {
-    return this.tok.decode([...ids], { skip_special_tokens: true });
+  decode(ids: readonly number[], opts?: TokenizerDecodeOptions): string {
+    return this.tok.decode([...ids], { skip_special_tokens: opts?.skipSpecialTokens ?? true });
+  }
+
+  decodeEach(ids: readonly number[]): string[] {
+    return ids.map((id) => this.decode([id], { skipSpecialTokens: false }));
   }
 }
 
@@ -185,12 +199,13 @@ export class Llama2cTokenizer implements TextTokenizer {
     return withBos(ids, this.bosTokenId, opts, this.source);
   }
 
-  decode(ids: readonly number[]): string {
+  decode(ids: readonly number[], opts?: TokenizerDecodeOptions): string {
+    const skip = opts?.skipSpecialTokens ?? true;
     const out: number[] = [];
     let prev = -1;
     for (const id of ids) {
       if (id < 0 || id >= this.vocabSize) throw new ConfigError(`${this.source}: token id ${id} is out of range [0, ${this.vocabSize})`);
-      if (id === this.bosTokenId || id === this.eosTokenId || id === 0) {
+      if (skip && (id === this.bosTokenId || id === this.eosTokenId || id === 0)) {
         prev = id;
         continue;
       }
@@ -202,6 +217,10 @@ export class Llama2cTokenizer implements TextTokenizer {
       prev = id;
     }
     return new TextDecoder('utf-8').decode(new Uint8Array(out));
+  }
+
+  decodeEach(ids: readonly number[]): string[] {
+    return ids.map((id) => this.decode([id], { skipSpecialTokens: false }));
   }
 }
 

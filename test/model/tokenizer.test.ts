@@ -91,3 +91,14 @@ test('a tokenizer whose post-processor adds BOS still gets it exactly once', asy
   t.deepEqual(tok.encode('hello world'), [2, 3]);
   t.deepEqual(tok.encode('hello world', { prependBos: true }), [0, 2, 3]);
 });
+
+t0('decodeEach gives one string per token, special tokens included', (t) => {
+  const tok = loadTokenizer(GPT2);
+  const ids = tok.encode('Hello world', { prependBos: true });
+  t.deepEqual(tok.decodeEach(ids), ['<|endoftext|>', 'Hello', ' world']);
+  t.is(tok.decode(ids), 'Hello world');
+  t.is(tok.decode(ids, { skipSpecialTokens: false }), '<|endoftext|>Hello world');
+  const llama = loadTokenizer(STORIES);
+  const l = llama.encode('Once upon', { prependBos: true });
+  t.is(llama.decodeEach(l).join(''), '\n<s>\n Once upon');
+});
