@@ -3,6 +3,8 @@
  * JSON lines): tokens/s of the toy pipeline, a sweep of 4 SAEs against 1 on the same stream,
  * and tensor count + RSS at intervals over a 1M-token run (flat after warm-up = no leak).
  */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import { lastValueFrom, tap } from 'rxjs';
 import { backendInfo, selectBackend } from '../src/backend/index.js';
@@ -66,11 +68,19 @@ export async function benchToyRun(opts: { quick?: boolean } = {}): Promise<objec
     });
   }
 
-  // Memory over a 1M-token run (example shape): tensors and RSS every ~10% of the steps.
+  // Memory over a 1M-token run (example shape): tensors, RSS and JS heap every ~10% of the
+  // steps, after a full GC (V8 collects lazily; without it RSS drifts up with garbage).
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
   const memSteps = Math.ceil((quick ? 200_000 : 1_000_000) / BATCH);
   const every = Math.ceil(memSteps / 10);
-  const samples: { step: number; numTensors: number; rssMiB: number }[] = [];
-  const sample = (step: number) => samples.push({ step, numTensors: tf.memory().numTensors, rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(1) });
+  const samples: { step: number; numTensors: number; rssMiB: number; heapMiB: number }[] = [];
+  const mib = (b: number) => +(b / 2 ** 20).toFixed(1);
+  const sample = (step: number) => {
+    gc();
+    const m = process.memoryUsage();
+    samples.push({ step, numTensors: tf.memory().numTensors, rssMiB: mib(m.rss), heapMiB: mib(m.heapUsed) });
+  };
   const before = tf.memory().numTensors;
   const sec = await run(EXAMPLE, 1, memSteps, (step) => step % every === 0 && sample(step));
   sample(memSteps);
@@ -79,7 +89,7 @@ export async function benchToyRun(opts: { quick?: boolean } = {}): Promise<objec
   out.push({
     bench: 'toyRun.memory', shape: EXAMPLE.name, tokens: memSteps * BATCH, steps: memSteps, tokensPerSec: Math.round((memSteps * BATCH) / sec),
     tensorsBefore: before, tensorsAfter: tf.memory().numTensors, samples,
-    rssGrowthAfterWarmupMiB: +(last.rssMiB - warm.rssMiB).toFixed(1), backend,
+    rssGrowthAfterWarmupMiB: +(last.rssMiB - warm.rssMiB).toFixed(1), heapGrowthAfterWarmupMiB: +(last.heapMiB - warm.heapMiB).toFixed(1), backend,
   });
   return out;
 }

@@ -142,7 +142,7 @@ export function trainSae(
       };
       const warn = (slot: Slot | undefined, message: string) => {
         warnOut(slot ? `[${slot.id}] ${message}` : message);
-        emit({ type: 'warning', saeId: slot?.id ?? '*', step: slot?.trainer?.stepCount ?? 0, tokens: slot?.tokens ?? 0, message });
+        emit({ type: 'warning', saeId: slot?.id ?? '*', step: slot?.steps ?? 0, tokens: slot?.tokens ?? 0, message });
       };
       const freeSlot = (s: Slot) => {
         s.trainer?.dispose();
