@@ -68,14 +68,9 @@ function timeCalls(f: () => void, minMs: number, maxIters: number): { ms: number
   return { ms: (performance.now() - t0) / iters, iters };
 }
 
-function measure(method: Method, v: Variant, m: number, k: number, n: number, minMs: number, warmUp = true): { ms: number; iters: number } {
+function measure(method: Method, v: Variant, m: number, k: number, n: number, minMs: number): { ms: number; iters: number } {
   const { a, b, ta, tb } = operands(v, m, k, n);
   try {
-    if (!warmUp) {
-      const t0 = performance.now();
-      product(method, a, b, ta, tb).dispose();
-      return { ms: performance.now() - t0, iters: 1 };
-    }
     return timeCalls(() => product(method, a, b, ta, tb).dispose(), minMs, 50);
   } finally {
     a.dispose();
@@ -112,9 +107,10 @@ export async function benchMatMul(opts: MatMulBenchOptions = {}): Promise<object
               registerSaeKernels(backend);
               setMatMulKernel(backend, kernel);
               // Probe on few rows, then decide how many rows the measured run can afford.
-              // (one cold call: a slow kernel takes seconds even on 16 rows of the big shape).
+              // Warm (XNNPACK packs B on its first call); 16 rows: a slow kernel takes seconds
+              // even on those for the big shape.
               const probeRows = Math.min(M, 16);
-              const probe = measure(method, variant, probeRows, K, N, 0, false);
+              const probe = measure(method, variant, probeRows, K, N, 0);
               const estFull = (probe.ms * M) / probeRows;
               const rows = estFull <= maxFullMs ? M : Math.max(probeRows, Math.floor((M * maxFullMs) / estFull / 16) * 16);
               const { ms, iters } = measure(method, variant, rows, K, N, minMs);
