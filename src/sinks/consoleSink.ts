@@ -32,6 +32,7 @@ export function consoleSink(opts: ConsoleSinkOptions = {}): Observer<TrainEvent>
   const total = opts.totalSteps;
   const t0 = Date.now();
   let lead: string | undefined;
+  let first = { time: t0, tokens: 0, step: 0 };
   let lastPrint = 0;
   let state = { step: 0, tokens: 0, loss: NaN, l0: NaN, tps: 0 };
   let bar: cliProgress.SingleBar | undefined;
@@ -44,9 +45,10 @@ export function consoleSink(opts: ConsoleSinkOptions = {}): Observer<TrainEvent>
     } else stream.write(s + '\n');
   };
   const eta = () => {
-    if (!total || state.step === 0) return '?';
-    const el = (Date.now() - t0) / 1000;
-    return dur((el / (state.step + 1)) * (total - state.step - 1));
+    const done = state.step - first.step;
+    if (!total || done <= 0) return '?';
+    const el = (Date.now() - first.time) / 1000;
+    return dur((el / done) * (total - state.step - 1));
   };
   const describe = () =>
     `step ${state.step + 1}${total ? `/${total}` : ''} | ${Math.round(state.tps)} tok/s | loss ${fmt(state.loss)} | L0 ${fmt(state.l0)} | ETA ${eta()}`;
@@ -74,10 +76,14 @@ export function consoleSink(opts: ConsoleSinkOptions = {}): Observer<TrainEvent>
     next: (r: TrainEvent) => {
       switch (r.type) {
         case 'step': {
-          lead ??= r.saeId;
+          if (lead === undefined) {
+            lead = r.saeId;
+            // rates count from the first record (a resumed run starts with tokens > 0)
+            first = { time: Date.now(), tokens: r.tokens, step: r.step };
+          }
           if (r.saeId !== lead) return;
-          const el = (Date.now() - t0) / 1000;
-          state = { step: r.step, tokens: r.tokens, loss: r.losses.total, l0: r.l0, tps: el > 0 ? r.tokens / el : 0 };
+          const el = (Date.now() - first.time) / 1000;
+          state = { step: r.step, tokens: r.tokens, loss: r.losses.total, l0: r.l0, tps: el > 0 ? (r.tokens - first.tokens) / el : 0 };
           if (plain) {
             const now = Date.now();
             if (now - lastPrint >= intervalMs) {
