@@ -1,22 +1,15 @@
+import { seededRandom } from '../../sources/documents.js';
+
 /**
- * A small seeded PRNG (mulberry32) for shuffles and toy data: deterministic across runs and
- * platforms, and its state is one 32-bit integer (easy to checkpoint).
+ * The seeded generator of the shuffling operators and the toy data: the project's mulberry32
+ * (`seededRandom`), plus a permutation in the form `tf.gather` takes. Deterministic across runs
+ * and platforms.
  */
 export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    // Mix the seed so that neighbouring seeds (0, 1, 2, …) give unrelated streams.
-    this.s = (Math.imul((seed | 0) ^ 0x9e3779b9, 0x85ebca6b) ^ 0x6d2b79f5) >>> 0;
-  }
-  get state(): number {
-    return this.s;
-  }
   /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = seededRandom(seed);
   }
   /** A uniformly random permutation of 0..n-1 (Fisher–Yates). */
   permutation(n: number): Int32Array {
@@ -29,9 +22,5 @@ export class Rng {
       p[j] = t;
     }
     return p;
-  }
-  /** A seed for a child generator, drawn from this one. */
-  fork(): number {
-    return Math.floor(this.next() * 4294967296) | 0;
   }
 }
