@@ -6,7 +6,8 @@
  *
  *   toyActivations → mixingBuffer → batch → trainSae → sinks(consoleSink, jsonlSink)
  *
- * Writes `./runs/toy-<timestamp>/` (log.jsonl and the SAE folder `sae/final_<tokens>/`).
+ * Writes `./runs/toy-<timestamp>/`: records.jsonl, the SAE folder `sae/final_<tokens>/` and
+ * report.html (the run's training report).
  * `npm run example -- toy` (about a minute on 2 cores); `-- toy --quick` for a short smoke run.
  */
 import * as fs from 'node:fs';
@@ -27,6 +28,7 @@ import {
   toyModel,
   trainSae,
   trainToyModel,
+  writeReport,
   type FeatureRecovery,
   type TrainEvent,
 } from '../src/index.js';
@@ -100,7 +102,7 @@ export async function runToy(opts: ToyRunOptions = {}): Promise<ToyRunResult> {
   const progress = verbose ? consoleSink({ totalSteps: totalTrainingSteps, intervalMs: 5000 }) : {};
   await new Promise<void>((resolve, reject) =>
     records$.subscribe(
-      sinks(progress, jsonlSink(path.join(runDir, 'log.jsonl')), {
+      sinks(progress, jsonlSink(path.join(runDir, 'records.jsonl')), {
         next: (r: TrainEvent) => {
           if (r.type === 'step') last = r;
           if (r.type === 'done') finalDir = r.path;
@@ -115,6 +117,7 @@ export async function runToy(opts: ToyRunOptions = {}): Promise<ToyRunResult> {
 
   // Recovery: the SAE folder is saved in SAELens's layout; load it back and compare its decoder
   // rows with the toy model's feature directions W[:, i].
+  const report = await writeReport(runDir, { title: 'sae-rx toy model run' });
   const sae = await loadSae(finalDir);
   const recovery = toyFeatureRecovery(model, sae.snapshot().W_dec, 0.9);
   sae.dispose();
@@ -130,6 +133,7 @@ export async function runToy(opts: ToyRunOptions = {}): Promise<ToyRunResult> {
     process.stdout.write(
       [
         `SAE folder: ${finalDir}`,
+        `report: ${report}`,
         `final L0 ${result.last.l0.toFixed(3)}, MSE ${result.last.mse.toExponential(3)}, explained variance ${result.last.explainedVariance.toFixed(4)}`,
         `${Math.round(result.tokensPerSecond)} tokens/s`,
         `feature recovery: ${recovery.recovered}/${nFeatures} true features have a decoder row with cosine > ${recovery.threshold}; mean max-cosine ${recovery.meanMaxCosine.toFixed(4)}`,

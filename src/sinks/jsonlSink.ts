@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Observer } from 'rxjs';
-import { FileFormatError } from '../errors.js';
 import type { TrainEvent } from '../train/TrainEvent.js';
 
 export interface JsonlSinkOptions {
@@ -13,7 +12,7 @@ export interface JsonlSinkOptions {
 
 /**
  * Appends each record as one JSON line to `file` (the folder is created). Records are plain
- * JSON, so `readJsonl(file)` gives them back unchanged. Lines are buffered briefly and written
+ * JSON, so `readRecords(file)` (report area) gives them back unchanged. Lines are buffered briefly and written
  * synchronously (on complete, error and process exit too), so an interrupted run keeps its log.
  * An error record of the stream itself is written as `{"type":"error","message":…}`.
  */
@@ -48,19 +47,4 @@ export function jsonlSink(file: string, opts: JsonlSinkOptions = {}): Observer<T
     },
     complete: close,
   };
-}
-
-/** Reads a JSONL file written by `jsonlSink` back into records. */
-export function readJsonl<T = TrainEvent>(file: string): T[] {
-  const text = fs.readFileSync(file, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as T;
-      } catch (e) {
-        throw new FileFormatError(`${file}: line ${i + 1} is not JSON (${(e as Error).message})`);
-      }
-    });
 }

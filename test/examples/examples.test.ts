@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setupTf } from '../helpers/tf.js';
 import { exampleNames, loadExample } from '../../examples/run.js';
 import { runToy } from '../../examples/toy.js';
-import { readJsonl } from '../../src/sinks/jsonlSink.js';
+import { readRecords } from '../../src/sinks/report/writeReport.js';
 
 test.before(async () => {
   await setupTf();
@@ -32,7 +32,8 @@ test.serial('examples/toy.ts (quick): the SAE recovers the toy features; log and
   t.true(r.recovery.recovered >= 8, `recovered ${r.recovery.recovered}`);
   t.true(r.recovery.meanMaxCosine > 0.9);
   t.true(fs.existsSync(path.join(r.saeDir, 'cfg.json')));
-  const recs = readJsonl(path.join(r.runDir, 'log.jsonl'));
+  const recs = await readRecords(path.join(r.runDir, 'records.jsonl'));
+  t.true(fs.existsSync(path.join(r.runDir, 'report.html')));
   t.is(recs[recs.length - 1]!.type, 'done');
   t.true(recs.filter((x) => x.type === 'step').length >= 30);
   fs.rmSync(runsDir, { recursive: true });

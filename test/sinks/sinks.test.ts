@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { from } from 'rxjs';
 import { sinks, sinksWith } from '../../src/sinks/sinks.js';
-import { jsonlSink, readJsonl } from '../../src/sinks/jsonlSink.js';
+import { jsonlSink } from '../../src/sinks/jsonlSink.js';
+import { readRecords } from '../../src/sinks/report/writeReport.js';
 import { consoleSink } from '../../src/sinks/consoleSink.js';
 import type { StepRecord, TrainEvent } from '../../src/train/TrainEvent.js';
 
@@ -22,13 +23,13 @@ const records: TrainEvent[] = [
   { type: 'done', saeId: 'a', step: 2, tokens: 256, path: '/tmp/x/final_256' },
 ];
 
-test('jsonlSink(): appends records; they read back unchanged', (t) => {
+test('jsonlSink(): appends records; they read back unchanged', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jsonl-'));
   const file = path.join(dir, 'sub', 'log.jsonl');
   from(records).subscribe(jsonlSink(file));
-  t.deepEqual(readJsonl(file), records);
+  t.deepEqual(await readRecords(file), records);
   from([step(5)]).subscribe(jsonlSink(file));
-  t.deepEqual(readJsonl(file), [...records, step(5)], 'appends');
+  t.deepEqual(await readRecords(file), [...records, step(5)], 'appends');
   fs.rmSync(dir, { recursive: true });
 });
 
