@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// The `sae-rx` command. Runs the TypeScript entry (src/cli/main.ts) through tsx, a runtime
+// dependency, so the command works from a fresh clone without a build step.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/main.ts');
+const code = await main(process.argv.slice(2));
+// Exit explicitly: a backend or an HTTP keep-alive agent may hold the event loop open after
+// the work is done. Writes to stdout/stderr pipes and files are synchronous on exit paths.
+process.exit(code);

@@ -1,0 +1,75 @@
+/**
+ * Help texts. The config-field sections are generated from the runner configs' field tables
+ * (the same codecs that decode the files), so names, expected values and defaults cannot
+ * drift from what the decoder accepts.
+ */
+import type { FieldTable } from '../config/fields.js';
+import type { FlagSpec } from './args.js';
+import { GLOBAL_FLAGS } from './args.js';
+
+function showDefault(d: unknown): string {
+  const v = typeof d === 'function' ? (d as () => unknown)() : d;
+  if (v === null) return 'null';
+  if (typeof v === 'number') return Math.abs(v) >= 1e5 && Number.isInteger(v) ? v.toExponential().replace('e+', 'e') : String(v);
+  return JSON.stringify(v);
+}
+
+/** One line per flag: `  --name VALUE   description`. */
+export function flagLines(flags: readonly FlagSpec[]): string[] {
+  const left = flags.map((f) => `${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.type === 'string' ? ` ${f.valueName ?? 'VALUE'}` : ''}`);
+  const w = Math.max(...left.map((l) => l.length));
+  return flags.map((f, i) => `  ${left[i]!.padEnd(w)}  ${f.description}`);
+}
+
+/**
+ * The fields of a runner config as override flags: name, what the decoder expects, the
+ * default. Sweepable fields say so (a comma-separated value is a sweep).
+ */
+export function fieldLines(table: FieldTable): string[] {
+  const rows = Object.entries(table).map(([k, spec]) => ({
+    flag: `--${k.replace(/_/g, '-')}`,
+    expected: spec.codec.name + (spec.sweep ? ' (a,b,… = sweep)' : ''),
+    dflt: showDefault(spec.default),
+  }));
+  const w1 = Math.max(...rows.map((r) => r.flag.length));
+  const w2 = Math.min(60, Math.max(...rows.map((r) => r.expected.length)));
+  return rows.map((r) => `  ${r.flag.padEnd(w1)}  ${r.expected.padEnd(w2)}  default ${r.dflt}`);
+}
+
+export interface CommandHelp {
+  readonly usage: string;
+  readonly summary: string;
+  readonly description?: string;
+  readonly flags: readonly FlagSpec[];
+  readonly sections?: ReadonlyArray<{ readonly title: string; readonly lines: readonly string[] }>;
+}
+
+export function commandHelp(name: string, h: CommandHelp): string {
+  const out = [`Usage: sae-rx ${h.usage}`, '', h.summary];
+  if (h.description) out.push('', h.description);
+  if (h.flags.length) out.push('', 'Options:', ...flagLines(h.flags));
+  out.push('', 'Global options:', ...flagLines(GLOBAL_FLAGS));
+  for (const s of h.sections ?? []) out.push('', `${s.title}:`, ...s.lines);
+  out.push('', `Exit codes: 0 done, 1 failure (stage and cause), 2 bad usage or config.`);
+  void name;
+  return out.join('\n') + '\n';
+}
+
+export function mainHelp(commands: ReadonlyArray<{ name: string; summary: string; usage: string }>): string {
+  const w = Math.max(...commands.map((c) => c.usage.length));
+  return [
+    'Usage: sae-rx COMMAND [ARGS] [OPTIONS]',
+    '',
+    'Train and analyze sparse autoencoders on transformer activations (a port of SAELens v1.5.0).',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.usage.padEnd(w)}  ${c.summary}`),
+    '',
+    'Global options:',
+    ...flagLines(GLOBAL_FLAGS),
+    '',
+    "Run 'sae-rx COMMAND --help' for a command's options (train and cache list every config field with its default).",
+    'Exit codes: 0 done, 1 failure (stage and cause), 2 bad usage or config.',
+    '',
+  ].join('\n');
+}
