@@ -1,0 +1,297 @@
+/**
+ * SAELens v1.5.0's CacheActivationsRunner: store a model's activations on disk once, so that
+ * many SAEs train from them without running the model again (DESIGN.md §6).
+ *
+ * The activations come from any `Observable<ActivationBatch>` (the language-model pipeline
+ * `tokens → packContext → modelActivations`, a toy source, a test's `fromActivations`). They
+ * are gathered into buffers of `n_batches_in_buffer × store_batch_size × context_size` rows;
+ * each buffer is shuffled (SAELens's get_buffer permutes every buffer) and written as shard
+ * `{i}.safetensors` with one `activations` tensor `[tokens, hooks, d_in]`. SAELens's on-disk
+ * shuffle passes follow, each one a "pairwise shuffle" (two distinct shards drawn at random
+ * are loaded, their rows concatenated, permuted, and split back at the same sizes):
+ *   - after writing shard i, when i % shuffle_every_n_buffers == 0 and i > 0:
+ *     n_shuffles_with_last_section passes among shards [i − every, i) (shard i itself is
+ *     left out, as SAELens's range is exclusive), then n_shuffles_in_entire_dir among [0, i);
+ *   - at the end, when there is more than one shard: n_shuffles_final passes among all.
+ * `ceil(training_tokens / tokens_per_buffer)` buffers are written (the last one full, as in
+ * SAELens), then the source is unsubscribed. `manifest.json` is written last.
+ *
+ * Writes are synchronous inside the source's `next`, so a pull source is paced by the disk.
+ * Every file is written to a temporary name, fsynced and renamed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Observable, Subscription } from 'rxjs';
+import type { CacheActivationsRunnerConfig } from '../config/cacheActivationsRunnerConfig.js';
+import { ConfigError, ShapeError, StageError } from '../errors.js';
+import { tempSibling } from '../io/atomicWrite.js';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
+import { Rng } from '../operators/internal/rng.js';
+import type { ActivationBatch } from '../operators/types.js';
+import {
+  CACHE_FORMAT, CACHE_MANIFEST, CACHE_TENSOR, shardPath, type CacheManifest,
+} from '../sources/cachedActivations.js';
+
+/** The config fields the runner reads (a decoded CacheActivationsRunnerConfig has them all). */
+export type CacheRunnerSettings = Pick<
+  CacheActivationsRunnerConfig,
+  | 'model_name' | 'hook_point' | 'hook_point_head_index' | 'dataset_path' | 'context_size' | 'new_cached_activations_path'
+  | 'd_in' | 'n_batches_in_buffer' | 'training_tokens' | 'store_batch_size' | 'seed'
+  | 'shuffle_every_n_buffers' | 'n_shuffles_with_last_section' | 'n_shuffles_in_entire_dir' | 'n_shuffles_final'
+>;
+
+export interface CacheActivationsRunnerOptions {
+  /** The activations to cache, in stream order (rows of `[n, d_in]` or `[n, hooks, d_in]` batches). */
+  readonly source: Observable<ActivationBatch>;
+  /** Permute each buffer before writing it, as SAELens does. Default true. */
+  readonly shuffleWithinBuffer?: boolean;
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+}
+
+export interface CacheActivationsSummary {
+  readonly path: string;
+  readonly shards: number;
+  readonly tokens: number;
+  /** Bytes of the shards on disk. */
+  readonly bytes: number;
+  /** Whole run: source, writes and shuffles (s). */
+  readonly seconds: number;
+  /** Time spent encoding and writing the first copy of each shard (s). */
+  readonly writeSeconds: number;
+  /** Time spent in the pairwise shuffle passes (s). */
+  readonly shuffleSeconds: number;
+  readonly shufflePasses: number;
+  /** tokens / seconds (end to end). */
+  readonly tokensPerSecond: number;
+  /** Shard bytes / writeSeconds, in MB (1e6 bytes) per second. */
+  readonly writeMBPerSecond: number;
+  readonly manifest: CacheManifest;
+}
+
+/** The disk space the cache will take (bytes), as SAELens's runner prints it. */
+export function cacheDiskBytes(cfg: Pick<CacheRunnerSettings, 'training_tokens' | 'd_in' | 'n_batches_in_buffer' | 'store_batch_size' | 'context_size'>, hooks = 1): number {
+  const perBuffer = cfg.n_batches_in_buffer * cfg.store_batch_size * cfg.context_size;
+  return Math.ceil(cfg.training_tokens / perBuffer) * perBuffer * hooks * cfg.d_in * 4;
+}
+
+function writeFileAtomicSync(target: string, bytes: Uint8Array): void {
+  const tmp = tempSibling(target);
+  const fd = fs.openSync(tmp, 'wx');
+  try {
+    let off = 0;
+    while (off < bytes.byteLength) off += fs.writeSync(fd, bytes, off, bytes.byteLength - off);
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(tmp, target);
+}
+
+function writeShard(file: string, rows: Float32Array, n: number, hooks: number, dIn: number): number {
+  const bytes = encodeSafetensors({ [CACHE_TENSOR]: { dtype: 'F32', shape: [n, hooks, dIn], data: rows } });
+  writeFileAtomicSync(file, bytes);
+  return bytes.byteLength;
+}
+
+function readShard(file: string): { rows: Float32Array; shape: number[] } {
+  const st = decodeSafetensors(new Uint8Array(fs.readFileSync(file)), file);
+  return { rows: st.float32(CACHE_TENSOR).slice(), shape: st.info(CACHE_TENSOR).shape };
+}
+
+/** Rows of `src` (each `rowLen` long) in the order `perm`, into a new array. */
+function permuteRows(src: Float32Array, perm: Int32Array, rowLen: number): Float32Array {
+  const out = new Float32Array(perm.length * rowLen);
+  for (let i = 0; i < perm.length; i++) out.set(src.subarray(perm[i]! * rowLen, (perm[i]! + 1) * rowLen), i * rowLen);
+  return out;
+}
+
+/**
+ * Runs the cache: reads `opts.source` until `ceil(training_tokens / tokens_per_buffer)` buffers
+ * are on disk (or the source ends: the last shard is then short and a line is logged), shuffles
+ * as SAELens, writes the manifest, and resolves with sizes and speeds. Refuses a folder that
+ * exists and is not empty (as SAELens).
+ */
+export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: CacheActivationsRunnerOptions): Promise<CacheActivationsSummary> {
+  const dir = cfg.new_cached_activations_path;
+  const log = opts.log ?? (() => {});
+  const shuffleWithin = opts.shuffleWithinBuffer ?? true;
+  for (const k of ['d_in', 'n_batches_in_buffer', 'store_batch_size', 'context_size', 'training_tokens', 'shuffle_every_n_buffers'] as const) {
+    if (!(Number.isInteger(cfg[k]) && cfg[k] > 0)) throw new ConfigError(`cache runner: ${k} must be a positive integer, got ${cfg[k]}`);
+  }
+  if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0)
+    throw new ConfigError(`cache runner: new_cached_activations_path ${dir} is not empty; delete it or choose another path (nothing was overwritten)`);
+  fs.mkdirSync(dir, { recursive: true });
+
+  const tokensPerBuffer = cfg.n_batches_in_buffer * cfg.store_batch_size * cfg.context_size;
+  const nBuffers = Math.ceil(cfg.training_tokens / tokensPerBuffer);
+  const dIn = cfg.d_in;
+  log(`caching ${nBuffers * tokensPerBuffer} tokens (training_tokens ${cfg.training_tokens}) in ${nBuffers} shards of ${tokensPerBuffer} → ${dir}; ` +
+    `disk ≈ ${(cacheDiskBytes(cfg) / 1e9).toFixed(3)} GB per hook`);
+
+  const bufRng = new Rng(cfg.seed);
+  const pairRng = new Rng(cfg.seed + 1);
+  const shardTokens: number[] = [];
+  let hooks: string[] | undefined;
+  let buffer: Float32Array | undefined;
+  let filled = 0;
+  let bytes = 0;
+  let writeMs = 0;
+  let shuffleMs = 0;
+  let passes = 0;
+  const t0 = performance.now();
+
+  const randInt = (lo: number, hi: number) => lo + Math.floor(pairRng.next() * (hi - lo));
+  const shufflePair = (lo: number, hi: number) => {
+    if (!(lo < hi - 1)) return; // SAELens asserts; with fewer than two shards there is nothing to mix
+    const t = performance.now();
+    const i = randInt(lo, hi);
+    let j = randInt(lo, hi);
+    while (j === i) j = randInt(lo, hi);
+    const a = readShard(shardPath(dir, i));
+    const b = readShard(shardPath(dir, j));
+    const rowLen = a.shape[1]! * a.shape[2]!;
+    const na = a.shape[0]!;
+    const nb = b.shape[0]!;
+    const joint = new Float32Array((na + nb) * rowLen);
+    joint.set(a.rows, 0);
+    joint.set(b.rows, na * rowLen);
+    const mixed = permuteRows(joint, pairRng.permutation(na + nb), rowLen);
+    writeShard(shardPath(dir, i), mixed.subarray(0, na * rowLen), na, a.shape[1]!, a.shape[2]!);
+    writeShard(shardPath(dir, j), mixed.subarray(na * rowLen), nb, a.shape[1]!, a.shape[2]!);
+    passes++;
+    shuffleMs += performance.now() - t;
+  };
+
+  const flush = () => {
+    if (!buffer || filled === 0) return;
+    const H = hooks!.length;
+    const rowLen = H * dIn;
+    let rows = buffer.subarray(0, filled * rowLen);
+    if (shuffleWithin) rows = permuteRows(rows, bufRng.permutation(filled), rowLen);
+    const i = shardTokens.length;
+    const t = performance.now();
+    bytes += writeShard(shardPath(dir, i), rows, filled, H, dIn);
+    writeMs += performance.now() - t;
+    shardTokens.push(filled);
+    filled = 0;
+    const sec = (performance.now() - t0) / 1000;
+    log(`shard ${i + 1}/${nBuffers}: ${shardTokens.reduce((a, b) => a + b, 0)} tokens, ${(bytes / 1e6).toFixed(1)} MB, ` +
+      `${(bytes / 1e6 / (writeMs / 1000)).toFixed(1)} MB/s written, ${(shardTokens.reduce((a, b) => a + b, 0) / sec).toFixed(0)} tokens/s`);
+    if (i % cfg.shuffle_every_n_buffers === 0 && i > 0) {
+      for (let k = 0; k < cfg.n_shuffles_with_last_section; k++) shufflePair(i - cfg.shuffle_every_n_buffers, i);
+      for (let k = 0; k < cfg.n_shuffles_in_entire_dir; k++) shufflePair(0, i);
+    }
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    let sub: Subscription | undefined;
+    let done = false;
+    const stop = (e?: unknown) => {
+      if (done) return;
+      done = true;
+      sub?.unsubscribe();
+      if (e) reject(e instanceof ConfigError || e instanceof ShapeError ? e : new StageError('cacheActivationsRunner', e));
+      else resolve();
+    };
+    sub = opts.source.subscribe({
+      next: (b) => {
+        if (done) {
+          b.acts.dispose();
+          return;
+        }
+        try {
+          const a = b.acts;
+          const H = a.rank === 3 ? a.shape[1]! : 1;
+          if ((a.rank !== 2 && a.rank !== 3) || a.shape[a.rank - 1] !== dIn)
+            throw new ShapeError(`cache runner: activations must be [n, ${dIn}] or [n, hooks, ${dIn}] (d_in ${dIn}), got [${a.shape}]`);
+          if (!hooks) {
+            hooks = [...b.hooks];
+            if (hooks.length !== H) throw new ShapeError(`cache runner: batch names ${hooks.length} hooks (${hooks.join(', ')}) for ${H} activation columns`);
+            buffer = new Float32Array(tokensPerBuffer * H * dIn);
+          } else if (hooks.length !== H || b.hooks.some((h, i) => h !== hooks![i])) {
+            throw new ShapeError(`cache runner: a batch has hooks ${b.hooks.join(', ')}, earlier ones had ${hooks.join(', ')}`);
+          }
+          const data = a.dataSync() as Float32Array;
+          const rowLen = H * dIn;
+          const n = a.shape[0]!;
+          let r = 0;
+          while (r < n && shardTokens.length < nBuffers) {
+            const take = Math.min(n - r, tokensPerBuffer - filled);
+            buffer!.set(data.subarray(r * rowLen, (r + take) * rowLen), filled * rowLen);
+            filled += take;
+            r += take;
+            if (filled === tokensPerBuffer) flush();
+          }
+        } catch (e) {
+          b.acts.dispose();
+          stop(e);
+          return;
+        }
+        b.acts.dispose();
+        if (shardTokens.length >= nBuffers) stop();
+      },
+      error: (e) => stop(e),
+      complete: () => {
+        try {
+          if (filled > 0) log(`the source ended after ${shardTokens.reduce((a, b) => a + b, 0) + filled} tokens; the last shard holds ${filled} of ${tokensPerBuffer}`);
+          flush();
+          stop();
+        } catch (e) {
+          stop(e);
+        }
+      },
+    });
+    if (done) sub.unsubscribe();
+  });
+
+  if (shardTokens.length === 0) throw new ConfigError(`cache runner: the activation source gave no activations; nothing was cached in ${dir}`);
+  if (shardTokens.length > 1) for (let k = 0; k < cfg.n_shuffles_final; k++) shufflePair(0, shardTokens.length);
+
+  const total = shardTokens.reduce((a, b) => a + b, 0);
+  const manifest: CacheManifest = {
+    format: CACHE_FORMAT,
+    version: 1,
+    model_name: cfg.model_name,
+    hook_points: hooks!,
+    hook_point_head_index: cfg.hook_point_head_index,
+    dataset_path: cfg.dataset_path,
+    context_size: cfg.context_size,
+    d_in: dIn,
+    dtype: 'float32',
+    n_shards: shardTokens.length,
+    shard_tokens: shardTokens,
+    total_tokens: total,
+    shuffle: {
+      within_buffer: shuffleWithin,
+      seed: cfg.seed,
+      shuffle_every_n_buffers: cfg.shuffle_every_n_buffers,
+      n_shuffles_with_last_section: cfg.n_shuffles_with_last_section,
+      n_shuffles_in_entire_dir: cfg.n_shuffles_in_entire_dir,
+      n_shuffles_final: cfg.n_shuffles_final,
+      pairwise_passes: passes,
+    },
+    created_by: 'sae-rx cacheActivationsRunner',
+  };
+  writeFileAtomicSync(path.join(dir, CACHE_MANIFEST), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+  const seconds = (performance.now() - t0) / 1000;
+  const summary: CacheActivationsSummary = {
+    path: dir,
+    shards: shardTokens.length,
+    tokens: total,
+    bytes,
+    seconds,
+    writeSeconds: writeMs / 1000,
+    shuffleSeconds: shuffleMs / 1000,
+    shufflePasses: passes,
+    tokensPerSecond: total / seconds,
+    writeMBPerSecond: bytes / 1e6 / Math.max(writeMs / 1000, 1e-9),
+    manifest,
+  };
+  log(`cached ${total} tokens in ${summary.shards} shards (${(bytes / 1e6).toFixed(1)} MB) in ${seconds.toFixed(2)} s: ` +
+    `${summary.tokensPerSecond.toFixed(0)} tokens/s, writes ${summary.writeMBPerSecond.toFixed(1)} MB/s, ${passes} shuffle passes ${summary.shuffleSeconds.toFixed(2)} s`);
+  return summary;
+}
