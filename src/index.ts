@@ -43,6 +43,8 @@ export * from './operators/shuffle.js';
 export * from './operators/mixingBuffer.js';
 export * from './operators/normalizeActivations.js';
 export * from './operators/trainSae.js';
+export * from './operators/packContext.js';
+export * from './operators/modelActivations.js';
 
 // --- sinks ---
 export * from './sinks/sinks.js';
@@ -53,3 +55,8 @@ export * from './sinks/report/index.js';
 
 // --- analysis ---
 export * from './analysis/index.js';
+
+// --- runners ---
+export * from './runners/trainingRun.js';
+export * from './runners/languageModelRunner.js';
+export * from './runners/toyModelRunner.js';

@@ -1,0 +1,181 @@
+/**
+ * SAELens's `language_model_sae_runner` as one Rx pipeline built from a decoded
+ * `LanguageModelSAERunnerConfig` (a sweep trains every SAE on one stream):
+ *
+ *   documents (hfDataset | localDocuments) → packContext → modelActivations
+ *     → mixingBuffer → normalizeActivations → batch → trainSae(all SAEs) → sinks
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Observable } from 'rxjs';
+import { encodeRunnerConfig } from '../config/runnerConfig.js';
+import type { LanguageModelSaeRunnerConfig } from '../config/languageModelRunnerConfig.js';
+import { type SingleLanguageModelSaeRunnerConfig, expandSweep } from '../config/sweep.js';
+import { toSaeConfig, toTrainerConfig } from '../config/mapping.js';
+import { ConfigError, HubError } from '../errors.js';
+import { writeCachedRef } from '../hub/cache.js';
+import { type HubConfig, toHubConfig } from '../hub/config.js';
+import { downloadHubFile, resolveHubRevision } from '../hub/download.js';
+import { HookedTransformer } from '../model/HookedTransformer.js';
+import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
+import { modelActivations } from '../operators/modelActivations.js';
+import { packContext } from '../operators/packContext.js';
+import type { TrainSaeSpec } from '../operators/trainSae.js';
+import type { Document } from '../sources/documents.js';
+import { hfDataset } from '../sources/hfDataset.js';
+import { localDocuments } from '../sources/localDocuments.js';
+import { wandbOptionsFromRunnerConfig } from '../sinks/wandb.js';
+import type { TrainEvent } from '../train/TrainEvent.js';
+import { type RunOptions, type RunSummary, type Runner, preparedStream, runWithSinks, trainingTail } from './trainingRun.js';
+
+export interface LanguageModelRunnerOptions extends RunOptions {
+  /** Hub settings (default: from the environment: HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE, cache). */
+  readonly hub?: Partial<HubConfig>;
+  /** Documents to train on instead of `dataset_path` (tests, custom sources). */
+  readonly documents?: Observable<Document>;
+}
+
+/** A local model folder (has config.json), else the folder of a hub repo's files in the hub cache. */
+export async function resolveModelFolder(modelName: string, hub?: Partial<HubConfig>): Promise<string> {
+  if (fs.existsSync(path.join(modelName, 'config.json'))) return modelName;
+  if (fs.existsSync(modelName) || modelName.startsWith('.') || modelName.startsWith('/'))
+    throw new ConfigError(`model_name: ${modelName} is a local path but has no config.json`);
+  if (!modelName.includes('/'))
+    throw new ConfigError(
+      `model_name: "${modelName}" is neither a local model folder nor a hub repo id "owner/name" (TransformerLens short names are not supported; give the HF repo, e.g. "openai-community/gpt2")`,
+    );
+  const cfg = toHubConfig(hub);
+  const repo = modelName;
+  // Pin one commit so all files come from the same snapshot folder.
+  const commit = await resolveHubRevision({ repo }, cfg);
+  if (!cfg.offline) await writeCachedRef(cfg, 'model', repo, 'main', commit);
+  const get = (p: string) => downloadHubFile({ repo, path: p, revision: commit }, cfg);
+  const optional = async (p: string) => {
+    try {
+      return await get(p);
+    } catch (e) {
+      if (e instanceof HubError) return undefined;
+      throw e;
+    }
+  };
+  const configFile = await get('config.json');
+  if (!(await optional('tokenizer.json')) && !(await optional('tokenizer.bin')))
+    throw new HubError(`model_name: hub repo "${repo}" has no tokenizer.json (or tokenizer.bin)`);
+  await optional('tokenizer_config.json');
+  if (!(await optional('model.safetensors'))) {
+    const index = await optional('model.safetensors.index.json');
+    if (!index) throw new HubError(`model_name: hub repo "${repo}" has no model.safetensors or model.safetensors.index.json`);
+    const map = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map ?? {};
+    for (const shard of new Set(Object.values(map))) await get(shard);
+  }
+  return path.dirname(configFile);
+}
+
+/** The documents of `dataset_path`: a local file/folder, else a hub dataset repo. */
+export function datasetDocuments(cfg: LanguageModelSaeRunnerConfig, hub?: Partial<HubConfig>): Observable<Document> {
+  const p = cfg.dataset_path;
+  if (fs.existsSync(p)) return localDocuments(p);
+  const h = toHubConfig(hub);
+  // streaming reads row groups over HTTP without caching; offline, the cache is all there is
+  return hfDataset({ path: p, download: !cfg.streaming || h.offline, hub: h });
+}
+
+/** The hook points a config's SAEs read, in first-seen order. */
+export function runnerHooks(singles: readonly SingleLanguageModelSaeRunnerConfig[]): string[] {
+  return [...new Set(singles.map((s) => s.hook_point))];
+}
+
+/** The trainSae specs of a (possibly swept) config: one per SAE, id = SAELens's SAE name. */
+export function runnerSpecs(singles: readonly SingleLanguageModelSaeRunnerConfig[]): TrainSaeSpec[] {
+  return singles.map((s) => ({ id: s.sae_id, sae: toSaeConfig(s), trainer: toTrainerConfig(s) }));
+}
+
+function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTransformer, hooks: readonly string[]): void {
+  if (cfg.model_class_name !== 'HookedTransformer') throw new ConfigError(`model_class_name: ${cfg.model_class_name} is not supported (HookedTransformer only)`);
+  if (cfg.context_size > model.cfg.nCtx)
+    throw new ConfigError(`context_size ${cfg.context_size} exceeds the model's context length n_ctx ${model.cfg.nCtx} (${cfg.model_name})`);
+  const shapes = model.hookShapes(1, 1);
+  for (const h of hooks) {
+    const s = shapes[h];
+    if (!s) throw new ConfigError(`hook_point: '${h}' is not a hook point of ${cfg.model_name}`);
+    const width = cfg.hook_point_head_index !== null && s.length === 4 ? s[3]! : s.slice(2).reduce((a, b) => a * b, 1);
+    if (width !== cfg.d_in) throw new ConfigError(`d_in ${cfg.d_in} does not match the width ${width} of '${h}' in ${cfg.model_name}`);
+  }
+}
+
+/**
+ * The language-model SAE runner for a decoded config. `events$` is cold: each subscription
+ * loads the model (local folder or hub repo, through the hub cache), streams the dataset and
+ * trains every SAE of the sweep on one activation stream (one forward pass per store batch,
+ * only when the trainer needs it), freeing the model at the end. `run()` adds the sinks:
+ * console progress, `records.jsonl` and `config.json` in the run folder (the config's
+ * checkpoint_path, which also holds the SAE folders `<sae_id>/final_<tokens>`), W&B when
+ * `log_to_wandb`, and `report.html` at the end.
+ */
+export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: LanguageModelRunnerOptions = {}): Runner {
+  const singles = expandSweep(cfg);
+  const specs = runnerSpecs(singles);
+  const hooks = runnerHooks(singles);
+  const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const totalSteps = Math.max(...specs.map((s) => s.trainer.totalTrainingSteps + s.trainer.finetuningSteps));
+  if (cfg.use_cached_activations) throw new ConfigError('use_cached_activations: training from cached activations is not supported by this runner yet');
+
+  const events$ = preparedStream(
+    async () => {
+      log(`loading model ${cfg.model_name}`);
+      const dir = await resolveModelFolder(cfg.model_name, opts.hub);
+      const model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
+      try {
+        checkAgainstModel(cfg, model, hooks);
+        const tokenizer: TextTokenizer = loadTokenizer(dir);
+        return { model, tokenizer };
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    },
+    ({ model, tokenizer }): Observable<TrainEvent> => {
+      const documents = opts.documents ?? datasetDocuments(cfg, opts.hub);
+      log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on ${hooks.join(', ')} of ${cfg.model_name} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
+      return documents.pipe(
+        packContext({
+          contextSize: cfg.context_size,
+          prependBos: cfg.prepend_bos,
+          tokenizer,
+          ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
+          storeBatchSize: cfg.store_batch_size,
+          maxDocumentTokens: model.cfg.nCtx,
+        }),
+        modelActivations(model, { hooks, headIndex: cfg.hook_point_head_index, withTokens: false }),
+        trainingTail({
+          specs,
+          batchesInBuffer: cfg.n_batches_in_buffer,
+          storeBatchRows: cfg.store_batch_size * cfg.context_size,
+          trainBatchSize: cfg.train_batch_size,
+          seed: cfg.seed,
+          normalize: cfg.normalize_activations === true || cfg.normalize_activations === 'expected_average_only_in' ? 'expected_average_only_in' : 'none',
+          checkpointPath: runDir,
+          nCheckpoints: cfg.n_checkpoints,
+          logEvery: opts.logEvery ?? 1,
+          handleSignals: opts.handleSignals ?? true,
+        }),
+      );
+    },
+    ({ model }) => model.dispose(),
+  );
+
+  return {
+    runDir,
+    events$,
+    run: (): Promise<RunSummary> =>
+      runWithSinks(events$, {
+        runDir,
+        config: encodeRunnerConfig(cfg),
+        totalSteps,
+        title: `sae-rx: ${cfg.model_name} ${hooks.join(', ')}`,
+        wandb: cfg.log_to_wandb ? { ...wandbOptionsFromRunnerConfig(cfg, singles), ...opts.wandb } : null,
+        opts,
+      }),
+  };
+}

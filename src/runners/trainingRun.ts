@@ -1,0 +1,229 @@
+/**
+ * What every runner shares once it has a stream of activations: the training tail
+ * (mixing buffer → normalization → train batches → trainSae) and the run around it (sinks,
+ * the run folder with config.json, records.jsonl and report.html, the summary).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Observable, type Observer, type OperatorFunction } from 'rxjs';
+import { batch } from '../operators/batch.js';
+import { mixingBuffer } from '../operators/mixingBuffer.js';
+import { type NormalizeMethod, normalizeActivations } from '../operators/normalizeActivations.js';
+import { type TrainSaeSpec, trainSae } from '../operators/trainSae.js';
+import type { ActivationBatch } from '../operators/types.js';
+import { type ConsoleSinkOptions, consoleSink } from '../sinks/consoleSink.js';
+import { jsonlSink } from '../sinks/jsonlSink.js';
+import { writeReport } from '../sinks/report/writeReport.js';
+import { sinks } from '../sinks/sinks.js';
+import { type WandbSinkOptions, wandbSink } from '../sinks/wandb.js';
+import type { StepRecord, TrainEvent } from '../train/TrainEvent.js';
+
+export interface TrainingTailOptions {
+  /** The SAEs to train on the stream (a sweep: several, the stream is read once). */
+  readonly specs: readonly TrainSaeSpec[];
+  /** SAELens `n_batches_in_buffer`. */
+  readonly batchesInBuffer: number;
+  /** Rows per store batch (SAELens `store_batch_size × context_size`). */
+  readonly storeBatchRows: number;
+  readonly trainBatchSize: number;
+  /** Seed of the mixing buffer's shuffles. */
+  readonly seed: number;
+  /** SAELens `normalize_activations` (default none). */
+  readonly normalize?: NormalizeMethod;
+  /** Folder of checkpoints and final SAEs (`<path>/<saeId>/…`); none: nothing is written. */
+  readonly checkpointPath?: string;
+  readonly nCheckpoints?: number;
+  /** A step record every this many steps (default 1). */
+  readonly logEvery?: number;
+  /** Checkpoint on SIGINT/SIGTERM, then exit (default true). */
+  readonly handleSignals?: boolean;
+}
+
+/**
+ * The training tail of every runner:
+ * `mixingBuffer → normalizeActivations → batch(trainBatchSize) → trainSae(specs)`.
+ * The norm scaling factor (when asked) is estimated on the first half buffer of rows, as
+ * SAELens estimates it on its first buffer.
+ */
+export function trainingTail(o: TrainingTailOptions): OperatorFunction<ActivationBatch, TrainEvent> {
+  const halfBuffer = Math.floor(o.batchesInBuffer / 2) * o.storeBatchRows;
+  return (source) =>
+    source.pipe(
+      mixingBuffer({ batchesInBuffer: o.batchesInBuffer, storeBatchSize: o.storeBatchRows, trainBatchSize: o.trainBatchSize, seed: o.seed }),
+      normalizeActivations(o.normalize ?? 'none', { estimationTokens: Math.max(1, halfBuffer) }),
+      batch(o.trainBatchSize),
+      trainSae(o.specs, {
+        ...(o.checkpointPath !== undefined ? { checkpointPath: o.checkpointPath } : {}),
+        nCheckpoints: o.nCheckpoints ?? 0,
+        logEvery: o.logEvery ?? 1,
+        handleSignals: o.handleSignals ?? true,
+      }),
+    );
+}
+
+/** One SAE's outcome. */
+export interface SaeRunSummary {
+  readonly saeId: string;
+  /** Folder of the final SAE (SAELens layout), when written. */
+  readonly path?: string;
+  readonly steps: number;
+  readonly tokens: number;
+  readonly first?: StepRecord;
+  readonly last?: StepRecord;
+}
+
+export interface RunSummary {
+  /** Folder holding config.json, records.jsonl, report.html and the SAE folders. */
+  readonly runDir: string;
+  readonly saes: readonly SaeRunSummary[];
+  readonly seconds: number;
+  /** Training tokens per second (each token counted once, however many SAEs). */
+  readonly tokensPerSecond: number;
+  readonly reportPath?: string;
+  readonly warnings: readonly string[];
+}
+
+export interface RunOptions {
+  /** Folder of the run (default: the config's checkpoint_path). */
+  readonly runDir?: string;
+  /** Progress on stderr (default true); options for the console sink. */
+  readonly console?: boolean | ConsoleSinkOptions;
+  /** Write report.html at the end (default true). */
+  readonly report?: boolean;
+  /** Overrides of the W&B sink options (used only when the config logs to W&B). */
+  readonly wandb?: Partial<WandbSinkOptions>;
+  /** Further observers of the records. */
+  readonly sinks?: readonly Partial<Observer<TrainEvent>>[];
+  /** A step record every this many steps (default 1). */
+  readonly logEvery?: number;
+  /** Checkpoint on SIGINT/SIGTERM, then exit (default true). */
+  readonly handleSignals?: boolean;
+  /** Progress messages of the runner itself (default: stderr). */
+  readonly log?: (line: string) => void;
+}
+
+export interface Runner<S extends RunSummary = RunSummary> {
+  readonly runDir: string;
+  /**
+   * The training records. Cold: each subscription loads what it needs, trains and frees
+   * everything on complete, error and unsubscribe. No sinks attached: bring your own.
+   */
+  readonly events$: Observable<TrainEvent>;
+  /** Trains with the runner's sinks (console, records.jsonl, W&B when configured), writes config.json and the report. */
+  run(): Promise<S>;
+}
+
+/** Subscribes `events$` with the standard sinks and resolves with the summary (rejects on error). */
+export async function runWithSinks(
+  events$: Observable<TrainEvent>,
+  o: {
+    runDir: string;
+    config: Record<string, unknown>;
+    totalSteps: number;
+    title: string;
+    wandb?: WandbSinkOptions | null;
+    opts: RunOptions;
+  },
+): Promise<RunSummary> {
+  const { runDir, opts } = o;
+  fs.mkdirSync(runDir, { recursive: true });
+  // the config as SAELens's snake_case dict, secrets already masked by the caller's encoder
+  fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(o.config, null, 2) + '\n');
+  const first = new Map<string, StepRecord>();
+  const last = new Map<string, StepRecord>();
+  const done = new Map<string, { path?: string; step: number; tokens: number }>();
+  const warnings: string[] = [];
+  const collector: Partial<Observer<TrainEvent>> = {
+    next: (r) => {
+      if (r.type === 'step') {
+        if (!first.has(r.saeId)) first.set(r.saeId, r);
+        last.set(r.saeId, r);
+      } else if (r.type === 'done') done.set(r.saeId, { ...(r.path !== undefined ? { path: r.path } : {}), step: r.step, tokens: r.tokens });
+      else if (r.type === 'warning') warnings.push(`${r.saeId}: ${r.message}`);
+    },
+  };
+  const consoleOpt = opts.console ?? true;
+  const observers: Partial<Observer<TrainEvent>>[] = [];
+  if (consoleOpt) observers.push(consoleSink({ totalSteps: o.totalSteps, ...(typeof consoleOpt === 'object' ? consoleOpt : {}) }));
+  observers.push(jsonlSink(path.join(runDir, 'records.jsonl')));
+  const wb = o.wandb ? wandbSink(o.wandb) : undefined;
+  if (wb) observers.push(wb);
+  observers.push(collector, ...(opts.sinks ?? []));
+  const t0 = Date.now();
+  let failure: unknown;
+  await new Promise<void>((resolve) => {
+    const all = sinks(...observers);
+    events$.subscribe({
+      next: (r) => all.next(r),
+      error: (e) => {
+        failure = e;
+        all.error(e);
+        resolve();
+      },
+      complete: () => {
+        all.complete();
+        resolve();
+      },
+    });
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  if (wb) await wb.closed;
+  if (failure !== undefined) throw failure;
+  let reportPath: string | undefined;
+  if (opts.report ?? true) reportPath = await writeReport(runDir, { title: o.title });
+  const ids = [...new Set([...first.keys(), ...done.keys()])];
+  const saes: SaeRunSummary[] = ids.map((saeId) => {
+    const d = done.get(saeId);
+    const l = last.get(saeId);
+    const f = first.get(saeId);
+    return {
+      saeId,
+      ...(d?.path !== undefined ? { path: d.path } : {}),
+      steps: d ? d.step : l ? l.step + 1 : 0,
+      tokens: d?.tokens ?? l?.tokens ?? 0,
+      ...(f ? { first: f } : {}),
+      ...(l ? { last: l } : {}),
+    };
+  });
+  const tokens = saes[0]?.tokens ?? 0;
+  return { runDir, saes, seconds, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, ...(reportPath ? { reportPath } : {}), warnings };
+}
+
+/**
+ * A cold Observable that runs `prepare` at subscription (load a model, train a toy model…),
+ * then follows the stream it returns; what `prepare` made is released by `release` on
+ * complete, error and unsubscribe (also when unsubscribed while `prepare` was still running).
+ */
+export function preparedStream<R>(
+  prepare: () => Promise<R>,
+  stream: (r: R) => Observable<TrainEvent>,
+  release: (r: R) => void,
+): Observable<TrainEvent> {
+  return new Observable<TrainEvent>((subscriber) => {
+    let closed = false;
+    let res: { r: R } | undefined;
+    let inner: { unsubscribe(): void } | undefined;
+    const free = () => {
+      const r = res;
+      res = undefined;
+      if (r) release(r.r);
+    };
+    prepare().then(
+      (r) => {
+        res = { r };
+        if (closed) return free();
+        try {
+          inner = stream(r).subscribe(subscriber);
+        } catch (e) {
+          subscriber.error(e);
+        }
+      },
+      (e) => subscriber.error(e),
+    );
+    return () => {
+      closed = true;
+      inner?.unsubscribe();
+      free();
+    };
+  });
+}
