@@ -4,9 +4,18 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { lastValueFrom, take, toArray } from 'rxjs';
+import type { runEvals as RunEvals } from '../../analysis/evals.js';
+import { selectBackend } from '../../backend/selectBackend.js';
+import { HookedTransformer } from '../../model/HookedTransformer.js';
+import { loadTokenizer } from '../../model/tokenizer.js';
+import { packContext } from '../../operators/packContext.js';
+import { loadSae } from '../../sae/saeFolder.js';
+import { hfDataset } from '../../sources/hfDataset.js';
+import { localDocuments } from '../../sources/localDocuments.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
+import { UsageError, stage } from '../errors.js';
 import { optionalFunction } from '../runners.js';
 import type { Command } from './command.js';
 
@@ -15,6 +24,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'dataset', type: 'string', valueName: 'PATH', description: 'a local .txt/.jsonl/.parquet file or a hub dataset (owner/name)' },
   { name: 'batches', type: 'string', valueName: 'N', description: 'number of evaluation batches (default 10)' },
   { name: 'batch-size', type: 'string', valueName: 'N', description: 'sequences per batch (default 8)' },
+  { name: 'context-size', type: 'string', valueName: 'N', description: "tokens per sequence (default: the SAE's context_size, at most the model's)" },
 ];
 
 function positiveInt(flag: string, v: string | boolean | undefined, dflt: number): number {
@@ -30,6 +40,7 @@ export interface EvalCliArgs {
   readonly dataset: string;
   readonly batches: number;
   readonly batchSize: number;
+  readonly contextSize?: number;
 }
 
 /** Checks the command line of `eval` (exit 2 on anything wrong). */
@@ -49,13 +60,52 @@ export function evalArgs(ctx: CliContext, args: ParsedArgs): EvalCliArgs {
     dataset,
     batches: positiveInt('batches', args.flags['batches'], 10),
     batchSize: positiveInt('batch-size', args.flags['batch-size'], 8),
+    ...(args.flags['context-size'] !== undefined ? { contextSize: positiveInt('context-size', args.flags['context-size'], 0) } : {}),
   };
 }
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
-  evalArgs(ctx, args);
-  await optionalFunction('SAE evals', 'runEvals', ['analysis/evals']);
-  throw new UsageError('unreachable');
+  const a = evalArgs(ctx, args);
+  const runEvals = await optionalFunction<typeof RunEvals>('SAE evals', 'runEvals', ['analysis/evals']);
+  const localData = existsSync(path.resolve(ctx.io.cwd, a.dataset));
+  if (!localData && !/^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(a.dataset)) {
+    throw new UsageError(`--dataset ${a.dataset}: neither a local file/folder nor a hub dataset id (owner/name)`);
+  }
+  await stage('selecting the backend', () => selectBackend({ log: () => {} }));
+  const sae = await stage(`loading the SAE in ${a.saeDir}`, () => loadSae(a.saeDir));
+  let model: HookedTransformer | undefined;
+  try {
+    model = await stage(`loading the model in ${a.modelDir}`, () => HookedTransformer.fromFolder(a.modelDir));
+    const m = model;
+    const tokenizer = await stage('loading the tokenizer', () => loadTokenizer(a.modelDir));
+    const contextSize = Math.min(a.contextSize ?? sae.cfg.contextSize, m.cfg.nCtx);
+    ctx.info(`evaluating ${sae.cfg.hookPoint} SAE (d_sae ${sae.cfg.dSae}) on ${a.batches} batches of ${a.batchSize}×${contextSize} tokens from ${a.dataset}`);
+    const docs$ = localData ? localDocuments(path.resolve(ctx.io.cwd, a.dataset)) : hfDataset({ path: a.dataset });
+    const batches = await stage(`reading ${a.dataset}`, () =>
+      lastValueFrom(
+        docs$.pipe(
+          packContext({ contextSize, prependBos: sae.cfg.prependBos, tokenizer, storeBatchSize: a.batchSize, maxDocumentTokens: m.cfg.nCtx }),
+          take(a.batches),
+          toArray(),
+        ),
+      ),
+    );
+    if (batches.length === 0) throw new UsageError(`--dataset ${a.dataset}: no complete sequence of ${contextSize} tokens`);
+    const result = await stage('evaluating', () => runEvals(m, sae, batches));
+    ctx.record({ type: 'eval', saeDir: a.saeDir, model: a.modelDir, dataset: a.dataset, batches: result.batches, tokens: result.tokens, metrics: result.metrics });
+    if (!ctx.flags.json) {
+      const keys = Object.keys(result.metrics);
+      const w = Math.max(...keys.map((k) => k.length));
+      const fmt = (x: number) => (Number.isInteger(x) ? String(x) : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(4) : x.toFixed(4));
+      ctx.print(
+        [`SAE ${a.saeDir} on ${result.batches} batches (${result.tokens} tokens, ${(result.ms / 1000).toFixed(1)} s):`, ...keys.map((k) => `  ${k.padEnd(w)}  ${fmt(result.metrics[k]!)}`)].join('\n'),
+      );
+    }
+  } finally {
+    sae.dispose();
+    model?.dispose();
+  }
+  return 0;
 }
 
 export const evalCommand: Command = {

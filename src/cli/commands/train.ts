@@ -1,24 +1,18 @@
 /**
- * `sae-rx train CONFIG`: decode a runner config (toy model or language model), run the runner,
- * and send its records to the console, `records.jsonl`, stdout (`--json`) and W&B (when the
- * config asks); then write the run's `report.html`.
+ * `sae-rx train CONFIG`: decode a runner config (toy model or language model) and run its
+ * runner, which sends the records to the console, `records.jsonl` and W&B (when the config
+ * asks) and writes the run's `report.html`; with `--json` the records also go to stdout.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { isObservable, type Observable, type Observer } from 'rxjs';
+import type { Observer } from 'rxjs';
+import { selectBackend } from '../../backend/selectBackend.js';
 import { generateRunId } from '../../config/languageModelRunnerConfig.js';
 import type { RunnerConfigs } from '../../config/runnerConfig.js';
-import { encodeRunnerConfig } from '../../config/runnerConfig.js';
-import { redactSecrets } from '../../config/secrets.js';
-import { consoleSink } from '../../sinks/consoleSink.js';
-import { jsonlSink } from '../../sinks/jsonlSink.js';
-import { writeReport } from '../../sinks/report/writeReport.js';
-import { sinksWith } from '../../sinks/sinks.js';
-import { type WandbSink, wandbOptionsFromRunnerConfig, wandbSink } from '../../sinks/wandb.js';
-import type { TrainEvent } from '../../train/TrainEvent.js';
+import type { StepRecord, TrainEvent } from '../../train/TrainEvent.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import type { CliContext } from '../context.js';
-import { UsageError, stage } from '../errors.js';
+import { NotAvailableError, UsageError, stage } from '../errors.js';
 import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
 import { optionalFunction } from '../runners.js';
 import { fieldLines } from '../help.js';
@@ -29,124 +23,119 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'out', type: 'string', valueName: 'DIR', description: 'run folder (default: checkpoint_path, with the run id SAELens appends)' },
 ];
 
-/** What the CLI hands a runner besides the config. */
-export interface RunnerCliOptions {
-  /** The run folder: checkpoints, SAE folders, and the CLI's records.jsonl. */
+/**
+ * The part of a runner (src/runners/) the CLI uses: `toyModelRunner(cfg, opts)` and
+ * `languageModelRunner(cfg, opts)` return `{ runDir, run() }`; `run()` trains with the
+ * standard sinks (console, records.jsonl, W&B when configured), writes config.json and
+ * report.html, and resolves with a summary.
+ */
+export interface CliRunOptions {
   readonly runDir: string;
-  /** Resume from the latest checkpoint in runDir. */
-  readonly resume: boolean;
-  /** Info lines for humans (stderr). */
+  /** Progress on stderr (false under --quiet/--no-progress). */
+  readonly console: false | { readonly stream: NodeJS.WritableStream };
+  /** Extra observers: the --json stdout sink, the warning printer. */
+  readonly sinks: ReadonlyArray<Partial<Observer<TrainEvent>>>;
   readonly log: (line: string) => void;
+  readonly wandb: { readonly warn: (message: string) => void };
 }
 
-type Runner<C> = (cfg: C, opts: RunnerCliOptions) => Observable<TrainEvent> | Promise<Observable<TrainEvent>>;
-
-/** The file in a run folder that lets `--resume DIR` rebuild the run's config. */
-const RUN_FILE = 'sae-rx-run.json';
-
-interface RunFile {
-  readonly kind: 'toy_model' | 'language_model';
-  readonly raw: Record<string, unknown>;
+interface CliRunSummary {
+  readonly runDir: string;
+  readonly saes: ReadonlyArray<{ readonly saeId: string; readonly path?: string; readonly steps: number; readonly tokens: number; readonly last?: StepRecord }>;
+  readonly seconds: number;
+  readonly tokensPerSecond: number;
+  readonly reportPath?: string;
+  readonly warnings: readonly string[];
+  /** Toy runs: how many true features the SAE recovered. */
+  readonly recovery?: { readonly recovered: number; readonly threshold: number; readonly meanMaxCosine: number; readonly maxCosine: readonly number[] };
 }
+
+type RunnerFactory<C> = (cfg: C, opts: CliRunOptions) => { readonly runDir: string; run(): Promise<CliRunSummary> };
+
+const fmt = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(3) : x.toPrecision(4));
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
-  const resumeDir = ctx.flags.resume !== undefined ? path.resolve(ctx.io.cwd, ctx.flags.resume) : undefined;
-  let file = args.positionals[0];
+  const file = args.positionals[0];
+  if (file === undefined) throw new UsageError("train needs a CONFIG file (JSON or YAML); see 'sae-rx train --help'");
   if (args.positionals.length > 1) throw new UsageError(`train takes one CONFIG file, got ${args.positionals.length} arguments: ${args.positionals.join(' ')}`);
-  if (resumeDir !== undefined && !existsSync(resumeDir)) throw new UsageError(`--resume ${ctx.flags.resume}: no such folder`);
-  let tmpRaw: string | undefined;
-  if (file === undefined) {
-    if (resumeDir === undefined) throw new UsageError("train needs a CONFIG file (JSON or YAML); see 'sae-rx train --help'");
-    // resume with the config the run was started with
-    const rf = path.join(resumeDir, RUN_FILE);
-    if (!existsSync(rf)) throw new UsageError(`--resume ${ctx.flags.resume}: no ${RUN_FILE} there (was the run started by 'sae-rx train'?); give the CONFIG too`);
-    const saved = JSON.parse(readFileSync(rf, 'utf8')) as RunFile;
-    tmpRaw = path.join(resumeDir, `.${RUN_FILE}.config.json`);
-    writeFileSync(tmpRaw, JSON.stringify({ kind: saved.kind, ...saved.raw }));
-    file = tmpRaw;
+  if (ctx.flags.resume !== undefined && !existsSync(path.resolve(ctx.io.cwd, ctx.flags.resume))) {
+    throw new UsageError(`--resume ${ctx.flags.resume}: no such folder`);
   }
-  const loaded = await loadRunConfig('train', file, args, ['language_model', 'toy_model'] as const, [...FLAGS], ctx.io.cwd);
-  if (loaded.extraPositionals.length > 0 || (tmpRaw !== undefined && args.positionals.length > 0)) {
-    throw new UsageError(`train takes one CONFIG file; unexpected ${[...loaded.extraPositionals].join(' ')}`);
-  }
+  const loaded = await loadRunConfig('train', file, args, ['language_model', 'toy_model'] as const, FLAGS, ctx.io.cwd);
+  if (loaded.extraPositionals.length > 0) throw new UsageError(`train takes one CONFIG file; unexpected ${loaded.extraPositionals.join(' ')}`);
   const { kind, config } = loaded;
+  const what = kind === 'toy_model' ? 'toy-model' : 'language-model';
 
-  const runner =
+  const factory =
     kind === 'toy_model'
-      ? await optionalFunction<Runner<RunnerConfigs['toy_model']>>('the toy-model runner', 'toyModelRunner', ['runners/toyModelRunner', 'runners/index'])
-      : await optionalFunction<Runner<RunnerConfigs['language_model']>>('the language-model runner', 'languageModelRunner', ['runners/languageModelRunner', 'runners/index']);
+      ? await optionalFunction<RunnerFactory<RunnerConfigs['toy_model']>>('the toy-model runner', 'toyModelRunner', ['runners/toyModelRunner', 'runners/index'])
+      : await optionalFunction<RunnerFactory<RunnerConfigs['language_model']>>('the language-model runner', 'languageModelRunner', ['runners/languageModelRunner', 'runners/index']);
+  if (ctx.flags.resume !== undefined) {
+    // The runners cannot continue a run's data stream yet; retraining from scratch under the
+    // name of a resume would be worse than refusing.
+    throw new NotAvailableError(`--resume: resuming a run is not available in this build of sae-rx (the ${what} runner takes no resume option yet)`);
+  }
 
   const out = typeof args.flags['out'] === 'string' ? path.resolve(ctx.io.cwd, args.flags['out']) : undefined;
   const runDir =
-    resumeDir ??
     out ??
-    path.resolve(ctx.io.cwd, kind === 'language_model' ? (config as RunnerConfigs['language_model']).checkpoint_path : path.join(config.checkpoint_path, generateRunId()));
-  mkdirSync(runDir, { recursive: true });
-  // config.json: SAELens's dict (the report shows it); RUN_FILE: what --resume decodes again.
-  writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(encodeRunnerConfig(config), null, 2) + '\n');
-  writeFileSync(path.join(runDir, RUN_FILE), JSON.stringify(redactSecrets({ kind, raw: loaded.raw } satisfies RunFile), null, 2) + '\n');
-  ctx.info(`${resumeDir ? 'resuming' : 'training'} ${kind === 'toy_model' ? 'toy-model' : 'language-model'} SAE run in ${runDir}`);
+    path.resolve(
+      ctx.io.cwd,
+      kind === 'language_model'
+        ? (config as RunnerConfigs['language_model']).checkpoint_path // SAELens already appended the run id
+        : path.join(config.checkpoint_path, generateRunId()),
+    );
+  const opts: CliRunOptions = {
+    runDir,
+    console: ctx.flags.progress ? { stream: ctx.io.stderr } : false,
+    sinks: [
+      {
+        next: (r: TrainEvent) => {
+          ctx.record(r);
+          // the console sink prints warnings; without it, they still reach the user
+          if (r.type === 'warning' && !ctx.flags.progress) ctx.warn(`${r.saeId}: ${r.message}`);
+        },
+      },
+    ],
+    log: (l) => ctx.info(l),
+    wandb: { warn: (m) => ctx.warn(m) },
+  };
+  await stage('selecting the backend', () => selectBackend({ log: (l) => ctx.info(l) }));
+  const runner = await stage(`setting up the ${what} runner`, () => (factory as RunnerFactory<unknown>)(config, opts));
+  ctx.info(`${what} run in ${runner.runDir}`);
+  const summary = await stage('training', () => runner.run());
 
-  const totalSteps =
-    kind === 'language_model'
-      ? (config as RunnerConfigs['language_model']).total_training_steps
-      : Math.floor((config as RunnerConfigs['toy_model']).total_training_tokens / config.train_batch_size);
-  const observers: Array<Partial<Observer<TrainEvent>>> = [jsonlSink(path.join(runDir, 'records.jsonl'))];
-  if (ctx.flags.progress && !ctx.flags.quiet) observers.push(consoleSink({ totalSteps, stream: ctx.io.stderr }));
-  if (ctx.flags.json) observers.push({ next: (r) => ctx.record(r) });
-  let wandb: WandbSink | undefined;
-  if (config.log_to_wandb) {
-    try {
-      wandb =
-        kind === 'language_model'
-          ? wandbSink({ ...wandbOptionsFromRunnerConfig(config as RunnerConfigs['language_model']), warn: (m) => ctx.warn(m) })
-          : wandbSink({
-              project: config.wandb_project,
-              ...(config.wandb_entity ? { entity: config.wandb_entity } : {}),
-              config: encodeRunnerConfig(config),
-              logFrequency: config.wandb_log_frequency,
-              warn: (m) => ctx.warn(m),
-            });
-      observers.push(wandb);
-    } catch (e) {
-      ctx.warn(`W&B logging is off: ${(e as Error).message} (set log_to_wandb: false to silence this)`);
-    }
-  }
-
-  const records$ = await stage('starting the runner', () =>
-    (runner as Runner<unknown>)(config, { runDir, resume: resumeDir !== undefined, log: (l) => ctx.info(l) }),
-  );
-  if (!isObservable(records$)) throw new Error('the runner did not return an Observable of records');
-  const done: Array<{ saeId: string; path?: string }> = [];
-  await stage('training', () =>
-    new Promise<void>((resolve, reject) => {
-      records$.subscribe(
-        sinksWith<TrainEvent>(
-          { warn: (m) => ctx.warn(m) },
-          ...observers,
-          {
-            next: (r: TrainEvent) => {
-              if (r.type === 'done') done.push({ saeId: r.saeId, ...(r.path ? { path: r.path } : {}) });
-              if (r.type === 'warning' && !ctx.flags.progress) ctx.warn(`${r.saeId}: ${r.message}`);
-            },
-            error: reject,
-            complete: resolve,
-          },
-        ),
-      );
-    }),
-  );
-  if (wandb) await wandb.closed;
-  const report = await stage('writing the report', () => writeReport(runDir, { title: `sae-rx ${kind === 'toy_model' ? 'toy-model' : 'language-model'} run` }));
-  ctx.record({ type: 'result', command: 'train', runDir, saes: done, report });
-  if (!ctx.flags.json) {
-    const lines = [
-      ...done.map((d) => `SAE ${d.saeId}: ${d.path ?? '(not saved)'}`),
-      `records: ${path.join(runDir, 'records.jsonl')}`,
-      `report: ${report}`,
-    ];
-    ctx.print(lines.join('\n'));
-  }
+  const saes = summary.saes.map((s) => ({
+    saeId: s.saeId,
+    ...(s.path !== undefined ? { path: s.path } : {}),
+    steps: s.steps,
+    tokens: s.tokens,
+    ...(s.last ? { l0: s.last.l0, mse: s.last.losses.mse, explainedVariance: s.last.explainedVarianceMean } : {}),
+  }));
+  const result = {
+    type: 'result',
+    command: 'train',
+    kind,
+    runDir: summary.runDir,
+    records: path.join(summary.runDir, 'records.jsonl'),
+    ...(summary.reportPath ? { report: summary.reportPath } : {}),
+    saes,
+    seconds: summary.seconds,
+    tokensPerSecond: summary.tokensPerSecond,
+    ...(summary.recovery ? { recovery: { recovered: summary.recovery.recovered, threshold: summary.recovery.threshold, meanMaxCosine: summary.recovery.meanMaxCosine } } : {}),
+  };
+  const lines = [
+    ...saes.map(
+      (s) => `SAE ${s.saeId}: ${s.path ?? '(not saved)'}  (${s.steps} steps, ${s.tokens} tokens${s.l0 !== undefined ? `, L0 ${fmt(s.l0)}, MSE ${fmt(s.mse)}, explained variance ${fmt(s.explainedVariance)}` : ''})`,
+    ),
+    ...(summary.recovery
+      ? [`feature recovery: ${summary.recovery.recovered}/${summary.recovery.maxCosine.length} true features have a decoder row with cosine > ${summary.recovery.threshold}`]
+      : []),
+    `records: ${result.records}`,
+    ...(summary.reportPath ? [`report: ${summary.reportPath}`] : []),
+    `${Math.round(summary.tokensPerSecond)} tokens/s over ${summary.seconds.toFixed(1)} s`,
+  ];
+  ctx.emit(result, lines.join('\n'));
   return 0;
 }
 
