@@ -20,6 +20,7 @@ export * from './sae/index.js';
 
 // --- train ---
 export * from './train/index.js';
+export * from './train/resume.js';
 
 // --- model ---
 export * from './model/index.js';
@@ -35,6 +36,7 @@ export * from './sources/fromPull.js';
 export * from './sources/fromActivations.js';
 export * from './sources/toyModel.js';
 export * from './sources/toyActivations.js';
+export * from './sources/cachedActivations.js';
 
 // --- operators ---
 export * from './operators/types.js';
@@ -45,6 +47,7 @@ export * from './operators/normalizeActivations.js';
 export * from './operators/trainSae.js';
 export * from './operators/packContext.js';
 export * from './operators/modelActivations.js';
+export * from './operators/evaluate.js';
 
 // --- sinks ---
 export * from './sinks/sinks.js';
@@ -55,8 +58,10 @@ export * from './sinks/report/index.js';
 
 // --- analysis ---
 export * from './analysis/index.js';
+export * from './analysis/evals.js';
 
 // --- runners ---
 export * from './runners/trainingRun.js';
 export * from './runners/languageModelRunner.js';
 export * from './runners/toyModelRunner.js';
+export * from './runners/cacheActivationsRunner.js';
