@@ -24,6 +24,15 @@ import * as path from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
 import type { CacheActivationsRunnerConfig } from '../config/cacheActivationsRunnerConfig.js';
 import { ConfigError, ShapeError, StageError } from '../errors.js';
+import { toHubConfig, type HubConfig } from '../hub/config.js';
+import { HookedTransformer } from '../model/HookedTransformer.js';
+import { loadTokenizer } from '../model/tokenizer.js';
+import { modelActivations } from '../operators/modelActivations.js';
+import { packContext } from '../operators/packContext.js';
+import type { Document } from '../sources/documents.js';
+import { hfDataset } from '../sources/hfDataset.js';
+import { localDocuments } from '../sources/localDocuments.js';
+import { resolveModelFolder } from './languageModelRunner.js';
 import { tempSibling } from '../io/atomicWrite.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { Rng } from '../operators/internal/rng.js';
@@ -294,4 +303,50 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
   log(`cached ${total} tokens in ${summary.shards} shards (${(bytes / 1e6).toFixed(1)} MB) in ${seconds.toFixed(2)} s: ` +
     `${summary.tokensPerSecond.toFixed(0)} tokens/s, writes ${summary.writeMBPerSecond.toFixed(1)} MB/s, ${passes} shuffle passes ${summary.shuffleSeconds.toFixed(2)} s`);
   return summary;
+}
+
+export interface RunCacheActivationsOptions {
+  /** Hub settings (default: from the environment). */
+  readonly hub?: Partial<HubConfig>;
+  /** Documents instead of `dataset_path` (tests, custom sources). */
+  readonly documents?: Observable<Document>;
+  readonly shuffleWithinBuffer?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * The whole SAELens cache run from a decoded config: loads `model_name` (a local folder or a
+ * hub repo), streams `dataset_path` (local file/folder or hub dataset) through
+ * packContext → modelActivations (the config's hook and head) and caches the activations.
+ * The model is freed at the end.
+ */
+export async function runCacheActivations(cfg: CacheActivationsRunnerConfig, opts: RunCacheActivationsOptions = {}): Promise<CacheActivationsSummary> {
+  if (cfg.model_class_name !== 'HookedTransformer') throw new ConfigError(`model_class_name: ${cfg.model_class_name} is not supported (HookedTransformer only)`);
+  const dir = await resolveModelFolder(cfg.model_name, opts.hub);
+  const model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
+  try {
+    if (cfg.context_size > model.cfg.nCtx) throw new ConfigError(`context_size ${cfg.context_size} exceeds the model's n_ctx ${model.cfg.nCtx} (${cfg.model_name})`);
+    const tokenizer = loadTokenizer(dir);
+    let documents = opts.documents;
+    if (!documents) {
+      const h = toHubConfig(opts.hub);
+      documents = fs.existsSync(cfg.dataset_path)
+        ? localDocuments(cfg.dataset_path)
+        : hfDataset({ path: cfg.dataset_path, download: !cfg.streaming || h.offline, hub: h });
+    }
+    const source = documents.pipe(
+      packContext({
+        contextSize: cfg.context_size,
+        prependBos: cfg.prepend_bos,
+        tokenizer,
+        ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
+        storeBatchSize: cfg.store_batch_size,
+        maxDocumentTokens: model.cfg.nCtx,
+      }),
+      modelActivations(model, { hooks: [cfg.hook_point], headIndex: cfg.hook_point_head_index, withTokens: false }),
+    );
+    return await cacheActivationsRunner(cfg, { source, ...(opts.log ? { log: opts.log } : {}), ...(opts.shuffleWithinBuffer !== undefined ? { shuffleWithinBuffer: opts.shuffleWithinBuffer } : {}) });
+  } finally {
+    model.dispose();
+  }
 }
