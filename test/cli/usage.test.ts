@@ -235,6 +235,17 @@ test('exit 1: a failing stage is named, with its cause and no stack', async (t) 
   t.notRegex(r.stderr, /\n\s+at /);
 });
 
+test('exit 1: --resume is refused (the runners cannot resume yet), after the config is checked', async (t) => {
+  const bad = await runMain(['train', TOY, '--resume', tmp, '--lr', '-1']);
+  t.is(bad.code, 2);
+  const r = await runMain(['train', TOY, '--resume', tmp]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /--resume: resuming a run is not available/);
+  const missing = await runMain(['train', TOY, '--resume', path.join(tmp, 'no-such-run')]);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /--resume .*no-such-run: no such folder/);
+});
+
 test('--help of each command exits 0 and lists its options', async (t) => {
   for (const [cmd, re] of [
     ['cache', /--n-shuffles-final\s+an integer >= 0\s+default 100/],

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastValueFrom, take, toArray } from 'rxjs';
-import type { runEvals as RunEvals } from '../../analysis/evals.js';
+import { runEvals } from '../../analysis/evals.js';
 import { selectBackend } from '../../backend/selectBackend.js';
 import { HookedTransformer } from '../../model/HookedTransformer.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
@@ -16,7 +16,6 @@ import { localDocuments } from '../../sources/localDocuments.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
-import { optionalFunction } from '../runners.js';
 import type { Command } from './command.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -66,7 +65,6 @@ export function evalArgs(ctx: CliContext, args: ParsedArgs): EvalCliArgs {
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const a = evalArgs(ctx, args);
-  const runEvals = await optionalFunction<typeof RunEvals>('SAE evals', 'runEvals', ['analysis/evals']);
   const localData = existsSync(path.resolve(ctx.io.cwd, a.dataset));
   if (!localData && !/^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(a.dataset)) {
     throw new UsageError(`--dataset ${a.dataset}: neither a local file/folder nor a hub dataset id (owner/name)`);

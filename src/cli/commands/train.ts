@@ -5,16 +5,18 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Observer } from 'rxjs';
 import { selectBackend } from '../../backend/selectBackend.js';
 import { generateRunId } from '../../config/languageModelRunnerConfig.js';
 import type { RunnerConfigs } from '../../config/runnerConfig.js';
-import type { StepRecord, TrainEvent } from '../../train/TrainEvent.js';
+import { languageModelRunner } from '../../runners/languageModelRunner.js';
+import { toyModelRunner } from '../../runners/toyModelRunner.js';
+import type { RunOptions, RunSummary } from '../../runners/trainingRun.js';
+import type { FeatureRecovery } from '../../sources/toyModel.js';
+import type { TrainEvent } from '../../train/TrainEvent.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import type { CliContext } from '../context.js';
 import { NotAvailableError, UsageError, stage } from '../errors.js';
 import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
-import { optionalFunction } from '../runners.js';
 import { fieldLines } from '../help.js';
 import type { Command } from './command.js';
 
@@ -22,35 +24,6 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'kind', type: 'string', valueName: 'toy|lm', description: 'runner kind (default: a `kind:` key in the file, else toy when the file has toy-model fields, else lm)' },
   { name: 'out', type: 'string', valueName: 'DIR', description: 'run folder (default: checkpoint_path, with the run id SAELens appends)' },
 ];
-
-/**
- * The part of a runner (src/runners/) the CLI uses: `toyModelRunner(cfg, opts)` and
- * `languageModelRunner(cfg, opts)` return `{ runDir, run() }`; `run()` trains with the
- * standard sinks (console, records.jsonl, W&B when configured), writes config.json and
- * report.html, and resolves with a summary.
- */
-export interface CliRunOptions {
-  readonly runDir: string;
-  /** Progress on stderr (false under --quiet/--no-progress). */
-  readonly console: false | { readonly stream: NodeJS.WritableStream };
-  /** Extra observers: the --json stdout sink, the warning printer. */
-  readonly sinks: ReadonlyArray<Partial<Observer<TrainEvent>>>;
-  readonly log: (line: string) => void;
-  readonly wandb: { readonly warn: (message: string) => void };
-}
-
-interface CliRunSummary {
-  readonly runDir: string;
-  readonly saes: ReadonlyArray<{ readonly saeId: string; readonly path?: string; readonly steps: number; readonly tokens: number; readonly last?: StepRecord }>;
-  readonly seconds: number;
-  readonly tokensPerSecond: number;
-  readonly reportPath?: string;
-  readonly warnings: readonly string[];
-  /** Toy runs: how many true features the SAE recovered. */
-  readonly recovery?: { readonly recovered: number; readonly threshold: number; readonly meanMaxCosine: number; readonly maxCosine: readonly number[] };
-}
-
-type RunnerFactory<C> = (cfg: C, opts: CliRunOptions) => { readonly runDir: string; run(): Promise<CliRunSummary> };
 
 const fmt = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(3) : x.toPrecision(4));
 
@@ -66,10 +39,6 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const { kind, config } = loaded;
   const what = kind === 'toy_model' ? 'toy-model' : 'language-model';
 
-  const factory =
-    kind === 'toy_model'
-      ? await optionalFunction<RunnerFactory<RunnerConfigs['toy_model']>>('the toy-model runner', 'toyModelRunner', ['runners/toyModelRunner', 'runners/index'])
-      : await optionalFunction<RunnerFactory<RunnerConfigs['language_model']>>('the language-model runner', 'languageModelRunner', ['runners/languageModelRunner', 'runners/index']);
   if (ctx.flags.resume !== undefined) {
     // The runners cannot continue a run's data stream yet; retraining from scratch under the
     // name of a resume would be worse than refusing.
@@ -85,7 +54,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
         ? (config as RunnerConfigs['language_model']).checkpoint_path // SAELens already appended the run id
         : path.join(config.checkpoint_path, generateRunId()),
     );
-  const opts: CliRunOptions = {
+  const opts: RunOptions = {
     runDir,
     console: ctx.flags.progress ? { stream: ctx.io.stderr } : false,
     sinks: [
@@ -101,9 +70,11 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     wandb: { warn: (m) => ctx.warn(m) },
   };
   await stage('selecting the backend', () => selectBackend({ log: (l) => ctx.info(l) }));
-  const runner = await stage(`setting up the ${what} runner`, () => (factory as RunnerFactory<unknown>)(config, opts));
+  const runner = await stage(`setting up the ${what} runner`, () =>
+    kind === 'toy_model' ? toyModelRunner(config as RunnerConfigs['toy_model'], opts) : languageModelRunner(config as RunnerConfigs['language_model'], opts),
+  );
   ctx.info(`${what} run in ${runner.runDir}`);
-  const summary = await stage('training', () => runner.run());
+  const summary: RunSummary & { recovery?: FeatureRecovery } = await stage('training', () => runner.run());
 
   const saes = summary.saes.map((s) => ({
     saeId: s.saeId,
