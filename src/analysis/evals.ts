@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
-import { logSumExpLastAxis, lossPerTokenFromLogits, type HookedTransformer } from '../model/HookedTransformer.js';
+import { logSumExpLastAxis, type HookedTransformer } from '../model/HookedTransformer.js';
 import type { Sae } from '../sae/Sae.js';
 import type { Histogram } from '../train/TrainEvent.js';
 
@@ -51,6 +51,11 @@ export interface RunEvalsOptions {
   readonly denseThreshold?: number;
   /** Bins of each histogram. Default 50. */
   readonly histogramBins?: number;
+  /**
+   * Logits per model pass at most (rows·positions·vocab); longer batches run in slices of
+   * sequences with the same results. Default 2^24 (64 MB of float32 per logits tensor).
+   */
+  readonly maxLogitElements?: number;
 }
 
 export interface EvalResult {
@@ -184,6 +189,69 @@ function hookView(hookPoint: string, headIndex: number | null, dIn: number): Hoo
   };
 }
 
+/** Σ over the last axis of [rows, V] and the log-sum-exp pieces: one exp per logit. */
+function softmaxParts(logits: tf.Tensor2D): { m: tf.Tensor2D; e: tf.Tensor2D; z: tf.Tensor1D; lse: tf.Tensor1D } {
+  const m = tf.max(logits, -1, true) as tf.Tensor2D;
+  const e = tf.exp(tf.sub(logits, m)) as tf.Tensor2D;
+  const z = sumLastAxisChunked(e);
+  const lse = tf.add(tf.log(z), tf.reshape(m, [-1])) as tf.Tensor1D;
+  return { m, e, z, lse };
+}
+
+/** Each position's logit of the next token, [B·(P−1)] (the last position predicts nothing). */
+function targetLogits(logits: tf.Tensor2D, tokens: tf.Tensor2D): tf.Tensor1D {
+  const [B, P] = tokens.shape;
+  const V = logits.shape[1];
+  const tok = tokens.dataSync();
+  const idx = new Int32Array(B * (P - 1));
+  for (let b = 0; b < B; b++) for (let t = 0; t < P - 1; t++) idx[b * (P - 1) + t] = (b * P + t) * V + tok[b * P + t + 1]!;
+  return tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(idx, 'int32')) as tf.Tensor1D;
+}
+
+/** Σ of next-token losses (positions 0..P−2 of each row) from lse [B·P] and target logits. */
+function lossSum(lse: tf.Tensor1D, target: tf.Tensor1D, B: number, P: number): tf.Scalar {
+  const l = tf.slice(tf.reshape(lse, [B, P]), [0, 0], [B, P - 1]);
+  return tf.sum(tf.sub(tf.reshape(l, [-1]), target));
+}
+
+/** One slice of a token batch: three model passes and the SAE. Runs inside the caller's tidy. */
+function evalSlice(model: HookedTransformer, sae: Sae, tok: tf.Tensor2D, hookPoint: string, view: HookView, s: number | undefined) {
+  const [B, P] = tok.shape;
+  const V = model.cfg.dVocab;
+  const clean = model.run(tok, { names: [hookPoint], returnType: 'logits' });
+  const act = clean.cache.get(hookPoint);
+  if (!act) throw new ConfigError(`runEvals(): the model produced no activation at '${hookPoint}'`);
+  const x = view.toRows(act);
+  const f = sae.forward(s === undefined ? x : (tf.mul(x, s) as tf.Tensor2D));
+  const out = s === undefined ? f.out : (tf.div(f.out, s) as tf.Tensor2D);
+  // The spliced pass sees the same activation at the hook as the clean pass (everything before
+  // the hook is unchanged), so the reconstruction computed above is the one to put in.
+  const spliced = view.fromRows(act, out);
+  const xc = tf.reshape(clean.output!, [B * P, V]) as tf.Tensor2D;
+  const xsae = tf.reshape(model.run(tok, { hooks: { [hookPoint]: () => spliced }, returnType: 'logits' }).output!, [B * P, V]) as tf.Tensor2D;
+  const zeroLoss = model.run(tok, { hooks: { [hookPoint]: (a) => tf.zerosLike(a) }, returnType: 'lossPerToken' }).output as tf.Tensor2D;
+  const pc = softmaxParts(xc);
+  const ps = softmaxParts(xsae);
+  // KL(p‖q) = Σ p·(log p − log q) = Σ p·(x_c − x_s) − lse_c + lse_s, with p = e_c / z_c
+  const cross = tf.div(sumLastAxisChunked(tf.mul(pc.e, tf.sub(xc, xsae)) as tf.Tensor2D), pc.z);
+  const kl = tf.add(tf.sub(cross, pc.lse), ps.lse);
+
+  const l2In = tf.norm(x, 'euclidean', -1);
+  const l2Out = tf.norm(out, 'euclidean', -1);
+  // SAELens: inputs with a norm below 1e-4 divide by 1.
+  const ratio = tf.div(l2Out, tf.where(tf.less(tf.abs(l2In), 1e-4), tf.onesLike(l2In), l2In));
+  const active = tf.cast(tf.greater(f.featureActs, 0), 'float32');
+  return {
+    scalars: tf.stack([
+      lossSum(pc.lse, targetLogits(xc, tok), B, P), lossSum(ps.lse, targetLogits(xsae, tok), B, P), tf.sum(zeroLoss), tf.sum(kl),
+      tf.sum(l2In), tf.sum(l2Out), tf.sum(ratio), tf.sum(active),
+    ]),
+    firedPerFeature: tf.sum(active, 0),
+    residSq: tf.sum(tf.square(tf.sub(out, x)), -1),
+    x: tf.clone(x),
+  };
+}
+
 /**
  * Runs the evals of `sae` on `model` over held-out token batches (never the training stream).
  * Synchronous; every tensor it makes is freed. Three forward passes per batch (clean with the
@@ -207,6 +275,10 @@ export function runEvals(
   const view = hookView(hookPoint, headIndex ?? null, sae.cfg.dIn);
   const dSae = sae.cfg.dSae;
 
+  const V = model.cfg.dVocab;
+  const maxLogits = opts.maxLogitElements ?? 1 << 24;
+  if (!(Number.isInteger(maxLogits) && maxLogits > 0)) throw new ConfigError(`runEvals(): maxLogitElements must be a positive integer, got ${maxLogits}`);
+
   let batches = 0;
   let tokens = 0;
   const sum = { clean: 0, sae: 0, zero: 0, score: 0, kl: 0, klSeq: 0, l2In: 0, l2Out: 0, l2Ratio: 0, ev: 0, ev2: 0, l0: 0 };
@@ -218,60 +290,66 @@ export function runEvals(
     try {
       const [B, P] = tok.shape;
       if (P < 2) throw new ShapeError(`runEvals(): token batch ${batches} has ${P} positions; next-token loss needs ≥ 2`);
-      const stats = tf.tidy(() => {
-        const clean = model.run(tok, { names: [hookPoint], returnType: 'logits' });
-        const act = clean.cache.get(hookPoint);
-        if (!act) throw new ConfigError(`runEvals(): the model produced no activation at '${hookPoint}'`);
-        const cleanLogits = clean.output as tf.Tensor3D;
-        const x = view.toRows(act);
-        const xs = s === undefined ? x : (tf.mul(x, s) as tf.Tensor2D);
-        const f = sae.forward(xs);
-        const out = s === undefined ? f.out : (tf.div(f.out, s) as tf.Tensor2D);
-        // The spliced pass sees the same activation at the hook as the clean pass (everything
-        // before the hook is unchanged), so the reconstruction computed above is the one to put in.
-        const spliced = view.fromRows(act, out);
-        const saeLogits = model.run(tok, { hooks: { [hookPoint]: () => spliced }, returnType: 'logits' }).output as tf.Tensor3D;
-        const zeroLoss = model.run(tok, { hooks: { [hookPoint]: (a) => tf.zerosLike(a) }, returnType: 'lossPerToken' }).output as tf.Tensor2D;
-        const cleanLoss = lossPerTokenFromLogits(cleanLogits, tok);
-        const saeLoss = lossPerTokenFromLogits(saeLogits, tok);
-        const kl = klPerPosition(cleanLogits, saeLogits);
-
-        const l2In = tf.norm(x, 'euclidean', -1);
-        const l2Out = tf.norm(out, 'euclidean', -1);
-        // SAELens: inputs with a norm below 1e-4 divide by 1.
-        const ratio = tf.div(l2Out, tf.where(tf.less(tf.abs(l2In), 1e-4), tf.onesLike(l2In), l2In));
-        const resid = tf.sum(tf.square(tf.sub(out, x)), -1);
-        const variance = tf.sum(tf.square(tf.sub(x, tf.mean(x, 0, true))), -1);
-        const ev = tf.sub(1, tf.div(resid, variance));
-        const active = tf.cast(tf.greater(f.featureActs, 0), 'float32');
-        return {
-          scalars: tf.stack([
-            tf.mean(cleanLoss), tf.mean(saeLoss), tf.mean(zeroLoss), tf.sum(kl),
-            tf.sum(l2In), tf.sum(l2Out), tf.sum(ratio), tf.sum(ev), tf.sum(tf.square(ev)), tf.sum(active),
-          ]),
-          firedPerFeature: tf.sum(active, 0),
-        };
-      });
-      const v = stats.scalars.dataSync();
-      const fpf = stats.firedPerFeature.dataSync();
-      tf.dispose([stats.scalars, stats.firedPerFeature]);
-      const [cl, sl, zl, klSum, l2In, l2Out, l2Ratio, ev, ev2, l0] = Array.from(v) as number[];
-      let div = zl! - cl!;
+      // Sequences per pass: logits [rows, P, V] of two passes and their exponentials are alive
+      // at once, so a batch runs in slices of at most maxLogitElements logits (wasm memory).
+      const per = Math.max(1, Math.floor(maxLogits / (P * V)));
+      let clean = 0;
+      let withSae = 0;
+      let zero = 0;
+      let klSum = 0;
+      // per-token squared reconstruction error and the inputs: explained variance needs the
+      // mean of x over the whole batch, known only after the last slice
+      const residSq = new Float64Array(B * P);
+      let xs: Float32Array | undefined;
+      for (let r0 = 0; r0 < B; r0 += per) {
+        const rows = Math.min(per, B - r0);
+        const part = rows === B ? tok : (tf.slice(tok, [r0, 0], [rows, P]) as tf.Tensor2D);
+        try {
+          const st = tf.tidy(() => evalSlice(model, sae, part, hookPoint, view, s));
+          const v = st.scalars.dataSync();
+          const fpf = st.firedPerFeature.dataSync();
+          const rs = st.residSq.dataSync();
+          const x = st.x.dataSync() as Float32Array;
+          tf.dispose([st.scalars, st.firedPerFeature, st.residSq, st.x]);
+          clean += v[0]!;
+          withSae += v[1]!;
+          zero += v[2]!;
+          klSum += v[3]!;
+          sum.l2In += v[4]!;
+          sum.l2Out += v[5]!;
+          sum.l2Ratio += v[6]!;
+          sum.l0 += v[7]!;
+          for (let i = 0; i < dSae; i++) fired[i]! += fpf[i]!;
+          residSq.set(rs, r0 * P);
+          if (!xs) xs = new Float32Array(B * P * (x.length / (rows * P)));
+          xs.set(x, r0 * P * (x.length / (rows * P)));
+        } finally {
+          if (part !== tok) part.dispose();
+        }
+      }
+      // SAELens: means over the batch's B·(P−1) next-token losses, then the score of the batch.
+      const n = B * (P - 1);
+      const [cl, sl, zl] = [clean / n, withSae / n, zero / n];
+      let div = zl - cl;
       if (Math.abs(div) < 1e-4) div = 1;
-      sum.clean += cl!;
-      sum.sae += sl!;
-      sum.zero += zl!;
-      sum.score += (zl! - sl!) / div;
-      sum.kl += klSum!;
-      sum.klSeq += klSum! / B;
+      sum.clean += cl;
+      sum.sae += sl;
+      sum.zero += zl;
+      sum.score += (zl - sl) / div;
+      sum.kl += klSum;
+      sum.klSeq += klSum / B;
       klPositions += B * P;
-      sum.l2In += l2In!;
-      sum.l2Out += l2Out!;
-      sum.l2Ratio += l2Ratio!;
-      sum.ev += ev!;
-      sum.ev2 += ev2!;
-      sum.l0 += l0!;
-      for (let i = 0; i < dSae; i++) fired[i]! += fpf[i]!;
+      const d = xs!.length / (B * P);
+      const mu = new Float64Array(d);
+      for (let t = 0; t < B * P; t++) for (let j = 0; j < d; j++) mu[j]! += xs![t * d + j]!;
+      for (let j = 0; j < d; j++) mu[j]! /= B * P;
+      for (let t = 0; t < B * P; t++) {
+        let variance = 0;
+        for (let j = 0; j < d; j++) variance += (xs![t * d + j]! - mu[j]!) ** 2;
+        const ev = 1 - residSq[t]! / variance;
+        sum.ev += ev;
+        sum.ev2 += ev * ev;
+      }
       tokens += B * P;
       batches++;
     } finally {

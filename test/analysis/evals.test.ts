@@ -49,6 +49,12 @@ withModel('runEvals matches the PyTorch reference (CE clean/sae/zero, score, KL,
     t.is(h.counts.reduce((a, b) => a + b, 0), 256);
   }
   t.log(`eval: ${(r.ms / r.batches).toFixed(1)} ms per batch of 3×16 tokens`);
+  // one sequence per model pass (slices of a batch): the same numbers
+  const sae2 = await loadSae(path.join(FIX, 'sae'));
+  const sliced = runEvals(model!, sae2, ref.batches, { hookPoint: ref.hook_point, maxLogitElements: 16 * model!.cfg.dVocab });
+  sae2.dispose();
+  t.is(tf.memory().numTensors, before - 5, 'only the first SAE\'s 5 variables are gone');
+  for (const [k, v] of Object.entries(r.metrics)) t.true(Math.abs(sliced.metrics[k]! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `sliced ${k}: ${sliced.metrics[k]} vs ${v}`);
 });
 
 withModel('runEvals on attention hook_z: all heads flattened and one head; the identity SAE scores 1 with KL 0', async (t) => {
