@@ -38,8 +38,16 @@ export interface StepMetrics {
 
 /** Everything a checkpoint needs to resume the trainer exactly. Plain data. */
 export interface TrainerState {
+  /** Format version of this record (absent in records built by hand: taken as 1). */
+  version?: 1;
   /** Steps done (the next step's index). */
   step: number;
+  /**
+   * Positions of the LR and L1 schedulers (steps they have advanced). Both equal `step`: the
+   * schedules are closed forms of the step index, kept explicit for readers of checkpoints.
+   */
+  lrSchedulerStep?: number;
+  l1SchedulerStep?: number;
   finetuning: boolean;
   adam: AdamState;
   /** SAELens n_forward_passes_since_fired, [dSae]. */
@@ -99,6 +107,8 @@ export class SaeTrainer {
     if (state.stepsSinceFired.length !== d || state.actFreqScores.length !== d) {
       throw new ShapeError(`SaeTrainer.restore: dead-feature counters have ${state.stepsSinceFired.length} entries, the SAE has d_sae ${d}`);
     }
+    if (state.version !== undefined && state.version !== 1) throw new ConfigError(`SaeTrainer.restore: trainer state version ${String(state.version)} is not supported (expected 1)`);
+    if (!Number.isInteger(state.step) || state.step < 0) throw new ConfigError(`SaeTrainer.restore: step must be an integer >= 0, got ${state.step}`);
     t.stepsDone = state.step;
     t.finetuning = state.finetuning;
     t.stepsSinceFired.set(state.stepsSinceFired);
@@ -134,7 +144,10 @@ export class SaeTrainer {
 
   state(): TrainerState {
     return {
+      version: 1,
       step: this.stepsDone,
+      lrSchedulerStep: this.stepsDone,
+      l1SchedulerStep: this.stepsDone,
       finetuning: this.finetuning,
       adam: this.adam.state(),
       stepsSinceFired: this.stepsSinceFired.slice(),
@@ -186,12 +199,11 @@ export class SaeTrainer {
       });
       // Statistics, kept out of the gradient scope's cleanup (small tensors only).
       const fired = tf.cast(tf.greater(terms.featureActs, 0), 'float32');
-      const firedCounts = tf.sum(fired, 0);
-      const l0 = tf.mean(tf.sum(fired, 1));
+      const firedCounts = tf.sum(fired, 0); // l0 = Σ counts / batch, summed below in float64
       const perTokenL2 = tf.sum(tf.square(tf.sub(terms.saeOut, x)), -1);
       const totalVar = tf.sum(tf.square(tf.sub(x, tf.mean(x, 0))), -1);
       const ev = tf.sub(1, tf.div(perTokenL2, totalVar));
-      kept = [terms.mse, terms.l1, terms.ghost, firedCounts, l0, ev].map((t) => tf.keep(t));
+      kept = [terms.mse, terms.l1, terms.ghost, firedCounts, ev].map((t) => tf.keep(t));
       return terms.loss;
     }, vars);
 
@@ -216,11 +228,13 @@ export class SaeTrainer {
         names.forEach((n, i) => this.adam.update(n, this.variable(n), g[i]!, lr));
       });
 
-      const [mse, l1, ghost, firedCounts, l0, ev] = kept;
+      const [mse, l1, ghost, firedCounts, ev] = kept;
       const counts = firedCounts!.dataSync();
       // 5. dead-feature and frequency bookkeeping
+      let firedTotal = 0;
       for (let i = 0; i < counts.length; i++) {
         const c = counts[i]!;
+        firedTotal += c;
         this.stepsSinceFired[i] = c > 0 ? 0 : this.stepsSinceFired[i]! + 1;
         this.actFreqScores[i] = this.actFreqScores[i]! + c;
       }
@@ -234,7 +248,7 @@ export class SaeTrainer {
           ghost: ghost!.dataSync()[0]!,
           total: value.dataSync()[0]!,
         },
-        l0: l0!.dataSync()[0]!,
+        l0: firedTotal / batch,
         explainedVarianceMean: mean(evs),
         explainedVarianceStd: std(evs),
         deadFeatures: deadIdx.length,
