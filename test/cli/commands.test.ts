@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { LANGUAGE_MODEL_FIELDS, TOY_MODEL_FIELDS } from '../../src/config/index.js';
 import { DEFAULT_SAE_CONFIG, Sae, writeSaeFolder } from '../../src/sae/index.js';
 import { FakeHub } from '../helpers/fakeHub.js';
+import { startFakeWandb } from '../helpers/fakeWandb.js';
 import { setupTf } from '../helpers/tf.js';
 import { REPO, jsonLines, runMain, spawnCli } from './helpers.js';
 
@@ -122,6 +123,28 @@ test('train a tiny toy config: SAE folder, records.jsonl, report.html; --json re
   t.is(rep.code, 0, rep.stderr);
   t.regex(rep.stdout, /report: .*report\.html/);
   t.true(existsSync(path.join(out, 'report.html')));
+});
+
+test('train logs to W&B when the config asks (loopback server); the API key is never printed', async (t) => {
+  const key = 'local-' + '0123456789abcdef'.repeat(2) + '01234567';
+  const wandb = await startFakeWandb({ apiKey: key, entity: 'me' });
+  try {
+    const out = path.join(tmp, 'wandb-run');
+    const env = { WANDB_API_KEY: key, WANDB_BASE_URL: wandb.url, HOME: tmp };
+    const r = await spawnCli(['train', TOY, '--out', out, '--log-to-wandb', '--wandb-project', 'cli-test', '--total-training-tokens', '12800'], { env });
+    t.is(r.code, 0, r.stderr);
+    t.deepEqual(wandb.problems, []);
+    const runs = [...wandb.runs.values()];
+    t.is(runs.length, 1);
+    t.is(runs[0]!.project, 'cli-test');
+    t.true(runs[0]!.complete);
+    t.true(runs[0]!.history.length > 0);
+    for (const text of [r.stdout, r.stderr, readFileSync(path.join(out, 'config.json'), 'utf8'), readFileSync(path.join(out, 'records.jsonl'), 'utf8')]) {
+      t.false(text.includes(key));
+    }
+  } finally {
+    await wandb.close();
+  }
 });
 
 test('pretrained: lists and loads an SAE folder from a local folder', async (t) => {

@@ -2,9 +2,9 @@
  * `sae-rx cache CONFIG`: run SAELens's CacheActivationsRunner: the model over the dataset,
  * the hook's activations written as shuffled safetensors shards.
  */
-import { selectBackend } from '../../backend/selectBackend.js';
 import { runCacheActivations } from '../../runners/cacheActivationsRunner.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
+import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import { fieldLines } from '../help.js';
@@ -19,7 +19,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (extra.length > 0) throw new UsageError(`cache takes one CONFIG file; unexpected ${extra.join(' ')}`);
   const { config, extraPositionals } = await loadRunConfig('cache', file, args, ['cache_activations'] as const, FLAGS, ctx.io.cwd);
   if (extraPositionals.length > 0) throw new UsageError(`cache takes one CONFIG file; unexpected ${extraPositionals.join(' ')}`);
-  await stage('selecting the backend', () => selectBackend({ log: (l) => ctx.info(l) }));
+  await cliBackend(ctx);
   ctx.info(`caching ${config.hook_point} activations of ${config.model_name} into ${config.new_cached_activations_path}`);
   const s = await stage('caching activations', () => runCacheActivations(config, { log: (l) => ctx.info(l) }));
   ctx.emit(

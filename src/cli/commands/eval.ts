@@ -6,7 +6,6 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { runEvals } from '../../analysis/evals.js';
-import { selectBackend } from '../../backend/selectBackend.js';
 import { HookedTransformer } from '../../model/HookedTransformer.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
 import { packContext } from '../../operators/packContext.js';
@@ -14,6 +13,7 @@ import { loadSae } from '../../sae/saeFolder.js';
 import { hfDataset } from '../../sources/hfDataset.js';
 import { localDocuments } from '../../sources/localDocuments.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
+import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import type { Command } from './command.js';
@@ -69,7 +69,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (!localData && !/^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(a.dataset)) {
     throw new UsageError(`--dataset ${a.dataset}: neither a local file/folder nor a hub dataset id (owner/name)`);
   }
-  await stage('selecting the backend', () => selectBackend({ log: () => {} }));
+  await cliBackend(ctx);
   const sae = await stage(`loading the SAE in ${a.saeDir}`, () => loadSae(a.saeDir));
   let model: HookedTransformer | undefined;
   try {

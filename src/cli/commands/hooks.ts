@@ -1,9 +1,9 @@
 /** `sae-rx hooks MODEL_DIR`: the model's hook points (TransformerLens names) and their shapes. */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { selectBackend } from '../../backend/selectBackend.js';
 import { HookedTransformer } from '../../model/HookedTransformer.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
+import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import type { Command } from './command.js';
@@ -33,7 +33,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (args.positionals.length !== 1) throw new UsageError(`hooks takes one MODEL_DIR (a Hugging Face model folder), got ${args.positionals.length} arguments`);
   const dir = path.resolve(ctx.io.cwd, args.positionals[0]!);
   if (!existsSync(dir)) throw new UsageError(`model folder not found: ${args.positionals[0]}`);
-  await stage('selecting the backend', () => selectBackend({ log: () => {} }));
+  await cliBackend(ctx);
   // Unprocessed weights: loading is quicker and the hook points are the same.
   const model = await stage(`loading the model in ${dir}`, () => HookedTransformer.fromFolder(dir, { processWeights: false }));
   try {

@@ -7,11 +7,11 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { selectBackend } from '../../backend/selectBackend.js';
 import { hubConfig } from '../../hub/config.js';
 import { downloadHubFile, hubFileExists, listHubFiles } from '../../hub/download.js';
 import { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, loadSae, loadSaeSparsity } from '../../sae/saeFolder.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
+import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import type { Command } from './command.js';
@@ -72,7 +72,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     } else saeDir = await download(ctx, ref, saePath.replace(/^\/+|\/+$/g, ''), hub);
   }
 
-  await stage('selecting the backend', () => selectBackend({ log: () => {} }));
+  await cliBackend(ctx);
   const sae = await stage(`loading the SAE in ${saeDir}`, () => loadSae(saeDir!));
   try {
     const sparsity = await stage('reading the feature sparsity', () => loadSaeSparsity(saeDir!));

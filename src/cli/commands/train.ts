@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { selectBackend } from '../../backend/selectBackend.js';
 import { generateRunId } from '../../config/languageModelRunnerConfig.js';
 import type { RunnerConfigs } from '../../config/runnerConfig.js';
 import { languageModelRunner } from '../../runners/languageModelRunner.js';
@@ -14,7 +13,9 @@ import type { RunOptions, RunSummary } from '../../runners/trainingRun.js';
 import type { FeatureRecovery } from '../../sources/toyModel.js';
 import type { TrainEvent } from '../../train/TrainEvent.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
+import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
+import { ConfigError } from '../../errors.js';
 import { NotAvailableError, UsageError, stage } from '../errors.js';
 import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
 import { fieldLines } from '../help.js';
@@ -69,12 +70,20 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     log: (l) => ctx.info(l),
     wandb: { warn: (m) => ctx.warn(m) },
   };
-  await stage('selecting the backend', () => selectBackend({ log: (l) => ctx.info(l) }));
+  await cliBackend(ctx);
   const runner = await stage(`setting up the ${what} runner`, () =>
     kind === 'toy_model' ? toyModelRunner(config as RunnerConfigs['toy_model'], opts) : languageModelRunner(config as RunnerConfigs['language_model'], opts),
   );
   ctx.info(`${what} run in ${runner.runDir}`);
-  const summary: RunSummary & { recovery?: FeatureRecovery } = await stage('training', () => runner.run());
+  const summary: RunSummary & { recovery?: FeatureRecovery } = await stage('training', () =>
+    runner.run().catch((e: unknown) => {
+      // W&B without a key is the config's doing (log_to_wandb defaults to true, as in SAELens)
+      if (e instanceof ConfigError && /W&B/.test(e.message) && config.log_to_wandb) {
+        throw new ConfigError(`log_to_wandb: ${e.message}; or turn W&B off (log_to_wandb: false, --no-log-to-wandb)`, { cause: e });
+      }
+      throw e;
+    }),
+  );
 
   const saes = summary.saes.map((s) => ({
     saeId: s.saeId,
