@@ -3,7 +3,7 @@
  * `ActivationsStore.get_activations`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 import { ConfigError, SaeRxError, ShapeError, StageError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
 import type { ActivationBatch, TokenBatch } from './types.js';
@@ -108,8 +108,10 @@ export function modelActivations(
   };
 
   return (source) =>
-    new Observable<ActivationBatch>((subscriber) =>
-      source.subscribe({
+    new Observable<ActivationBatch>((subscriber) => {
+      // Linked to the subscriber before subscribing, so that an unsubscribe during a
+      // synchronous source's emission reaches the source at once.
+      const upstream = new Subscriber<TokenBatch>({
         next: (b) => {
           let out: ActivationBatch;
           try {
@@ -122,8 +124,10 @@ export function modelActivations(
           if (subscriber.closed) out.acts.dispose();
           else subscriber.next(out);
         },
-        error: (e) => subscriber.error(e),
+        error: (e: unknown) => subscriber.error(e),
         complete: () => subscriber.complete(),
-      }),
-    );
+      });
+      subscriber.add(upstream);
+      source.subscribe(upstream);
+    });
 }

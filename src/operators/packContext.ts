@@ -2,7 +2,7 @@
  * Documents → fixed-length token sequences, as SAELens v1.5's `ActivationsStore` builds them
  * (`_get_next_dataset_tokens` + `get_batch_tokens`).
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 import { ConfigError, StageError } from '../errors.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { Document } from '../sources/documents.js';
@@ -176,7 +176,9 @@ export function packContext(opts: PackContextOptions): OperatorFunction<Document
       const packer = new ContextPacker(opts);
       let docs = 0;
       const fail = (e: unknown) => subscriber.error(e instanceof ConfigError ? e : new StageError('packContext', e));
-      return source.subscribe({
+      // Linked to the subscriber before subscribing, so that an unsubscribe during a
+      // synchronous source's emission reaches the source at once.
+      const upstream = new Subscriber<Document>({
         next: (doc) => {
           let batches: TokenBatch[];
           try {
@@ -191,12 +193,14 @@ export function packContext(opts: PackContextOptions): OperatorFunction<Document
             subscriber.next(b);
           }
         },
-        error: (e) => subscriber.error(e),
+        error: (e: unknown) => subscriber.error(e),
         complete: () => {
           const last = packer.flush();
           if (last && !subscriber.closed) subscriber.next(last);
           subscriber.complete();
         },
       });
+      subscriber.add(upstream);
+      source.subscribe(upstream);
     });
 }

@@ -35,10 +35,14 @@ export interface LanguageModelRunnerOptions extends RunOptions {
   readonly documents?: Observable<Document>;
 }
 
+function isLocalPath(name: string): boolean {
+  return fs.existsSync(name) || name.startsWith('.') || name.startsWith('/');
+}
+
 /** A local model folder (has config.json), else the folder of a hub repo's files in the hub cache. */
 export async function resolveModelFolder(modelName: string, hub?: Partial<HubConfig>): Promise<string> {
   if (fs.existsSync(path.join(modelName, 'config.json'))) return modelName;
-  if (fs.existsSync(modelName) || modelName.startsWith('.') || modelName.startsWith('/'))
+  if (isLocalPath(modelName))
     throw new ConfigError(`model_name: ${modelName} is a local path but has no config.json`);
   if (!modelName.includes('/'))
     throw new ConfigError(
@@ -113,7 +117,10 @@ function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTrans
  * `log_to_wandb`, and `report.html` at the end.
  */
 export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: LanguageModelRunnerOptions = {}): Runner {
-  const singles = expandSweep(cfg);
+  // A local model folder is named by its folder name in SAE ids and saved cfg.json files
+  // (SAELens would put the whole path there, slashes turned into underscores).
+  const local = isLocalPath(cfg.model_name);
+  const singles = expandSweep(local ? { ...cfg, model_name: path.basename(path.resolve(cfg.model_name)) } : cfg);
   const specs = runnerSpecs(singles);
   const hooks = runnerHooks(singles);
   const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);

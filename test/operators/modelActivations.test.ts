@@ -2,7 +2,7 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { lastValueFrom, from, of, take, toArray } from 'rxjs';
+import { lastValueFrom, from, of, take, tap, toArray } from 'rxjs';
 import { setupTf } from '../helpers/tf.js';
 import { HookedTransformer } from '../../src/model/HookedTransformer.js';
 import { ConfigError } from '../../src/errors.js';
@@ -173,4 +173,22 @@ t0('pacing with a slow synchronous consumer: the model is never more than the ba
   t.is(consumed, 6);
   t.is(forwards, 6);
   t.is(maxAhead, 1, 'the batch in hand only');
+});
+
+t0('an unsubscribe during a synchronous source reaches the source at once (no forward passes after take)', async (t) => {
+  let forwards = 0;
+  let docsRead = 0;
+  const docs = Array.from({ length: 200 }, (_, i): Document => ({ tokens: Int32Array.from({ length: 16 }, (_, j) => (i * 16 + j) % 50000) }));
+  const out = await lastValueFrom(
+    from(docs).pipe(
+      tap(() => docsRead++),
+      packContext({ contextSize: CTX, prependBos: false, storeBatchSize: 2 }),
+      modelActivations(model, { hooks: ['blocks.0.hook_resid_post'], onForward: () => forwards++ }),
+      take(2),
+      toArray(),
+    ),
+  );
+  out.forEach((b) => b.acts.dispose());
+  t.is(forwards, 2);
+  t.true(docsRead <= 4, `documents read ${docsRead}`);
 });
