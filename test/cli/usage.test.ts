@@ -4,7 +4,7 @@
  * valid); a few cases also through the real bin in commands.test.ts.
  */
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO, runMain } from './helpers.js';
@@ -259,6 +259,44 @@ test('--help of each command exits 0 and lists its options', async (t) => {
     t.is(r.code, 0, cmd);
     t.regex(r.stdout, re, cmd);
     t.regex(r.stdout, /--no-progress/, cmd);
+  }
+});
+
+test('--dry-run prints the decoded config (YAML that decodes again) and the SAEs of a sweep; --json as a record', async (t) => {
+  const r = await runMain(['train', TOY, '--dry-run', '--lr', '0.01']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^kind: toy_model$/m);
+  t.regex(r.stdout, /^lr: 0\.01$/m);
+  t.regex(r.stdout, /^adam_beta1: 0\.9$/m); // a default filled in
+  const again = path.join(tmp, 'dry.yaml');
+  writeFileSync(again, r.stdout);
+  t.is((await runMain(['train', again, '--dry-run'])).code, 0);
+
+  const lm = file('lm-ok.yaml', 'model_name: owner/model\nd_in: 64\nlog_to_wandb: false\n');
+  const j = await runMain(['--json', 'train', lm, '--dry-run', '--l1-coefficient', '1e-3,5e-3', '--expansion-factor', '2,4']);
+  t.is(j.code, 0, j.stderr);
+  const rec = JSON.parse(j.stdout) as { type: string; kind: string; config: Record<string, unknown>; saes: string[] };
+  t.is(rec.type, 'config');
+  t.is(rec.kind, 'language_model');
+  t.deepEqual(rec.config.l1_coefficient, [0.001, 0.005]);
+  t.is(rec.saes.length, 4);
+  t.is(rec.config.context_size, 128);
+
+  const c = await runMain(['cache', file('cache-ok.yaml', 'model_name: owner/model\nhook_point: blocks.0.hook_mlp_out\n'), '--dry-run']);
+  t.is(c.code, 0, c.stderr);
+  t.regex(c.stdout, /^new_cached_activations_path: activations\//m);
+});
+
+test('the example configs (examples/configs/*.yaml) decode', async (t) => {
+  const dir = path.join(REPO, 'examples/configs');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)) : [];
+  if (files.length === 0) {
+    t.log(`no example configs in ${dir} yet`);
+    return t.pass();
+  }
+  for (const f of files) {
+    const r = await runMain([/cache/.test(f) ? 'cache' : 'train', path.join(dir, f), '--dry-run']);
+    t.is(r.code, 0, `${f}: ${r.stderr}`);
   }
 });
 

@@ -2,6 +2,7 @@
  * `sae-rx cache CONFIG`: run SAELens's CacheActivationsRunner: the model over the dataset,
  * the hook's activations written as shuffled safetensors shards.
  */
+import { encodeRunnerConfig } from '../../config/runnerConfig.js';
 import { runCacheActivations } from '../../runners/cacheActivationsRunner.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import { cliBackend } from '../backend.js';
@@ -10,8 +11,11 @@ import { UsageError, stage } from '../errors.js';
 import { fieldLines } from '../help.js';
 import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
+import { printConfig } from './printConfig.js';
 
-const FLAGS: readonly FlagSpec[] = [];
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'dry-run', type: 'boolean', description: 'check the config and print it decoded (defaults filled); cache nothing' },
+];
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const [file, ...extra] = args.positionals;
@@ -19,6 +23,10 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (extra.length > 0) throw new UsageError(`cache takes one CONFIG file; unexpected ${extra.join(' ')}`);
   const { config, extraPositionals } = await loadRunConfig('cache', file, args, ['cache_activations'] as const, FLAGS, ctx.io.cwd);
   if (extraPositionals.length > 0) throw new UsageError(`cache takes one CONFIG file; unexpected ${extraPositionals.join(' ')}`);
+  if (args.flags['dry-run'] === true) {
+    printConfig(ctx, 'cache_activations', encodeRunnerConfig(config), []);
+    return 0;
+  }
   await cliBackend(ctx);
   ctx.info(`caching ${config.hook_point} activations of ${config.model_name} into ${config.new_cached_activations_path}`);
   const s = await stage('caching activations', () => runCacheActivations(config, { log: (l) => ctx.info(l) }));

@@ -15,13 +15,17 @@ import type { TrainEvent } from '../../train/TrainEvent.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
+import { encodeRunnerConfig } from '../../config/runnerConfig.js';
+import { expandSweep } from '../../config/sweep.js';
 import { ConfigError } from '../../errors.js';
 import { NotAvailableError, UsageError, stage } from '../errors.js';
 import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
 import { fieldLines } from '../help.js';
 import type { Command } from './command.js';
+import { printConfig } from './printConfig.js';
 
 const FLAGS: readonly FlagSpec[] = [
+  { name: 'dry-run', type: 'boolean', description: 'check the config and print it decoded (defaults filled, sweep expanded); train nothing' },
   { name: 'kind', type: 'string', valueName: 'toy|lm', description: 'runner kind (default: a `kind:` key in the file, else toy when the file has toy-model fields, else lm)' },
   { name: 'out', type: 'string', valueName: 'DIR', description: 'run folder (default: checkpoint_path, with the run id SAELens appends)' },
 ];
@@ -39,6 +43,17 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (loaded.extraPositionals.length > 0) throw new UsageError(`train takes one CONFIG file; unexpected ${loaded.extraPositionals.join(' ')}`);
   const { kind, config } = loaded;
   const what = kind === 'toy_model' ? 'toy-model' : 'language-model';
+  if (args.flags['dry-run'] === true) {
+    let saes = ['sae'];
+    if (kind === 'language_model') {
+      const lm = config as RunnerConfigs['language_model'];
+      // named as the runner names them: a local model folder by its folder name
+      const local = existsSync(lm.model_name) || /^[./]/.test(lm.model_name);
+      saes = expandSweep(local ? { ...lm, model_name: path.basename(path.resolve(lm.model_name)) } : lm).map((s) => s.sae_id);
+    }
+    printConfig(ctx, kind, encodeRunnerConfig(config), saes);
+    return 0;
+  }
 
   if (ctx.flags.resume !== undefined) {
     // The runners cannot continue a run's data stream yet; retraining from scratch under the
