@@ -184,6 +184,10 @@ test('eval: an SAE on tiny-gpt2 over two batches of Austen (--json)', async (t) 
   t.is(rec.type, 'eval');
   t.is(rec.tokens, 2 * 2 * 32);
   for (const k of ['ce_loss_score', 'ce_loss_without_sae', 'ce_loss_with_sae', 'l0', 'explained_variance']) t.true(Number.isFinite(rec.metrics[k]), k);
+  // without --model, the SAE's model_name must name a folder or hub repo
+  const noModel = await runMain(['eval', path.join(saeRoot, 'layer1'), '--dataset', AUSTEN], { env: { HF_HUB_OFFLINE: '1' } });
+  t.is(noModel.code, 2);
+  t.regex(noModel.stderr, /no --model given, and the SAE's model_name "tiny-gpt2-sotu" is not a model folder or hub repo here: give --model/);
 });
 
 test('cache: tiny-gpt2 activations into safetensors shards', async (t) => {

@@ -1,14 +1,16 @@
 /**
- * `sae-rx eval SAE_DIR --model DIR --dataset PATH [--batches N]`: SAELens's evals of a saved
+ * `sae-rx eval SAE_DIR --dataset PATH [--model DIR|REPO] [--batches N]`: SAELens's evals of a saved
  * SAE spliced into its model (CE loss with the SAE, L0, explained variance, ...).
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { runEvals } from '../../analysis/evals.js';
+import { ConfigError } from '../../errors.js';
 import { HookedTransformer } from '../../model/HookedTransformer.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
 import { packContext } from '../../operators/packContext.js';
+import { resolveModelFolder } from '../../runners/languageModelRunner.js';
 import { loadSae } from '../../sae/saeFolder.js';
 import { hfDataset } from '../../sources/hfDataset.js';
 import { localDocuments } from '../../sources/localDocuments.js';
@@ -19,7 +21,7 @@ import { UsageError, stage } from '../errors.js';
 import type { Command } from './command.js';
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'model', type: 'string', valueName: 'DIR', description: 'the model folder (Hugging Face layout) the SAE reads' },
+  { name: 'model', type: 'string', valueName: 'DIR|REPO', description: "the model the SAE reads: a Hugging Face model folder or hub repo (default: the SAE's model_name)" },
   { name: 'dataset', type: 'string', valueName: 'PATH', description: 'a local .txt/.jsonl/.parquet file or a hub dataset (owner/name)' },
   { name: 'batches', type: 'string', valueName: 'N', description: 'number of evaluation batches (default 10)' },
   { name: 'batch-size', type: 'string', valueName: 'N', description: 'sequences per batch (default 8)' },
@@ -35,7 +37,8 @@ function positiveInt(flag: string, v: string | boolean | undefined, dflt: number
 
 export interface EvalCliArgs {
   readonly saeDir: string;
-  readonly modelDir: string;
+  /** A local folder, or a hub repo id / model_name to resolve; undefined: the SAE's model_name. */
+  readonly model?: string;
   readonly dataset: string;
   readonly batches: number;
   readonly batchSize: number;
@@ -47,15 +50,19 @@ export function evalArgs(ctx: CliContext, args: ParsedArgs): EvalCliArgs {
   if (args.positionals.length !== 1) throw new UsageError(`eval takes one SAE_DIR, got ${args.positionals.length} arguments`);
   const saeDir = path.resolve(ctx.io.cwd, args.positionals[0]!);
   if (!existsSync(path.join(saeDir, 'cfg.json'))) throw new UsageError(`${args.positionals[0]}: not an SAE folder (no cfg.json)`);
-  const model = args.flags['model'];
-  if (typeof model !== 'string') throw new UsageError('eval needs --model DIR (the model folder the SAE reads)');
-  const modelDir = path.resolve(ctx.io.cwd, model);
-  if (!existsSync(modelDir)) throw new UsageError(`--model ${model}: no such folder`);
+  const m = args.flags['model'];
+  let model: string | undefined;
+  if (typeof m === 'string') {
+    const local = path.resolve(ctx.io.cwd, m);
+    if (existsSync(local)) model = local;
+    else if (/^[./]/.test(m) || !m.includes('/')) throw new UsageError(`--model ${m}: no such folder (give a model folder or a hub repo owner/name)`);
+    else model = m;
+  }
   const dataset = args.flags['dataset'];
   if (typeof dataset !== 'string') throw new UsageError('eval needs --dataset PATH (text, jsonl or parquet file, or a hub dataset owner/name)');
   return {
     saeDir,
-    modelDir,
+    ...(model !== undefined ? { model } : {}),
     dataset,
     batches: positiveInt('batches', args.flags['batches'], 10),
     batchSize: positiveInt('batch-size', args.flags['batch-size'], 8),
@@ -73,9 +80,18 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const sae = await stage(`loading the SAE in ${a.saeDir}`, () => loadSae(a.saeDir));
   let model: HookedTransformer | undefined;
   try {
-    model = await stage(`loading the model in ${a.modelDir}`, () => HookedTransformer.fromFolder(a.modelDir));
+    const name = a.model ?? sae.cfg.modelName;
+    const modelDir = await stage(`finding the model ${name}`, () =>
+      resolveModelFolder(name).catch((e: unknown) => {
+        if (a.model === undefined && e instanceof ConfigError) {
+          throw new UsageError(`no --model given, and the SAE's model_name ${JSON.stringify(name)} is not a model folder or hub repo here: give --model DIR|REPO`, { cause: e });
+        }
+        throw e;
+      }),
+    );
+    model = await stage(`loading the model in ${modelDir}`, () => HookedTransformer.fromFolder(modelDir));
     const m = model;
-    const tokenizer = await stage('loading the tokenizer', () => loadTokenizer(a.modelDir));
+    const tokenizer = await stage('loading the tokenizer', () => loadTokenizer(modelDir));
     const contextSize = Math.min(a.contextSize ?? sae.cfg.contextSize, m.cfg.nCtx);
     ctx.info(`evaluating ${sae.cfg.hookPoint} SAE (d_sae ${sae.cfg.dSae}) on ${a.batches} batches of ${a.batchSize}×${contextSize} tokens from ${a.dataset}`);
     const docs$ = localData ? localDocuments(path.resolve(ctx.io.cwd, a.dataset)) : hfDataset({ path: a.dataset });
@@ -90,7 +106,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     );
     if (batches.length === 0) throw new UsageError(`--dataset ${a.dataset}: no complete sequence of ${contextSize} tokens`);
     const result = await stage('evaluating', () => runEvals(m, sae, batches));
-    ctx.record({ type: 'eval', saeDir: a.saeDir, model: a.modelDir, dataset: a.dataset, batches: result.batches, tokens: result.tokens, metrics: result.metrics });
+    ctx.record({ type: 'eval', saeDir: a.saeDir, model: modelDir, dataset: a.dataset, batches: result.batches, tokens: result.tokens, metrics: result.metrics });
     if (!ctx.flags.json) {
       const keys = Object.keys(result.metrics);
       const w = Math.max(...keys.map((k) => k.length));
@@ -108,11 +124,11 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
 
 export const evalCommand: Command = {
   name: 'eval',
-  usage: 'eval SAE_DIR --model DIR --dataset PATH',
+  usage: 'eval SAE_DIR --dataset PATH [--model DIR]',
   summary: 'evaluate a saved SAE spliced into its model (CE loss recovered, L0, ...)',
   flags: FLAGS,
   help: () => ({
-    usage: 'eval SAE_DIR --model DIR --dataset PATH [--batches N] [--batch-size N]',
+    usage: 'eval SAE_DIR --dataset PATH [--model DIR|REPO] [--batches N] [--batch-size N] [--context-size N]',
     summary: "Run SAELens's evals of the SAE in SAE_DIR on the model and dataset: CE loss with and without the SAE, L0, explained variance.",
     flags: FLAGS,
   }),
