@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { generateRunId } from '../../config/languageModelRunnerConfig.js';
-import type { RunnerConfigs } from '../../config/runnerConfig.js';
+import { type RunnerConfigs, encodeRunnerConfig } from '../../config/runnerConfig.js';
+import { expandSweep } from '../../config/sweep.js';
+import { ConfigError } from '../../errors.js';
 import { languageModelRunner } from '../../runners/languageModelRunner.js';
 import { toyModelRunner } from '../../runners/toyModelRunner.js';
 import type { RunOptions, RunSummary } from '../../runners/trainingRun.js';
@@ -15,12 +17,9 @@ import type { TrainEvent } from '../../train/TrainEvent.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { encodeRunnerConfig } from '../../config/runnerConfig.js';
-import { expandSweep } from '../../config/sweep.js';
-import { ConfigError } from '../../errors.js';
 import { NotAvailableError, UsageError, stage } from '../errors.js';
-import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
 import { fieldLines } from '../help.js';
+import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
 import { printConfig } from './printConfig.js';
 
