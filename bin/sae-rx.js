@@ -3,6 +3,14 @@
 // dependency, so the command works from a fresh clone without a build step.
 import { register } from 'tsx/esm/api';
 
+// `sae-rx hooks DIR | head`: a closed pipe ends the output, not with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e && e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 register();
 const { main } = await import('../src/cli/main.ts');
 const code = await main(process.argv.slice(2));
