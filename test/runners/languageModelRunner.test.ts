@@ -162,6 +162,19 @@ t0('a sweep over l1_coefficient trains two SAEs on one stream, read once (as muc
   t.is(sweep.docs, one.docs, 'the sweep read the dataset once');
 });
 
+t0('a sweep over hook_point_layer: one forward pass gives [rows, 2, d_in]; each SAE trains on its layer', async (t) => {
+  const before = tf.memory().numTensors;
+  const cfg = config({ hook_point: 'blocks.{layer}.hook_resid_pre', hook_point_layer: [0, 1], training_tokens: 20 * 128, wandb_id: 'layers' });
+  const recs = await lastValueFrom(languageModelRunner(cfg, { console: false, log: () => {}, handleSignals: false }).events$.pipe(toArray()));
+  t.is(tf.memory().numTensors, before);
+  const done = recs.filter((r) => r.type === 'done');
+  t.deepEqual(done.map((r) => r.saeId.includes('blocks.0.') ? 0 : 1).sort(), [0, 1]);
+  for (const d of done) {
+    const saved = JSON.parse(fs.readFileSync(path.join(d.path!, 'cfg.json'), 'utf8')) as { hook_point: string };
+    t.true(d.saeId.includes(saved.hook_point), `${d.saeId} saved with hook_point ${saved.hook_point}`);
+  }
+});
+
 t0('a d_in that does not fit the hook, or a context longer than the model\'s, is a ConfigError before training', async (t) => {
   const before = tf.memory().numTensors;
   const bad = languageModelRunner(config({ d_in: 64, wandb_id: 'bad' }), { console: false, log: () => {}, handleSignals: false });
