@@ -4,10 +4,12 @@
  *
  *   documents (hfDataset | localDocuments) → packContext → modelActivations
  *     → mixingBuffer → normalizeActivations → batch → trainSae(all SAEs) → sinks
+ *
+ * or, with `use_cached_activations`, cachedActivations → (the same tail from mixingBuffer on).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Observable } from 'rxjs';
+import { type Observable, defer } from 'rxjs';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import type { LanguageModelSaeRunnerConfig } from '../config/languageModelRunnerConfig.js';
 import { type SingleLanguageModelSaeRunnerConfig, expandSweep } from '../config/sweep.js';
@@ -24,6 +26,7 @@ import type { TrainSaeSpec } from '../operators/trainSae.js';
 import type { Document } from '../sources/documents.js';
 import { hfDataset } from '../sources/hfDataset.js';
 import { localDocuments } from '../sources/localDocuments.js';
+import { cachedActivations } from '../sources/cachedActivations.js';
 import { wandbOptionsFromRunnerConfig } from '../sinks/wandb.js';
 import type { TrainEvent } from '../train/TrainEvent.js';
 import { type RunOptions, type RunSummary, type Runner, preparedStream, runWithSinks, trainingTail } from './trainingRun.js';
@@ -114,7 +117,10 @@ function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTrans
  * only when the trainer needs it), freeing the model at the end. `run()` adds the sinks:
  * console progress, `records.jsonl` and `config.json` in the run folder (the config's
  * checkpoint_path, which also holds the SAE folders `<sae_id>/final_<tokens>`), W&B when
- * `log_to_wandb`, and `report.html` at the end.
+ * `log_to_wandb`, and `report.html` at the end. With `use_cached_activations` the
+ * activations come from `cached_activations_path` (a cache written by the cache runner, checked
+ * against the config's hooks, d_in and context size) through the same training tail, and no
+ * model is loaded.
  */
 export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: LanguageModelRunnerOptions = {}): Runner {
   // A local model folder is named by its folder name in SAE ids and saved cfg.json files
@@ -126,9 +132,33 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const totalSteps = Math.max(...specs.map((s) => s.trainer.totalTrainingSteps + s.trainer.finetuningSteps));
-  if (cfg.use_cached_activations) throw new ConfigError('use_cached_activations: training from cached activations is not supported by this runner yet');
+  const tail = trainingTail({
+    specs,
+    batchesInBuffer: cfg.n_batches_in_buffer,
+    storeBatchRows: cfg.store_batch_size * cfg.context_size,
+    trainBatchSize: cfg.train_batch_size,
+    seed: cfg.seed,
+    normalize: cfg.normalize_activations === true || cfg.normalize_activations === 'expected_average_only_in' ? 'expected_average_only_in' : 'none',
+    checkpointPath: runDir,
+    nCheckpoints: cfg.n_checkpoints,
+    logEvery: opts.logEvery ?? 1,
+    handleSignals: opts.handleSignals ?? true,
+  });
 
-  const events$ = preparedStream(
+  const cachedPath = cfg.use_cached_activations ? cfg.cached_activations_path : null;
+  // SAELens reads a cache shard by shard into the same mixing buffer; no model is needed
+  const fromCache = (p: string) =>
+    defer(() => {
+      log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on cached activations ${p} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
+      return cachedActivations({
+        path: p,
+        batchSize: cfg.store_batch_size * cfg.context_size,
+        expect: { hookPoints: hooks, hookPointHeadIndex: cfg.hook_point_head_index, dIn: cfg.d_in, contextSize: cfg.context_size },
+        trainingTokens: cfg.training_tokens,
+      }).pipe(tail);
+    });
+  // the model's activations, computed as the trainer asks for them
+  const live$ = preparedStream(
     async () => {
       log(`loading model ${cfg.model_name}`);
       const dir = await resolveModelFolder(cfg.model_name, opts.hub);
@@ -155,22 +185,12 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
           maxDocumentTokens: model.cfg.nCtx,
         }),
         modelActivations(model, { hooks, headIndex: cfg.hook_point_head_index, withTokens: false }),
-        trainingTail({
-          specs,
-          batchesInBuffer: cfg.n_batches_in_buffer,
-          storeBatchRows: cfg.store_batch_size * cfg.context_size,
-          trainBatchSize: cfg.train_batch_size,
-          seed: cfg.seed,
-          normalize: cfg.normalize_activations === true || cfg.normalize_activations === 'expected_average_only_in' ? 'expected_average_only_in' : 'none',
-          checkpointPath: runDir,
-          nCheckpoints: cfg.n_checkpoints,
-          logEvery: opts.logEvery ?? 1,
-          handleSignals: opts.handleSignals ?? true,
-        }),
+        tail,
       );
     },
     ({ model }) => model.dispose(),
   );
+  const events$ = cachedPath !== null ? fromCache(cachedPath) : live$;
 
   return {
     runDir,

@@ -1,0 +1,45 @@
+import test from 'ava';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { setupTf } from '../helpers/tf.js';
+import { decodeCacheActivationsRunnerConfig } from '../../src/config/cacheActivationsRunnerConfig.js';
+import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
+import { ConfigError } from '../../src/errors.js';
+import { runCacheActivations } from '../../src/runners/cacheActivationsRunner.js';
+import { languageModelRunner } from '../../src/runners/languageModelRunner.js';
+import { lastValueFrom } from 'rxjs';
+
+const MODEL_DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
+const TEXT = path.resolve('../shared/data/austen.txt');
+const HAVE = fs.existsSync(path.join(MODEL_DIR, 'model.safetensors')) && fs.existsSync(TEXT);
+if (!HAVE) console.log(`skipping training from cached activations: ${MODEL_DIR} or ${TEXT} is absent`);
+
+let tmp: string;
+test.before(async () => {
+  await setupTf();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-cachedtrain-'));
+});
+test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+(HAVE ? test.serial : test.skip)('use_cached_activations: the LM runner trains from a cache written by runCacheActivations', async (t) => {
+  const cache = path.join(tmp, 'cache');
+  const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', dataset_path: TEXT, context_size: 32, d_in: 128, store_batch_size: 4, n_batches_in_buffer: 4 };
+  await runCacheActivations(
+    decodeCacheActivationsRunnerConfig({ ...common, training_tokens: 40 * 128, new_cached_activations_path: cache, n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 0 }),
+    { log: () => {} },
+  );
+  const before = tf.memory().numTensors;
+  const cfg = decodeRunnerConfig({
+    ...common, use_cached_activations: true, cached_activations_path: cache, expansion_factor: 2, train_batch_size: 128,
+    training_tokens: 30 * 128, lr_warm_up_steps: 0, l1_coefficient: 1e-2, log_to_wandb: false, wandb_id: 'cached', checkpoint_path: path.join(tmp, 'ckpt'),
+  });
+  const s = await languageModelRunner(cfg, { console: false, log: () => {}, handleSignals: false, report: false }).run();
+  t.is(tf.memory().numTensors, before);
+  t.is(s.saes[0]!.steps, 30);
+  t.true(s.saes[0]!.last!.losses.total < s.saes[0]!.first!.losses.total);
+  // a cache of another hook is refused before training
+  const other = decodeRunnerConfig({ ...common, hook_point: 'blocks.0.hook_resid_post', hook_point_layer: 0, use_cached_activations: true, cached_activations_path: cache, training_tokens: 128, log_to_wandb: false, wandb_id: 'x', checkpoint_path: path.join(tmp, 'x') });
+  await t.throwsAsync(lastValueFrom(languageModelRunner(other, { console: false, log: () => {}, handleSignals: false }).events$), { instanceOf: ConfigError, message: /hook/ });
+});
