@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Observable, defer } from 'rxjs';
+import { type Observable, defer, from, mergeMap } from 'rxjs';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import type { LanguageModelSaeRunnerConfig } from '../config/languageModelRunnerConfig.js';
 import { type SingleLanguageModelSaeRunnerConfig, expandSweep } from '../config/sweep.js';
@@ -29,7 +29,9 @@ import { localDocuments } from '../sources/localDocuments.js';
 import { cachedActivations } from '../sources/cachedActivations.js';
 import { wandbOptionsFromRunnerConfig } from '../sinks/wandb.js';
 import type { TrainEvent } from '../train/TrainEvent.js';
-import { type RunOptions, type RunSummary, type Runner, preparedStream, runWithSinks, trainingTail } from './trainingRun.js';
+import {
+  type ResumePoint, type RunOptions, type RunSummary, type Runner, findResumePoint, preparedStream, runWithSinks, trainingTail,
+} from './trainingRun.js';
 
 export interface LanguageModelRunnerOptions extends RunOptions {
   /** Hub settings (default: from the environment: HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE, cache). */
@@ -120,7 +122,9 @@ function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTrans
  * `log_to_wandb`, and `report.html` at the end. With `use_cached_activations` the
  * activations come from `cached_activations_path` (a cache written by the cache runner, checked
  * against the config's hooks, d_in and context size) through the same training tail, and no
- * model is loaded.
+ * model is loaded. With `resume`, training continues from the latest checkpoint every SAE has in
+ * the run folder (SAELens's `get_resume_checkpoint_path`): the stream is replayed up to it
+ * (every stage is seeded) and the final SAE equals that of an uninterrupted run.
  */
 export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: LanguageModelRunnerOptions = {}): Runner {
   // A local model folder is named by its folder name in SAE ids and saved cfg.json files
@@ -132,22 +136,35 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const totalSteps = Math.max(...specs.map((s) => s.trainer.totalTrainingSteps + s.trainer.finetuningSteps));
-  const tail = trainingTail({
-    specs,
-    batchesInBuffer: cfg.n_batches_in_buffer,
-    storeBatchRows: cfg.store_batch_size * cfg.context_size,
-    trainBatchSize: cfg.train_batch_size,
-    seed: cfg.seed,
-    normalize: cfg.normalize_activations === true || cfg.normalize_activations === 'expected_average_only_in' ? 'expected_average_only_in' : 'none',
-    checkpointPath: runDir,
-    nCheckpoints: cfg.n_checkpoints,
-    logEvery: opts.logEvery ?? 1,
-    handleSignals: opts.handleSignals ?? true,
-  });
+  const tail = (resume: ResumePoint | undefined) =>
+    trainingTail({
+      specs,
+      batchesInBuffer: cfg.n_batches_in_buffer,
+      storeBatchRows: cfg.store_batch_size * cfg.context_size,
+      trainBatchSize: cfg.train_batch_size,
+      seed: cfg.seed,
+      normalize: cfg.normalize_activations === true || cfg.normalize_activations === 'expected_average_only_in' ? 'expected_average_only_in' : 'none',
+      checkpointPath: runDir,
+      nCheckpoints: cfg.n_checkpoints,
+      logEvery: opts.logEvery ?? 1,
+      handleSignals: opts.handleSignals ?? true,
+      ...(resume ? { resume: resume.dirs, skipTrainBatches: resume.batchesConsumed } : {}),
+    });
+  // SAELens's resume: continue from the latest checkpoint in the run folder, else start afresh.
+  // The activation stream is replayed up to the checkpoint (forward passes, no training).
+  const resumable = (build: (r: ResumePoint | undefined) => Observable<TrainEvent>): Observable<TrainEvent> =>
+    !cfg.resume
+      ? build(undefined)
+      : defer(() => from(findResumePoint(runDir, specs.map((s) => s.id!)))).pipe(
+          mergeMap((r) => {
+            log(r ? `resuming from the checkpoints at ${r.tokens} tokens (replaying ${r.batchesConsumed} train batches)` : `resume: no checkpoint in ${runDir}; starting afresh`);
+            return build(r);
+          }),
+        );
 
   const cachedPath = cfg.use_cached_activations ? cfg.cached_activations_path : null;
   // SAELens reads a cache shard by shard into the same mixing buffer; no model is needed
-  const fromCache = (p: string) =>
+  const fromCache = (p: string, resume: ResumePoint | undefined) =>
     defer(() => {
       log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on cached activations ${p} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
       return cachedActivations({
@@ -155,42 +172,43 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
         batchSize: cfg.store_batch_size * cfg.context_size,
         expect: { hookPoints: hooks, hookPointHeadIndex: cfg.hook_point_head_index, dIn: cfg.d_in, contextSize: cfg.context_size },
         trainingTokens: cfg.training_tokens,
-      }).pipe(tail);
+      }).pipe(tail(resume));
     });
   // the model's activations, computed as the trainer asks for them
-  const live$ = preparedStream(
-    async () => {
-      log(`loading model ${cfg.model_name}`);
-      const dir = await resolveModelFolder(cfg.model_name, opts.hub);
-      const model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
-      try {
-        checkAgainstModel(cfg, model, hooks);
-        const tokenizer: TextTokenizer = loadTokenizer(dir);
-        return { model, tokenizer };
-      } catch (e) {
-        model.dispose();
-        throw e;
-      }
-    },
-    ({ model, tokenizer }): Observable<TrainEvent> => {
-      const documents = opts.documents ?? datasetDocuments(cfg, opts.hub);
-      log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on ${hooks.join(', ')} of ${cfg.model_name} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
-      return documents.pipe(
-        packContext({
-          contextSize: cfg.context_size,
-          prependBos: cfg.prepend_bos,
-          tokenizer,
-          ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
-          storeBatchSize: cfg.store_batch_size,
-          maxDocumentTokens: model.cfg.nCtx,
-        }),
-        modelActivations(model, { hooks, headIndex: cfg.hook_point_head_index, withTokens: false }),
-        tail,
-      );
-    },
-    ({ model }) => model.dispose(),
-  );
-  const events$ = cachedPath !== null ? fromCache(cachedPath) : live$;
+  const live = (resume: ResumePoint | undefined) =>
+    preparedStream(
+      async () => {
+        log(`loading model ${cfg.model_name}`);
+        const dir = await resolveModelFolder(cfg.model_name, opts.hub);
+        const model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
+        try {
+          checkAgainstModel(cfg, model, hooks);
+          const tokenizer: TextTokenizer = loadTokenizer(dir);
+          return { model, tokenizer };
+        } catch (e) {
+          model.dispose();
+          throw e;
+        }
+      },
+      ({ model, tokenizer }): Observable<TrainEvent> => {
+        const documents = opts.documents ?? datasetDocuments(cfg, opts.hub);
+        log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on ${hooks.join(', ')} of ${cfg.model_name} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
+        return documents.pipe(
+          packContext({
+            contextSize: cfg.context_size,
+            prependBos: cfg.prepend_bos,
+            tokenizer,
+            ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
+            storeBatchSize: cfg.store_batch_size,
+            maxDocumentTokens: model.cfg.nCtx,
+          }),
+          modelActivations(model, { hooks, headIndex: cfg.hook_point_head_index, withTokens: false }),
+          tail(resume),
+        );
+      },
+      ({ model }) => model.dispose(),
+    );
+  const events$ = resumable((r) => (cachedPath !== null ? fromCache(cachedPath, r) : live(r)));
 
   return {
     runDir,

@@ -13,9 +13,12 @@ import { type TrainSaeSpec, trainSae } from '../operators/trainSae.js';
 import type { ActivationBatch } from '../operators/types.js';
 import { type ConsoleSinkOptions, consoleSink } from '../sinks/consoleSink.js';
 import { jsonlSink } from '../sinks/jsonlSink.js';
+import { skipBatches } from '../sources/cachedActivations.js';
 import { writeReport } from '../sinks/report/writeReport.js';
 import { sinks } from '../sinks/sinks.js';
 import { type WandbSinkOptions, wandbSink } from '../sinks/wandb.js';
+import { TRAINING_STATE_JSON, readCheckpointState } from '../train/checkpointWriter.js';
+import { ConfigError } from '../errors.js';
 import type { StepRecord, TrainEvent } from '../train/TrainEvent.js';
 
 export interface TrainingTailOptions {
@@ -37,11 +40,18 @@ export interface TrainingTailOptions {
   readonly logEvery?: number;
   /** Checkpoint on SIGINT/SIGTERM, then exit (default true). */
   readonly handleSignals?: boolean;
+  /** Continue from checkpoints: SAE id → checkpoint folder (trainSae's `resume`). */
+  readonly resume?: Readonly<Record<string, string>>;
+  /**
+   * Train batches to drop before trainSae (a resumed run replays its stream up to where the
+   * checkpoint was taken: every stage is seeded, so the replay gives the same batches).
+   */
+  readonly skipTrainBatches?: number;
 }
 
 /**
  * The training tail of every runner:
- * `mixingBuffer → normalizeActivations → batch(trainBatchSize) → trainSae(specs)`.
+ * `mixingBuffer → normalizeActivations → batch(trainBatchSize) → [skip] → trainSae(specs)`.
  * The norm scaling factor (when asked) is estimated on the first half buffer of rows, as
  * SAELens estimates it on its first buffer.
  */
@@ -52,7 +62,9 @@ export function trainingTail(o: TrainingTailOptions): OperatorFunction<Activatio
       mixingBuffer({ batchesInBuffer: o.batchesInBuffer, storeBatchSize: o.storeBatchRows, trainBatchSize: o.trainBatchSize, seed: o.seed }),
       normalizeActivations(o.normalize ?? 'none', { estimationTokens: Math.max(1, halfBuffer) }),
       batch(o.trainBatchSize),
+      skipBatches(o.skipTrainBatches ?? 0),
       trainSae(o.specs, {
+        ...(o.resume !== undefined && Object.keys(o.resume).length > 0 ? { resume: o.resume } : {}),
         ...(o.checkpointPath !== undefined ? { checkpointPath: o.checkpointPath } : {}),
         nCheckpoints: o.nCheckpoints ?? 0,
         logEvery: o.logEvery ?? 1,
@@ -226,4 +238,39 @@ export function preparedStream<R>(
       free();
     };
   });
+}
+
+/** Where a resumed run continues: a checkpoint folder per SAE, all at the same step. */
+export interface ResumePoint {
+  readonly dirs: Readonly<Record<string, string>>;
+  /** Train batches the checkpoints had consumed. */
+  readonly batchesConsumed: number;
+  readonly tokens: number;
+}
+
+/**
+ * SAELens's `get_resume_checkpoint_path` for every SAE of a run: the latest checkpoint
+ * (`<runDir>/<saeId>/<tokens>`) that all SAEs have. Undefined when there is none (SAELens then
+ * starts afresh); a ConfigError when every SAE already has its `final_<tokens>` folder.
+ */
+export async function findResumePoint(runDir: string, saeIds: readonly string[]): Promise<ResumePoint | undefined> {
+  const perSae = saeIds.map((id) => {
+    const dir = path.join(runDir, id);
+    const names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+    const finished = names.some((n) => n.startsWith('final_'));
+    const steps = new Set(names.filter((n) => /^\d+$/.test(n) && fs.existsSync(path.join(dir, n, TRAINING_STATE_JSON))).map(Number));
+    return { finished, steps };
+  });
+  if (perSae.length > 0 && perSae.every((p) => p.finished)) {
+    throw new ConfigError(`resume: training in ${runDir} already finished (every SAE has a final_<tokens> folder)`);
+  }
+  const common = [...(perSae[0]?.steps ?? [])].filter((tok) => perSae.every((p) => p.steps.has(tok)));
+  if (common.length === 0) return undefined;
+  const tokens = Math.max(...common);
+  const dirs = Object.fromEntries(saeIds.map((id) => [id, path.join(runDir, id, String(tokens))]));
+  const state = (await readCheckpointState(dirs[saeIds[0]!]!)).data;
+  const batchesConsumed = state.batchesConsumed;
+  if (!(Number.isInteger(batchesConsumed) && batchesConsumed! >= 0))
+    throw new ConfigError(`resume: ${dirs[saeIds[0]!]} has no data.batchesConsumed in its training state`);
+  return { dirs, batchesConsumed: batchesConsumed!, tokens };
 }
