@@ -9,7 +9,8 @@
         "/usr/include/x86_64-linux-gnu/openblas-pthread"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags_cc": ["-O2", "-std=c++17"],
+      "cflags_cc": ["-O3", "-std=c++17", "-pthread"],
+      "ldflags": ["-pthread"],
       "libraries": ["-lopenblas"]
     }
   ]

@@ -5,10 +5,14 @@
 #include <napi.h>
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 // Declared here as well as (usually) in cblas.h: the alternatives system may point cblas.h at
 // another implementation's header, and we link libopenblas by name either way.
@@ -130,6 +134,275 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Sparse kernels for the SAE step (src/backend/ops/sparse.ts). A "sparse" matrix is a dense
+// row-major [rows x cols] float32 array (the relu output, or the masked pre-activation
+// gradient) from which a CSR index (rowPtr int32 [rows+1], colIdx int32 [nnz], vals f32 [nnz])
+// is built; the products then cost O(nnz * n) instead of O(rows * cols * n). Work is split
+// over the same number of threads as OpenBLAS uses; inner loops run over contiguous rows of n
+// floats so the compiler vectorizes them (with an AVX2/FMA clone on x86-64 GCC builds).
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SAE_RX_CLONES __attribute__((target_clones("avx2,fma", "default")))
+#else
+#define SAE_RX_CLONES
+#endif
+
+int SparseThreads() { return std::max(1, openblas_get_num_threads()); }
+
+// Runs f(begin, end) over [0, n) split into contiguous chunks, one per thread (the calling
+// thread takes the first). Small problems run on the calling thread alone.
+template <class F>
+void ParallelFor(size_t n, size_t minPerThread, F f) {
+  size_t t = static_cast<size_t>(SparseThreads());
+  if (minPerThread > 0) t = std::min(t, std::max<size_t>(1, n / minPerThread));
+  if (t <= 1 || n < 2) {
+    f(size_t{0}, n);
+    return;
+  }
+  const size_t chunk = (n + t - 1) / t;
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < t; ++i) {
+    const size_t b = i * chunk, e = std::min(n, b + chunk);
+    if (b < e) pool.emplace_back([&f, b, e] { f(b, e); });
+  }
+  f(0, std::min(n, chunk));
+  for (auto& th : pool) th.join();
+}
+
+bool GetI32(const Napi::Env& env, const Napi::Value& v, const char* name, int32_t** data, size_t* len) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    Napi::TypeError::New(env, std::string(name) + " must be an Int32Array").ThrowAsJavaScriptException();
+    return false;
+  }
+  auto arr = v.As<Napi::Int32Array>();
+  *data = arr.Data();
+  *len = arr.ElementLength();
+  return true;
+}
+
+bool Fail(const Napi::Env& env, const std::string& msg) {
+  Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
+  return false;
+}
+
+// A CSR index over a [rows x cols] matrix: rowPtr monotone from 0 to nnz, columns < cols.
+// Checked in full before any kernel uses it to address memory.
+bool CheckCsr(const Napi::Env& env, const int32_t* rowPtr, size_t rowPtrLen, const int32_t* colIdx,
+              size_t colLen, size_t rows, size_t cols, size_t valsLen, size_t* nnzOut) {
+  if (rowPtrLen != rows + 1) return Fail(env, "rowPtr must have rows + 1 entries");
+  if (rowPtr[0] != 0) return Fail(env, "rowPtr[0] must be 0");
+  for (size_t r = 0; r < rows; ++r) {
+    if (rowPtr[r + 1] < rowPtr[r]) return Fail(env, "rowPtr must be non-decreasing");
+  }
+  const size_t nnz = static_cast<size_t>(rowPtr[rows]);
+  if (nnz > colLen || nnz > valsLen) return Fail(env, "colIdx/vals are shorter than rowPtr[rows]");
+  for (size_t i = 0; i < nnz; ++i) {
+    if (colIdx[i] < 0 || static_cast<size_t>(colIdx[i]) >= cols) {
+      return Fail(env, "colIdx[" + std::to_string(i) + "] = " + std::to_string(colIdx[i]) + " is outside [0, " +
+                           std::to_string(cols) + ")");
+    }
+  }
+  *nnzOut = nnz;
+  return true;
+}
+
+// csrCount(a, rows, cols, rowPtr): rowPtr[0] = 0, rowPtr[r+1] = number of nonzeros in rows 0..r.
+Napi::Value CsrCount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4) return Fail(env, "csrCount expects 4 arguments"), env.Undefined();
+  F32View a;
+  size_t rows, cols, rpLen;
+  int32_t* rowPtr;
+  if (!GetF32(env, info[0], "a", &a) || !GetDim(env, info[1], "rows", &rows) || !GetDim(env, info[2], "cols", &cols) ||
+      !GetI32(env, info[3], "rowPtr", &rowPtr, &rpLen)) {
+    return env.Undefined();
+  }
+  if (rows * cols > a.length) return Fail(env, "a is smaller than rows * cols"), env.Undefined();
+  if (rpLen != rows + 1) return Fail(env, "rowPtr must have rows + 1 entries"), env.Undefined();
+  if (rows * cols > 2147483647.0) return Fail(env, "more than 2^31 entries: int32 CSR cannot index them"), env.Undefined();
+  rowPtr[0] = 0;
+  ParallelFor(rows, 16, [&](size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r) {
+      const float* row = a.data + r * cols;
+      int32_t c = 0;
+      for (size_t j = 0; j < cols; ++j) c += row[j] != 0.0f;
+      rowPtr[r + 1] = c;
+    }
+  });
+  for (size_t r = 0; r < rows; ++r) rowPtr[r + 1] += rowPtr[r];
+  return Napi::Number::New(env, rowPtr[rows]);
+}
+
+// csrFill(a, rows, cols, rowPtr, colIdx, vals): the nonzeros of a, row by row, in column order.
+Napi::Value CsrFill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 6) return Fail(env, "csrFill expects 6 arguments"), env.Undefined();
+  F32View a, vals;
+  size_t rows, cols, rpLen, ciLen;
+  int32_t *rowPtr, *colIdx;
+  if (!GetF32(env, info[0], "a", &a) || !GetDim(env, info[1], "rows", &rows) || !GetDim(env, info[2], "cols", &cols) ||
+      !GetI32(env, info[3], "rowPtr", &rowPtr, &rpLen) || !GetI32(env, info[4], "colIdx", &colIdx, &ciLen) ||
+      !GetF32(env, info[5], "vals", &vals)) {
+    return env.Undefined();
+  }
+  if (rows * cols > a.length) return Fail(env, "a is smaller than rows * cols"), env.Undefined();
+  if (rpLen != rows + 1 || rowPtr[0] != 0) return Fail(env, "rowPtr must have rows + 1 entries from 0"), env.Undefined();
+  for (size_t r = 0; r < rows; ++r) {
+    if (rowPtr[r + 1] < rowPtr[r]) return Fail(env, "rowPtr must be non-decreasing"), env.Undefined();
+  }
+  if (static_cast<size_t>(rowPtr[rows]) > ciLen || static_cast<size_t>(rowPtr[rows]) > vals.length) {
+    return Fail(env, "colIdx/vals are shorter than rowPtr[rows]"), env.Undefined();
+  }
+  ParallelFor(rows, 16, [&](size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r) {
+      const float* row = a.data + r * cols;
+      size_t o = static_cast<size_t>(rowPtr[r]);
+      const size_t end = static_cast<size_t>(rowPtr[r + 1]);
+      for (size_t j = 0; j < cols && o < end; ++j) {
+        if (row[j] != 0.0f) {
+          colIdx[o] = static_cast<int32_t>(j);
+          vals.data[o] = row[j];
+          ++o;
+        }
+      }
+    }
+  });
+  return env.Undefined();
+}
+
+SAE_RX_CLONES void Axpy(float* __restrict o, const float* __restrict x, float v, size_t n) {
+  for (size_t i = 0; i < n; ++i) o[i] += v * x[i];
+}
+
+SAE_RX_CLONES float Dot(const float* __restrict a, const float* __restrict b, size_t n) {
+  // Eight partial sums: vectorizes without -ffast-math reassociation.
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (size_t l = 0; l < 8; ++l) s[l] += a[i + l] * b[i + l];
+  }
+  float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; i < n; ++i) t += a[i] * b[i];
+  return t;
+}
+
+// spmm(rowPtr, colIdx, vals, rows, k, w, n, out): out[r,:] = sum over row r's nonzeros (j, v)
+// of v * w[j,:]; w is [k x n], out [rows x n] (overwritten).
+Napi::Value Spmm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 8) return Fail(env, "spmm expects 8 arguments"), env.Undefined();
+  int32_t *rowPtr, *colIdx;
+  size_t rpLen, ciLen, rows, k, n, nnz;
+  F32View vals, w, out;
+  if (!GetI32(env, info[0], "rowPtr", &rowPtr, &rpLen) || !GetI32(env, info[1], "colIdx", &colIdx, &ciLen) ||
+      !GetF32(env, info[2], "vals", &vals) || !GetDim(env, info[3], "rows", &rows) || !GetDim(env, info[4], "k", &k) ||
+      !GetF32(env, info[5], "w", &w) || !GetDim(env, info[6], "n", &n) || !GetF32(env, info[7], "out", &out)) {
+    return env.Undefined();
+  }
+  if (k * n > w.length || rows * n > out.length) return Fail(env, "spmm: w or out is too small"), env.Undefined();
+  if (!CheckCsr(env, rowPtr, rpLen, colIdx, ciLen, rows, k, vals.length, &nnz)) return env.Undefined();
+  ParallelFor(rows, 4, [&](size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r) {
+      float* o = out.data + r * n;
+      std::memset(o, 0, n * sizeof(float));
+      for (int32_t q = rowPtr[r]; q < rowPtr[r + 1]; ++q) {
+        Axpy(o, w.data + static_cast<size_t>(colIdx[q]) * n, vals.data[q], n);
+      }
+    }
+  });
+  return env.Undefined();
+}
+
+// spmmT(rowPtr, colIdx, vals, rows, k, x, n, out): out = Aᵀ x for the sparse A [rows x k]:
+// out[j,:] = sum over nonzeros (r, j, v) of v * x[r,:]; x is [rows x n], out [k x n]
+// (overwritten). Threads own disjoint ranges of j, so no two write the same row.
+Napi::Value SpmmT(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 8) return Fail(env, "spmmT expects 8 arguments"), env.Undefined();
+  int32_t *rowPtr, *colIdx;
+  size_t rpLen, ciLen, rows, k, n, nnz;
+  F32View vals, x, out;
+  if (!GetI32(env, info[0], "rowPtr", &rowPtr, &rpLen) || !GetI32(env, info[1], "colIdx", &colIdx, &ciLen) ||
+      !GetF32(env, info[2], "vals", &vals) || !GetDim(env, info[3], "rows", &rows) || !GetDim(env, info[4], "k", &k) ||
+      !GetF32(env, info[5], "x", &x) || !GetDim(env, info[6], "n", &n) || !GetF32(env, info[7], "out", &out)) {
+    return env.Undefined();
+  }
+  if (rows * n > x.length || k * n > out.length) return Fail(env, "spmmT: x or out is too small"), env.Undefined();
+  if (!CheckCsr(env, rowPtr, rpLen, colIdx, ciLen, rows, k, vals.length, &nnz)) return env.Undefined();
+  ParallelFor(k, 64, [&](size_t jb, size_t je) {
+    std::memset(out.data + jb * n, 0, (je - jb) * n * sizeof(float));
+    const int32_t lo = static_cast<int32_t>(jb), hi = static_cast<int32_t>(je);
+    for (size_t r = 0; r < rows; ++r) {
+      const float* xr = x.data + r * n;
+      for (int32_t q = rowPtr[r]; q < rowPtr[r + 1]; ++q) {
+        const int32_t j = colIdx[q];
+        if (j >= lo && j < hi) Axpy(out.data + static_cast<size_t>(j) * n, xr, vals.data[q], n);
+      }
+    }
+  });
+  return env.Undefined();
+}
+
+// sddmm(rowPtr, colIdx, rows, k, a, w, n, out): out [rows x k] = (a wᵀ) masked to A's nonzero
+// pattern, zero elsewhere; a is [rows x n], w [k x n].
+Napi::Value Sddmm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 8) return Fail(env, "sddmm expects 8 arguments"), env.Undefined();
+  int32_t *rowPtr, *colIdx;
+  size_t rpLen, ciLen, rows, k, n, nnz;
+  F32View a, w, out;
+  if (!GetI32(env, info[0], "rowPtr", &rowPtr, &rpLen) || !GetI32(env, info[1], "colIdx", &colIdx, &ciLen) ||
+      !GetDim(env, info[2], "rows", &rows) || !GetDim(env, info[3], "k", &k) || !GetF32(env, info[4], "a", &a) ||
+      !GetF32(env, info[5], "w", &w) || !GetDim(env, info[6], "n", &n) || !GetF32(env, info[7], "out", &out)) {
+    return env.Undefined();
+  }
+  if (rows * n > a.length || k * n > w.length || rows * k > out.length) {
+    return Fail(env, "sddmm: a, w or out is too small"), env.Undefined();
+  }
+  if (!CheckCsr(env, rowPtr, rpLen, colIdx, ciLen, rows, k, ciLen, &nnz)) return env.Undefined();
+  ParallelFor(rows, 4, [&](size_t b, size_t e) {
+    std::memset(out.data + b * k, 0, (e - b) * k * sizeof(float));
+    for (size_t r = b; r < e; ++r) {
+      const float* ar = a.data + r * n;
+      float* o = out.data + r * k;
+      for (int32_t q = rowPtr[r]; q < rowPtr[r + 1]; ++q) {
+        const size_t j = static_cast<size_t>(colIdx[q]);
+        o[j] = Dot(ar, w.data + j * n, n);
+      }
+    }
+  });
+  return env.Undefined();
+}
+
+// transpose(src, rows, cols, dst): dst [cols x rows] = srcᵀ, in 32x32 tiles.
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4) return Fail(env, "transpose expects 4 arguments"), env.Undefined();
+  F32View src, dst;
+  size_t rows, cols;
+  if (!GetF32(env, info[0], "src", &src) || !GetDim(env, info[1], "rows", &rows) || !GetDim(env, info[2], "cols", &cols) ||
+      !GetF32(env, info[3], "dst", &dst)) {
+    return env.Undefined();
+  }
+  if (rows * cols > src.length || rows * cols > dst.length) return Fail(env, "transpose: src or dst is too small"), env.Undefined();
+  constexpr size_t T = 32;
+  const size_t tilesR = (rows + T - 1) / T;
+  ParallelFor(tilesR, 4, [&](size_t tb, size_t te) {
+    for (size_t ti = tb; ti < te; ++ti) {
+      const size_t r0 = ti * T, r1 = std::min(rows, r0 + T);
+      for (size_t c0 = 0; c0 < cols; c0 += T) {
+        const size_t c1 = std::min(cols, c0 + T);
+        for (size_t r = r0; r < r1; ++r) {
+          for (size_t c = c0; c < c1; ++c) dst.data[c * rows + r] = src.data[r * cols + c];
+        }
+      }
+    }
+  });
+  return env.Undefined();
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t t;
@@ -157,7 +430,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("numThreads", Napi::Function::New(env, NumThreads, "numThreads"));
   exports.Set("config", Napi::Function::New(env, Config, "config"));
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("csrCount", Napi::Function::New(env, CsrCount, "csrCount"));
+  exports.Set("csrFill", Napi::Function::New(env, CsrFill, "csrFill"));
+  exports.Set("spmm", Napi::Function::New(env, Spmm, "spmm"));
+  exports.Set("spmmT", Napi::Function::New(env, SpmmT, "spmmT"));
+  exports.Set("sddmm", Napi::Function::New(env, Sddmm, "sddmm"));
+  exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }
 

@@ -20,6 +20,18 @@ export interface BlasAddon {
     a: Float32Array, b: Float32Array, c: Float32Array,
     aOffsets: Float64Array, bOffsets: Float64Array, cOffsets: Float64Array,
   ): void;
+  /** rowPtr [rows+1] ← prefix counts of the nonzeros of a [rows×cols]; returns nnz. */
+  csrCount(a: Float32Array, rows: number, cols: number, rowPtr: Int32Array): number;
+  /** colIdx, vals [nnz] ← the nonzeros of a, row by row (rowPtr from csrCount). */
+  csrFill(a: Float32Array, rows: number, cols: number, rowPtr: Int32Array, colIdx: Int32Array, vals: Float32Array): void;
+  /** out [rows×n] = A·w for the CSR matrix A [rows×k], w [k×n]. */
+  spmm(rowPtr: Int32Array, colIdx: Int32Array, vals: Float32Array, rows: number, k: number, w: Float32Array, n: number, out: Float32Array): void;
+  /** out [k×n] = Aᵀ·x for the CSR matrix A [rows×k], x [rows×n]. */
+  spmmT(rowPtr: Int32Array, colIdx: Int32Array, vals: Float32Array, rows: number, k: number, x: Float32Array, n: number, out: Float32Array): void;
+  /** out [rows×k] = (a·wᵀ) at A's nonzero pattern, 0 elsewhere; a [rows×n], w [k×n]. */
+  sddmm(rowPtr: Int32Array, colIdx: Int32Array, rows: number, k: number, a: Float32Array, w: Float32Array, n: number, out: Float32Array): void;
+  /** dst [cols×rows] = srcᵀ. */
+  transpose(src: Float32Array, rows: number, cols: number, dst: Float32Array): void;
   setNumThreads(n: number): void;
   numThreads(): number;
   /** OpenBLAS's build string (version, target core, max threads). */
@@ -35,7 +47,7 @@ export interface BlasStatus {
   readonly config?: string;
 }
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 // src/backend/blas.ts and dist/backend/blas.js are both two levels below the package root.
 const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'sae_rx_blas.node');
 

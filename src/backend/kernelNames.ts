@@ -1,3 +1,10 @@
 /** Kernel names owned by sae-rx (registered per backend in register.ts). */
 export const SaeMatMul = 'SaeMatMul';
 export type SaeMatMulAttrs = { transposeA: boolean; transposeB: boolean };
+/** Sparse kernels (kernels/sparseKernels.ts), registered only where the BLAS addon loads. */
+export const SaeCsrCount = 'SaeCsrCount';
+export const SaeCsrFill = 'SaeCsrFill';
+export const SaeSpmm = 'SaeSpmm';
+export const SaeSpmmT = 'SaeSpmmT';
+export const SaeSddmm = 'SaeSddmm';
+export const SaeTranspose2D = 'SaeTranspose2D';

@@ -12,6 +12,7 @@ import { blasAddon, blasStatus } from './blas.js';
 import { saeMatMulGradConfig } from './gradients/SaeMatMul_grad.js';
 import { BLAS_BACKENDS, makeBlasBatchMatMul, type BlasBackendKind } from './kernels/blasBatchMatMul.js';
 import { makeStockSaeMatMul } from './kernels/stockSaeMatMul.js';
+import { makeSparseKernels } from './kernels/sparseKernels.js';
 import { SaeMatMul } from './kernelNames.js';
 
 /** Which implementation runs `tf.matMul` (BatchMatMul) and `saeMatMul` on a backend. */
@@ -65,7 +66,11 @@ function stockOf(backend: string): tf.KernelConfig {
 export function registerSaeKernels(backend: string): MatMulKernelState {
   if (!tf.getGradient(SaeMatMul)) tf.registerGradient(saeMatMulGradConfig);
   const canBlas = (BLAS_BACKENDS as readonly string[]).includes(backend);
-  const kind = canBlas && blasAddon() ? 'blas' : 'stock';
+  const addon = blasAddon();
+  const kind = canBlas && addon ? 'blas' : 'stock';
+  // The sparse kernels (SAE step) need the addon and in-place access; elsewhere the sparse
+  // ops in ops/sparse.ts fall back to dense tfjs products.
+  if (canBlas && addon) for (const k of makeSparseKernels(addon, backend as BlasBackendKind)) replaceKernel(k);
   return setMatMulKernel(backend, kind);
 }
 

@@ -6,3 +6,4 @@ export * from './losses.js';
 export * from './geometricMedian.js';
 export * from './cfgJson.js';
 export * from './saeFolder.js';
+export * from './sparse.js';

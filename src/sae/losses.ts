@@ -9,8 +9,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import type { SaeConfig } from './SaeConfig.js';
-import { activation, decodeWith, encodePre, type SaeParams } from './Sae.js';
+import { activation, type SaeParams } from './Sae.js';
 import { gatherCols, gatherRows, lpNorm, mm, rowNorms, stopGradient } from './ops.js';
+import { sparseDecodeMm, sparseGradEncodeMm, sparseStepMode, type SparseStepMode } from './sparse.js';
 
 export interface LossOptions {
   /** λ for this step (after L1 warm-up). */
@@ -22,6 +23,11 @@ export interface LossOptions {
   useGhostGrads?: boolean;
   /** Seed of the noise on hidden_pre (cfg.noiseScale > 0, training only). */
   noiseSeed?: number;
+  /**
+   * Sparse or dense products for the decoder and the gradients (src/sae/sparse.ts); default
+   * sparseStepMode() ('auto' unless set). Same losses and gradients either way.
+   */
+  sparseStep?: SparseStepMode;
 }
 
 export interface LossTerms {
@@ -84,13 +90,17 @@ export function ghostGradLoss(
 
 /** Forward pass with every loss term. Call inside tf.tidy / tf.variableGrads. */
 export function saeLosses(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D, opts: LossOptions): LossTerms {
-  const { saeIn, hiddenPre } = encodePre(cfg, p, x);
+  const mode = opts.sparseStep ?? sparseStepMode();
+  // Sae.ts encodePre / decodeWith, with the products of sparse.ts.
+  const saeIn = cfg.applyBDecToInput ? (tf.sub(x, p.b_dec) as tf.Tensor2D) : x;
+  const hiddenPre = tf.add(sparseGradEncodeMm(saeIn, p.W_enc, mode), p.b_enc) as tf.Tensor2D;
   let noisy = hiddenPre;
   if (opts.training && cfg.noiseScale > 0) {
     noisy = tf.add(hiddenPre, tf.randomNormal(hiddenPre.shape, 0, cfg.noiseScale, 'float32', opts.noiseSeed)) as tf.Tensor2D;
   }
   const featureActs = activation(cfg.activationFn, noisy);
-  const saeOut = decodeWith(p, featureActs);
+  const scaled = p.scalingFactor ? (tf.mul(featureActs, p.scalingFactor) as tf.Tensor2D) : featureActs;
+  const saeOut = tf.add(sparseDecodeMm(scaled, p.W_dec, mode), p.b_dec) as tf.Tensor2D;
   const perItem = perItemMse(saeOut, x, cfg.mseLossNormalization);
   const dead = opts.deadIdx;
   const ghost =

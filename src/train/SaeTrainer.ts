@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { Sae } from '../sae/Sae.js';
 import { saeLosses } from '../sae/losses.js';
+import type { SparseStepMode } from '../sae/sparse.js';
 import { Adam, type AdamState } from './Adam.js';
 import { l1CoefficientAt, LrSchedule } from './schedules.js';
 import type { FinetuningMethod, TrainerConfig } from './TrainerConfig.js';
@@ -68,6 +69,11 @@ const FINETUNING_PARAMETERS: Record<FinetuningMethod, ParamName[]> = {
 };
 const TRAINING_PARAMETERS: ParamName[] = ['W_enc', 'b_enc', 'W_dec', 'b_dec'];
 
+export interface SaeTrainerOptions {
+  /** Sparse products in the step (src/sae/sparse.ts); default: sparseStepMode() ('auto'). */
+  sparseStep?: SparseStepMode;
+}
+
 export class SaeTrainer {
   private readonly adam: Adam;
   private readonly lrSchedule: LrSchedule;
@@ -83,6 +89,7 @@ export class SaeTrainer {
   constructor(
     readonly sae: Sae,
     readonly cfg: TrainerConfig,
+    readonly options: SaeTrainerOptions = {},
   ) {
     validateTrainerConfig(cfg);
     this.adam = new Adam(cfg.adamBeta1, cfg.adamBeta2);
@@ -101,8 +108,8 @@ export class SaeTrainer {
     this.scalingIsOnes = sae.scalingFactor.dataSync().every((v) => v === 1);
   }
 
-  static restore(sae: Sae, cfg: TrainerConfig, state: TrainerState): SaeTrainer {
-    const t = new SaeTrainer(sae, cfg);
+  static restore(sae: Sae, cfg: TrainerConfig, state: TrainerState, options: SaeTrainerOptions = {}): SaeTrainer {
+    const t = new SaeTrainer(sae, cfg, options);
     const d = sae.cfg.dSae;
     if (state.stepsSinceFired.length !== d || state.actFreqScores.length !== d) {
       throw new ShapeError(`SaeTrainer.restore: dead-feature counters have ${state.stepsSinceFired.length} entries, the SAE has d_sae ${d}`);
@@ -196,6 +203,7 @@ export class SaeTrainer {
         deadIdx,
         useGhostGrads: this.useGhostGrads,
         noiseSeed: scfg.seed * 7919 + k,
+        ...(this.options.sparseStep !== undefined ? { sparseStep: this.options.sparseStep } : {}),
       });
       // Statistics, kept out of the gradient scope's cleanup (small tensors only).
       const fired = tf.cast(tf.greater(terms.featureActs, 0), 'float32');

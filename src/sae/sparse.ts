@@ -1,0 +1,145 @@
+/**
+ * The sparsity-aware SAE step. Feature activations f = act(h_pre) are sparse (a trained SAE
+ * fires L0 ≲ 100 of d_sae thousands of features per token), so of the six products of a
+ * training step only the encoder forward needs to be dense:
+ *
+ *   decoder forward   x̂ = f·W_dec          CSR(f)·W_dec                     (csrSpmm)
+ *   feature gradient  df = dx̂·W_decᵀ       only where f ≠ 0                  (csrSddmm)
+ *   decoder gradient  dW_dec = fᵀ·dx̂       CSR(f)ᵀ·dx̂                       (csrSpmmT)
+ *   input gradient    dsae_in = dh·W_encᵀ  CSR(dh)·W_encᵀ                    (csrSpmm)
+ *   encoder gradient  dW_enc = sae_inᵀ·dh  (CSR(dh)ᵀ·sae_in)ᵀ                (csrSpmmT)
+ *
+ * Why df is needed only where f ≠ 0: f = act(h) with act ∈ {relu, tanh∘relu}, so f = 0 exactly
+ * where h ≤ 0, and there act'(h) = 0: whatever df holds at those entries is multiplied by 0 on
+ * its way to h_pre (and a scaling factor's gradient Σ df·f gets 0 from them too). So the
+ * parameter gradients are the dense path's, up to float32 summation order. dh = ∂loss/∂h_pre is
+ * zero where act' is, except on the columns of dead features under ghost grads (exp(h_pre)):
+ * the CSR index then simply holds those columns too.
+ *
+ * Modes (LossOptions.sparseStep, else setSparseStep / SAE_RX_SPARSE_STEP, default 'auto'):
+ * 'never' the dense products; 'always' the sparse ones; 'auto' decides per product by the
+ * measured density of the operand (nnz / (rows·cols) ≤ AUTO_MAX_DENSITY → sparse). Without the
+ * native kernels 'auto' is dense and 'always' runs the same custom gradients on dense tfjs
+ * products (ops/sparse.ts fallback), which tests use to check the wiring anywhere.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError } from '../errors.js';
+import {
+  csrCount, csrFromDense, csrSddmm, csrSpmm, csrSpmmT, disposeCsr, saeMatMul, sparseKernelsAvailable, transpose2d,
+  type Csr,
+} from '../backend/index.js';
+import { mm } from './ops.js';
+
+export type SparseStepMode = 'auto' | 'always' | 'never';
+
+/**
+ * 'auto' takes the sparse path when at most this fraction of the operand is nonzero. The sparse
+ * kernels do O(nnz·d_in) work at ~5–15 GFLOP/s against OpenBLAS's ~100 for the dense
+ * O(rows·d_sae·d_in); measured break-even on this machine sits near 5–10 %.
+ */
+export const AUTO_MAX_DENSITY = 0.05;
+
+function parseMode(v: string | undefined, what: string): SparseStepMode | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === 'auto' || v === 'always' || v === 'never') return v;
+  throw new ConfigError(`${what}: '${v}' is not one of auto, always, never`);
+}
+
+let defaultMode: SparseStepMode | undefined;
+
+/** The mode used when LossOptions.sparseStep is not given. */
+export function sparseStepMode(): SparseStepMode {
+  defaultMode ??= parseMode(process.env['SAE_RX_SPARSE_STEP'], 'SAE_RX_SPARSE_STEP') ?? 'auto';
+  return defaultMode;
+}
+
+/** Sets the default sparse-step mode; returns the previous one. */
+export function setSparseStep(mode: SparseStepMode): SparseStepMode {
+  const prev = sparseStepMode();
+  defaultMode = parseMode(mode, 'sparseStep')!;
+  return prev;
+}
+
+type Arg = tf.Tensor | tf.GradSaveFunc;
+
+/**
+ * The CSR index of `a` for the sparse path, or null when the dense path should run ('auto' and
+ * `a` too dense, or no native kernels under 'auto').
+ */
+function indexFor(a: tf.Tensor2D, mode: SparseStepMode): Csr | null {
+  const limit = AUTO_MAX_DENSITY * a.shape[0] * a.shape[1];
+  if (sparseKernelsAvailable()) {
+    const counted = csrCount(a);
+    if (mode === 'auto' && counted.nnz > limit) {
+      counted.rowPtr.dispose();
+      return null;
+    }
+    return csrFromDense(a, counted);
+  }
+  return mode === 'always' ? csrFromDense(a) : null;
+}
+
+function csrOf(saved: tf.Tensor[], native: boolean, nnz: number): Csr {
+  const [rowPtr, colIdx, vals, dense] = saved as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor2D];
+  return { rows: dense.shape[0], cols: dense.shape[1], nnz, rowPtr, colIdx, vals, dense, native };
+}
+
+/**
+ * f·w for the activations f [batch, d_sae] (zero exactly where act' is zero, see above) and the
+ * decoder w [d_sae, d_in]; the gradient for f is returned only at f's nonzeros.
+ */
+export function sparseDecodeMm(f: tf.Tensor2D, w: tf.Tensor2D, mode: SparseStepMode = sparseStepMode()): tf.Tensor2D {
+  if (mode === 'never') return mm(f, w);
+  const A = indexFor(f, mode);
+  if (!A) return mm(f, w);
+  const op = tf.customGrad((...args: Arg[]) => {
+    const [fIn, wIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    const idx: Csr = { ...A, dense: fIn };
+    save([A.rowPtr, A.colIdx, A.vals, fIn, wIn]);
+    return {
+      value: csrSpmm(idx, wIn),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const S = csrOf(saved, A.native, A.nnz);
+        const ws = saved[4] as tf.Tensor2D;
+        const d = dy as tf.Tensor2D;
+        return [csrSddmm(S, d, ws), csrSpmmT(S, d)];
+      },
+    };
+  });
+  try {
+    return op(f, w) as tf.Tensor2D;
+  } finally {
+    disposeCsr(A);
+  }
+}
+
+/**
+ * x·w for the encoder (x [batch, d_in], w [d_in, d_sae]): a dense forward, and a backward that
+ * indexes the (sparse) pre-activation gradient dh and multiplies through it.
+ */
+export function sparseGradEncodeMm(x: tf.Tensor2D, w: tf.Tensor2D, mode: SparseStepMode = sparseStepMode()): tf.Tensor2D {
+  if (mode === 'never') return mm(x, w);
+  const op = tf.customGrad((...args: Arg[]) => {
+    const [xIn, wIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([xIn, wIn]);
+    return {
+      value: saeMatMul(xIn, wIn) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const d = dy as tf.Tensor2D;
+        const A = indexFor(d, mode);
+        if (!A) return [saeMatMul(d, ws, false, true), saeMatMul(xs, d, true, false)];
+        try {
+          // w's columns are the rows the sparse product gathers: transpose once (d_in·d_sae
+          // copies, small next to the dense product it replaces).
+          const dx = csrSpmm(A, transpose2d(ws));
+          const dw = transpose2d(csrSpmmT(A, xs));
+          return [dx, dw];
+        } finally {
+          disposeCsr(A);
+        }
+      },
+    };
+  });
+  return op(x, w) as tf.Tensor2D;
+}
