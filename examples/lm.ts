@@ -7,7 +7,8 @@
  *   documents → packContext → modelActivations → mixingBuffer → normalizeActivations
  *     → batch → trainSae → sinks(console, records.jsonl, report)
  *
- * Writes `./runs/lm-<timestamp>/`: config.json, records.jsonl, report.html and the SAE folder.
+ * Writes `./runs/lm-<timestamp>/`: config.json, records.jsonl, report.html and the SAE folder;
+ * prints the final loss, L0, explained variance and SAELens's evals (CE loss recovered).
  * `npm run example -- lm` (a few minutes on 2 cores); `-- lm --quick` for a short smoke run.
  * Skips with a message when `../shared` (the model) is absent.
  */
@@ -83,6 +84,8 @@ export async function runLm(opts: { quick?: boolean; runsDir?: string; verbose?:
     console: verbose ? { intervalMs: 5000 } : false,
     log,
     logEvery: 5,
+    // SAELens's run_evals on the final SAE: CE loss with the SAE spliced in vs clean / ablated
+    finalEvalBatches: quick ? 1 : 4,
   });
   const s = await runner.run();
   const sae = s.saes[0];
@@ -95,6 +98,13 @@ export async function runLm(opts: { quick?: boolean; runsDir?: string; verbose?:
         `${sae.steps} steps, ${sae.tokens} tokens in ${s.seconds.toFixed(1)} s: ${Math.round(s.tokensPerSecond)} tokens/s (model forward + SAE training)`,
         `loss ${f?.losses.total.toFixed(3)} (step ${f?.step}) → ${l?.losses.total.toFixed(3)} (step ${l?.step}); ` +
           `final MSE ${l?.losses.mse.toFixed(3)}, L0 ${l?.l0.toFixed(1)}, explained variance ${l?.explainedVarianceMean.toFixed(4)}, dead features ${l?.deadFeatures}`,
+        ...(sae.evals
+          ? [
+              `evals (held-out text): CE loss clean ${sae.evals.ce_loss_without_sae?.toFixed(3)}, with the SAE ${sae.evals.ce_loss_with_sae?.toFixed(3)}, ` +
+                `hook zero-ablated ${sae.evals.ce_loss_with_ablation?.toFixed(3)}: CE loss score ${sae.evals.ce_loss_score?.toFixed(3)}; ` +
+                `explained variance ${sae.evals.explained_variance?.toFixed(4)}, L0 ${sae.evals.l0?.toFixed(1)}`,
+            ]
+          : []),
         ...(s.warnings.length ? [`warnings: ${s.warnings.join('; ')}`] : []),
         '',
       ].join('\n'),

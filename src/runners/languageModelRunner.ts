@@ -9,7 +9,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Observable, defer, from, mergeMap } from 'rxjs';
+import { type Observable, defer, from, lastValueFrom, mergeMap, skip, take, toArray } from 'rxjs';
+import { runEvals } from '../analysis/evals.js';
+import { loadSae } from '../sae/saeFolder.js';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import type { LanguageModelSaeRunnerConfig } from '../config/languageModelRunnerConfig.js';
 import { type SingleLanguageModelSaeRunnerConfig, expandSweep } from '../config/sweep.js';
@@ -28,7 +30,7 @@ import { hfDataset } from '../sources/hfDataset.js';
 import { localDocuments } from '../sources/localDocuments.js';
 import { cachedActivations } from '../sources/cachedActivations.js';
 import { wandbOptionsFromRunnerConfig } from '../sinks/wandb.js';
-import type { TrainEvent } from '../train/TrainEvent.js';
+import type { EvalRecord, TrainEvent } from '../train/TrainEvent.js';
 import {
   type ResumePoint, type RunOptions, type RunSummary, type Runner, findResumePoint, preparedStream, runWithSinks, trainingTail,
 } from './trainingRun.js';
@@ -87,6 +89,55 @@ export function datasetDocuments(cfg: LanguageModelSaeRunnerConfig, hub?: Partia
   const h = toHubConfig(hub);
   // streaming reads row groups over HTTP without caching; offline, the cache is all there is
   return hfDataset({ path: p, download: !cfg.streaming || h.offline, hub: h });
+}
+
+/**
+ * SAELens's `run_evals` on each final SAE of a finished run: `batches` store batches of token
+ * sequences taken from the documents after the first `skipDocuments` (the data training read).
+ * Returns one eval record per SAE; the model is loaded for it and freed.
+ */
+export async function finalEvals(
+  cfg: LanguageModelSaeRunnerConfig,
+  opts: LanguageModelRunnerOptions,
+  summary: RunSummary,
+  o: { batches: number; skipDocuments: number },
+): Promise<EvalRecord[]> {
+  const saes = summary.saes.filter((s) => s.path !== undefined);
+  if (saes.length === 0) return [];
+  const dir = await resolveModelFolder(cfg.model_name, opts.hub);
+  const model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
+  try {
+    const tokenizer = loadTokenizer(dir);
+    const tokens = await lastValueFrom(
+      (opts.documents ?? datasetDocuments(cfg, opts.hub)).pipe(
+        skip(o.skipDocuments),
+        packContext({
+          contextSize: cfg.context_size,
+          prependBos: cfg.prepend_bos,
+          tokenizer,
+          ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
+          storeBatchSize: cfg.store_batch_size,
+          maxDocumentTokens: model.cfg.nCtx,
+        }),
+        take(o.batches),
+        toArray(),
+      ),
+    );
+    if (tokens.length === 0) return [];
+    const out: EvalRecord[] = [];
+    for (const s of saes) {
+      const sae = await loadSae(s.path!);
+      try {
+        const r = runEvals(model, sae, tokens);
+        out.push({ type: 'eval', saeId: s.saeId, step: Math.max(0, s.steps - 1), tokens: s.tokens, metrics: r.metrics, histograms: r.histograms });
+      } finally {
+        sae.dispose();
+      }
+    }
+    return out;
+  } finally {
+    model.dispose();
+  }
 }
 
 /** The hook points a config's SAEs read, in first-seen order. */
@@ -163,6 +214,8 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
         );
 
   const cachedPath = cfg.use_cached_activations ? cfg.cached_activations_path : null;
+  /** Documents read by the latest training stream (evals read what follows). */
+  let docsRead = 0;
   // SAELens reads a cache shard by shard into the same mixing buffer; no model is needed
   const fromCache = (p: string, resume: ResumePoint | undefined) =>
     defer(() => {
@@ -221,6 +274,12 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
         title: `sae-rx: ${cfg.model_name} ${hooks.join(', ')}`,
         wandb: cfg.log_to_wandb ? { ...wandbOptionsFromRunnerConfig(cfg, singles), ...opts.wandb } : null,
         opts,
+        after: async (summary) => {
+          const n = opts.finalEvalBatches ?? 0;
+          if (n <= 0 || cachedPath !== null) return [];
+          log(`evals of the final SAE${summary.saes.length > 1 ? 's' : ''} on ${n} store batches after the training data`);
+          return finalEvals(cfg, opts, summary, { batches: n, skipDocuments: docsRead });
+        },
       }),
   };
 }

@@ -82,6 +82,8 @@ export interface SaeRunSummary {
   readonly tokens: number;
   readonly first?: StepRecord;
   readonly last?: StepRecord;
+  /** Metrics of the evals run on the final SAE, when asked (SAELens names: ce_loss_score, l0, …). */
+  readonly evals?: Readonly<Record<string, number>>;
 }
 
 export interface RunSummary {
@@ -112,6 +114,12 @@ export interface RunOptions {
   readonly handleSignals?: boolean;
   /** Progress messages of the runner itself (default: stderr). */
   readonly log?: (line: string) => void;
+  /**
+   * Language models: after training, run the evals (CE loss with the SAE spliced in, KL,
+   * explained variance, L0, …) of each final SAE on this many store batches of the data that
+   * follows what training read (default 0: none).
+   */
+  readonly finalEvalBatches?: number;
 }
 
 export interface Runner<S extends RunSummary = RunSummary> {
@@ -135,6 +143,8 @@ export async function runWithSinks(
     title: string;
     wandb?: WandbSinkOptions | null;
     opts: RunOptions;
+    /** After training: further records (e.g. evals of the final SAEs), added to records.jsonl before the report. */
+    after?: (s: RunSummary) => Promise<readonly TrainEvent[]>;
   },
 ): Promise<RunSummary> {
   const { runDir, opts } = o;
@@ -181,8 +191,6 @@ export async function runWithSinks(
   const seconds = (Date.now() - t0) / 1000;
   if (wb) await wb.closed;
   if (failure !== undefined) throw failure;
-  let reportPath: string | undefined;
-  if (opts.report ?? true) reportPath = await writeReport(runDir, { title: o.title });
   const ids = [...new Set([...first.keys(), ...done.keys()])];
   const saes: SaeRunSummary[] = ids.map((saeId) => {
     const d = done.get(saeId);
@@ -198,7 +206,17 @@ export async function runWithSinks(
     };
   });
   const tokens = saes[0]?.tokens ?? 0;
-  return { runDir, saes, seconds, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, ...(reportPath ? { reportPath } : {}), warnings };
+  let summary: RunSummary = { runDir, saes, seconds, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, warnings };
+  if (o.after) {
+    const extra = await o.after(summary);
+    if (extra.length > 0) {
+      fs.appendFileSync(path.join(runDir, 'records.jsonl'), extra.map((r) => JSON.stringify(r) + '\n').join(''));
+      const evals = new Map(extra.flatMap((r) => (r.type === 'eval' ? [[r.saeId, r.metrics] as const] : [])));
+      summary = { ...summary, saes: saes.map((x) => (evals.has(x.saeId) ? { ...x, evals: evals.get(x.saeId)! } : x)) };
+    }
+  }
+  if (opts.report ?? true) summary = { ...summary, reportPath: await writeReport(runDir, { title: o.title }) };
+  return summary;
 }
 
 /**

@@ -101,7 +101,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 t0('through the hub: downloads model, tokenizer and dataset, trains an SAE on blocks.1.hook_resid_pre with falling loss', async (t) => {
   const before = tf.memory().numTensors;
   const cfg = config();
-  const runner = languageModelRunner(cfg, { console: false, log: () => {}, handleSignals: false });
+  const runner = languageModelRunner(cfg, { console: false, log: () => {}, handleSignals: false, finalEvalBatches: 2 });
   t.is(runner.runDir, path.join(tmp, 'checkpoints', 'e2e'));
   const t1 = Date.now();
   const s = await runner.run();
@@ -120,6 +120,12 @@ t0('through the hub: downloads model, tokenizer and dataset, trains an SAE on bl
   t.log(`${STEPS} steps in ${secs.toFixed(1)} s (${Math.round(s.tokensPerSecond)} tok/s); loss ${start.toFixed(2)} → ${end.toFixed(2)}; last L0 ${sae.last?.l0.toFixed(1)}, explained variance ${sae.last?.explainedVarianceMean.toFixed(3)}`);
   t.true(end < 0.7 * start, `loss ${start} → ${end}`);
   t.true(sae.last!.explainedVarianceMean > 0.5);
+  // evals of the final SAE on the data after the training data (SAELens run_evals)
+  const ev = sae.evals!;
+  t.log(`evals: CE clean ${ev.ce_loss_without_sae?.toFixed(3)}, with SAE ${ev.ce_loss_with_sae?.toFixed(3)}, ablated ${ev.ce_loss_with_ablation?.toFixed(3)}, score ${ev.ce_loss_score?.toFixed(3)}, L0 ${ev.l0?.toFixed(1)}`);
+  t.true(ev.ce_loss_score! > 0.5 && ev.ce_loss_score! <= 1.01, `CE loss score ${ev.ce_loss_score}`);
+  const evalRecs = (await readRecords(path.join(s.runDir, 'records.jsonl'))).filter((r) => r.type === 'eval');
+  t.is(evalRecs.length, 1);
   // config.json in SAELens's snake_case; report written
   const written = JSON.parse(fs.readFileSync(path.join(s.runDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   t.is(written.hook_point, 'blocks.1.hook_resid_pre');
