@@ -151,7 +151,6 @@ export function runnerSpecs(singles: readonly SingleLanguageModelSaeRunnerConfig
 }
 
 function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTransformer, hooks: readonly string[]): void {
-  if (cfg.model_class_name !== 'HookedTransformer') throw new ConfigError(`model_class_name: ${cfg.model_class_name} is not supported (HookedTransformer only)`);
   if (cfg.context_size > model.cfg.nCtx)
     throw new ConfigError(`context_size ${cfg.context_size} exceeds the model's context length n_ctx ${model.cfg.nCtx} (${cfg.model_name})`);
   const shapes = model.hookShapes(1, 1);
@@ -180,12 +179,16 @@ function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTrans
 export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: LanguageModelRunnerOptions = {}): Runner {
   // A local model folder is named by its folder name in SAE ids and saved cfg.json files
   // (SAELens would put the whole path there, slashes turned into underscores).
+  if (cfg.model_class_name !== 'HookedTransformer') throw new ConfigError(`model_class_name: ${cfg.model_class_name} is not supported (HookedTransformer only)`);
+  if (cfg.from_pretrained_path !== null)
+    throw new ConfigError(`from_pretrained_path: continuing from a pretrained SAE (${cfg.from_pretrained_path}) is not supported; use resume with a checkpoint of this runner`);
   const local = isLocalPath(cfg.model_name);
   const singles = expandSweep(local ? { ...cfg, model_name: path.basename(path.resolve(cfg.model_name)) } : cfg);
   const specs = runnerSpecs(singles);
   const hooks = runnerHooks(singles);
   const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  if (Object.keys(cfg.model_kwargs).length > 0) log(`sae-rx WARNING: model_kwargs ${JSON.stringify(Object.keys(cfg.model_kwargs))} are ignored (no TransformerLens keyword arguments here)`);
   const totalSteps = Math.max(...specs.map((s) => s.trainer.totalTrainingSteps + s.trainer.finetuningSteps));
   const tail = (resume: ResumePoint | undefined) =>
     trainingTail({

@@ -7,6 +7,7 @@ import { setupTf } from '../helpers/tf.js';
 import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
 import { loadConfigFile } from '../../src/config/files.js';
 import { languageModelRunner } from '../../src/runners/languageModelRunner.js';
+import { ConfigError } from '../../src/errors.js';
 import { toyConfig } from '../../examples/toy.js';
 
 const HAVE = fs.existsSync('../shared/models/tiny-gpt2-sotu/model.safetensors') && fs.existsSync('../shared/data/austen.txt');
@@ -40,4 +41,10 @@ test('examples/configs/lm.yaml decodes: one SAE of 1024 features on blocks.1.hoo
   t.regex(s.saes[0]!.saeId, /^tiny-gpt2-sotu_blocks\.1\.hook_resid_pre_1024_/);
   t.true(fs.existsSync(path.join(s.saes[0]!.path!, 'cfg.json')));
   t.is(tf.memory().numTensors, before);
+});
+
+test('unsupported runner settings are ConfigErrors at construction, naming the field', (t) => {
+  const base = { model_name: 'owner/model', hook_point: 'blocks.0.hook_resid_pre', d_in: 16, log_to_wandb: false, wandb_id: 'x', checkpoint_path: tmp };
+  t.throws(() => languageModelRunner(decodeRunnerConfig({ ...base, from_pretrained_path: 'some/sae' })), { instanceOf: ConfigError, message: /^from_pretrained_path/ });
+  t.throws(() => languageModelRunner(decodeRunnerConfig({ ...base, model_class_name: 'HookedMamba' })), { instanceOf: ConfigError, message: /^model_class_name: HookedMamba/ });
 });
