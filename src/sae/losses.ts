@@ -11,7 +11,7 @@ import './gradients.js';
 import type { SaeConfig } from './SaeConfig.js';
 import { activation, type SaeParams } from './Sae.js';
 import { gatherCols, gatherRows, lpNorm, mm, rowNorms, stopGradient } from './ops.js';
-import { sparseDecodeMm, sparseGradEncodeMm, sparseStepMode, type SparseStepMode } from './sparse.js';
+import { sparseDecodeMm, sparseGradEncode, sparseStepMode, type SparseStepMode } from './sparse.js';
 
 export interface LossOptions {
   /** λ for this step (after L1 warm-up). */
@@ -93,7 +93,7 @@ export function saeLosses(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D, opts: Lo
   const mode = opts.sparseStep ?? sparseStepMode();
   // Sae.ts encodePre / decodeWith, with the products of sparse.ts.
   const saeIn = cfg.applyBDecToInput ? (tf.sub(x, p.b_dec) as tf.Tensor2D) : x;
-  const hiddenPre = tf.add(sparseGradEncodeMm(saeIn, p.W_enc, mode), p.b_enc) as tf.Tensor2D;
+  const hiddenPre = sparseGradEncode(saeIn, p.W_enc, p.b_enc, mode);
   let noisy = hiddenPre;
   if (opts.training && cfg.noiseScale > 0) {
     noisy = tf.add(hiddenPre, tf.randomNormal(hiddenPre.shape, 0, cfg.noiseScale, 'float32', opts.noiseSeed)) as tf.Tensor2D;

@@ -49,6 +49,15 @@ function mmCustomGrad(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return f(a, b) as tf.Tensor2D;
 }
 
+/**
+ * Column sums of a 2-D tensor as a [1, rows]·[rows, cols] product: tfjs-backend-wasm reduces
+ * over axis 0 by transposing first (~150 ms for a [4096, 4096] batch of activations), the
+ * product takes a few ms on BLAS. Sums of 0/1 entries (firing counts) stay exact below 2^24.
+ */
+export function colSum(x: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.reshape(saeMatMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]) as tf.Tensor1D);
+}
+
 /** Identity forward, zero gradient (torch's `.detach()`). */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
   const f = tf.customGrad((...args: Arg[]) => ({

@@ -28,7 +28,7 @@ import {
   csrCount, csrFromDense, csrSddmm, csrSpmm, csrSpmmT, disposeCsr, saeMatMul, sparseKernelsAvailable, transpose2d,
   type Csr,
 } from '../backend/index.js';
-import { mm } from './ops.js';
+import { colSum, mm } from './ops.js';
 
 export type SparseStepMode = 'auto' | 'always' | 'never';
 
@@ -114,32 +114,36 @@ export function sparseDecodeMm(f: tf.Tensor2D, w: tf.Tensor2D, mode: SparseStepM
 }
 
 /**
- * x·w for the encoder (x [batch, d_in], w [d_in, d_sae]): a dense forward, and a backward that
- * indexes the (sparse) pre-activation gradient dh and multiplies through it.
+ * x·w + b for the encoder (x [batch, d_in], w [d_in, d_sae], b [d_sae]): a dense forward, and
+ * a backward that indexes the (sparse) pre-activation gradient dh and multiplies through it;
+ * db = Σ_batch dh as a product (colSum), not an axis-0 reduction.
  */
-export function sparseGradEncodeMm(x: tf.Tensor2D, w: tf.Tensor2D, mode: SparseStepMode = sparseStepMode()): tf.Tensor2D {
-  if (mode === 'never') return mm(x, w);
+export function sparseGradEncode(
+  x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, mode: SparseStepMode = sparseStepMode(),
+): tf.Tensor2D {
+  if (mode === 'never') return tf.add(mm(x, w), b) as tf.Tensor2D;
   const op = tf.customGrad((...args: Arg[]) => {
-    const [xIn, wIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    const [xIn, wIn, bIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     save([xIn, wIn]);
     return {
-      value: saeMatMul(xIn, wIn) as tf.Tensor2D,
+      value: tf.add(saeMatMul(xIn, wIn), bIn) as tf.Tensor2D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
         const d = dy as tf.Tensor2D;
+        const db = colSum(d);
         const A = indexFor(d, mode);
-        if (!A) return [saeMatMul(d, ws, false, true), saeMatMul(xs, d, true, false)];
+        if (!A) return [saeMatMul(d, ws, false, true), saeMatMul(xs, d, true, false), db];
         try {
           // w's columns are the rows the sparse product gathers: transpose once (d_in·d_sae
           // copies, small next to the dense product it replaces).
           const dx = csrSpmm(A, transpose2d(ws));
           const dw = transpose2d(csrSpmmT(A, xs));
-          return [dx, dw];
+          return [dx, dw, db];
         } finally {
           disposeCsr(A);
         }
       },
     };
   });
-  return op(x, w) as tf.Tensor2D;
+  return op(x, w, b) as tf.Tensor2D;
 }

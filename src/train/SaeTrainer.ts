@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { Sae } from '../sae/Sae.js';
 import { saeLosses } from '../sae/losses.js';
+import { colSum } from '../sae/ops.js';
 import type { SparseStepMode } from '../sae/sparse.js';
 import { Adam, type AdamState } from './Adam.js';
 import { l1CoefficientAt, LrSchedule } from './schedules.js';
@@ -206,8 +207,10 @@ export class SaeTrainer {
         ...(this.options.sparseStep !== undefined ? { sparseStep: this.options.sparseStep } : {}),
       });
       // Statistics, kept out of the gradient scope's cleanup (small tensors only).
-      const fired = tf.cast(tf.greater(terms.featureActs, 0), 'float32');
-      const firedCounts = tf.sum(fired, 0); // l0 = Σ counts / batch, summed below in float64
+      // step(f) = 1 where f > 0 else 0 (one kernel where greater + cast are two, the first
+      // slow on wasm); column sums as a product (colSum: axis-0 reductions are slow on wasm).
+      const fired = tf.step(terms.featureActs) as tf.Tensor2D;
+      const firedCounts = colSum(fired); // l0 = Σ counts / batch, summed below in float64
       const perTokenL2 = tf.sum(tf.square(tf.sub(terms.saeOut, x)), -1);
       const totalVar = tf.sum(tf.square(tf.sub(x, tf.mean(x, 0))), -1);
       const ev = tf.sub(1, tf.div(perTokenL2, totalVar));
