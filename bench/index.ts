@@ -2,24 +2,32 @@
  * `npm run bench [-- --filter <substr>] [-- --quick]`: JSON lines on stdout. First a line
  * with the backend and matMul kernel in use, then matMul GFLOP/s (bench/matmul.ts), then the
  * SAE training step (bench/trainStep.ts, when present). Logs go to stderr.
+ * `--compare-torch [--rounds N]` runs only bench/compareTorch.ts (ours dense/sparse vs PyTorch).
  */
 import os from 'node:os';
 import { backendInfo, blasStatus, selectBackend } from '../src/backend/index.js';
 import { benchMatMul } from './matmul.js';
 
-function parseArgs(argv: string[]): { filter?: string; quick: boolean } {
+function parseArgs(argv: string[]): { filter?: string; quick: boolean; compareTorch: boolean; rounds: number } {
   let filter: string | undefined;
   let quick = false;
+  let compareTorch = false;
+  let rounds = 1;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
+    else if (a === '--compare-torch') compareTorch = true;
+    else if (a === '--rounds') {
+      rounds = Number(argv[++i]);
+      if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error('bench: --rounds needs an integer >= 1');
+    }
     else if (a === '--filter') {
       filter = argv[++i];
       if (filter === undefined) throw new Error('bench: --filter needs a value');
     } else if (a.startsWith('--filter=')) filter = a.slice('--filter='.length);
-    else throw new Error(`bench: unknown argument '${a}' (expected --filter <substr>, --quick)`);
+    else throw new Error(`bench: unknown argument '${a}' (expected --filter <substr>, --quick, --compare-torch, --rounds N)`);
   }
-  return filter === undefined ? { quick } : { filter, quick };
+  return filter === undefined ? { quick, compareTorch, rounds } : { filter, quick, compareTorch, rounds };
 }
 
 const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -33,6 +41,12 @@ async function main(): Promise<void> {
     node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, quick: opts.quick,
     ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
   });
+  if (opts.compareTorch) {
+    // Only the PyTorch comparison (bench/compareTorch.ts): it alone takes minutes.
+    const { benchCompareTorch } = await import('./compareTorch.js');
+    await benchCompareTorch({ ...opts, emit: print, log: (l) => console.error(l) });
+    return;
+  }
   await benchMatMul({ ...opts, emit: print });
 
   if (opts.filter !== undefined && !'trainStep'.includes(opts.filter) && !opts.filter.startsWith('trainStep')) return;
