@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import type { ActivationBatch } from './types.js';
-import { guard } from './internal/guard.js';
+import { subscribeUpstream } from './internal/subscribeUpstream.js';
 import { RowQueue, emitOrDispose } from './internal/batchOps.js';
 
 export interface BatchOptions {
@@ -25,13 +25,12 @@ export function batch(n: number, opts: BatchOptions = {}): OperatorFunction<Acti
   return (source) =>
     new Observable<ActivationBatch>((subscriber) => {
       const queue = new RowQueue();
-      const sub = source.subscribe({
-        next: guard(subscriber, (b: ActivationBatch) => {
+      subscribeUpstream(subscriber, source, {
+        next: (b: ActivationBatch) => {
           queue.push(b);
           while (queue.rows >= n && !subscriber.closed) emitOrDispose(subscriber, queue.take(n));
-        }),
-        error: (e) => subscriber.error(e),
-        complete: guard(subscriber, () => {
+        },
+        complete: () => {
           const left = queue.rows;
           if (left > 0) {
             if (opts.keepRemainder) emitOrDispose(subscriber, queue.take(left));
@@ -41,11 +40,7 @@ export function batch(n: number, opts: BatchOptions = {}): OperatorFunction<Acti
             }
           }
           subscriber.complete();
-        }),
-      });
-      return () => {
-        sub.unsubscribe();
-        queue.dispose();
-      };
+        },
+      }, () => queue.dispose());
     });
 }

@@ -15,6 +15,7 @@
  * A failed eval never stops training: it becomes a `warning` record.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
+import { subscribeUpstream } from './internal/subscribeUpstream.js';
 import { runEvals, type EvalTokens, type RunEvalsOptions } from '../analysis/evals.js';
 import { ConfigError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
@@ -119,8 +120,8 @@ export function evaluate(opts: EvaluateOptions): OperatorFunction<TrainEvent, Tr
           sae?.dispose();
         }
       };
-      const sub = source.subscribe({
-        next: (r) => {
+      subscribeUpstream(subscriber, source, {
+        next: (r: TrainEvent) => {
           const dir = fromCheckpoints && (r.type === 'checkpoint' || r.type === 'done') ? r.path : undefined;
           if (pending === 0 && !dir) return handle(r);
           const fresh = dir !== undefined && !evaluated.has(dir);
@@ -130,12 +131,10 @@ export function evaluate(opts: EvaluateOptions): OperatorFunction<TrainEvent, Tr
           enqueue(() => handle(r));
           if (fresh && r.type !== 'done') enqueue(() => folderEval(r, dir));
         },
-        error: (e) => subscriber.error(e),
         complete: () => {
           completed = true;
           maybeComplete();
         },
       });
-      return () => sub.unsubscribe();
     });
 }

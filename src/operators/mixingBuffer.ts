@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import type { ActivationBatch } from './types.js';
-import { guard } from './internal/guard.js';
+import { subscribeUpstream } from './internal/subscribeUpstream.js';
 import { RowQueue, concatBatches, emitOrDispose, gatherRows, sliceRows } from './internal/batchOps.js';
 import { Rng } from './internal/rng.js';
 
@@ -86,27 +86,24 @@ export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<Activa
         }
       };
 
-      const sub = source.subscribe({
-        next: guard(subscriber, (b: ActivationBatch) => {
+      subscribeUpstream(subscriber, source, {
+        next: (b: ActivationBatch) => {
           incoming.push(b);
           if (store === null && incoming.rows >= half) store = shuffled(incoming.take(half));
           while (store !== null && incoming.rows >= half && !subscriber.closed) {
             const out = mix(incoming.take(half), false);
             if (out) serve(out);
           }
-        }),
-        error: (e) => subscriber.error(e),
-        complete: guard(subscriber, () => {
+        },
+        complete: () => {
           const out = mix(incoming.takeAll(), true);
           if (out) serve(out);
           subscriber.complete();
-        }),
-      });
-      return () => {
-        sub.unsubscribe();
+        },
+      }, () => {
         incoming.dispose();
         if (store) store.acts.dispose();
         store = null;
-      };
+      });
     });
 }

@@ -3,10 +3,11 @@
  * `ActivationsStore.get_activations`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError, SaeRxError, ShapeError, StageError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
 import type { ActivationBatch, TokenBatch } from './types.js';
+import { subscribeUpstream } from './internal/subscribeUpstream.js';
 
 export interface ModelActivationsOptions {
   /** Hook points (TransformerLens names); several give `[rows, hooks, dIn]` batches. */
@@ -109,10 +110,10 @@ export function modelActivations(
 
   return (source) =>
     new Observable<ActivationBatch>((subscriber) => {
-      // Linked to the subscriber before subscribing, so that an unsubscribe during a
-      // synchronous source's emission reaches the source at once.
-      const upstream = new Subscriber<TokenBatch>({
-        next: (b) => {
+      // subscribeUpstream: an unsubscribe during a synchronous source's emission reaches the
+      // source at once (no forward passes after downstream has stopped).
+      subscribeUpstream(subscriber, source, {
+        next: (b: TokenBatch) => {
           let out: ActivationBatch;
           try {
             out = forward(b);
@@ -124,10 +125,6 @@ export function modelActivations(
           if (subscriber.closed) out.acts.dispose();
           else subscriber.next(out);
         },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
       });
-      subscriber.add(upstream);
-      source.subscribe(upstream);
     });
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import type { ActivationBatch } from './types.js';
-import { guard } from './internal/guard.js';
+import { subscribeUpstream } from './internal/subscribeUpstream.js';
 import { disposeAll, emitOrDispose } from './internal/batchOps.js';
 
 export type NormalizeMethod = 'expected_average_only_in' | 'none';
@@ -79,8 +79,8 @@ export function normalizeActivations(
       };
       if (factor !== undefined) opts.onFactor?.(factor);
 
-      const sub = source.subscribe({
-        next: guard(subscriber, (b: ActivationBatch) => {
+      subscribeUpstream(subscriber, source, {
+        next: (b: ActivationBatch) => {
           if (factor !== undefined) {
             emitOrDispose(subscriber, scaled(b));
             return;
@@ -98,18 +98,15 @@ export function normalizeActivations(
             normCount += b.acts.shape.slice(0, -1).reduce((p, d, i) => p * (i === 0 ? take : d), 1);
           }
           if (heldRows >= estimationTokens) settle();
-        }),
-        error: (e) => subscriber.error(e),
-        complete: guard(subscriber, () => {
+        },
+        complete: () => {
           if (held.length > 0) settle();
           subscriber.complete();
-        }),
-      });
-      return () => {
-        sub.unsubscribe();
+        },
+      }, () => {
         disposeAll(held);
         held = [];
-      };
+      });
     });
   };
 }

@@ -2,11 +2,12 @@
  * Documents → fixed-length token sequences, as SAELens v1.5's `ActivationsStore` builds them
  * (`_get_next_dataset_tokens` + `get_batch_tokens`).
  */
-import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError, StageError } from '../errors.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { Document } from '../sources/documents.js';
 import type { TokenBatch } from './types.js';
+import { subscribeUpstream } from './internal/subscribeUpstream.js';
 
 export interface PackContextOptions {
   /** Tokens per sequence (SAELens `context_size`). */
@@ -176,10 +177,10 @@ export function packContext(opts: PackContextOptions): OperatorFunction<Document
       const packer = new ContextPacker(opts);
       let docs = 0;
       const fail = (e: unknown) => subscriber.error(e instanceof ConfigError ? e : new StageError('packContext', e));
-      // Linked to the subscriber before subscribing, so that an unsubscribe during a
-      // synchronous source's emission reaches the source at once.
-      const upstream = new Subscriber<Document>({
-        next: (doc) => {
+      // subscribeUpstream: an unsubscribe during a synchronous source's emission reaches the
+      // source at once.
+      subscribeUpstream(subscriber, source, {
+        next: (doc: Document) => {
           let batches: TokenBatch[];
           try {
             batches = packer.add(doc);
@@ -193,14 +194,11 @@ export function packContext(opts: PackContextOptions): OperatorFunction<Document
             subscriber.next(b);
           }
         },
-        error: (e: unknown) => subscriber.error(e),
         complete: () => {
           const last = packer.flush();
           if (last && !subscriber.closed) subscriber.next(last);
           subscriber.complete();
         },
       });
-      subscriber.add(upstream);
-      source.subscribe(upstream);
     });
 }

@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import type { ActivationBatch } from './types.js';
-import { guard } from './internal/guard.js';
+import { subscribeUpstream } from './internal/subscribeUpstream.js';
 import { emitOrDispose, gatherRows } from './internal/batchOps.js';
 import { Rng } from './internal/rng.js';
 
@@ -18,8 +18,8 @@ export function shuffle(opts: { readonly seed: number }): OperatorFunction<Activ
   return (source) =>
     new Observable<ActivationBatch>((subscriber) => {
       const rng = new Rng(opts.seed);
-      return source.subscribe({
-        next: guard(subscriber, (b: ActivationBatch) => {
+      subscribeUpstream(subscriber, source, {
+        next: (b: ActivationBatch) => {
           let out: ActivationBatch;
           try {
             out = gatherRows(b, rng.permutation(b.acts.shape[0]));
@@ -27,9 +27,7 @@ export function shuffle(opts: { readonly seed: number }): OperatorFunction<Activ
             b.acts.dispose();
           }
           emitOrDispose(subscriber, out);
-        }),
-        error: (e) => subscriber.error(e),
-        complete: () => subscriber.complete(),
+        },
       });
     });
 }

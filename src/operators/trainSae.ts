@@ -10,7 +10,7 @@ import type { TrainerConfig } from '../train/TrainerConfig.js';
 import type { TrainEvent } from '../train/TrainEvent.js';
 import { readCheckpointState, writeCheckpoint, type CheckpointState, type SaeFolderWriter } from '../train/checkpointWriter.js';
 import type { ActivationBatch } from './types.js';
-import { guard } from './internal/guard.js';
+import { linkUpstream } from './internal/subscribeUpstream.js';
 import { disposeAll } from './internal/batchOps.js';
 
 /** One SAE to train: its own config, its trainer's config, and an id for records and folders. */
@@ -244,7 +244,7 @@ export function trainSae(
         try {
           hookSlices(b, xs);
           for (const s of slots) {
-            if (s.finished || finishing) continue;
+            if (s.finished || finishing || subscriber.closed) continue;
             const x = xs.get(b.acts.rank === 3 ? s.hookIndex : undefined)!;
             let m;
             try {
@@ -354,10 +354,19 @@ export function trainSae(
         process.on('SIGTERM', onSignal);
       }
 
-      // A Subscriber of our own, so that finishing can unsubscribe even while a synchronous
-      // source is still inside its first subscribe call.
-      upstream = new Subscriber<ActivationBatch>({
-        next: guard(subscriber, (b: ActivationBatch) => {
+      const teardown = () => {
+        removeSignalHandlers();
+        freeAll();
+      };
+      if (slots.every((s) => s.finished)) {
+        subscriber.add(teardown);
+        finish();
+        return;
+      }
+      // Linked before subscribing (and kept in `upstream` before the source runs), so that finishing, or an unsubscribe from
+      // downstream, stops even a synchronous source mid-emission.
+      upstream = linkUpstream(subscriber, {
+        next: (b: ActivationBatch) => {
           if (finishing || subscriber.closed) {
             b.acts.dispose();
             return;
@@ -368,23 +377,15 @@ export function trainSae(
             return;
           }
           trainOn(b);
-        }),
-        error: (e: unknown) => subscriber.error(e),
-        complete: guard(subscriber, () => {
+        },
+        complete: () => {
           if (!initialised) initialise();
           for (const s of slots)
             if (!s.finished) warn(s, `the activation stream ended after ${s.trainer?.stepCount ?? 0} of ${s.totalSteps} steps; saving what was trained`);
           finish();
-        }),
-      });
-      if (slots.every((s) => s.finished)) finish();
-      else source.subscribe(upstream);
-
-      return () => {
-        removeSignalHandlers();
-        upstream?.unsubscribe();
-        freeAll();
-      };
+        },
+      }, teardown);
+      source.subscribe(upstream);
     });
 
   if (Object.keys(resumeDirs).length === 0) return (source) => train(source, new Map());

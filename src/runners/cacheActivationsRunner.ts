@@ -21,7 +21,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Observable, Subscription } from 'rxjs';
+import { Subscriber, type Observable } from 'rxjs';
 import type { CacheActivationsRunnerConfig } from '../config/cacheActivationsRunnerConfig.js';
 import { ConfigError, ShapeError, StageError } from '../errors.js';
 import { toHubConfig, type HubConfig } from '../hub/config.js';
@@ -197,17 +197,18 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
   };
 
   await new Promise<void>((resolve, reject) => {
-    let sub: Subscription | undefined;
     let done = false;
     const stop = (e?: unknown) => {
       if (done) return;
       done = true;
-      sub?.unsubscribe();
+      sub.unsubscribe();
       if (e) reject(e instanceof ConfigError || e instanceof ShapeError ? e : new StageError('cacheActivationsRunner', e));
       else resolve();
     };
-    sub = opts.source.subscribe({
-      next: (b) => {
+    // A Subscriber made before subscribing: `stop` (all shards written) then reaches even a
+    // synchronous source while it is still emitting, so the model stops at once.
+    const sub = new Subscriber<ActivationBatch>({
+      next: (b: ActivationBatch) => {
         if (done) {
           b.acts.dispose();
           return;
@@ -243,7 +244,7 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
         b.acts.dispose();
         if (shardTokens.length >= nBuffers) stop();
       },
-      error: (e) => stop(e),
+      error: (e: unknown) => stop(e),
       complete: () => {
         try {
           if (filled > 0) log(`the source ended after ${shardTokens.reduce((a, b) => a + b, 0) + filled} tokens; the last shard holds ${filled} of ${tokensPerBuffer}`);
@@ -254,7 +255,7 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
         }
       },
     });
-    if (done) sub.unsubscribe();
+    opts.source.subscribe(sub);
   });
 
   if (shardTokens.length === 0) throw new ConfigError(`cache runner: the activation source gave no activations; nothing was cached in ${dir}`);

@@ -15,6 +15,7 @@ import { Observable, defer, from, mergeMap, type OperatorFunction } from 'rxjs';
 import { ConfigError, FileFormatError, ShapeError } from '../errors.js';
 import { SafetensorsFile } from '../io/safetensors.js';
 import type { ActivationBatch } from '../operators/types.js';
+import { subscribeUpstream } from '../operators/internal/subscribeUpstream.js';
 import { fromPull } from './fromPull.js';
 
 export const CACHE_MANIFEST = 'manifest.json';
@@ -269,17 +270,16 @@ export function skipBatches(n: number): OperatorFunction<ActivationBatch, Activa
   return (source) =>
     new Observable<ActivationBatch>((subscriber) => {
       let seen = 0;
-      return source.subscribe({
-        next: (b) => {
+      subscribeUpstream(subscriber, source, {
+        next: (b: ActivationBatch) => {
           if (seen < n) {
             seen++;
             b.acts.dispose();
             return;
           }
-          subscriber.next(b);
+          if (subscriber.closed) b.acts.dispose();
+          else subscriber.next(b);
         },
-        error: (e) => subscriber.error(e),
-        complete: () => subscriber.complete(),
       });
     });
 }
