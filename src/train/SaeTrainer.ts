@@ -73,7 +73,15 @@ const TRAINING_PARAMETERS: ParamName[] = ['W_enc', 'b_enc', 'W_dec', 'b_dec'];
 export interface SaeTrainerOptions {
   /** Sparse products in the step (src/sae/sparse.ts); default: sparseStepMode() ('auto'). */
   sparseStep?: SparseStepMode;
+  /**
+   * Largest batch × d_sae a single forward/backward runs on; larger batches run in row chunks
+   * whose gradients are summed (same step up to float32 rounding). Default 2^25 (128 MB per
+   * [batch, d_sae] float32 tensor: the wasm heap holds at most 4 GB).
+   */
+  maxChunkElements?: number;
 }
+
+const DEFAULT_MAX_CHUNK_ELEMENTS = 2 ** 25;
 
 export class SaeTrainer {
   private readonly adam: Adam;
@@ -194,29 +202,74 @@ export class SaeTrainer {
 
     const trainable = this.trainable();
     const vars = trainable.map((n) => this.variable(n));
-    let kept: tf.Tensor[] = [];
     const params = sae.params();
     if (this.scalingIsOnes && !trainable.includes('scaling_factor')) params.scalingFactor = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const terms = saeLosses(scfg, params, x, {
-        l1Coefficient: l1c,
-        training: true,
-        deadIdx,
-        useGhostGrads: this.useGhostGrads,
-        noiseSeed: scfg.seed * 7919 + k,
-        ...(this.options.sparseStep !== undefined ? { sparseStep: this.options.sparseStep } : {}),
-      });
-      // Statistics, kept out of the gradient scope's cleanup (small tensors only).
-      // step(f) = 1 where f > 0 else 0 (one kernel where greater + cast are two, the first
-      // slow on wasm); column sums as a product (colSum: axis-0 reductions are slow on wasm).
-      const fired = tf.step(terms.featureActs) as tf.Tensor2D;
-      const firedCounts = colSum(fired); // l0 = Σ counts / batch, summed below in float64
-      const perTokenL2 = tf.sum(tf.square(tf.sub(terms.saeOut, x)), -1);
-      const totalVar = tf.sum(tf.square(tf.sub(x, tf.mean(x, 0))), -1);
-      const ev = tf.sub(1, tf.div(perTokenL2, totalVar));
-      kept = [terms.mse, terms.l1, terms.ghost, firedCounts, ev].map((t) => tf.keep(t));
-      return terms.loss;
-    }, vars);
+    // 4. forward + backward, in row chunks when the [batch, d_sae] activations are large
+    // (wasm's heap is at most 4 GB): mse, l1 and ghost are means over rows, so the gradient is
+    // the row-weighted sum of the chunks' gradients. Not with noise (its draw has the batch's
+    // shape) or dense_batch (its normalizer is a batch statistic). One chunk: the plain step.
+    const chunkRows = this.chunkRows(batch);
+    const xMean = tf.mean(x, 0); // explained variance is against the whole batch's mean
+    let grads: tf.NamedTensorMap = {};
+    let total = 0, mseSum = 0, l1Sum = 0, ghostSum = 0;
+    let counts: Float32Array | null = null;
+    const evs = new Float32Array(batch);
+    let kept: tf.Tensor[] = [];
+    try {
+      for (let start = 0; start < batch; start += chunkRows) {
+        const rows = Math.min(chunkRows, batch - start);
+        const xc = rows === batch ? x : (tf.slice(x, [start, 0], [rows, scfg.dIn]) as tf.Tensor2D);
+        const w = rows / batch;
+        const { value, grads: g } = tf.variableGrads(() => {
+          const terms = saeLosses(scfg, params, xc, {
+            l1Coefficient: l1c,
+            training: true,
+            deadIdx,
+            useGhostGrads: this.useGhostGrads,
+            noiseSeed: scfg.seed * 7919 + k,
+            ...(this.options.sparseStep !== undefined ? { sparseStep: this.options.sparseStep } : {}),
+          });
+          // Statistics, kept out of the gradient scope's cleanup (small tensors only).
+          // step(f) = 1 where f > 0 else 0 (one kernel where greater + cast are two, the first
+          // slow on wasm); column sums as a product (colSum: axis-0 reductions are slow on wasm).
+          const fired = tf.step(terms.featureActs) as tf.Tensor2D;
+          const firedCounts = colSum(fired); // l0 = Σ counts / batch, summed below in float64
+          const perTokenL2 = tf.sum(tf.square(tf.sub(terms.saeOut, xc)), -1);
+          const totalVar = tf.sum(tf.square(tf.sub(xc, xMean)), -1);
+          const ev = tf.sub(1, tf.div(perTokenL2, totalVar));
+          kept = [terms.mse, terms.l1, terms.ghost, firedCounts, ev].map((t) => tf.keep(t));
+          return w === 1 ? terms.loss : (tf.mul(terms.loss, w) as tf.Scalar);
+        }, vars);
+        if (xc !== x) xc.dispose();
+        const [mse, l1, ghost, firedCounts, ev] = kept;
+        total += value.dataSync()[0]!;
+        value.dispose();
+        mseSum += w * mse!.dataSync()[0]!;
+        l1Sum += w * l1!.dataSync()[0]!;
+        ghostSum += w * ghost!.dataSync()[0]!;
+        const c = firedCounts!.dataSync() as Float32Array;
+        if (!counts) counts = c.slice();
+        else for (let i = 0; i < c.length; i++) counts[i] = counts[i]! + c[i]!;
+        evs.set(ev!.dataSync(), start);
+        tf.dispose(kept);
+        kept = [];
+        if (start === 0) grads = g;
+        else {
+          for (const name of Object.keys(g)) {
+            const sum = tf.add(grads[name]!, g[name]!);
+            grads[name]!.dispose();
+            g[name]!.dispose();
+            grads[name] = sum;
+          }
+        }
+      }
+    } catch (e) {
+      tf.dispose(kept);
+      tf.dispose(Object.values(grads));
+      xMean.dispose();
+      throw e;
+    }
+    xMean.dispose();
 
     try {
       tf.tidy(() => {
@@ -239,26 +292,18 @@ export class SaeTrainer {
         names.forEach((n, i) => this.adam.update(n, this.variable(n), g[i]!, lr));
       });
 
-      const [mse, l1, ghost, firedCounts, ev] = kept;
-      const counts = firedCounts!.dataSync();
       // 5. dead-feature and frequency bookkeeping
       let firedTotal = 0;
-      for (let i = 0; i < counts.length; i++) {
-        const c = counts[i]!;
+      for (let i = 0; i < counts!.length; i++) {
+        const c = counts![i]!;
         firedTotal += c;
         this.stepsSinceFired[i] = c > 0 ? 0 : this.stepsSinceFired[i]! + 1;
         this.actFreqScores[i] = this.actFreqScores[i]! + c;
       }
       this.nFracActiveTokens += batch;
-      const evs = ev!.dataSync();
       const metrics: StepMetrics = {
         step: k,
-        losses: {
-          mse: mse!.dataSync()[0]!,
-          l1: l1!.dataSync()[0]!,
-          ghost: ghost!.dataSync()[0]!,
-          total: value.dataSync()[0]!,
-        },
+        losses: { mse: mseSum, l1: l1Sum, ghost: ghostSum, total },
         l0: firedTotal / batch,
         explainedVarianceMean: mean(evs),
         explainedVarianceStd: std(evs),
@@ -274,15 +319,21 @@ export class SaeTrainer {
       }
       return metrics;
     } finally {
-      tf.dispose(kept);
-      kept = [];
-      value.dispose();
       tf.dispose(Object.values(grads));
     }
   }
 
   dispose(): void {
     this.adam.dispose();
+  }
+
+  /** Rows per forward/backward chunk (the whole batch unless chunking applies, see step()). */
+  private chunkRows(batch: number): number {
+    const scfg = this.sae.cfg;
+    const max = this.options.maxChunkElements ?? DEFAULT_MAX_CHUNK_ELEMENTS;
+    if (scfg.noiseScale > 0 || scfg.mseLossNormalization === 'dense_batch') return batch;
+    if (batch * scfg.dSae <= max) return batch;
+    return Math.max(1, Math.floor(max / scfg.dSae));
   }
 
   private trainable(): ParamName[] {

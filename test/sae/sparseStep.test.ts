@@ -160,8 +160,9 @@ function checkMetrics(t: any, got: StepMetrics, want: any, rtol: number, l0Tol: 
   t.true(close(got.l0, want.l0, 0, l0Tol), `step ${k} l0 ${got.l0} vs ${want.l0}`);
 }
 
-for (const key of ['one_step', 'trajectory', 'ghost'] as const) {
-  test(`SaeTrainer golden run '${key}' matches PyTorch with sparseStep 'always'`, (t) => {
+for (const [key, chunk] of [['one_step', false], ['trajectory', false], ['ghost', false], ['trajectory', true], ['ghost', true]] as const) {
+  // chunk: the batch of 32 runs as row chunks of 10, 10, 10 and 2 (SaeTrainerOptions.maxChunkElements)
+  test(`SaeTrainer golden run '${key}' matches PyTorch with sparseStep 'always'${chunk ? ' in row chunks' : ''}`, (t) => {
     const run = tfx[key];
     const ghost = key === 'ghost';
     // The same tolerances as test/train/SaeTrainer.test.ts (ghost grads amplify rounding).
@@ -174,7 +175,7 @@ for (const key of ['one_step', 'trajectory', 'ghost'] as const) {
       W_dec: Float32Array.from(run.initial.W_dec), b_dec: Float32Array.from(run.initial.b_dec),
       scalingFactor: Float32Array.from(run.initial.scaling_factor),
     });
-    const tr = new SaeTrainer(sae, trainerCfg(run.trainer), { sparseStep: 'always' });
+    const tr = new SaeTrainer(sae, trainerCfg(run.trainer), { sparseStep: 'always', ...(chunk ? { maxChunkElements: 10 * D_SAE + 5 } : {}) });
     const data = new SyntheticActs(run.data_seed);
     const steps = run.steps ?? 1;
     for (let k = 0; k < steps; k++) {
