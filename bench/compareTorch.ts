@@ -55,6 +55,11 @@ function lastJson(stdout: string): any {
   return JSON.parse(lines[lines.length - 1]!);
 }
 
+/** The last stderr line that is not a stack frame (the error's message). */
+function why(stderr: string): string {
+  return stderr.trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-1)[0] ?? '';
+}
+
 function torchAvailable(): string | null {
   const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
@@ -65,7 +70,7 @@ function runTorch(c: [number, number, number], warmup: number, steps: number): T
     encoding: 'utf8', maxBuffer: 1 << 24,
   });
   const j = r.status === 0 ? lastJson(r.stdout) : null;
-  return j ?? { error: `torch exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}` };
+  return j ?? { error: `torch exited ${r.status ?? r.signal}: ${why(r.stderr)}` };
 }
 
 function runOurs(c: [number, number, number], mode: 'never' | 'always', warmup: number, steps: number): Timed | { error: string } {
@@ -74,7 +79,7 @@ function runOurs(c: [number, number, number], mode: 'never' | 'always', warmup: 
     encoding: 'utf8', maxBuffer: 1 << 24, cwd: root,
   });
   const j = r.status === 0 ? lastJson(r.stdout) : null;
-  return j ?? { error: `worker exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}` };
+  return j ?? { error: `worker exited ${r.status ?? r.signal}: ${why(r.stderr)}` };
 }
 
 const ok = (t: Timed | { error: string } | undefined): t is Timed => t !== undefined && !('error' in t);
@@ -121,7 +126,7 @@ export async function benchCompareTorch(opts: CompareOptions = {}): Promise<obje
       loadavg: loads,
     };
     opts.emit?.(line);
-    log(`${name}: dense ${line.oursDenseTokPerSec} tok/s, sparse ${line.oursSparseTokPerSec} (L0 ${ok(s) ? s.l0?.join('/') : '-'}), torch ${JSON.stringify(line.torchTokPerSec)}; load ${loads.join(' | ')}`);
+    log(`${name}: dense ${JSON.stringify(line.oursDenseTokPerSec)} tok/s, sparse ${JSON.stringify(line.oursSparseTokPerSec)} (L0 ${ok(s) ? s.l0?.join('/') : '-'}), torch ${JSON.stringify(line.torchTokPerSec)}; load ${loads.join(' | ')}`);
     out.push(line);
   }
   return out;
