@@ -9,8 +9,9 @@
  *   - each `checkpoint` record and the `done` record's final SAE (`fromCheckpoints`, default
  *     true): the SAE folder on disk is loaded and evaluated — the norm scaling factor is folded
  *     into saved SAEs, so they evaluate on raw activations. This gives the eval "at the end".
- * `trainSae` does not hand out its SAEs today, so without `saeOf` the evals come from the
- * checkpoints: choose `n_checkpoints` for the cadence wanted.
+ * `saeOf` is `trainSae`'s `TrainSaeHandle.saeOf` (pass a handle in trainSae's options, one per
+ * subscription, and put `evaluate` right after that `trainSae`); without it the evals come from
+ * the checkpoints only. A step's eval needs that step's record (trainSae's `logEvery` 1).
  *
  * A failed eval never stops training: it becomes a `warning` record.
  */

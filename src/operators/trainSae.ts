@@ -12,6 +12,7 @@ import { readCheckpointState, writeCheckpoint, type CheckpointState, type SaeFol
 import type { ActivationBatch } from './types.js';
 import { linkUpstream } from './internal/subscribeUpstream.js';
 import { disposeAll } from './internal/batchOps.js';
+import type { LiveSae } from './evaluate.js';
 
 /** One SAE to train: its own config, its trainer's config, and an id for records and folders. */
 export interface TrainSaeSpec {
@@ -58,6 +59,32 @@ export interface TrainSaeOptions {
   readonly resume?: string | Readonly<Record<string, string>>;
   /** Where loud warnings go besides the warning records (default: stderr). */
   readonly warn?: (message: string) => void;
+  /**
+   * Filled with the live SAEs while a subscription trains (`handle.saeOf(id)`), e.g. for
+   * `evaluate`'s evals at SAELens's cadence. One handle per subscription.
+   */
+  readonly handle?: TrainSaeHandle;
+}
+
+/**
+ * The SAEs a `trainSae` subscription is training, by id, for code that runs synchronously
+ * inside the stream (an operator right after `trainSae`, reacting to a `step` record, sees the
+ * weights of that step). An SAE is there from the subscription's start until it finishes (its
+ * final folder is queued) or the stream ends; do not keep it or dispose of it. The inputs it
+ * trains on are scaled by `normScalingFactor` (normalizeActivations) when there is one.
+ */
+export class TrainSaeHandle {
+  private source: ((saeId: string) => LiveSae | undefined) | undefined;
+  /** The live SAE of `saeId`, or undefined (unknown id, finished, or nothing training). */
+  readonly saeOf = (saeId: string): LiveSae | undefined => this.source?.(saeId);
+  /** @internal trainSae attaches its slots here; returns the detach function. */
+  attach(source: (saeId: string) => LiveSae | undefined): () => void {
+    if (this.source) throw new ConfigError('trainSae(): a TrainSaeHandle serves one subscription at a time (make one per subscription)');
+    this.source = source;
+    return () => {
+      if (this.source === source) this.source = undefined;
+    };
+  }
 }
 
 interface Slot {
@@ -354,7 +381,12 @@ export function trainSae(
         process.on('SIGTERM', onSignal);
       }
 
+      const detach = opts.handle?.attach((id) => {
+        const s = slots.find((x) => x.id === id);
+        return s?.sae && !s.finished ? { sae: s.sae, ...(normScalingFactor !== undefined ? { normScalingFactor } : {}) } : undefined;
+      });
       const teardown = () => {
+        detach?.();
         removeSignalHandlers();
         freeAll();
       };

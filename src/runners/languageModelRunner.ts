@@ -23,7 +23,8 @@ import { downloadHubFile, resolveHubRevision } from '../hub/download.js';
 import { HookedTransformer } from '../model/HookedTransformer.js';
 import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
 import { modelActivations } from '../operators/modelActivations.js';
-import { packContext } from '../operators/packContext.js';
+import { type PackContextOptions, packContext } from '../operators/packContext.js';
+import type { TokenBatch } from '../operators/types.js';
 import type { TrainSaeSpec } from '../operators/trainSae.js';
 import type { Document } from '../sources/documents.js';
 import { hfDataset } from '../sources/hfDataset.js';
@@ -32,7 +33,7 @@ import { cachedActivations } from '../sources/cachedActivations.js';
 import { wandbOptionsFromRunnerConfig } from '../sinks/wandb.js';
 import type { EvalRecord, TrainEvent } from '../train/TrainEvent.js';
 import {
-  type ResumePoint, type RunOptions, type RunSummary, type Runner, findResumePoint, preparedStream, runWithSinks, trainingTail,
+  type ResumePoint, type RunOptions, type RunSummary, type Runner, type TrainingTailOptions, findResumePoint, preparedStream, runWithSinks, trainingTail,
 } from './trainingRun.js';
 
 export interface LanguageModelRunnerOptions extends RunOptions {
@@ -40,6 +41,15 @@ export interface LanguageModelRunnerOptions extends RunOptions {
   readonly hub?: Partial<HubConfig>;
   /** Documents to train on instead of `dataset_path` (tests, custom sources). */
   readonly documents?: Observable<Document>;
+  /**
+   * Store batches of held-out token sequences for the evals during training, run at SAELens's
+   * cadence (after step s when (s + 1) % (wandb_log_frequency × eval_every_n_wandb_logs) == 0)
+   * on the live SAEs. Default 1 (SAELens's `run_evals` takes one store batch); 0: no evals
+   * during training. Only when a step of the run is at the cadence are the batches read: they
+   * are the first documents of the dataset, which training then skips (SAELens too takes its
+   * eval batches out of the data stream).
+   */
+  readonly evalBatches?: number;
 }
 
 function isLocalPath(name: string): boolean {
@@ -190,7 +200,12 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   if (Object.keys(cfg.model_kwargs).length > 0) log(`sae-rx WARNING: model_kwargs ${JSON.stringify(Object.keys(cfg.model_kwargs))} are ignored (no TransformerLens keyword arguments here)`);
   const totalSteps = Math.max(...specs.map((s) => s.trainer.totalTrainingSteps + s.trainer.finetuningSteps));
-  const tail = (resume: ResumePoint | undefined) =>
+  const evalBatches = opts.evalBatches ?? 1;
+  if (!(Number.isInteger(evalBatches) && evalBatches >= 0)) throw new ConfigError(`evalBatches must be an integer ≥ 0, got ${evalBatches}`);
+  const cadence = cfg.wandb_log_frequency * cfg.eval_every_n_wandb_logs;
+  // evals during training only when some step is at the cadence (and never from a cache: no model)
+  const cadenceEvals = evalBatches > 0 && totalSteps >= cadence && !cfg.use_cached_activations;
+  const tail = (resume: ResumePoint | undefined, evals?: TrainingTailOptions['evals']) =>
     trainingTail({
       specs,
       batchesInBuffer: cfg.n_batches_in_buffer,
@@ -203,6 +218,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
       logEvery: opts.logEvery ?? 1,
       handleSignals: opts.handleSignals ?? true,
       ...(resume ? { resume: resume.dirs, skipTrainBatches: resume.batchesConsumed } : {}),
+      ...(evals ? { evals } : {}),
     });
   // SAELens's resume: continue from the latest checkpoint in the run folder, else start afresh.
   // The activation stream is replayed up to the checkpoint (forward passes, no training).
@@ -216,6 +232,27 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
           }),
         );
 
+  const packOptions = (model: HookedTransformer, tokenizer: TextTokenizer): PackContextOptions => ({
+    contextSize: cfg.context_size,
+    prependBos: cfg.prepend_bos,
+    tokenizer,
+    ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
+    storeBatchSize: cfg.store_batch_size,
+    maxDocumentTokens: model.cfg.nCtx,
+  });
+  /** The held-out store batches of the evals during training, and the documents they took. */
+  const heldOutTokens = async (model: HookedTransformer, tokenizer: TextTokenizer): Promise<{ batches: TokenBatch[]; documents: number }> => {
+    let documents = 0;
+    const batches = await lastValueFrom(
+      (opts.documents ?? datasetDocuments(cfg, opts.hub)).pipe(
+        packContext({ ...packOptions(model, tokenizer), onDocument: (n) => (documents = n) }),
+        take(evalBatches),
+        toArray(),
+      ),
+    );
+    if (batches.length === 0) throw new ConfigError(`evals during training: the dataset ${cfg.dataset_path} gave no complete store batch to hold out`);
+    return { batches, documents };
+  };
   const cachedPath = cfg.use_cached_activations ? cfg.cached_activations_path : null;
   /** Documents read by the latest training stream (evals read what follows). */
   let docsRead = 0;
@@ -240,26 +277,31 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
         try {
           checkAgainstModel(cfg, model, hooks);
           const tokenizer: TextTokenizer = loadTokenizer(dir);
-          return { model, tokenizer };
+          const heldOut = cadenceEvals ? await heldOutTokens(model, tokenizer) : { batches: [], documents: 0 };
+          return { model, tokenizer, heldOut };
         } catch (e) {
           model.dispose();
           throw e;
         }
       },
-      ({ model, tokenizer }): Observable<TrainEvent> => {
+      ({ model, tokenizer, heldOut }): Observable<TrainEvent> => {
         const documents = opts.documents ?? datasetDocuments(cfg, opts.hub);
         log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on ${hooks.join(', ')} of ${cfg.model_name} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
+        if (heldOut.batches.length > 0)
+          log(`evals every ${cadence} steps on ${heldOut.batches.length} held-out store batch${heldOut.batches.length > 1 ? 'es' : ''} (the first ${heldOut.documents} documents, not trained on)`);
+        const evals: TrainingTailOptions['evals'] = heldOut.batches.length > 0
+          ? { model, tokens: heldOut.batches, wandbLogFrequency: cfg.wandb_log_frequency, evalEveryNWandbLogs: cfg.eval_every_n_wandb_logs }
+          : undefined;
         return documents.pipe(
+          skip(heldOut.documents),
           packContext({
-            contextSize: cfg.context_size,
-            prependBos: cfg.prepend_bos,
-            tokenizer,
-            ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
-            storeBatchSize: cfg.store_batch_size,
-            maxDocumentTokens: model.cfg.nCtx,
+            ...packOptions(model, tokenizer),
+            onDocument: (n) => {
+              docsRead = heldOut.documents + n;
+            },
           }),
           modelActivations(model, { hooks, headIndex: cfg.hook_point_head_index, withTokens: false }),
-          tail(resume),
+          tail(resume, evals),
         );
       },
       ({ model }) => model.dispose(),

@@ -5,11 +5,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Observable, type Observer, type OperatorFunction } from 'rxjs';
+import { Observable, defer, type Observer, type OperatorFunction } from 'rxjs';
+import { type EvaluateOptions, evaluate } from '../operators/evaluate.js';
 import { batch } from '../operators/batch.js';
 import { mixingBuffer } from '../operators/mixingBuffer.js';
 import { type NormalizeMethod, normalizeActivations } from '../operators/normalizeActivations.js';
-import { type TrainSaeSpec, trainSae } from '../operators/trainSae.js';
+import { TrainSaeHandle, type TrainSaeSpec, trainSae } from '../operators/trainSae.js';
 import type { ActivationBatch } from '../operators/types.js';
 import { type ConsoleSinkOptions, consoleSink } from '../sinks/consoleSink.js';
 import { jsonlSink } from '../sinks/jsonlSink.js';
@@ -47,6 +48,12 @@ export interface TrainingTailOptions {
    * checkpoint was taken: every stage is seeded, so the replay gives the same batches).
    */
   readonly skipTrainBatches?: number;
+  /**
+   * Evals of the live SAEs during training, at SAELens's cadence (after step s when
+   * (s + 1) % (wandbLogFrequency × evalEveryNWandbLogs) == 0), on held-out tokens: `eval`
+   * records follow the step records they belong to. None: no evals in the stream.
+   */
+  readonly evals?: Omit<EvaluateOptions, 'saeOf' | 'fromCheckpoints'>;
 }
 
 /**
@@ -57,20 +64,27 @@ export interface TrainingTailOptions {
  */
 export function trainingTail(o: TrainingTailOptions): OperatorFunction<ActivationBatch, TrainEvent> {
   const halfBuffer = Math.floor(o.batchesInBuffer / 2) * o.storeBatchRows;
+  // one handle per subscription: evaluate reads the SAEs of the trainSae it follows
   return (source) =>
-    source.pipe(
-      mixingBuffer({ batchesInBuffer: o.batchesInBuffer, storeBatchSize: o.storeBatchRows, trainBatchSize: o.trainBatchSize, seed: o.seed }),
-      normalizeActivations(o.normalize ?? 'none', { estimationTokens: Math.max(1, halfBuffer) }),
-      batch(o.trainBatchSize),
-      skipBatches(o.skipTrainBatches ?? 0),
-      trainSae(o.specs, {
-        ...(o.resume !== undefined && Object.keys(o.resume).length > 0 ? { resume: o.resume } : {}),
-        ...(o.checkpointPath !== undefined ? { checkpointPath: o.checkpointPath } : {}),
-        nCheckpoints: o.nCheckpoints ?? 0,
-        logEvery: o.logEvery ?? 1,
-        handleSignals: o.handleSignals ?? true,
-      }),
-    );
+    defer(() => {
+      const handle = o.evals ? new TrainSaeHandle() : undefined;
+      const events = source.pipe(
+        mixingBuffer({ batchesInBuffer: o.batchesInBuffer, storeBatchSize: o.storeBatchRows, trainBatchSize: o.trainBatchSize, seed: o.seed }),
+        normalizeActivations(o.normalize ?? 'none', { estimationTokens: Math.max(1, halfBuffer) }),
+        batch(o.trainBatchSize),
+        skipBatches(o.skipTrainBatches ?? 0),
+        trainSae(o.specs, {
+          ...(o.resume !== undefined && Object.keys(o.resume).length > 0 ? { resume: o.resume } : {}),
+          ...(o.checkpointPath !== undefined ? { checkpointPath: o.checkpointPath } : {}),
+          nCheckpoints: o.nCheckpoints ?? 0,
+          logEvery: o.logEvery ?? 1,
+          handleSignals: o.handleSignals ?? true,
+          ...(handle ? { handle } : {}),
+        }),
+      );
+      // the final SAEs are evaluated by the runner (finalEvalBatches), not from their folders here
+      return o.evals && handle ? events.pipe(evaluate({ ...o.evals, saeOf: handle.saeOf, fromCheckpoints: false })) : events;
+    });
 }
 
 /** One SAE's outcome. */
