@@ -25,7 +25,7 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'quiet', short: 'q', type: 'boolean', description: 'only errors and results; no progress, no info lines' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bar (periodic lines are not printed either)' },
   { name: 'debug', type: 'boolean', description: 'print stack traces of failures' },
-  { name: 'resume', type: 'string', valueName: 'DIR', description: 'resume the training run in DIR (its checkpoints and config)' },
+  { name: 'resume', type: 'string', valueName: 'DIR', description: 'train: continue the run in DIR from its latest checkpoint (give the same CONFIG; records.jsonl is continued)' },
   { name: 'version', type: 'boolean', description: 'print the version' },
 ];
 

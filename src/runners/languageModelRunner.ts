@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Observable, defer, from, lastValueFrom, mergeMap, skip, take, toArray } from 'rxjs';
+import { type Observable, defer, lastValueFrom, skip, take, toArray } from 'rxjs';
 import { runEvals } from '../analysis/evals.js';
 import { loadSae } from '../sae/saeFolder.js';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
@@ -33,7 +33,7 @@ import { cachedActivations } from '../sources/cachedActivations.js';
 import { wandbOptionsFromRunnerConfig } from '../sinks/wandb.js';
 import type { EvalRecord, TrainEvent } from '../train/TrainEvent.js';
 import {
-  type ResumePoint, type RunOptions, type RunSummary, type Runner, type TrainingTailOptions, findResumePoint, preparedStream, runWithSinks, trainingTail,
+  type ResumePoint, type RunOptions, type RunSummary, type Runner, type TrainingTailOptions, preparedStream, resumableStream, runWithSinks, trainingTail,
 } from './trainingRun.js';
 
 export interface LanguageModelRunnerOptions extends RunOptions {
@@ -223,14 +223,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   // SAELens's resume: continue from the latest checkpoint in the run folder, else start afresh.
   // The activation stream is replayed up to the checkpoint (forward passes, no training).
   const resumable = (build: (r: ResumePoint | undefined) => Observable<TrainEvent>): Observable<TrainEvent> =>
-    !cfg.resume
-      ? build(undefined)
-      : defer(() => from(findResumePoint(runDir, specs.map((s) => s.id!)))).pipe(
-          mergeMap((r) => {
-            log(r ? `resuming from the checkpoints at ${r.tokens} tokens (replaying ${r.batchesConsumed} train batches)` : `resume: no checkpoint in ${runDir}; starting afresh`);
-            return build(r);
-          }),
-        );
+    resumableStream({ runDir, saeIds: specs.map((s) => s.id!), resume: cfg.resume || (opts.resume ?? false), log }, build);
 
   const packOptions = (model: HookedTransformer, tokenizer: TextTokenizer): PackContextOptions => ({
     contextSize: cfg.context_size,

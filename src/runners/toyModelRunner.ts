@@ -14,7 +14,7 @@ import type { ToyModelRunnerConfig } from '../config/toyModelRunnerConfig.js';
 import { loadSae } from '../sae/saeFolder.js';
 import { toyActivations } from '../sources/toyActivations.js';
 import { type FeatureRecovery, type ToyModel, toyFeatureRecovery, toyModel, trainToyModel } from '../sources/toyModel.js';
-import { type RunOptions, type RunSummary, type Runner, preparedStream, runWithSinks, trainingTail } from './trainingRun.js';
+import { type ResumePoint, type RunOptions, type RunSummary, type Runner, preparedStream, resumableStream, runWithSinks, trainingTail } from './trainingRun.js';
 
 export interface ToyModelRunnerOptions extends RunOptions {
   /** Rows kept by the mixing buffer, in train batches (default 8; SAELens's toy runner does not mix). */
@@ -45,7 +45,10 @@ export function toyModelRunner(cfg: ToyModelRunnerConfig, opts: ToyModelRunnerOp
   const totalSteps = spec.trainer.totalTrainingSteps;
   let trained: ToyModel | undefined;
 
-  const events$ = preparedStream(
+  // With `resume`: the toy model is trained again from its seed (the same model), its
+  // activation stream replayed up to the latest checkpoint in the run folder, and the SAE
+  // continues from that checkpoint.
+  const stream = (resume: ResumePoint | undefined) => preparedStream(
     async () => {
       log(`training the toy model: ${cfg.n_features} features in ${cfg.n_hidden} dims, ${cfg.model_training_steps} steps`);
       const model = trainToyModel(
@@ -82,10 +85,12 @@ export function toyModelRunner(cfg: ToyModelRunnerConfig, opts: ToyModelRunnerOp
           checkpointPath: runDir,
           logEvery: opts.logEvery ?? 1,
           handleSignals: opts.handleSignals ?? true,
+          ...(resume ? { resume: resume.dirs, skipTrainBatches: resume.batchesConsumed } : {}),
         }),
       ),
     () => {},
   );
+  const events$ = resumableStream({ runDir, saeIds: [spec.id], resume: opts.resume ?? false, log }, stream);
 
   return {
     runDir,

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Observable, defer, type Observer, type OperatorFunction } from 'rxjs';
+import { Observable, defer, from, mergeMap, type Observer, type OperatorFunction } from 'rxjs';
 import { type EvaluateOptions, evaluate } from '../operators/evaluate.js';
 import { batch } from '../operators/batch.js';
 import { mixingBuffer } from '../operators/mixingBuffer.js';
@@ -134,6 +134,12 @@ export interface RunOptions {
    * follows what training read (default 0: none).
    */
   readonly finalEvalBatches?: number;
+  /**
+   * Continue the run in `runDir` from the latest checkpoint every SAE has there (SAELens's
+   * `resume`; a language-model config's `resume: true` does the same). Starts afresh when
+   * there is none; records.jsonl is continued.
+   */
+  readonly resume?: boolean;
 }
 
 export interface Runner<S extends RunSummary = RunSummary> {
@@ -270,6 +276,52 @@ export function preparedStream<R>(
       free();
     };
   });
+}
+
+/**
+ * The training stream of a run that may resume: without `resume`, `build(undefined)`; with it,
+ * the latest common checkpoint in `runDir` (`findResumePoint`, at subscription) is handed to
+ * `build`, which replays the stream up to it (every stage is seeded) and continues training
+ * from it. records.jsonl keeps what the first run logged up to the checkpoint (records of the
+ * steps after it, which the resumed run trains again, are dropped; warnings stay).
+ */
+export function resumableStream(
+  o: { runDir: string; saeIds: readonly string[]; resume: boolean; log: (line: string) => void },
+  build: (r: ResumePoint | undefined) => Observable<TrainEvent>,
+): Observable<TrainEvent> {
+  if (!o.resume) return build(undefined);
+  return defer(() => from(findResumePoint(o.runDir, o.saeIds))).pipe(
+    mergeMap((r) => {
+      if (r) {
+        o.log(`resuming from the checkpoints at ${r.tokens} tokens (replaying ${r.batchesConsumed} train batches)`);
+        trimRecords(path.join(o.runDir, 'records.jsonl'), r.batchesConsumed);
+      } else o.log(`resume: no checkpoint in ${o.runDir}; starting afresh`);
+      return build(r);
+    }),
+  );
+}
+
+/**
+ * Drops from a run's records.jsonl the records of steps at or after `steps` (step and eval
+ * records with step index ≥ steps, checkpoints taken after `steps` steps, `done`): what a run
+ * resumed from the checkpoint after `steps` steps writes again.
+ */
+function trimRecords(file: string, steps: number): void {
+  if (!fs.existsSync(file)) return;
+  const keep = fs.readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (line.trim() === '') return false;
+    let r: { type?: unknown; step?: unknown };
+    try {
+      r = JSON.parse(line) as { type?: unknown; step?: unknown };
+    } catch {
+      return true; // not ours to judge (a partly written last line is kept as it was)
+    }
+    const step = typeof r.step === 'number' ? r.step : -1;
+    if (r.type === 'step' || r.type === 'eval') return step < steps;
+    if (r.type === 'checkpoint') return step <= steps;
+    return r.type !== 'done';
+  });
+  fs.writeFileSync(file, keep.map((l) => l + '\n').join(''));
 }
 
 /** Where a resumed run continues: a checkpoint folder per SAE, all at the same step. */

@@ -235,15 +235,15 @@ test('exit 1: a failing stage is named, with its cause and no stack', async (t) 
   t.notRegex(r.stderr, /\n\s+at /);
 });
 
-test('exit 1: --resume is refused (the runners cannot resume yet), after the config is checked', async (t) => {
+test('exit 2: --resume checks the config first, needs an existing folder, and no other --out', async (t) => {
   const bad = await runMain(['train', TOY, '--resume', tmp, '--lr', '-1']);
   t.is(bad.code, 2);
-  const r = await runMain(['train', TOY, '--resume', tmp]);
-  t.is(r.code, 1);
-  t.regex(r.stderr, /--resume: resuming a run is not available/);
   const missing = await runMain(['train', TOY, '--resume', path.join(tmp, 'no-such-run')]);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /--resume .*no-such-run: no such folder/);
+  const other = await runMain(['train', TOY, '--resume', tmp, '--out', path.join(tmp, 'elsewhere')]);
+  t.is(other.code, 2);
+  t.regex(other.stderr, /--out .* and --resume .* name different run folders/);
 });
 
 test('--help of each command exits 0 and lists its options', async (t) => {

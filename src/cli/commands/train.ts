@@ -2,8 +2,10 @@
  * `sae-rx train CONFIG`: decode a runner config (toy model or language model) and run its
  * runner, which sends the records to the console, `records.jsonl` and W&B (when the config
  * asks) and writes the run's `report.html`; with `--json` the records also go to stdout.
+ * `--resume DIR` continues an interrupted run (SIGINT/SIGTERM write a checkpoint) in DIR from
+ * its latest checkpoint; the resumed run ends with the SAE an uninterrupted one would have.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { generateRunId } from '../../config/languageModelRunnerConfig.js';
 import { type RunnerConfigs, encodeRunnerConfig } from '../../config/runnerConfig.js';
@@ -17,7 +19,7 @@ import type { TrainEvent } from '../../train/TrainEvent.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
-import { NotAvailableError, UsageError, stage } from '../errors.js';
+import { UsageError, stage } from '../errors.js';
 import { fieldLines } from '../help.js';
 import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
@@ -54,14 +56,15 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     return 0;
   }
 
-  if (ctx.flags.resume !== undefined) {
-    // The runners cannot continue a run's data stream yet; retraining from scratch under the
-    // name of a resume would be worse than refusing.
-    throw new NotAvailableError(`--resume: resuming a run is not available in this build of sae-rx (the ${what} runner takes no resume option yet)`);
-  }
-
   const out = typeof args.flags['out'] === 'string' ? path.resolve(ctx.io.cwd, args.flags['out']) : undefined;
+  // --resume DIR: continue the run in DIR from its latest checkpoint (the runner replays the
+  // data stream up to it); a language-model config's `resume: true` continues in its run folder.
+  const resumeDir = ctx.flags.resume !== undefined ? path.resolve(ctx.io.cwd, ctx.flags.resume) : undefined;
+  if (resumeDir !== undefined && out !== undefined && out !== resumeDir)
+    throw new UsageError(`--out ${args.flags['out']} and --resume ${ctx.flags.resume} name different run folders; a resumed run continues in its own folder`);
+  if (resumeDir !== undefined) warnOnConfigChange(ctx, resumeDir, encodeRunnerConfig(config));
   const runDir =
+    resumeDir ??
     out ??
     path.resolve(
       ctx.io.cwd,
@@ -83,6 +86,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     ],
     log: (l) => ctx.info(l),
     wandb: { warn: (m) => ctx.warn(m) },
+    ...(resumeDir !== undefined ? { resume: true } : {}),
   };
   await cliBackend(ctx);
   const runner = await stage(`setting up the ${what} runner`, () =>
@@ -131,6 +135,31 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   ];
   ctx.emit(result, lines.join('\n'));
   return 0;
+}
+
+/** Fields that may differ between a run and its resumption (where it is, that it resumes). */
+const RESUME_FREE_FIELDS = new Set(['checkpoint_path', 'resume', 'log_to_wandb', 'wandb_project', 'wandb_entity', 'run_name', 'wandb_log_frequency', 'eval_every_n_wandb_logs']);
+
+/**
+ * A resumed run replays the data stream of the run it continues: a different config gives
+ * different data or a different SAE. Names the fields that differ from the run folder's
+ * config.json (a warning: the user may mean it).
+ */
+function warnOnConfigChange(ctx: CliContext, runDir: string, now: Record<string, unknown>): void {
+  const file = path.join(runDir, 'config.json');
+  if (!existsSync(file)) return;
+  let saved: Record<string, unknown>;
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    ctx.warn(`--resume: ${file} is not readable JSON (${e instanceof Error ? e.message : String(e)}); cannot check the config against it`);
+    return;
+  }
+  const differ = Object.keys({ ...saved, ...now })
+    .filter((k) => !RESUME_FREE_FIELDS.has(k) && JSON.stringify(saved[k]) !== JSON.stringify(now[k]))
+    .sort();
+  if (differ.length > 0)
+    ctx.warn(`--resume: the config differs from the run's ${file} in ${differ.join(', ')}; the resumed run will not equal an uninterrupted one`);
 }
 
 export const train: Command = {
