@@ -342,7 +342,13 @@ export function trainSae(
         process.off('SIGTERM', onSignal);
       };
 
+      let detach: (() => void) | undefined;
       try {
+        // first, so that a handle already in use fails before anything is allocated
+        detach = opts.handle?.attach((id) => {
+          const s = slots.find((x) => x.id === id);
+          return s?.sae && !s.finished ? { sae: s.sae, ...(normScalingFactor !== undefined ? { normScalingFactor } : {}) } : undefined;
+        });
         list.forEach((spec, i) => {
           const totalSteps = spec.trainer.totalTrainingSteps + spec.trainer.finetuningSteps;
           // SAELens: range(0, total_tokens, total_tokens // n_checkpoints)[1:]
@@ -372,6 +378,7 @@ export function trainSae(
         if (resumed.size === slots.length) initialised = true;
         for (const s of slots) if (s.trainer!.stepCount >= s.totalSteps) finishSlot(s);
       } catch (e) {
+        detach?.();
         freeAll();
         subscriber.error(e instanceof SaeRxError ? e : new StageError('trainSae', e));
         return;
@@ -381,10 +388,6 @@ export function trainSae(
         process.on('SIGTERM', onSignal);
       }
 
-      const detach = opts.handle?.attach((id) => {
-        const s = slots.find((x) => x.id === id);
-        return s?.sae && !s.finished ? { sae: s.sae, ...(normScalingFactor !== undefined ? { normScalingFactor } : {}) } : undefined;
-      });
       const teardown = () => {
         detach?.();
         removeSignalHandlers();

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { concat, filter, firstValueFrom, map, take, throwError, toArray, tap, lastValueFrom } from 'rxjs';
 import { setupTf } from '../helpers/tf.js';
-import { trainSae } from '../../src/operators/trainSae.js';
+import { TrainSaeHandle, trainSae } from '../../src/operators/trainSae.js';
 import { batch } from '../../src/operators/batch.js';
 import { mixingBuffer } from '../../src/operators/mixingBuffer.js';
 import { normalizeActivations } from '../../src/operators/normalizeActivations.js';
@@ -266,4 +266,34 @@ test.serial('trainSae(): SIGINT during training writes a checkpoint, then the pr
   t.regex(out, /error trainSae: interrupted by SIGINT/);
   t.regex(err, /SIGINT received/);
   fs.rmSync(dir, { recursive: true });
+});
+
+test.serial('TrainSaeHandle: saeOf gives the live SAE inside the stream (the weights of the step just taken), nothing once finished', async (t) => {
+  const handle = new TrainSaeHandle();
+  const before = tf.memory().numTensors;
+  const seenAt: number[] = [];
+  const bDecs: number[][] = [];
+  await lastValueFrom(
+    toy().pipe(
+      trainSae(spec({ trainer: { totalTrainingSteps: 4 } }), { ...quiet, handle }),
+      tap((r) => {
+        if (r.type !== 'step') return;
+        const live = handle.saeOf('sae');
+        if (live && !live.sae.isDisposed) seenAt.push(r.step);
+        bDecs.push(Array.from(live!.sae.snapshot().b_dec));
+        t.is(handle.saeOf('other'), undefined);
+      }),
+      toArray(),
+    ),
+  );
+  t.deepEqual(seenAt, [0, 1, 2, 3]);
+  t.notDeepEqual(bDecs[0], bDecs[3], 'the weights move step by step');
+  t.is(handle.saeOf('sae'), undefined, 'detached after the stream');
+  t.is(tf.memory().numTensors, before);
+  // one subscription at a time
+  const op = trainSae(spec(), { ...quiet, handle });
+  const sub = toy().pipe(op).subscribe({ error: () => {} });
+  await t.throwsAsync(lastValueFrom(toy().pipe(op)), { instanceOf: ConfigError, message: /one subscription at a time/ });
+  sub.unsubscribe();
+  t.is(tf.memory().numTensors, before);
 });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { firstValueFrom, map, take, toArray } from 'rxjs';
+import { firstValueFrom, map, range, take, toArray } from 'rxjs';
 import { setupTf } from '../helpers/tf.js';
 import { cacheActivationsRunner, cacheDiskBytes, runCacheActivations, type CacheRunnerSettings } from '../../src/runners/cacheActivationsRunner.js';
 import { decodeCacheActivationsRunnerConfig } from '../../src/config/cacheActivationsRunnerConfig.js';
@@ -134,6 +134,23 @@ test.serial('cache runner: a short source leaves a short last shard; 3-D batches
   bs.forEach((b) => b.acts.dispose());
   const d2 = path.join(tmp(), 'cache');
   await t.throwsAsync(cacheActivationsRunner(settings(d2, { d_in: 5 }), { source: toy(2) }), { message: /\[n, 5\].*got \[32,4\]/ });
+});
+
+test.serial('cache runner: a synchronous source stops as soon as the last shard is full (nothing computed after)', async (t) => {
+  const dir = path.join(tmp(), 'cache');
+  const before = tf.memory().numTensors;
+  let made = 0;
+  // 10 000 batches of 32 rows offered synchronously; the cache needs 384 rows (12 batches)
+  const src = range(0, 10_000).pipe(
+    map((i): ActivationBatch => {
+      made++;
+      return { acts: tf.fill([32, 4], i), hooks: ['hook_hidden'] };
+    }),
+  );
+  const s = await cacheActivationsRunner(settings(dir, { n_shuffles_final: 0 }), { source: src, shuffleWithinBuffer: false, log: () => {} });
+  t.is(s.tokens, 384);
+  t.is(made, 12, `the source made ${made} batches`);
+  t.is(tf.memory().numTensors, before);
 });
 
 const MODEL_DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
