@@ -2,7 +2,7 @@
  * One SAE training-step timing in its own process (so that its peak RSS is its own), for
  * bench/compareTorch.ts:
  *
- *   npx tsx bench/trainStepWorker.ts <dIn> <dSae> <batch> <never|always|auto> <warmup> <steps> [targetL0]
+ *   npx tsx bench/trainStepWorker.ts <dIn> <dSae> <batch> <never|always|auto> <warmup> <steps> [targetL0] [maxChunkElements]
  *
  * With targetL0 the SAE starts with L0 ≈ targetL0 on the batch (like a trained SAE): each
  * feature's bias b_enc_j = −z·σ_j, σ_j = ‖W_enc[:, j]‖ (the std of h_pre_j for x ~ N(0, I),
@@ -47,7 +47,8 @@ async function main(): Promise<void> {
   const [dIn, dSae, batch] = process.argv.slice(2, 5).map(Number) as [number, number, number];
   const mode = process.argv[5] as SparseStepMode;
   const warmup = Number(process.argv[6] ?? 1), steps = Number(process.argv[7] ?? 3);
-  const targetL0 = process.argv[8] !== undefined ? Number(process.argv[8]) : undefined;
+  const targetL0 = process.argv[8] !== undefined && process.argv[8] !== '-' ? Number(process.argv[8]) : undefined;
+  const maxChunk = process.argv[9] !== undefined ? { maxChunkElements: Number(process.argv[9]) } : {};
   await selectBackend({ log: () => {} });
   const sae = Sae.create({ ...DEFAULT_SAE_CONFIG, dIn, dSae, bDecInitMethod: 'zeros' }, { seed: 1 });
   if (targetL0 !== undefined) {
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
     sae.b_enc.assign(b);
     b.dispose();
   }
-  const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: batch, totalTrainingSteps: 1000 }, { sparseStep: mode });
+  const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: batch, totalTrainingSteps: 1000 }, { sparseStep: mode, ...maxChunk });
   const x = tf.randomNormal([batch, dIn], 0, 1, 'float32', 3) as tf.Tensor2D;
   const ts: number[] = [];
   const l0s: number[] = [];
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   }
   const ms = median(ts);
   console.log(JSON.stringify({
-    impl: 'sae-rx', backend: tf.getBackend(), mode, dIn, dSae, batch, steps, msPerStep: Math.round(ms),
+    impl: 'sae-rx', backend: tf.getBackend(), mode, ...maxChunk, dIn, dSae, batch, steps, msPerStep: Math.round(ms),
     msPerStepAll: ts.map(Math.round), tokensPerSec: Math.round((batch * 1000) / ms), l0: l0s,
     maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   }));

@@ -79,11 +79,6 @@ function indexFor(a: tf.Tensor2D, mode: SparseStepMode): Csr | null {
   return mode === 'always' ? csrFromDense(a) : null;
 }
 
-function csrOf(saved: tf.Tensor[], native: boolean, nnz: number): Csr {
-  const [rowPtr, colIdx, vals, dense] = saved as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor2D];
-  return { rows: dense.shape[0], cols: dense.shape[1], nnz, rowPtr, colIdx, vals, dense, native };
-}
-
 /**
  * f·w for the activations f [batch, d_sae] (zero exactly where act' is zero, see above) and the
  * decoder w [d_sae, d_in]; the gradient for f is returned only at f's nonzeros.
@@ -95,12 +90,14 @@ export function sparseDecodeMm(f: tf.Tensor2D, w: tf.Tensor2D, mode: SparseStepM
   const op = tf.customGrad((...args: Arg[]) => {
     const [fIn, wIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
     const idx: Csr = { ...A, dense: fIn };
-    save([A.rowPtr, A.colIdx, A.vals, fIn, wIn]);
+    // The native kernels need only the index: saving f too would copy [batch, d_sae] (the
+    // wasm Identity kernel copies) for nothing. The fallback computes with f itself.
+    save(A.native ? [A.rowPtr, A.colIdx, A.vals, wIn] : [A.rowPtr, A.colIdx, A.vals, wIn, fIn]);
     return {
       value: csrSpmm(idx, wIn),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const S = csrOf(saved, A.native, A.nnz);
-        const ws = saved[4] as tf.Tensor2D;
+        const [rowPtr, colIdx, vals, ws, fs] = saved as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D | undefined];
+        const S: Csr = { rows: A.rows, cols: A.cols, nnz: A.nnz, rowPtr, colIdx, vals, dense: fs ?? A.dense, native: A.native };
         const d = dy as tf.Tensor2D;
         return [csrSddmm(S, d, ws), csrSpmmT(S, d)];
       },

@@ -22,7 +22,7 @@ export interface Csr {
   readonly colIdx: tf.Tensor1D;
   /** float32 [nnz] (native) */
   readonly vals: tf.Tensor1D;
-  /** The dense matrix itself (always kept: the fallback computes with it). */
+  /** The dense matrix itself: the fallback computes with it (native kernels never read it). */
   readonly dense: tf.Tensor2D;
   /** Whether the index exists (native kernels); false: only `dense` and `nnz` are meaningful. */
   readonly native: boolean;
