@@ -16,7 +16,7 @@ import {
   UnitInterval, nullable, oneOf,
 } from './codecs.js';
 import { type ConfigProblem, type FieldTable, RunnerConfigError, decodeFields, isPlainObject } from './fields.js';
-import { formatHookName, hookNameProblems, layerOfHookName } from './hookPoint.js';
+import { hookNameProblems, layerOfHookName } from './hookPoint.js';
 import { pyExp3, pyStr } from './pyFormat.js';
 
 /** The SAELens version whose numerics and cfg.json sae-rx follows. */

@@ -24,15 +24,13 @@ import * as path from 'node:path';
 import { Subscriber, type Observable } from 'rxjs';
 import type { CacheActivationsRunnerConfig } from '../config/cacheActivationsRunnerConfig.js';
 import { ConfigError, ShapeError, StageError } from '../errors.js';
-import { toHubConfig, type HubConfig } from '../hub/config.js';
+import type { HubConfig } from '../hub/config.js';
 import { HookedTransformer } from '../model/HookedTransformer.js';
 import { loadTokenizer } from '../model/tokenizer.js';
 import { modelActivations } from '../operators/modelActivations.js';
 import { packContext } from '../operators/packContext.js';
 import type { Document } from '../sources/documents.js';
-import { hfDataset } from '../sources/hfDataset.js';
-import { localDocuments } from '../sources/localDocuments.js';
-import { resolveModelFolder } from './languageModelRunner.js';
+import { datasetDocuments, packOptionsFor, resolveModelFolder } from './languageModelRunner.js';
 import { tempSibling } from '../io/atomicWrite.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { Rng } from '../operators/internal/rng.js';
@@ -328,22 +326,9 @@ export async function runCacheActivations(cfg: CacheActivationsRunnerConfig, opt
   try {
     if (cfg.context_size > model.cfg.nCtx) throw new ConfigError(`context_size ${cfg.context_size} exceeds the model's n_ctx ${model.cfg.nCtx} (${cfg.model_name})`);
     const tokenizer = loadTokenizer(dir);
-    let documents = opts.documents;
-    if (!documents) {
-      const h = toHubConfig(opts.hub);
-      documents = fs.existsSync(cfg.dataset_path)
-        ? localDocuments(cfg.dataset_path)
-        : hfDataset({ path: cfg.dataset_path, download: !cfg.streaming || h.offline, hub: h });
-    }
+    const documents = opts.documents ?? datasetDocuments(cfg, opts.hub);
     const source = documents.pipe(
-      packContext({
-        contextSize: cfg.context_size,
-        prependBos: cfg.prepend_bos,
-        tokenizer,
-        ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
-        storeBatchSize: cfg.store_batch_size,
-        maxDocumentTokens: model.cfg.nCtx,
-      }),
+      packContext(packOptionsFor(cfg, model, tokenizer)),
       modelActivations(model, { hooks: [cfg.hook_point], headIndex: cfg.hook_point_head_index, withTokens: false }),
     );
     return await cacheActivationsRunner(cfg, { source, ...(opts.log ? { log: opts.log } : {}), ...(opts.shuffleWithinBuffer !== undefined ? { shuffleWithinBuffer: opts.shuffleWithinBuffer } : {}) });

@@ -92,8 +92,24 @@ export async function resolveModelFolder(modelName: string, hub?: Partial<HubCon
   return path.dirname(configFile);
 }
 
+/** packContext's options for a runner config: SAELens's context, BOS and store batch, the model's n_ctx. */
+export function packOptionsFor(
+  cfg: Pick<LanguageModelSaeRunnerConfig, 'context_size' | 'prepend_bos' | 'store_batch_size'>,
+  model: HookedTransformer,
+  tokenizer: TextTokenizer,
+): PackContextOptions {
+  return {
+    contextSize: cfg.context_size,
+    prependBos: cfg.prepend_bos,
+    tokenizer,
+    ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
+    storeBatchSize: cfg.store_batch_size,
+    maxDocumentTokens: model.cfg.nCtx,
+  };
+}
+
 /** The documents of `dataset_path`: a local file/folder, else a hub dataset repo. */
-export function datasetDocuments(cfg: LanguageModelSaeRunnerConfig, hub?: Partial<HubConfig>): Observable<Document> {
+export function datasetDocuments(cfg: Pick<LanguageModelSaeRunnerConfig, 'dataset_path' | 'streaming'>, hub?: Partial<HubConfig>): Observable<Document> {
   const p = cfg.dataset_path;
   if (fs.existsSync(p)) return localDocuments(p);
   const h = toHubConfig(hub);
@@ -121,14 +137,7 @@ export async function finalEvals(
     const tokens = await lastValueFrom(
       (opts.documents ?? datasetDocuments(cfg, opts.hub)).pipe(
         skip(o.skipDocuments),
-        packContext({
-          contextSize: cfg.context_size,
-          prependBos: cfg.prepend_bos,
-          tokenizer,
-          ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
-          storeBatchSize: cfg.store_batch_size,
-          maxDocumentTokens: model.cfg.nCtx,
-        }),
+        packContext(packOptionsFor(cfg, model, tokenizer)),
         take(o.batches),
         toArray(),
       ),
@@ -225,14 +234,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   const resumable = (build: (r: ResumePoint | undefined) => Observable<TrainEvent>): Observable<TrainEvent> =>
     resumableStream({ runDir, saeIds: specs.map((s) => s.id!), resume: cfg.resume || (opts.resume ?? false), log }, build);
 
-  const packOptions = (model: HookedTransformer, tokenizer: TextTokenizer): PackContextOptions => ({
-    contextSize: cfg.context_size,
-    prependBos: cfg.prepend_bos,
-    tokenizer,
-    ...(tokenizer.bosTokenId !== undefined ? { bosToken: tokenizer.bosTokenId } : {}),
-    storeBatchSize: cfg.store_batch_size,
-    maxDocumentTokens: model.cfg.nCtx,
-  });
+  const packOptions = (model: HookedTransformer, tokenizer: TextTokenizer) => packOptionsFor(cfg, model, tokenizer);
   /** The held-out store batches of the evals during training, and the documents they took. */
   const heldOutTokens = async (model: HookedTransformer, tokenizer: TextTokenizer): Promise<{ batches: TokenBatch[]; documents: number }> => {
     let documents = 0;

@@ -12,7 +12,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Observable, defer, from, mergeMap, type OperatorFunction } from 'rxjs';
-import { ConfigError, FileFormatError, ShapeError } from '../errors.js';
+import { ConfigError, FileFormatError } from '../errors.js';
 import { SafetensorsFile } from '../io/safetensors.js';
 import type { ActivationBatch } from '../operators/types.js';
 import { subscribeUpstream } from '../operators/internal/subscribeUpstream.js';
