@@ -1,8 +1,13 @@
 /**
  * `npm run bench [-- --filter <substr>] [-- --quick]`: JSON lines on stdout. First a line
  * with the backend and matMul kernel in use, then matMul GFLOP/s (bench/matmul.ts), then the
- * SAE training step (bench/trainStep.ts, when present). Logs go to stderr.
- * `--compare-torch [--rounds N]` runs only bench/compareTorch.ts (ours dense/sparse vs PyTorch).
+ * SAE training step (bench/trainStep.ts, when present), the model forward (bench/modelForward.ts:
+ * activation generation and logits, tiny GPT-2 and a random GPT-2-small) and the toy pipeline
+ * (bench/toyRun.ts). `--filter` matches case names (`modelForward/...`, `toyRun`, ...).
+ * Logs go to stderr.
+ * `--compare-torch [--rounds N]` runs only the PyTorch comparisons: bench/compareTorch.ts (SAE
+ * training step, ours dense/sparse) and bench/compareModelForward.ts (activation generation and
+ * full forward); `--filter model` keeps only the latter.
  */
 import os from 'node:os';
 import { backendInfo, blasStatus, selectBackend } from '../src/backend/index.js';
@@ -45,10 +50,30 @@ async function main(): Promise<void> {
     // Only the PyTorch comparison (bench/compareTorch.ts): it alone takes minutes.
     const { benchCompareTorch } = await import('./compareTorch.js');
     await benchCompareTorch({ ...opts, emit: print, log: (l) => console.error(l) });
+    const { benchCompareModelForward } = await import('./compareModelForward.js');
+    await benchCompareModelForward({ ...opts, emit: print, log: (l) => console.error(l) });
     return;
   }
   await benchMatMul({ ...opts, emit: print });
 
+  await runTrainStep(opts);
+  // A filter selects a bench by its prefix ('model', 'toyRun') or one of its cases.
+  const wants = (prefix: string) => {
+    const f = opts.filter?.toLowerCase();
+    return f === undefined || prefix.toLowerCase().includes(f) || f.startsWith(prefix.toLowerCase());
+  };
+  if (wants('modelForward')) {
+    const { benchModelForward } = await import('./modelForward.js');
+    const f = opts.filter !== undefined && opts.filter.startsWith('modelForward') ? { filter: opts.filter } : {};
+    for (const line of await benchModelForward({ quick: opts.quick, ...f })) print(line);
+  }
+  if (wants('toyRun')) {
+    const { benchToyRun } = await import('./toyRun.js');
+    for (const line of await benchToyRun({ quick: opts.quick })) print(line);
+  }
+}
+
+async function runTrainStep(opts: { filter?: string; quick: boolean }): Promise<void> {
   if (opts.filter !== undefined && !'trainStep'.includes(opts.filter) && !opts.filter.startsWith('trainStep')) return;
   // Written in parallel by the SAE area; a variable specifier keeps tsc from requiring it.
   const spec = './trainStep.js';

@@ -26,22 +26,54 @@ function randomTokens(batch: number, pos: number, vocab: number, seed: number): 
   return tf.tensor2d(a, [batch, pos], 'int32');
 }
 
-/** Times `iters` forward passes (after one warm-up) of `model` on random tokens. */
-async function timeForward(model: HookedTransformer, batch: number, pos: number, iters: number) {
+export type ForwardVariant = 'activations' | 'logits';
+export type ForwardModel = 'tiny' | 'small';
+/** The hook each model's 'activations' variant caches (the pass stops after it). */
+export const ACTIVATION_HOOK: Record<ForwardModel, string> = { tiny: 'blocks.1.hook_resid_pre', small: 'blocks.6.hook_resid_pre' };
+export const FORWARD_SHAPE: Record<ForwardModel, [number, number]> = { tiny: [8, 128], small: [4, 128] };
+export const MODEL_NAME: Record<ForwardModel, string> = { tiny: 'tiny-gpt2-sotu', small: 'random-gpt2-small' };
+
+/**
+ * Times `iters` passes (after one warm-up) of `model` on random tokens: 'logits' the full
+ * forward, 'activations' runWithCache(tokens, { names: [hook] }) — what activation
+ * generation does, stopping after the block the hook needs.
+ */
+async function timeForward(model: HookedTransformer, batch: number, pos: number, iters: number, variant: ForwardVariant, hook: string) {
   const tokens = randomTokens(batch, pos, model.cfg.dVocab, 42);
   const once = async () => {
-    const logits = model.logits(tokens);
-    // Wait for the backend to finish (async backends), reading one value, not all the logits.
-    const one = tf.slice(logits, [0, 0, 0], [1, 1, 1]);
+    let out: tf.Tensor;
+    let rest: tf.Tensor[] = [];
+    if (variant === 'logits') out = model.logits(tokens);
+    else {
+      const r = model.runWithCache(tokens, { names: [hook] });
+      out = r.cache.get(hook)!;
+      rest = [...r.cache.values()].filter((t) => t !== out);
+      if (r.output) rest.push(r.output);
+    }
+    // Wait for the backend to finish (async backends), reading one value, not the whole tensor.
+    const one = tf.slice(out, new Array(out.rank).fill(0), new Array(out.rank).fill(1));
     await one.data();
-    tf.dispose([one, logits]);
+    tf.dispose([one, out, ...rest]);
   };
   await once();
-  const t0 = performance.now();
-  for (let i = 0; i < iters; i++) await once();
-  const ms = (performance.now() - t0) / iters;
+  const ts: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    await once();
+    ts.push(performance.now() - t0);
+  }
   tokens.dispose();
-  return { batch, pos, iters, msPerForward: Number(ms.toFixed(2)), tokensPerSec: Math.round((batch * pos * 1000) / ms) };
+  const ms = median(ts);
+  return {
+    variant, ...(variant === 'activations' ? { hook } : {}), batch, pos, iters,
+    msPerForward: +ms.toFixed(2), msPerForwardAll: ts.map((t) => +t.toFixed(2)), tokensPerSec: Math.round((batch * pos * 1000) / ms),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** A GPT-2-small-shaped model with random N(0, 0.02²) weights (seeded), unprocessed. */
@@ -77,23 +109,54 @@ export function randomGpt2Small(seed = 0): HookedTransformer {
   return new HookedTransformer(cfg, weights);
 }
 
-export async function benchModelForward(opts: { quick?: boolean } = {}): Promise<object[]> {
+export interface ModelForwardOptions {
+  quick?: boolean;
+  /** Only cases whose name (`modelForward/<model name>/<variant>`) contains this. */
+  filter?: string;
+  models?: ForwardModel[];
+  variants?: ForwardVariant[];
+  /** Timed passes per case (default: tiny 5, small 3; --quick 2 and 1). */
+  iters?: number;
+}
+
+export async function benchModelForward(opts: ModelForwardOptions = {}): Promise<object[]> {
   const out: object[] = [];
   const backend = tf.getBackend();
-  if (fs.existsSync(path.join(TINY, 'model.safetensors'))) {
-    const model = await HookedTransformer.fromFolder(TINY);
-    out.push({ bench: 'modelForward', model: 'tiny-gpt2-sotu', backend, ...(await timeForward(model, 8, 128, opts.quick ? 2 : 5)) });
-    model.dispose();
-  } else {
-    out.push({ bench: 'modelForward', model: 'tiny-gpt2-sotu', backend, skipped: `${TINY} is absent` });
+  const variants = opts.variants ?? ['activations', 'logits'];
+  for (const m of opts.models ?? ['tiny', 'small']) {
+    const todo = variants.filter((v) => opts.filter === undefined || `modelForward/${MODEL_NAME[m]}/${v}`.includes(opts.filter));
+    if (todo.length === 0) continue;
+    if (m === 'tiny' && !fs.existsSync(path.join(TINY, 'model.safetensors'))) {
+      out.push({ bench: 'modelForward', model: MODEL_NAME[m], backend, skipped: `${TINY} is absent` });
+      continue;
+    }
+    const model = m === 'tiny' ? await HookedTransformer.fromFolder(TINY) : randomGpt2Small();
+    const iters = opts.iters ?? (m === 'tiny' ? (opts.quick ? 2 : 5) : opts.quick ? 1 : 3);
+    const [batch, pos] = FORWARD_SHAPE[m];
+    try {
+      for (const v of todo) {
+        const r = await timeForward(model, batch, pos, iters, v, ACTIVATION_HOOK[m]);
+        out.push({ bench: 'modelForward', name: `modelForward/${MODEL_NAME[m]}/${v}`, model: MODEL_NAME[m], ...(m === 'small' ? { params: model.numParams } : {}), backend, ...r });
+      }
+    } finally {
+      model.dispose();
+    }
   }
-  const big = randomGpt2Small();
-  out.push({ bench: 'modelForward', model: 'random-gpt2-small', params: big.numParams, backend, ...(await timeForward(big, 4, 128, opts.quick ? 1 : 3)) });
-  big.dispose();
   return out;
 }
 
+/** `npx tsx bench/modelForward.ts [--quick] [--model tiny|small] [--variant activations|logits] [--iters N]`. */
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  const all = (flag: string) => argv.flatMap((a, i) => (argv[i - 1] === flag ? [a] : []));
+  const models = all('--model') as ForwardModel[];
+  const variants = all('--variant') as ForwardVariant[];
+  const iters = all('--iters')[0];
   await selectBackend({ log: (l) => console.error(l) });
-  for (const r of await benchModelForward({ quick: process.argv.includes('--quick') })) console.log(JSON.stringify(r));
+  const lines = await benchModelForward({
+    quick: argv.includes('--quick'),
+    ...(models.length ? { models } : {}), ...(variants.length ? { variants } : {}), ...(iters !== undefined ? { iters: Number(iters) } : {}),
+  });
+  // Peak RSS of this process so far (one case per process reads it per case).
+  for (const r of lines) console.log(JSON.stringify({ ...r, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }));
 }

@@ -7,6 +7,9 @@
  * in the same run. Per matMul kernel (OpenBLAS when built, and the stock one) and per way of
  * differentiating the SAE's products (src/sae/ops.ts `setSaeMatMulImpl`).
  *
+ * Plus the sparse step (SaeTrainer option sparseStep 'always', against 'never') on an SAE
+ * started at L0 ≈ SPARSE_TARGET_L0, as bench/trainStepWorker.ts builds it.
+ *
  * Run alone: `npx tsx bench/trainStep.ts [--quick]`; `npm run bench` calls benchTrainStep().
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,6 +19,11 @@ import { Sae } from '../src/sae/Sae.js';
 import { DEFAULT_SAE_CONFIG } from '../src/sae/SaeConfig.js';
 import { SaeTrainer } from '../src/train/SaeTrainer.js';
 import { DEFAULT_TRAINER_CONFIG } from '../src/train/TrainerConfig.js';
+import type { SparseStepMode } from '../src/sae/sparse.js';
+import { setTargetL0 } from './targetL0.js';
+
+/** L0 of the SAE the sparse-step cases start from (as bench/compareTorch.ts). */
+export const SPARSE_TARGET_L0 = 75;
 
 export interface TrainStepBenchOptions {
   quick?: boolean;
@@ -46,16 +54,28 @@ function timeMatMul(batch: number, dIn: number, dSae: number, reps: number): num
   return median(ts);
 }
 
-function timeTrainStep(dIn: number, dSae: number, batch: number, warmup: number, steps: number): number[] {
-  const sae = Sae.create({ ...DEFAULT_SAE_CONFIG, dIn, dSae }, { seed: 1 });
-  const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: batch, totalTrainingSteps: 1000 });
+/**
+ * ms of each timed step. With `sparse`, the SAE starts at L0 ≈ targetL0 (b_dec = 0, biases from
+ * bench/targetL0.ts, as bench/trainStepWorker.ts) and the trainer runs that sparse-step mode;
+ * the L0 of each timed step goes to `l0s`.
+ */
+function timeTrainStep(
+  dIn: number, dSae: number, batch: number, warmup: number, steps: number,
+  sparse?: { mode: SparseStepMode; targetL0: number; l0s: number[] },
+): number[] {
+  const sae = Sae.create({ ...DEFAULT_SAE_CONFIG, dIn, dSae, ...(sparse ? { bDecInitMethod: 'zeros' as const } : {}) }, { seed: 1 });
+  if (sparse) setTargetL0(sae, sparse.targetL0);
+  const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: batch, totalTrainingSteps: 1000 }, sparse ? { sparseStep: sparse.mode } : {});
   const x = tf.randomNormal([batch, dIn], 0, 1, 'float32', 3) as tf.Tensor2D;
   const ts: number[] = [];
   try {
     for (let i = 0; i < warmup + steps; i++) {
       const t0 = performance.now();
-      tr.step(x); // synchronous: returns after reading the metrics back
-      if (i >= warmup) ts.push(performance.now() - t0);
+      const m = tr.step(x); // synchronous: returns after reading the metrics back
+      if (i >= warmup) {
+        ts.push(performance.now() - t0);
+        sparse?.l0s.push(+m.l0.toFixed(1));
+      }
     }
   } finally {
     x.dispose();
@@ -117,6 +137,22 @@ export async function benchTrainStep(opts: TrainStepBenchOptions = {}): Promise<
             matMulMs: Math.round(mmMs),
             matMulGflops: +mmGflops.toFixed(1),
             trainVsMatMul: +(flops / (ms * 1e6) / mmGflops).toFixed(2),
+          };
+          opts.emit?.(line);
+          out.push(line);
+        }
+        // The sparse step (src/sae/sparse.ts) at a trained-SAE L0, against the dense products
+        // on the same SAE ('never'): the same maths, so the ratio is the sparse kernels' gain.
+        for (const mode of ['never', 'always'] as const) {
+          const name = `trainStep/${kernel}/sparse-${mode}/${dIn}x${dSae}x${fullBatch}`;
+          if (opts.filter !== undefined && !name.includes(opts.filter)) continue;
+          const l0s: number[] = [];
+          const ts = timeTrainStep(dIn, dSae, fullBatch, 1, opts.quick || big ? 3 : 5, { mode, targetL0: SPARSE_TARGET_L0, l0s });
+          const ms = median(ts);
+          const line = {
+            bench: 'trainStep', name, backend, kernel, sparseStep: mode, targetL0: SPARSE_TARGET_L0, l0: l0s,
+            dIn, dSae, batch: fullBatch, steps: ts.length, msPerStep: Math.round(ms), msPerStepAll: ts.map(Math.round),
+            tokensPerSec: Math.round((fullBatch * 1000) / ms),
           };
           opts.emit?.(line);
           out.push(line);

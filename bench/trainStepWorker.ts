@@ -4,10 +4,8 @@
  *
  *   npx tsx bench/trainStepWorker.ts <dIn> <dSae> <batch> <never|always|auto> <warmup> <steps> [targetL0] [maxChunkElements]
  *
- * With targetL0 the SAE starts with L0 ≈ targetL0 on the batch (like a trained SAE): each
- * feature's bias b_enc_j = −z·σ_j, σ_j = ‖W_enc[:, j]‖ (the std of h_pre_j for x ~ N(0, I),
- * b_dec = 0), z the standard normal quantile at 1 − targetL0/dSae, so each feature fires with
- * probability targetL0/dSae. Prints one JSON line: ms/step, L0 per step, maxRssMB.
+ * With targetL0 the SAE starts with L0 ≈ targetL0 on the batch (like a trained SAE; see
+ * bench/targetL0.ts). Prints one JSON line: ms/step, L0 per step, maxRssMB.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/backend/index.js';
@@ -16,26 +14,7 @@ import { DEFAULT_SAE_CONFIG } from '../src/sae/SaeConfig.js';
 import type { SparseStepMode } from '../src/sae/sparse.js';
 import { SaeTrainer } from '../src/train/SaeTrainer.js';
 import { DEFAULT_TRAINER_CONFIG } from '../src/train/TrainerConfig.js';
-
-/** Φ(z) through erfc (Numerical Recipes' Chebyshev fit, |error| < 1.2e-7). */
-function normalCdf(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.5 * x);
-  const erfc = t * Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851638 + t * (-0.82215223 + t * 0.17087277)))))))));
-  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
-}
-
-/** z with Φ(z) = p, by bisection. */
-function normalQuantile(p: number): number {
-  let lo = -10, hi = 10;
-  for (let i = 0; i < 100; i++) {
-    const mid = (lo + hi) / 2;
-    if (normalCdf(mid) < p) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
+import { setTargetL0 } from './targetL0.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -51,12 +30,7 @@ async function main(): Promise<void> {
   const maxChunk = process.argv[9] !== undefined ? { maxChunkElements: Number(process.argv[9]) } : {};
   await selectBackend({ log: () => {} });
   const sae = Sae.create({ ...DEFAULT_SAE_CONFIG, dIn, dSae, bDecInitMethod: 'zeros' }, { seed: 1 });
-  if (targetL0 !== undefined) {
-    const z = normalQuantile(1 - targetL0 / dSae);
-    const b = tf.tidy(() => tf.mul(tf.sqrt(tf.sum(tf.square(sae.W_enc), 0)), -z));
-    sae.b_enc.assign(b);
-    b.dispose();
-  }
+  if (targetL0 !== undefined) setTargetL0(sae, targetL0);
   const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: batch, totalTrainingSteps: 1000 }, { sparseStep: mode, ...maxChunk });
   const x = tf.randomNormal([batch, dIn], 0, 1, 'float32', 3) as tf.Tensor2D;
   const ts: number[] = [];

@@ -1,0 +1,97 @@
+/**
+ * Activation generation and the full forward, ours against PyTorch, for
+ * `npm run bench -- --compare-torch [--quick] [--filter <substr>] [--rounds N]`:
+ * per case (`compareModelForward/<model name>/<activations|logits>`) and round, torch
+ * (scripts/reference/model_forward_timing.py, 2 threads, the same weights: the tiny GPT-2 read
+ * from safetensors, the GPT-2-small-shaped model random on both sides) then ours
+ * (bench/modelForward.ts), each in its own process so each reports its own peak RSS. The
+ * 'activations' variant stops after the hook (ours: runWithCache(tokens, { names: [hook] })).
+ * `--filter` matches the case names case-insensitively (`--filter model` keeps them all).
+ * The best round per implementation is kept; load averages are recorded next to each run.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MODEL_NAME, type ForwardModel, type ForwardVariant } from './modelForward.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PYTHON = '/usr/bin/python3';
+const SCRIPT = path.join(root, 'scripts', 'reference', 'model_forward_timing.py');
+const TINY = path.resolve(root, '..', 'shared', 'models', 'tiny-gpt2-sotu', 'model.safetensors');
+
+interface Timed {
+  tokensPerSec: number;
+  msPerForward: number;
+  msPerForwardAll: number[];
+  maxRssMB: number;
+}
+type Result = Timed | { error: string };
+
+const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+const ok = (t: Result | undefined): t is Timed => t !== undefined && !('error' in t);
+
+function lastJson(stdout: string): any {
+  const lines = stdout.trim().split('\n').filter((l) => l.startsWith('{'));
+  return lines.length ? JSON.parse(lines[lines.length - 1]!) : null;
+}
+
+function spawnJson(cmd: string, args: string[], who: string): Result {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, cwd: root });
+  const j = r.status === 0 ? lastJson(r.stdout) : null;
+  if (j && typeof j.tokensPerSec === 'number') return j as Timed;
+  const msg = r.stderr.trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-1)[0] ?? '';
+  return { error: `${who} exited ${r.status ?? r.signal}: ${j?.skipped ?? msg}` };
+}
+
+function torchVersion(): string | null {
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+export async function benchCompareModelForward(opts: {
+  quick?: boolean; filter?: string; rounds?: number; emit?: (l: object) => void; log?: (l: string) => void;
+} = {}): Promise<object[]> {
+  const log = opts.log ?? (() => {});
+  const cases: Array<[ForwardModel, ForwardVariant]> = [['tiny', 'activations'], ['tiny', 'logits'], ['small', 'activations'], ['small', 'logits']];
+  const todo = cases.filter(([m, v]) => opts.filter === undefined || `compareModelForward/${MODEL_NAME[m]}/${v}`.toLowerCase().includes(opts.filter.toLowerCase()));
+  if (todo.length === 0) return [];
+  const torch = torchVersion();
+  log(`compare-model-forward: torch ${torch ?? 'not available (timing ours alone)'}; load average ${loadavg()}`);
+  const out: object[] = [];
+  for (const [m, v] of todo) {
+    const name = `compareModelForward/${MODEL_NAME[m]}/${v}`;
+    if (m === 'tiny' && !fs.existsSync(TINY)) {
+      const line = { bench: 'compareModelForward', name, skipped: `${TINY} is absent` };
+      opts.emit?.(line);
+      out.push(line);
+      continue;
+    }
+    const iters = m === 'tiny' ? (opts.quick ? 3 : 5) : opts.quick ? 2 : 3;
+    const res: { torch: Result[]; ours: Result[] } = { torch: [], ours: [] };
+    const loads: string[] = [];
+    for (let r = 0; r < (opts.rounds ?? 1); r++) {
+      loads.push(loadavg());
+      if (torch) res.torch.push(spawnJson(PYTHON, [SCRIPT, '--threads', '2', '--model', m, '--variant', v, '--iters', String(iters)], 'torch'));
+      loads.push(loadavg());
+      res.ours.push(spawnJson(path.join(root, 'node_modules', '.bin', 'tsx'),
+        [path.join(root, 'bench', 'modelForward.ts'), '--model', m, '--variant', v, '--iters', String(iters)], 'sae-rx'));
+    }
+    loads.push(loadavg());
+    const best = (xs: Result[]) => xs.filter(ok).sort((a, b) => b.tokensPerSec - a.tokensPerSec)[0] ?? xs[0];
+    const t = best(res.torch), o = best(res.ours);
+    const line = {
+      bench: 'compareModelForward', name, model: MODEL_NAME[m], variant: v, iters, rounds: opts.rounds ?? 1,
+      oursTokPerSec: ok(o) ? o.tokensPerSec : o, torchTokPerSec: torch ? (ok(t) ? t.tokensPerSec : t) : 'torch not available',
+      oursVsTorch: ok(o) && ok(t) ? +(o.tokensPerSec / t.tokensPerSec).toFixed(2) : null,
+      maxRssMB: { ours: ok(o) ? o.maxRssMB : null, torch: ok(t) ? t.maxRssMB : null },
+      msPerForwardAll: { ours: res.ours.map((x) => (ok(x) ? x.msPerForwardAll : x)), torch: res.torch.map((x) => (ok(x) ? x.msPerForwardAll : x)) },
+      loadavg: loads,
+    };
+    opts.emit?.(line);
+    log(`${name}: ours ${JSON.stringify(line.oursTokPerSec)} tok/s, torch ${JSON.stringify(line.torchTokPerSec)}, ratio ${line.oursVsTorch}; load ${loads.join(' | ')}`);
+    out.push(line);
+  }
+  return out;
+}
