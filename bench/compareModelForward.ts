@@ -68,7 +68,7 @@ export async function benchCompareModelForward(opts: {
       out.push(line);
       continue;
     }
-    const iters = m === 'tiny' ? (opts.quick ? 3 : 5) : opts.quick ? 2 : 3;
+    const iters = m === 'tiny' ? (opts.quick ? 5 : 10) : opts.quick ? 2 : 3;
     const res: { torch: Result[]; ours: Result[] } = { torch: [], ours: [] };
     const loads: string[] = [];
     for (let r = 0; r < (opts.rounds ?? 1); r++) {

@@ -34,7 +34,7 @@ export const FORWARD_SHAPE: Record<ForwardModel, [number, number]> = { tiny: [8,
 export const MODEL_NAME: Record<ForwardModel, string> = { tiny: 'tiny-gpt2-sotu', small: 'random-gpt2-small' };
 
 /**
- * Times `iters` passes (after one warm-up) of `model` on random tokens: 'logits' the full
+ * Times `iters` passes (after two warm-ups) of `model` on random tokens: 'logits' the full
  * forward, 'activations' runWithCache(tokens, { names: [hook] }) — what activation
  * generation does, stopping after the block the hook needs.
  */
@@ -55,6 +55,8 @@ async function timeForward(model: HookedTransformer, batch: number, pos: number,
     await one.data();
     tf.dispose([one, out, ...rest]);
   };
+  // Two warm-ups (as model_forward_timing.py): the second pass is still slower than the rest.
+  await once();
   await once();
   const ts: number[] = [];
   for (let i = 0; i < iters; i++) {

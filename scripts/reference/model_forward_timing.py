@@ -12,7 +12,7 @@ Face weight names, no TransformerLens processing), run in float32 under torch.in
 Per model two variants: 'activations' (the pass stops once the hook is reached, as
 sae-rx's runWithCache(tokens, { names: [hook] }) does: the hook's function raises, so no later
 block runs) and 'logits' (the full forward). Prints one JSON line per (model, variant):
-ms/forward (median after one warm-up), tokens/s, peak RSS so far (maxRssMB).
+ms/forward (median after two warm-ups), tokens/s, peak RSS so far (maxRssMB).
 
   /usr/bin/python3 scripts/reference/model_forward_timing.py [--threads 2] [--model tiny|small]
       [--variant activations|logits] [--iters N] [--hook NAME]
@@ -88,7 +88,8 @@ def time_forward(cfg, W, batch, pos, variant, hook, iters):
         raise RuntimeError(f"hook {hook} was never reached")
 
     with torch.inference_mode():
-        once()  # warm-up
+        once()  # two warm-ups: the second pass is still slower than the rest
+        once()
         ts = []
         for _ in range(iters):
             t0 = time.perf_counter()
