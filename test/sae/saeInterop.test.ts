@@ -71,7 +71,9 @@ test('an SAE folder written here is the committed fixture the PyTorch check scri
       t.deepEqual(fs.readFileSync(path.join(dir, f)), fs.readFileSync(path.join(FOLDER, f)), `${f} differs from the committed fixture`);
     }
     const committed = JSON.parse(fs.readFileSync(EXPECTED, 'utf8')) as typeof expected;
-    t.deepEqual(committed.sae_out.map((v) => Math.fround(v)), expected.sae_out.map((v) => Math.fround(v)));
+    // the committed outputs came from one matMul kernel; another (stock wasm, cpu) rounds differently
+    const worst = Math.max(...committed.sae_out.map((v, i) => Math.abs(v - expected.sae_out[i]!)));
+    t.true(worst < 1e-5, `sae_out differs from the committed outputs by ${worst}`);
   } finally {
     sae.dispose();
     fs.rmSync(tmp, { recursive: true, force: true });
