@@ -20,52 +20,18 @@ Usage: /usr/bin/python3 scripts/reference/evals_reference.py  (from the repo roo
 import json
 import math
 import os
-import struct
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from st_io import read_safetensors, write_safetensors  # noqa: E402
 
 MODEL = os.path.join("..", "shared", "models", "tiny-gpt2-sotu")
 OUT = os.path.join("test", "fixtures", "evals")
 HOOK = "blocks.1.hook_resid_pre"
 D_SAE = 256
 SEED = 7
-
-DT = {"F32": (torch.float32, 4)}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8 : 8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype, size = DT[info["dtype"]]
-        a, b = info["data_offsets"]
-        t = torch.frombuffer(bytearray(raw[8 + n + a : 8 + n + b]), dtype=dtype).reshape(info["shape"])
-        out[name] = t.clone()
-    return out
-
-
-def write_safetensors(path, tensors):
-    header = {}
-    off = 0
-    blobs = []
-    for name, t in tensors.items():
-        b = t.contiguous().float().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
 
 def layer_norm(x, w, b, eps):
     c = x - x.mean(-1, keepdim=True)

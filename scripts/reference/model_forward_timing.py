@@ -28,7 +28,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evals_reference import gpt2_forward, read_safetensors  # noqa: E402
+from evals_reference import gpt2_forward  # noqa: E402
+from st_io import read_safetensors  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "..", "shared", "models", "tiny-gpt2-sotu")

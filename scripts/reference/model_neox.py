@@ -22,9 +22,12 @@ Usage: /usr/bin/python3 scripts/reference/model_neox.py  (from the repo root)
 import json
 import math
 import os
-import struct
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from st_io import write_safetensors  # noqa: E402
 
 OUT = os.path.join("test", "fixtures", "model")
 SEED = 1234
@@ -154,27 +157,6 @@ def forward(cfg, w, tokens):
     return hooks, logits
 
 
-def write_safetensors(path, tensors, metadata=None):
-    header = {}
-    off = 0
-    blobs = []
-    for name in sorted(tensors):
-        t = tensors[name].detach().float().contiguous()
-        b = t.numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    if metadata:
-        header["__metadata__"] = metadata
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
 def sequences(cfg):
     g = torch.Generator().manual_seed(SEED + 1)
     v = cfg["vocab_size"]
@@ -191,14 +173,14 @@ def build(name, cfg, weights, shards):
         json.dump(cfg, f, indent=2)
     names = sorted(weights)
     if shards == 1:
-        write_safetensors(os.path.join(folder, "model.safetensors"), weights, {"format": "pt"})
+        write_safetensors(os.path.join(folder, "model.safetensors"), weights, {"format": "pt"}, sort_names=True)
     else:
         weight_map = {}
         per = math.ceil(len(names) / shards)
         for s in range(shards):
             fn = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
             part = {n: weights[n] for n in names[s * per : (s + 1) * per]}
-            write_safetensors(os.path.join(folder, fn), part, {"format": "pt"})
+            write_safetensors(os.path.join(folder, fn), part, {"format": "pt"}, sort_names=True)
             for n in part:
                 weight_map[n] = fn
         with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
@@ -212,7 +194,7 @@ def build(name, cfg, weights, shards):
         refs[f"hf/{i}/logits"] = logits
         lp = torch.log_softmax(logits, -1)
         refs[f"hf/{i}/loss_per_token"] = -lp[torch.arange(len(toks) - 1), torch.tensor(toks[1:])]
-    write_safetensors(os.path.join(folder, "reference.safetensors"), refs)
+    write_safetensors(os.path.join(folder, "reference.safetensors"), refs, sort_names=True)
     with open(os.path.join(folder, "reference.json"), "w") as f:
         json.dump(
             {

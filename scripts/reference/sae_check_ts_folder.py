@@ -10,29 +10,12 @@ The safetensors files are parsed by hand (struct + json): Debian has no python3-
 """
 import json
 import os
-import struct
 import sys
 
 import torch
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[base + b : base + e]), dtype=DTYPES[info["dtype"]])
-        out[name] = t.reshape(info["shape"])
-    return out
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from st_io import read_safetensors  # noqa: E402
 
 def main(fixtures):
     folder = os.path.join(fixtures, "ts_written")

@@ -12,12 +12,14 @@ Everything is seeded; rerunning rewrites identical files.
 import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 from torch.optim import lr_scheduler
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from st_io import write_safetensors  # noqa: E402
 
 torch.set_num_threads(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -496,24 +498,6 @@ def train_fixtures():
 
 # ---------------------------------------------------------------------------------------------
 # 5. SAE folders in SAELens's on-disk layout (safetensors written by hand: no safetensors module)
-
-
-def write_safetensors(path, tensors, metadata=None):
-    header, offset, blobs = {}, 0, []
-    for name, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    if metadata:
-        header["__metadata__"] = metadata
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def v15_cfg(d_in, d_sae, **over):
