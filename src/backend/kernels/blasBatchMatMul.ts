@@ -8,23 +8,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlasAddon } from '../blas.js';
 import { ShapeError } from '../../errors.js';
+import { cpuView, type BlasBackendKind, type CpuBackendLike, type Info, type WasmBackendLike } from './inPlace.js';
 
-type Info = tf.TensorInfo;
-
-/** The slice of tfjs-backend-wasm's BackendWasm this kernel uses. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(t: Info): tf.TypedArray;
-}
-
-/** The slice of tfjs-backend-cpu's MathBackendCPU this kernel uses. */
-interface CpuBackendLike {
-  data: { get(dataId: tf.DataId): { values?: unknown } };
-  readSync(dataId: tf.DataId): unknown;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info;
-}
-
-export type BlasBackendKind = 'wasm' | 'cpu';
+export type { BlasBackendKind } from './inPlace.js';
 
 /** The backends this kernel knows how to read in place. */
 export const BLAS_BACKENDS: readonly BlasBackendKind[] = ['wasm', 'cpu'];
@@ -92,13 +78,6 @@ export function batchOffsets(outer: number[], shape: number[], matSize: number):
   return offsets;
 }
 
-function cpuValues(backend: CpuBackendLike, t: Info): Float32Array {
-  const v = backend.data.get(t.dataId).values;
-  if (v instanceof Float32Array) return v;
-  // Only reachable if a float32 tensor is stored in another array type: convert once.
-  return Float32Array.from(backend.readSync(t.dataId) as ArrayLike<number>);
-}
-
 /**
  * Makes the BLAS BatchMatMul kernel function for `kind`. `fallback` (the stock kernel) runs
  * what BLAS cannot: non-float32 inputs.
@@ -126,7 +105,7 @@ export function makeBlasBatchMatMul(addon: BlasAddon, kind: BlasBackendKind, fal
     }
     const backend = args.backend as CpuBackendLike;
     const c = new Float32Array(g.batch * g.m * g.n);
-    if (!empty) addon.gemm(ta, tb, g.m, g.n, g.k, cpuValues(backend, a), cpuValues(backend, b), c, aOff, bOff, cOff);
+    if (!empty) addon.gemm(ta, tb, g.m, g.n, g.k, cpuView(backend, a) as Float32Array, cpuView(backend, b) as Float32Array, c, aOff, bOff, cOff);
     return backend.makeTensorInfo(g.outShape, 'float32', c);
   };
 }

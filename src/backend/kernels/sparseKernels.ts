@@ -7,22 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlasAddon } from '../blas.js';
-import type { BlasBackendKind } from './blasBatchMatMul.js';
 import { ShapeError } from '../../errors.js';
+import { cpuView, type BlasBackendKind, type CpuBackendLike, type Info, type View, type WasmBackendLike } from './inPlace.js';
 import { SaeCsrCount, SaeCsrFill, SaeSddmm, SaeSpmm, SaeSpmmT, SaeTranspose2D } from '../kernelNames.js';
-
-type Info = tf.TensorInfo;
-type View = Float32Array | Int32Array;
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(t: Info): tf.TypedArray;
-}
-interface CpuBackendLike {
-  data: { get(dataId: tf.DataId): { values?: unknown } };
-  readSync(dataId: tf.DataId): unknown;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: tf.TypedArray): Info;
-}
 
 interface OutSpec {
   shape: number[];
@@ -53,12 +40,7 @@ function nativeKernel(
       return infos.length === 1 ? infos[0]! : infos;
     }
     const backend = args.backend as CpuBackendLike;
-    const ins = inputs.map((t) => {
-      const v = backend.data.get(t.dataId).values;
-      if (v instanceof Float32Array || v instanceof Int32Array) return v;
-      const vals = backend.readSync(t.dataId) as ArrayLike<number>;
-      return t.dtype === 'int32' ? Int32Array.from(vals) : Float32Array.from(vals);
-    });
+    const ins = inputs.map((t) => cpuView(backend, t));
     const outViews = specs.map((s) => {
       const n = s.shape.reduce((p, d) => p * d, 1);
       return s.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
