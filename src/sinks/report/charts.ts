@@ -100,6 +100,37 @@ function emptyChart(title: string, message: string): string {
   );
 }
 
+/**
+ * The shared frame of the line chart and the histogram: y grid lines with labels, x ticks with
+ * labels, the plot frame and the x-axis label.
+ */
+function axesSvg(
+  yTicks: readonly number[],
+  xTicks: readonly number[],
+  sx: (x: number) => number,
+  sy: (y: number) => number,
+  pw: number,
+  ph: number,
+  xLabel: string,
+): string {
+  const parts: string[] = ['<g class="axis y-axis">'];
+  for (const t of yTicks) {
+    const y = f(sy(t));
+    parts.push(`<line class="grid" x1="${M.left}" x2="${M.left + pw}" y1="${y}" y2="${y}"/>`);
+    parts.push(`<text x="${M.left - 7}" y="${y}" dy="0.32em" text-anchor="end">${escapeHtml(formatNumber(t))}</text>`);
+  }
+  parts.push('</g><g class="axis x-axis">');
+  for (const t of xTicks) {
+    const x = f(sx(t));
+    parts.push(`<line class="tick" x1="${x}" x2="${x}" y1="${M.top + ph}" y2="${M.top + ph + 5}"/>`);
+    parts.push(`<text x="${x}" y="${M.top + ph + 18}" text-anchor="middle">${escapeHtml(formatNumber(t))}</text>`);
+  }
+  parts.push('</g>');
+  parts.push(`<rect class="frame" x="${M.left}" y="${M.top}" width="${pw}" height="${ph}"/>`);
+  parts.push(`<text class="axis-label" x="${M.left + pw / 2}" y="${VB_H - 6}" text-anchor="middle">${escapeHtml(xLabel)}</text>`);
+  return parts.join('');
+}
+
 /** A line chart as an SVG string, plus its tooltip data (null when there is nothing to draw). */
 export function lineChartSvg(spec: LineChartSpec): { svg: string; data: ChartData | null } {
   const pw = VB_W - M.left - M.right;
@@ -161,22 +192,8 @@ export function lineChartSvg(spec: LineChartSpec): { svg: string; data: ChartDat
   const parts: string[] = [];
   parts.push(`<svg class="chart" id="${escapeHtml(spec.id)}" viewBox="0 0 ${VB_W} ${VB_H}" role="img" aria-label="${escapeHtml(spec.title)}">`);
   parts.push(`<defs><clipPath id="${escapeHtml(spec.id)}-clip"><rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}"/></clipPath></defs>`);
-  // grid + y axis
-  parts.push('<g class="axis y-axis">');
-  for (const t of yTicks) {
-    const y = f(sy(t));
-    parts.push(`<line class="grid" x1="${M.left}" x2="${M.left + pw}" y1="${y}" y2="${y}"/>`);
-    parts.push(`<text x="${M.left - 7}" y="${y}" dy="0.32em" text-anchor="end">${escapeHtml(formatNumber(t))}</text>`);
-  }
-  parts.push('</g><g class="axis x-axis">');
-  for (const t of xTicks) {
-    const x = f(sx(t));
-    parts.push(`<line class="tick" x1="${x}" x2="${x}" y1="${M.top + ph}" y2="${M.top + ph + 5}"/>`);
-    parts.push(`<text x="${x}" y="${M.top + ph + 18}" text-anchor="middle">${escapeHtml(formatNumber(t))}</text>`);
-  }
-  parts.push('</g>');
-  parts.push(`<rect class="frame" x="${M.left}" y="${M.top}" width="${pw}" height="${ph}"/>`);
-  parts.push(`<text class="axis-label" x="${M.left + pw / 2}" y="${VB_H - 6}" text-anchor="middle">${escapeHtml(spec.xLabel)}${logY ? '' : ''}</text>`);
+  // grid + y axis, x ticks, frame, x label
+  parts.push(axesSvg(yTicks, xTicks, sx, sy, pw, ph, spec.xLabel));
   if (spec.yLabel || logY) {
     const label = `${spec.yLabel ?? ''}${logY ? (spec.yLabel ? ' (log scale)' : 'log scale') : ''}`;
     parts.push(`<text class="axis-label" transform="translate(13 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(label)}</text>`);
@@ -263,21 +280,7 @@ export function histogramSvg(spec: HistogramSpec): string {
   const sy = (y: number) => M.top + ph - (y / (yDomain[1] || 1)) * ph;
   const parts: string[] = [];
   parts.push(`<svg class="chart histogram" id="${escapeHtml(spec.id)}" viewBox="0 0 ${VB_W} ${VB_H}" role="img" aria-label="${escapeHtml(spec.title)}">`);
-  parts.push('<g class="axis y-axis">');
-  for (const t of yTicks) {
-    const y = f(sy(t));
-    parts.push(`<line class="grid" x1="${M.left}" x2="${M.left + pw}" y1="${y}" y2="${y}"/>`);
-    parts.push(`<text x="${M.left - 7}" y="${y}" dy="0.32em" text-anchor="end">${escapeHtml(formatNumber(t))}</text>`);
-  }
-  parts.push('</g><g class="axis x-axis">');
-  for (const t of xTicks) {
-    const x = f(sx(t));
-    parts.push(`<line class="tick" x1="${x}" x2="${x}" y1="${M.top + ph}" y2="${M.top + ph + 5}"/>`);
-    parts.push(`<text x="${x}" y="${M.top + ph + 18}" text-anchor="middle">${escapeHtml(formatNumber(t))}</text>`);
-  }
-  parts.push('</g>');
-  parts.push(`<rect class="frame" x="${M.left}" y="${M.top}" width="${pw}" height="${ph}"/>`);
-  parts.push(`<text class="axis-label" x="${M.left + pw / 2}" y="${VB_H - 6}" text-anchor="middle">${escapeHtml(spec.xLabel)}</text>`);
+  parts.push(axesSvg(yTicks, xTicks, sx, sy, pw, ph, spec.xLabel));
   parts.push(`<text class="axis-label" transform="translate(13 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(spec.yLabel ?? 'features')}</text>`);
   const opacity = series.length > 1 ? 0.45 : 0.85;
   for (const s of series) {
