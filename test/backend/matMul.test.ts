@@ -48,6 +48,18 @@ function assertClose(t: import('ava').ExecutionContext, got: tf.Tensor, want: tf
   t.true(worst <= 2e-5 * scale * 16, `${what}: max |diff| ${worst} (scale ${scale})`);
 }
 
+/** Product, dA and dB of `got` close to `want`. */
+function assertSameResult(
+  t: import('ava').ExecutionContext,
+  got: { c: tf.Tensor; grads: tf.Tensor[] },
+  want: { c: tf.Tensor; grads: tf.Tensor[] },
+  what: string,
+): void {
+  assertClose(t, got.c, want.c, `${what} product`);
+  assertClose(t, got.grads[0]!, want.grads[0]!, `${what} dA`);
+  assertClose(t, got.grads[1]!, want.grads[1]!, `${what} dB`);
+}
+
 /**
  * Product and gradients (of sum(C ⊙ W), W fixed) through tf.matMul on the current backend.
  * tfjs's own BatchMatMul gradient does not reduce broadcast batch dims, so operands are
@@ -90,15 +102,11 @@ for (const backend of BACKENDS) {
           if (HAVE_BLAS) setMatMulKernel(backend, 'stock');
           const want = reference(a, b, ta, tb, w);
           const got = ours(a, b, ta, tb, w);
-          assertClose(t, got.c, want.c, `${what} product`);
-          assertClose(t, got.grads[0]!, want.grads[0]!, `${what} dA`);
-          assertClose(t, got.grads[1]!, want.grads[1]!, `${what} dB`);
+          assertSameResult(t, got, want, what);
           if (HAVE_BLAS) {
             setMatMulKernel(backend, 'blas');
             const blas = ours(a, b, ta, tb, w);
-            assertClose(t, blas.c, want.c, `${what} blas product`);
-            assertClose(t, blas.grads[0]!, want.grads[0]!, `${what} blas dA`);
-            assertClose(t, blas.grads[1]!, want.grads[1]!, `${what} blas dB`);
+            assertSameResult(t, blas, want, `${what} blas`);
           }
         });
       }
