@@ -48,6 +48,22 @@ function assertClose(t: import('ava').ExecutionContext, got: tf.Tensor, want: tf
   t.true(worst <= 2e-5 * scale * 16, `${what}: max |diff| ${worst} (scale ${scale})`);
 }
 
+/** Runs `body` inside tf.tidy on fresh operands for every CASES × FLAGS combination. */
+function forEachCase(
+  backend: string,
+  body: (a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean, what: string, aShape: number[], bShape: number[]) => void,
+): void {
+  for (const [aShape, bShape] of CASES) {
+    for (const [ta, tb] of FLAGS) {
+      const what = `${backend} a[${aShape}] b[${bShape}] ta=${ta} tb=${tb}`;
+      tf.tidy(() => {
+        const [a, b] = operands(aShape, bShape, ta, tb);
+        body(a, b, ta, tb, what, aShape, bShape);
+      });
+    }
+  }
+}
+
 /** Product, dA and dB of `got` close to `want`. */
 function assertSameResult(
   t: import('ava').ExecutionContext,
@@ -90,53 +106,41 @@ for (const backend of BACKENDS) {
     await tf.setBackend(backend);
     ensureSaeKernels(backend);
     const before = tf.memory().numTensors;
-    for (const [aShape, bShape] of CASES) {
-      for (const [ta, tb] of FLAGS) {
-        const what = `${backend} a[${aShape}] b[${bShape}] ta=${ta} tb=${tb}`;
-        tf.tidy(() => {
-          const [a, b] = operands(aShape, bShape, ta, tb);
-          const outShape = tf.broadcast_util
-            .assertAndGetBroadcastShape(aShape.slice(0, -2), bShape.slice(0, -2))
-            .concat([aShape[aShape.length - 2]!, bShape[bShape.length - 1]!]);
-          const w = tf.randomNormal(outShape, 0, 1, 'float32', seed++);
-          if (HAVE_BLAS) setMatMulKernel(backend, 'stock');
-          const want = reference(a, b, ta, tb, w);
-          const got = ours(a, b, ta, tb, w);
-          assertSameResult(t, got, want, what);
-          if (HAVE_BLAS) {
-            setMatMulKernel(backend, 'blas');
-            const blas = ours(a, b, ta, tb, w);
-            assertSameResult(t, blas, want, `${what} blas`);
-          }
-        });
+    forEachCase(backend, (a, b, ta, tb, what, aShape, bShape) => {
+      const outShape = tf.broadcast_util
+        .assertAndGetBroadcastShape(aShape.slice(0, -2), bShape.slice(0, -2))
+        .concat([aShape[aShape.length - 2]!, bShape[bShape.length - 1]!]);
+      const w = tf.randomNormal(outShape, 0, 1, 'float32', seed++);
+      if (HAVE_BLAS) setMatMulKernel(backend, 'stock');
+      const want = reference(a, b, ta, tb, w);
+      const got = ours(a, b, ta, tb, w);
+      assertSameResult(t, got, want, what);
+      if (HAVE_BLAS) {
+        setMatMulKernel(backend, 'blas');
+        const blas = ours(a, b, ta, tb, w);
+        assertSameResult(t, blas, want, `${what} blas`);
       }
-    }
+    });
     t.is(tf.memory().numTensors, before, 'tensors leaked');
   });
 
   blasTest(`${backend}: BLAS as BatchMatMul equals the stock kernel for tf.matMul and its gradient`, async (t) => {
     await tf.setBackend(backend);
     const before = tf.memory().numTensors;
-    for (const [aShape, bShape] of CASES) {
-      for (const [ta, tb] of FLAGS) {
-        const what = `${backend} a[${aShape}] b[${bShape}] ta=${ta} tb=${tb}`;
-        tf.tidy(() => {
-          const [a, b] = operands(aShape, bShape, ta, tb);
-          const w = tf.onesLike(tf.matMul(a, b, ta, tb));
-          setMatMulKernel(backend, 'stock');
-          const want = reference(a, b, ta, tb, w);
-          t.is(matMulKernelState(backend)?.matMul, 'stock');
-          setMatMulKernel(backend, 'blas');
-          t.is(matMulKernelState(backend)?.matMul, 'blas');
-          const got = reference(a, b, ta, tb, w);
-          assertClose(t, got.c, want.c, `${what} product`);
-          // Broadcast batch dims straight to the kernel (offsets, no explicit broadcast).
-          assertClose(t, tf.matMul(a, b, ta, tb), want.c, `${what} broadcast product`);
-          assertClose(t, got.grads[0]!, want.grads[0]!, `${what} dA`);
-          assertClose(t, got.grads[1]!, want.grads[1]!, `${what} dB`);
-        });
-      }
-    }
+    forEachCase(backend, (a, b, ta, tb, what) => {
+      const w = tf.onesLike(tf.matMul(a, b, ta, tb));
+      setMatMulKernel(backend, 'stock');
+      const want = reference(a, b, ta, tb, w);
+      t.is(matMulKernelState(backend)?.matMul, 'stock');
+      setMatMulKernel(backend, 'blas');
+      t.is(matMulKernelState(backend)?.matMul, 'blas');
+      const got = reference(a, b, ta, tb, w);
+      assertClose(t, got.c, want.c, `${what} product`);
+      // Broadcast batch dims straight to the kernel (offsets, no explicit broadcast).
+      assertClose(t, tf.matMul(a, b, ta, tb), want.c, `${what} broadcast product`);
+      assertClose(t, got.grads[0]!, want.grads[0]!, `${what} dA`);
+      assertClose(t, got.grads[1]!, want.grads[1]!, `${what} dB`);
+    });
     t.is(tf.memory().numTensors, before, 'tensors leaked');
   });
 
