@@ -403,6 +403,50 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Fused Adam step (src/backend/kernels/adamKernel.ts): p, m, v, g in; pOut, mOut, vOut out,
+// all of length n. The scalars are float32 (the caller's float64 values rounded) and every
+// operation is a float32 operation in the order of src/train/Adam.ts's tfjs ops, so the result
+// is bit-identical to them (no -ffast-math, no FMA: each product and sum is rounded).
+Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 14) return Fail(env, "adam expects 14 arguments"), env.Undefined();
+  const char* names[] = {"p", "m", "v", "g", "pOut", "mOut", "vOut"};
+  F32View a[7];
+  for (int i = 0; i < 7; ++i) {
+    if (!GetF32(env, info[i], names[i], &a[i])) return env.Undefined();
+  }
+  float s[7];
+  for (int i = 0; i < 7; ++i) {
+    if (!info[7 + i].IsNumber()) return Fail(env, "adam: scalar arguments must be numbers"), env.Undefined();
+    s[i] = static_cast<float>(info[7 + i].As<Napi::Number>().DoubleValue());
+  }
+  const size_t n = a[0].length;
+  for (int i = 1; i < 7; ++i) {
+    if (a[i].length != n) return Fail(env, "adam: all arrays must have the same length"), env.Undefined();
+  }
+  const float b1 = s[0], ob1 = s[1], b2 = s[2], ob2 = s[3], sqBc2 = s[4], eps = s[5], negStep = s[6];
+  const float *p = a[0].data, *m = a[1].data, *v = a[2].data, *g = a[3].data;
+  float *po = a[4].data, *mo = a[5].data, *vo = a[6].data;
+  ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      const float gi = g[i];
+      const float mb = m[i] * b1, mg = gi * ob1;
+      const float mi = mb + mg;
+      const float vb = v[i] * b2, g2 = gi * gi, vg = g2 * ob2;
+      const float vi = vb + vg;
+      const float root = std::sqrt(vi);
+      const float scaled = root / sqBc2;
+      const float denom = scaled + eps;
+      const float ratio = mi / denom;
+      const float upd = ratio * negStep;
+      po[i] = p[i] + upd;
+      mo[i] = mi;
+      vo[i] = vi;
+    }
+  });
+  return env.Undefined();
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t t;
@@ -436,6 +480,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spmmT", Napi::Function::New(env, SpmmT, "spmmT"));
   exports.Set("sddmm", Napi::Function::New(env, Sddmm, "sddmm"));
   exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
+  exports.Set("adam", Napi::Function::New(env, AdamUpdate, "adam"));
   exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }

@@ -32,6 +32,17 @@ export interface BlasAddon {
   sddmm(rowPtr: Int32Array, colIdx: Int32Array, rows: number, k: number, a: Float32Array, w: Float32Array, n: number, out: Float32Array): void;
   /** dst [cols×rows] = srcᵀ. */
   transpose(src: Float32Array, rows: number, cols: number, dst: Float32Array): void;
+  /**
+   * Fused Adam step over equal-length arrays (kernels/adamKernel.ts): pOut, mOut, vOut ← the
+   * update of p, m, v by g, with float32 scalars β1, 1−β1, β2, 1−β2, √(1−β2^t), eps,
+   * −lr/(1−β1^t). Absent in addons built before it (then the tfjs ops run).
+   */
+  adam?(
+    p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array,
+    pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
+    beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number,
+    sqrtBc2: number, eps: number, negStepSize: number,
+  ): void;
   setNumThreads(n: number): void;
   numThreads(): number;
   /** OpenBLAS's build string (version, target core, max threads). */

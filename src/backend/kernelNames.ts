@@ -8,3 +8,6 @@ export const SaeSpmm = 'SaeSpmm';
 export const SaeSpmmT = 'SaeSpmmT';
 export const SaeSddmm = 'SaeSddmm';
 export const SaeTranspose2D = 'SaeTranspose2D';
+/** Fused Adam step (kernels/adamKernel.ts), registered for wasm/cpu where the addon has it; inputs param, m, v, grad. */
+export const SaeAdamUpdate = 'SaeAdamUpdate';
+export type SaeAdamUpdateAttrs = { beta1: number; beta2: number; eps: number; lr: number; step: number };

@@ -12,6 +12,7 @@ import { blasAddon, blasStatus } from './blas.js';
 import { saeMatMulGradConfig } from './gradients/SaeMatMul_grad.js';
 import { BLAS_BACKENDS, makeBlasBatchMatMul, type BlasBackendKind } from './kernels/blasBatchMatMul.js';
 import { makeStockSaeMatMul } from './kernels/stockSaeMatMul.js';
+import { makeAdamKernel } from './kernels/adamKernel.js';
 import { makeSparseKernels } from './kernels/sparseKernels.js';
 import { SaeMatMul } from './kernelNames.js';
 
@@ -71,6 +72,9 @@ export function registerSaeKernels(backend: string): MatMulKernelState {
   // The sparse kernels (SAE step) need the addon and in-place access; elsewhere the sparse
   // ops in ops/sparse.ts fall back to dense tfjs products.
   if (canBlas && addon) for (const k of makeSparseKernels(addon, backend as BlasBackendKind)) replaceKernel(k);
+  // The fused Adam step (src/train/Adam.ts runs tfjs ops where it is not registered).
+  const adam = canBlas && addon ? makeAdamKernel(addon, backend as BlasBackendKind) : null;
+  if (adam) replaceKernel(adam);
   return setMatMulKernel(backend, kind);
 }
 

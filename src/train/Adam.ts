@@ -7,6 +7,7 @@
  *   p ← p − lr/(1 − β1^t) · m / (√v / √(1 − β2^t) + eps)
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { SaeAdamUpdate, type SaeAdamUpdateAttrs } from '../backend/kernelNames.js';
 
 export interface AdamParamState {
   /** torch's per-parameter `step`. */
@@ -49,6 +50,18 @@ export class Adam {
     const t = slot.step;
     const { beta1, beta2, eps } = this;
     const s = slot;
+    if (tf.getKernel(SaeAdamUpdate, tf.getBackend()) && param.dtype === 'float32' && grad.dtype === 'float32') {
+      // One fused pass (src/backend/kernels/adamKernel.ts), bit-identical to the ops below.
+      const attrs: SaeAdamUpdateAttrs = { beta1, beta2, eps, lr, step: t };
+      const [p2, m2, v2] = tf.engine().runKernel(SaeAdamUpdate, { param, m: s.m, v: s.v, grad }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      param.assign(p2!);
+      p2!.dispose();
+      s.m.dispose();
+      s.v.dispose();
+      s.m = tf.keep(m2!);
+      s.v = tf.keep(v2!);
+      return;
+    }
     const [m, v] = tf.tidy(() => {
       const m = tf.add(tf.mul(s.m, beta1), tf.mul(grad, 1 - beta1));
       const v = tf.add(tf.mul(s.v, beta2), tf.mul(tf.mul(grad, grad), 1 - beta2));
