@@ -26,6 +26,11 @@ export function setSaeMatMulImpl(next: SaeMatMulImpl): SaeMatMulImpl {
   return prev;
 }
 
+/** The matMul implementation `mm` uses now. */
+export function saeMatMulImpl(): SaeMatMulImpl {
+  return impl;
+}
+
 /** a @ b for 2-D tensors, with a gradient free of transposed-matMul slow paths (see above). */
 export function mm(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (impl === 'saeMatMul') return saeMatMul(a, b) as tf.Tensor2D;
