@@ -10,8 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import type { SaeConfig } from './SaeConfig.js';
 import { activation, type SaeParams } from './Sae.js';
-import { gatherCols, gatherRows, lpNorm, mm, rowNorms, stopGradient } from './ops.js';
-import { sparseDecodeMm, sparseGradEncode, sparseStepMode, type SparseStepMode } from './sparse.js';
+import { gatherCols, gatherRows, lpNorm, mm, rowNorms, saeMatMulImpl, stopGradient } from './ops.js';
+import { encodeConstantInput, sparseDecodeMm, sparseGradEncode, sparseStepMode, type SparseStepMode } from './sparse.js';
 
 export interface LossOptions {
   /** λ for this step (after L1 warm-up). */
@@ -28,6 +28,11 @@ export interface LossOptions {
    * sparseStepMode() ('auto' unless set). Same losses and gradients either way.
    */
   sparseStep?: SparseStepMode;
+  /**
+   * x needs no gradient (the trainer's batch): with applyBDecToInput, b_dec's gradient through
+   * x − b_dec is then one small product (encodeConstantInput). Same losses and gradients.
+   */
+  constantInput?: boolean;
 }
 
 export interface LossTerms {
@@ -93,7 +98,10 @@ export function saeLosses(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D, opts: Lo
   const mode = opts.sparseStep ?? sparseStepMode();
   // Sae.ts encodePre / decodeWith, with the products of sparse.ts.
   const saeIn = cfg.applyBDecToInput ? (tf.sub(x, p.b_dec) as tf.Tensor2D) : x;
-  const hiddenPre = sparseGradEncode(saeIn, p.W_enc, p.b_enc, mode);
+  const hiddenPre =
+    opts.constantInput && cfg.applyBDecToInput && !(mode === 'never' && saeMatMulImpl() !== 'saeMatMul')
+      ? encodeConstantInput(x, p.b_dec, p.W_enc, p.b_enc, mode)
+      : sparseGradEncode(saeIn, p.W_enc, p.b_enc, mode);
   let noisy = hiddenPre;
   if (opts.training && cfg.noiseScale > 0) {
     noisy = tf.add(hiddenPre, tf.randomNormal(hiddenPre.shape, 0, cfg.noiseScale, 'float32', opts.noiseSeed)) as tf.Tensor2D;

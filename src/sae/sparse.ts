@@ -147,3 +147,36 @@ export function sparseGradEncode(
   });
   return op(x, w, b) as tf.Tensor2D;
 }
+
+/**
+ * (x − bDec)·w + b for the encoder when x needs no gradient (the training batch): the same
+ * forward as sparseGradEncode(x − bDec, …), but bDec's gradient is −(Σ_batch dh)·wᵀ, one
+ * [1, d_sae]·[d_sae, d_in] product, where the chain through x − bDec computes the whole
+ * [batch, d_in] input gradient dh·wᵀ (a full-size product) only to sum its rows.
+ */
+export function encodeConstantInput(
+  x: tf.Tensor2D, bDec: tf.Tensor1D, w: tf.Tensor2D, b: tf.Tensor1D, mode: SparseStepMode = sparseStepMode(),
+): tf.Tensor2D {
+  const op = tf.customGrad((...args: Arg[]) => {
+    const [bDecIn, wIn, bIn, save] = args as [tf.Tensor1D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const saeIn = tf.sub(x, bDecIn) as tf.Tensor2D;
+    save([saeIn, wIn]);
+    return {
+      value: tf.add(saeMatMul(saeIn, wIn), bIn) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const d = dy as tf.Tensor2D;
+        const db = colSum(d);
+        const dbDec = tf.neg(tf.reshape(saeMatMul(tf.reshape(db, [1, db.shape[0]]), ws, false, true), [ws.shape[0]]));
+        const A = mode === 'never' ? null : indexFor(d, mode);
+        if (!A) return [dbDec, saeMatMul(xs, d, true, false), db];
+        try {
+          return [dbDec, transpose2d(csrSpmmT(A, xs)), db];
+        } finally {
+          disposeCsr(A);
+        }
+      },
+    };
+  });
+  return op(bDec, w, b) as tf.Tensor2D;
+}

@@ -224,6 +224,7 @@ export class SaeTrainer {
           const terms = saeLosses(scfg, params, xc, {
             l1Coefficient: l1c,
             training: true,
+            constantInput: true,
             deadIdx,
             useGhostGrads: this.useGhostGrads,
             noiseSeed: scfg.seed * 7919 + k,
