@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import test from 'ava';
 import { Subject } from 'rxjs';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
-import { logDensityCounts, renderReport } from '../../src/sinks/report/renderReport.js';
+import { renderReport } from '../../src/sinks/report/renderReport.js';
+import { logDensityHistogram } from '../../src/analysis/featureDensity.js';
 import { reportSink } from '../../src/sinks/report/reportSink.js';
 import { readRecords, writeReport } from '../../src/sinks/report/writeReport.js';
 import { escapeHtml, formatNumber, jsonForScript, niceTicks } from '../../src/sinks/report/format.js';
@@ -92,8 +93,8 @@ test('renderReport: empty and partial inputs do not throw', (t) => {
   t.true(failed.includes('>failed<'));
 });
 
-test('logDensityCounts clamps to the edges', (t) => {
-  t.deepEqual(logDensityCounts([-Infinity, -12, -10, -5.1, -0.1, 0, 3, NaN], [-10, -5, 0]), [4, 3]);
+test('the report density histogram (logDensityHistogram) clamps to the edges', (t) => {
+  t.deepEqual(logDensityHistogram([-Infinity, -12, -10, -5.1, -0.1, 0, 3, NaN], { bins: 2, range: [-10, 0] }).counts, [4, 3]);
 });
 
 test('reportSink writes the report on complete, and on error with what it has', async (t) => {

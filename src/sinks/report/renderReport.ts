@@ -4,6 +4,7 @@
  * Every string that comes from a record or the config is escaped.
  */
 import type { EvalRecord, StepRecord, TrainEvent } from '../../train/TrainEvent.js';
+import { logDensityHistogram } from '../../analysis/featureDensity.js';
 import { type ChartData, histogramSvg, lineChartSvg, PALETTE, type Series } from './charts.js';
 import { escapeHtml, formatInt, formatNumber, jsonForScript } from './format.js';
 import { REPORT_CSS, REPORT_SCRIPT } from './assets.js';
@@ -168,11 +169,12 @@ export function renderReport(input: ReportInput): string {
   const densityCards: string[] = [];
   const densities = normalizeDensity(input.featureLogDensity, saes.map((r) => r.id));
   if (densities.length > 0) {
-    const edges = Array.from({ length: DENSITY_BINS + 1 }, (_, i) => DENSITY_MIN + (i * -DENSITY_MIN) / DENSITY_BINS);
-    const series = densities.map(({ id, values }) => ({
+    const hists = densities.map(({ values }) => logDensityHistogram(values, { bins: DENSITY_BINS, range: [DENSITY_MIN, 0] }));
+    const edges = hists[0]!.edges;
+    const series = densities.map(({ id }, k) => ({
       name: id,
       color: runs.get(id)?.color ?? PALETTE[0]!,
-      counts: logDensityCounts(values, edges),
+      counts: hists[k]!.counts,
     }));
     const notes = densities.map(({ id, values }) => {
       let dead = 0, dense = 0, n = 0;
@@ -327,22 +329,6 @@ function normalizeDensity(d: FeatureLogDensity | undefined, ids: string[]): Arra
   return Object.entries(d as Record<string, ArrayLike<number>>)
     .filter(([, v]) => v && v.length > 0)
     .map(([id, values]) => ({ id, values }));
-}
-
-/** Counts per bin; values below the first edge (incl. -Infinity) go to the first bin, above the last to the last. */
-export function logDensityCounts(values: ArrayLike<number>, edges: readonly number[]): number[] {
-  const nb = edges.length - 1;
-  const counts = new Array<number>(nb).fill(0);
-  const lo = edges[0]!, hi = edges[nb]!;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (Number.isNaN(v)) continue;
-    let b = Math.floor(((v - lo) / (hi - lo)) * nb);
-    if (!(b >= 0)) b = 0;
-    if (b >= nb) b = nb - 1;
-    counts[b]!++;
-  }
-  return counts;
 }
 
 function renderConfig(config: unknown): string {
