@@ -111,6 +111,27 @@ export function sparseDecodeMm(f: tf.Tensor2D, w: tf.Tensor2D, mode: SparseStepM
 }
 
 /**
+ * The encoder's gradients from dh = d [batch, d_sae] (saved input xs, weights ws): dw = xsᵀ·dh
+ * and db = Σ_batch dh (colSum), plus dx = dh·wsᵀ when `withInput`; through dh's CSR index when
+ * indexFor says so, else dense.
+ */
+function encoderGrads(
+  xs: tf.Tensor2D, ws: tf.Tensor2D, d: tf.Tensor2D, mode: SparseStepMode, withInput: boolean,
+): { dx: tf.Tensor2D | null; dw: tf.Tensor2D; db: tf.Tensor1D } {
+  const db = colSum(d);
+  const A = mode === 'never' ? null : indexFor(d, mode);
+  if (!A) return { dx: withInput ? saeMatMul(d, ws, false, true) : null, dw: saeMatMul(xs, d, true, false), db };
+  try {
+    // w's columns are the rows the sparse product gathers: transpose once (d_in·d_sae
+    // copies, small next to the dense product it replaces).
+    const dx = withInput ? csrSpmm(A, transpose2d(ws)) : null;
+    return { dx, dw: transpose2d(csrSpmmT(A, xs)), db };
+  } finally {
+    disposeCsr(A);
+  }
+}
+
+/**
  * x·w + b for the encoder (x [batch, d_in], w [d_in, d_sae], b [d_sae]): a dense forward, and
  * a backward that indexes the (sparse) pre-activation gradient dh and multiplies through it;
  * db = Σ_batch dh as a product (colSum), not an axis-0 reduction.
@@ -129,19 +150,8 @@ export function sparseGradEncode(
       value: tf.add(saeMatMul(xIn, wIn), bIn) as tf.Tensor2D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const d = dy as tf.Tensor2D;
-        const db = colSum(d);
-        const A = mode === 'never' ? null : indexFor(d, mode);
-        if (!A) return [saeMatMul(d, ws, false, true), saeMatMul(xs, d, true, false), db];
-        try {
-          // w's columns are the rows the sparse product gathers: transpose once (d_in·d_sae
-          // copies, small next to the dense product it replaces).
-          const dx = csrSpmm(A, transpose2d(ws));
-          const dw = transpose2d(csrSpmmT(A, xs));
-          return [dx, dw, db];
-        } finally {
-          disposeCsr(A);
-        }
+        const { dx, dw, db } = encoderGrads(xs, ws, dy as tf.Tensor2D, mode, true);
+        return [dx!, dw, db];
       },
     };
   });
@@ -165,16 +175,9 @@ export function encodeConstantInput(
       value: tf.add(saeMatMul(saeIn, wIn), bIn) as tf.Tensor2D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const d = dy as tf.Tensor2D;
-        const db = colSum(d);
+        const { dw, db } = encoderGrads(xs, ws, dy as tf.Tensor2D, mode, false);
         const dbDec = tf.neg(tf.reshape(saeMatMul(tf.reshape(db, [1, db.shape[0]]), ws, false, true), [ws.shape[0]]));
-        const A = mode === 'never' ? null : indexFor(d, mode);
-        if (!A) return [dbDec, saeMatMul(xs, d, true, false), db];
-        try {
-          return [dbDec, transpose2d(csrSpmmT(A, xs)), db];
-        } finally {
-          disposeCsr(A);
-        }
+        return [dbDec, dw, db];
       },
     };
   });
