@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { FileFormatError } from '../../errors.js';
 import { writeFileAtomic } from '../../io/atomicWrite.js';
-import { SafetensorsFile } from '../../io/safetensors.js';
+import { loadSaeSparsity, SPARSITY_PATH } from '../../sae/saeFolder.js';
 import type { TrainEvent, WarningRecord } from '../../train/TrainEvent.js';
 import { renderReport } from './renderReport.js';
 
@@ -53,16 +53,7 @@ async function exists(p: string): Promise<boolean> {
   return fsp.access(p).then(() => true, () => false);
 }
 
-async function readSparsity(file: string): Promise<Float32Array> {
-  const f = await SafetensorsFile.open(file);
-  try {
-    return await f.readFloat32('sparsity');
-  } finally {
-    await f.close();
-  }
-}
-
-/** Every `sparsity.safetensors` under `dir`, at most `depth` folders down. */
+/** Every `sparsity.safetensors` (SPARSITY_PATH) under `dir`, at most `depth` folders down. */
 async function findSparsityFiles(dir: string, depth: number): Promise<string[]> {
   const out: string[] = [];
   let entries;
@@ -73,7 +64,7 @@ async function findSparsityFiles(dir: string, depth: number): Promise<string[]> 
   }
   for (const e of entries) {
     const p = path.join(dir, e.name);
-    if (e.isFile() && e.name === 'sparsity.safetensors') out.push(p);
+    if (e.isFile() && e.name === SPARSITY_PATH) out.push(p);
     else if (e.isDirectory() && depth > 0 && !e.name.startsWith('.')) out.push(...(await findSparsityFiles(p, depth - 1)));
   }
   return out;
@@ -101,7 +92,8 @@ export async function writeReport(runDir: string, options: WriteReportOptions = 
   const failed: string[] = [];
   const load = async (id: string, file: string) => {
     try {
-      density[id] = await readSparsity(file);
+      const sparsity = await loadSaeSparsity(path.dirname(file));
+      if (sparsity) density[id] = sparsity;
     } catch (e) {
       failed.push(`${file}: ${(e as Error).message}`);
     }
@@ -109,8 +101,7 @@ export async function writeReport(runDir: string, options: WriteReportOptions = 
   // 1. the final SAE folders named by `done` records
   for (const r of records) {
     if (r.type !== 'done' || !r.path) continue;
-    const file = path.join(path.resolve(runDir, r.path), 'sparsity.safetensors');
-    if (await exists(file)) await load(r.saeId, file);
+    await load(r.saeId, path.join(path.resolve(runDir, r.path), SPARSITY_PATH));
   }
   // 2. otherwise any SAE folder in the run dir; the newest file wins per SAE
   if (Object.keys(density).length === 0) {
