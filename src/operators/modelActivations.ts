@@ -8,6 +8,7 @@ import { ConfigError, SaeRxError, ShapeError, StageError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
 import type { ActivationBatch, TokenBatch } from './types.js';
 import { subscribeUpstream } from './internal/subscribeUpstream.js';
+import { emitOrDispose } from './internal/batchOps.js';
 
 export interface ModelActivationsOptions {
   /** Hook points (TransformerLens names); several give `[rows, hooks, dIn]` batches. */
@@ -122,8 +123,7 @@ export function modelActivations(
             subscriber.error(e instanceof SaeRxError && e.message.startsWith('modelActivations') ? e : new StageError('modelActivations', e));
             return;
           }
-          if (subscriber.closed) out.acts.dispose();
-          else subscriber.next(out);
+          emitOrDispose(subscriber, out);
         },
       });
     });
