@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
-import { logSumExpLastAxis, type HookedTransformer } from '../model/HookedTransformer.js';
+import { logSumExpLastAxis, nextTokenLogits, sumLastAxisChunked, type HookedTransformer } from '../model/HookedTransformer.js';
 import type { Sae } from '../sae/Sae.js';
 import type { Histogram } from '../train/TrainEvent.js';
 
@@ -95,18 +95,6 @@ function tokenTensor(t: EvalTokens, i: number): tf.Tensor2D {
   if (!(b.tokens instanceof Int32Array) || b.tokens.length !== b.n * b.contextSize)
     throw new ShapeError(`runEvals(): token batch ${i} has ${b.tokens?.length} tokens, expected n·contextSize = ${b.n}·${b.contextSize}`);
   return tf.tensor2d(b.tokens, [b.n, b.contextSize], 'int32');
-}
-
-/** Σ over the last axis in chunks of 256 (the stock sum adds sequentially in float32). */
-function sumLastAxisChunked(x: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const [rows, v] = x.shape;
-    const chunk = 256;
-    if (v <= chunk) return tf.sum(x, -1) as tf.Tensor1D;
-    const n = Math.ceil(v / chunk);
-    const padded = n * chunk === v ? x : tf.pad(x, [[0, 0], [0, n * chunk - v]]);
-    return tf.sum(tf.sum(tf.reshape(padded, [rows, n, chunk]), -1), -1) as tf.Tensor1D;
-  });
 }
 
 /** KL(p ‖ q) per position from logits `[B, P, V]` of p (clean) and q (spliced): `[B·P]`. */
@@ -198,16 +186,6 @@ function softmaxParts(logits: tf.Tensor2D): { m: tf.Tensor2D; e: tf.Tensor2D; z:
   return { m, e, z, lse };
 }
 
-/** Each position's logit of the next token, [B·(P−1)] (the last position predicts nothing). */
-function targetLogits(logits: tf.Tensor2D, tokens: tf.Tensor2D): tf.Tensor1D {
-  const [B, P] = tokens.shape;
-  const V = logits.shape[1];
-  const tok = tokens.dataSync();
-  const idx = new Int32Array(B * (P - 1));
-  for (let b = 0; b < B; b++) for (let t = 0; t < P - 1; t++) idx[b * (P - 1) + t] = (b * P + t) * V + tok[b * P + t + 1]!;
-  return tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(idx, 'int32')) as tf.Tensor1D;
-}
-
 /** Σ of next-token losses (positions 0..P−2 of each row) from lse [B·P] and target logits. */
 function lossSum(lse: tf.Tensor1D, target: tf.Tensor1D, B: number, P: number): tf.Scalar {
   const l = tf.slice(tf.reshape(lse, [B, P]), [0, 0], [B, P - 1]);
@@ -243,7 +221,7 @@ function evalSlice(model: HookedTransformer, sae: Sae, tok: tf.Tensor2D, hookPoi
   const active = tf.cast(tf.greater(f.featureActs, 0), 'float32');
   return {
     scalars: tf.stack([
-      lossSum(pc.lse, targetLogits(xc, tok), B, P), lossSum(ps.lse, targetLogits(xsae, tok), B, P), tf.sum(zeroLoss), tf.sum(kl),
+      lossSum(pc.lse, nextTokenLogits(xc, tok), B, P), lossSum(ps.lse, nextTokenLogits(xsae, tok), B, P), tf.sum(zeroLoss), tf.sum(kl),
       tf.sum(l2In), tf.sum(l2Out), tf.sum(ratio), tf.sum(active),
     ]),
     firedPerFeature: tf.sum(active, 0),
