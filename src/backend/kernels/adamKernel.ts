@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BlasAddon } from '../blas.js';
 import { ShapeError } from '../../errors.js';
 import { SaeAdamUpdate, type SaeAdamUpdateAttrs } from '../kernelNames.js';
-import { cpuView, type BlasBackendKind, type CpuBackendLike, type Info, type WasmBackendLike } from './inPlace.js';
+import { nativeKernel, type BlasBackendKind } from './inPlace.js';
 
 type AdamFn = NonNullable<BlasAddon['adam']>;
 
@@ -27,33 +27,18 @@ function run(adam: AdamFn, ins: Float32Array[], outs: Float32Array[], a: SaeAdam
 export function makeAdamKernel(addon: BlasAddon, kind: BlasBackendKind): tf.KernelConfig | null {
   const adamFn = addon.adam?.bind(addon);
   if (!adamFn) return null;
-  const kernelFunc: tf.KernelFunc = (args) => {
-    const named = args.inputs as Record<string, Info>;
-    const inputs = (['param', 'm', 'v', 'grad'] as const).map((k) => {
-      const t = named[k]!;
-      if (t.dtype !== 'float32') throw new ShapeError(`SaeAdamUpdate: ${k} must be float32, got ${t.dtype}`);
-      return t;
+  const names = ['param', 'm', 'v', 'grad'];
+  const kernelFunc = nativeKernel(kind, names, (inputs) => {
+    inputs.forEach((t, i) => {
+      if (t.dtype !== 'float32') throw new ShapeError(`SaeAdamUpdate: ${names[i]} must be float32, got ${t.dtype}`);
     });
     const shape = inputs[0]!.shape;
     inputs.forEach((t, i) => {
       if (t.shape.length !== shape.length || t.shape.some((d, j) => d !== shape[j])) {
-        throw new ShapeError(`SaeAdamUpdate: ${['param', 'm', 'v', 'grad'][i]} has shape [${t.shape}], param has [${shape}]`);
+        throw new ShapeError(`SaeAdamUpdate: ${names[i]} has shape [${t.shape}], param has [${shape}]`);
       }
     });
-    const attrs = args.attrs as unknown as SaeAdamUpdateAttrs;
-    if (kind === 'wasm') {
-      const backend = args.backend as WasmBackendLike;
-      // allocate before taking views: allocation may grow the heap and detach older views
-      const outs = [0, 1, 2].map(() => backend.makeOutput(shape, 'float32'));
-      const view = (t: Info) => backend.typedArrayFromHeap(t) as Float32Array;
-      run(adamFn, inputs.map(view), outs.map(view), attrs);
-      return outs;
-    }
-    const backend = args.backend as CpuBackendLike;
-    const size = shape.reduce((s, d) => s * d, 1);
-    const outs = [0, 1, 2].map(() => new Float32Array(size));
-    run(adamFn, inputs.map((t) => cpuView(backend, t) as Float32Array), outs, attrs);
-    return outs.map((vals) => backend.makeTensorInfo(shape, 'float32', vals));
-  };
+    return [0, 1, 2].map(() => ({ shape, dtype: 'float32' as const }));
+  }, (ins, outs, _, attrs) => run(adamFn, ins as Float32Array[], outs as Float32Array[], attrs as unknown as SaeAdamUpdateAttrs));
   return { kernelName: SaeAdamUpdate, backendName: kind, kernelFunc };
 }

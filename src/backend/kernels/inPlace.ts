@@ -1,7 +1,7 @@
 /**
- * What the native kernels (blasBatchMatMul.ts, sparseKernels.ts) need from the wasm and cpu
- * backends to read inputs and write outputs in place, without copies: the backend slices they
- * use and the cpu-side view of a tensor's values.
+ * What the native kernels (blasBatchMatMul.ts, sparseKernels.ts, adamKernel.ts) need from the
+ * wasm and cpu backends to read inputs and write outputs in place, without copies: the backend
+ * slices they use, the cpu-side view of a tensor's values, and nativeKernel, which wires both.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -34,4 +34,44 @@ export function cpuView(backend: CpuBackendLike, t: Info): View {
   // Only reachable if the values are stored in another array type: convert once.
   const vals = backend.readSync(t.dataId) as ArrayLike<number>;
   return t.dtype === 'int32' ? Int32Array.from(vals) : Float32Array.from(vals);
+}
+
+export interface OutSpec {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+}
+
+/**
+ * A kernel function that allocates `outs(inputs, attrs)`, then calls `run` with views of the
+ * inputs (in `names` order) and of the outputs. On wasm, outputs are allocated before any view
+ * is taken: allocation may grow the heap, which detaches older views.
+ */
+export function nativeKernel(
+  kind: BlasBackendKind,
+  names: string[],
+  outs: (inputs: Info[], attrs: Record<string, unknown>) => OutSpec[],
+  run: (ins: View[], outViews: View[], inputs: Info[], attrs: Record<string, unknown>) => void,
+): tf.KernelFunc {
+  return (args) => {
+    const inputs = names.map((n) => (args.inputs as Record<string, Info>)[n]!);
+    const attrs = (args.attrs ?? {}) as Record<string, unknown>;
+    const specs = outs(inputs, attrs);
+    if (kind === 'wasm') {
+      const backend = args.backend as WasmBackendLike;
+      const infos = specs.map((s) => backend.makeOutput(s.shape, s.dtype));
+      const ins = inputs.map((t) => backend.typedArrayFromHeap(t) as View);
+      const outViews = infos.map((t) => backend.typedArrayFromHeap(t) as View);
+      run(ins, outViews, inputs, attrs);
+      return infos.length === 1 ? infos[0]! : infos;
+    }
+    const backend = args.backend as CpuBackendLike;
+    const ins = inputs.map((t) => cpuView(backend, t));
+    const outViews = specs.map((s) => {
+      const n = s.shape.reduce((p, d) => p * d, 1);
+      return s.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+    });
+    run(ins, outViews, inputs, attrs);
+    const infos = specs.map((s, i) => backend.makeTensorInfo(s.shape, s.dtype, outViews[i]!));
+    return infos.length === 1 ? infos[0]! : infos;
+  };
 }

@@ -2,54 +2,14 @@
  * tfjs kernels over the addon's sparse routines (native/sae_rx_blas.cc) for the wasm and cpu
  * backends: CSR construction from a dense matrix, CSR·dense, CSRᵀ·dense, the dense product
  * sampled at the CSR pattern, and a 2-D transpose. Inputs and outputs are read and written in
- * place (wasm heap views / cpu backend arrays), as in blasBatchMatMul.ts. Not differentiable:
+ * place (wasm heap views / cpu backend arrays: inPlace.ts nativeKernel). Not differentiable:
  * src/sae/sparse.ts composes them inside custom gradients.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlasAddon } from '../blas.js';
 import { ShapeError } from '../../errors.js';
-import { cpuView, type BlasBackendKind, type CpuBackendLike, type Info, type View, type WasmBackendLike } from './inPlace.js';
+import { nativeKernel, type BlasBackendKind, type Info, type View } from './inPlace.js';
 import { SaeCsrCount, SaeCsrFill, SaeSddmm, SaeSpmm, SaeSpmmT, SaeTranspose2D } from '../kernelNames.js';
-
-interface OutSpec {
-  shape: number[];
-  dtype: 'float32' | 'int32';
-}
-
-/**
- * A kernel function that allocates `outs(inputs, attrs)`, then calls `run` with views of the
- * inputs (in `names` order) and of the outputs. On wasm, outputs are allocated before any view
- * is taken: allocation may grow the heap, which detaches older views.
- */
-function nativeKernel(
-  kind: BlasBackendKind,
-  names: string[],
-  outs: (inputs: Info[], attrs: Record<string, unknown>) => OutSpec[],
-  run: (ins: View[], outViews: View[], inputs: Info[], attrs: Record<string, unknown>) => void,
-): tf.KernelFunc {
-  return (args) => {
-    const inputs = names.map((n) => (args.inputs as Record<string, Info>)[n]!);
-    const attrs = (args.attrs ?? {}) as Record<string, unknown>;
-    const specs = outs(inputs, attrs);
-    if (kind === 'wasm') {
-      const backend = args.backend as WasmBackendLike;
-      const infos = specs.map((s) => backend.makeOutput(s.shape, s.dtype));
-      const ins = inputs.map((t) => backend.typedArrayFromHeap(t) as View);
-      const outViews = infos.map((t) => backend.typedArrayFromHeap(t) as View);
-      run(ins, outViews, inputs, attrs);
-      return infos.length === 1 ? infos[0]! : infos;
-    }
-    const backend = args.backend as CpuBackendLike;
-    const ins = inputs.map((t) => cpuView(backend, t));
-    const outViews = specs.map((s) => {
-      const n = s.shape.reduce((p, d) => p * d, 1);
-      return s.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
-    });
-    run(ins, outViews, inputs, attrs);
-    const infos = specs.map((s, i) => backend.makeTensorInfo(s.shape, s.dtype, outViews[i]!));
-    return infos.length === 1 ? infos[0]! : infos;
-  };
-}
 
 function dims2(t: Info, what: string): [number, number] {
   if (t.shape.length !== 2) throw new ShapeError(`${what} must be 2-D, got shape [${t.shape}]`);
