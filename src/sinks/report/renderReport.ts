@@ -5,6 +5,7 @@
  */
 import type { EvalRecord, StepRecord, TrainEvent } from '../../train/TrainEvent.js';
 import { logDensityHistogram } from '../../analysis/featureDensity.js';
+import { isSecretKey } from '../../config/secrets.js';
 import { type ChartData, histogramSvg, lineChartSvg, PALETTE, type Series } from './charts.js';
 import { escapeHtml, formatInt, formatNumber, jsonForScript } from './format.js';
 import { REPORT_CSS, REPORT_SCRIPT } from './assets.js';
@@ -43,9 +44,6 @@ interface SaeRun {
   checkpoints: number;
   done?: { step: number; tokens: number; path?: string };
 }
-
-/** Config keys never shown: tokens and keys for the Hub and W&B. */
-const SECRET_KEY = /(api[_-]?key|secret|password|passwd|auth|^hf_?token$|^token$|^access_?token$)/i;
 
 export function renderReport(input: ReportInput): string {
   const title = input.title ?? 'sae-rx training report';
@@ -341,7 +339,7 @@ function renderConfig(config: unknown): string {
     }
     const key = prefix.split('.').pop() ?? prefix;
     let shown: string;
-    if (SECRET_KEY.test(key) && v !== null && v !== undefined && v !== '') shown = '<span class="redacted">(redacted)</span>';
+    if (isSecretKey(key) && v !== null && v !== undefined && v !== '') shown = '<span class="redacted">(redacted)</span>';
     else shown = `<code>${escapeHtml(typeof v === 'string' ? v : JSON.stringify(v) ?? String(v))}</code>`;
     rows.push(`<tr><td>${escapeHtml(prefix)}</td><td>${shown}</td></tr>`);
   };
