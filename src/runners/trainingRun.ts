@@ -18,8 +18,8 @@ import { skipBatches } from '../sources/cachedActivations.js';
 import { writeReport } from '../sinks/report/writeReport.js';
 import { sinks } from '../sinks/sinks.js';
 import { type WandbSinkOptions, wandbSink } from '../sinks/wandb.js';
-import { TRAINING_STATE_JSON, readCheckpointState } from '../train/checkpointWriter.js';
-import { ConfigError } from '../errors.js';
+import { TRAINING_STATE_JSON } from '../train/checkpointWriter.js';
+import { ConfigError, FileFormatError } from '../errors.js';
 import type { StepRecord, TrainEvent } from '../train/TrainEvent.js';
 
 export interface TrainingTailOptions {
@@ -352,8 +352,15 @@ export async function findResumePoint(runDir: string, saeIds: readonly string[])
   if (common.length === 0) return undefined;
   const tokens = Math.max(...common);
   const dirs = Object.fromEntries(saeIds.map((id) => [id, path.join(runDir, id, String(tokens))]));
-  const state = (await readCheckpointState(dirs[saeIds[0]!]!)).data;
-  const batchesConsumed = state.batchesConsumed;
+  // only the JSON half of the training state (readCheckpointState would also decode the weights and optimizer moments)
+  const stateJson = path.join(dirs[saeIds[0]!]!, TRAINING_STATE_JSON);
+  let state: { data?: { batchesConsumed?: number } };
+  try {
+    state = JSON.parse(await fs.promises.readFile(stateJson, 'utf8')) as typeof state;
+  } catch (e) {
+    throw new FileFormatError(`${stateJson}: cannot read training state (${(e as Error).message})`, { cause: e });
+  }
+  const batchesConsumed = state.data?.batchesConsumed;
   if (!(Number.isInteger(batchesConsumed) && batchesConsumed! >= 0))
     throw new ConfigError(`resume: ${dirs[saeIds[0]!]} has no data.batchesConsumed in its training state`);
   return { dirs, batchesConsumed: batchesConsumed!, tokens };
