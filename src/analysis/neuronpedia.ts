@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import type { Histogram } from '../train/TrainEvent.js';
+import { histogram } from './evals.js';
 import type { FeatureTopActivations } from './topActivations.js';
 
 /** SAELens's default: features with log10 density at or below -5 are skipped. */
@@ -69,19 +70,13 @@ export function logitWeights(wDec: tf.Tensor2D, wU: tf.Tensor2D, features: reado
   tf.dispose([logits, top.values, top.indices, bottom.values, bottom.indices]);
   return features.map((feature, r) => {
     const row = lv.subarray(r * vocab, (r + 1) * vocab);
-    let lo = Infinity, hi = -Infinity;
-    for (const v of row) { if (v < lo) lo = v; if (v > hi) hi = v; }
-    if (hi === lo) { lo -= 0.5; hi += 0.5; }
-    const edges = Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins);
-    const counts = new Array<number>(bins).fill(0);
-    for (const v of row) counts[Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins))]!++;
     return {
       feature,
       topIds: Array.from(ti.subarray(r * kk, (r + 1) * kk)),
       topValues: Array.from(tv.subarray(r * kk, (r + 1) * kk)),
       bottomIds: Array.from(bi.subarray(r * kk, (r + 1) * kk)),
       bottomValues: Array.from(bv.subarray(r * kk, (r + 1) * kk), (v) => -v),
-      histogram: { edges, counts },
+      histogram: histogram(row, bins),
     };
   });
 }
