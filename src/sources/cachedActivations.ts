@@ -16,6 +16,7 @@ import { ConfigError, FileFormatError } from '../errors.js';
 import { SafetensorsFile } from '../io/safetensors.js';
 import type { ActivationBatch } from '../operators/types.js';
 import { subscribeUpstream } from '../operators/internal/subscribeUpstream.js';
+import { emitOrDispose } from '../operators/internal/batchOps.js';
 import { fromPull } from './fromPull.js';
 
 export const CACHE_MANIFEST = 'manifest.json';
@@ -277,8 +278,7 @@ export function skipBatches(n: number): OperatorFunction<ActivationBatch, Activa
             b.acts.dispose();
             return;
           }
-          if (subscriber.closed) b.acts.dispose();
-          else subscriber.next(b);
+          emitOrDispose(subscriber, b);
         },
       });
     });
