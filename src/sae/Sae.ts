@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { SaeConfig } from './SaeConfig.js';
 import { geometricMedian } from './geometricMedian.js';
-import { initialWeights, type InitialWeights } from './init.js';
+import { initialWeights, unitRows, type InitialWeights } from './init.js';
 import { mm } from './ops.js';
 
 /** Plain-data copy of an SAE: Float32Arrays (row-major) + its config. No tensors. */
@@ -203,9 +203,9 @@ export class Sae {
 
   /** W_dec rows to unit norm (in place). */
   normalizeDecoder(): void {
-    tf.tidy(() => {
-      this.W_dec.assign(tf.div(this.W_dec, tf.expandDims(tf.sqrt(tf.sum(tf.square(this.W_dec), 1)), 1)));
-    });
+    const unit = unitRows(this.W_dec as tf.Tensor2D);
+    this.W_dec.assign(unit);
+    unit.dispose();
   }
 
   snapshot(): SaeSnapshot {
