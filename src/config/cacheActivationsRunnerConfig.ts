@@ -7,7 +7,7 @@ import {
   Bool, Int, NonEmptyStr, NonNegativeInt, PositiveInt, StrRecord, nullable, oneOf,
 } from './codecs.js';
 import { type FieldTable, RunnerConfigError, decodeFields, isPlainObject } from './fields.js';
-import { hookNameProblems, layerOfHookName } from './hookPoint.js';
+import { hookLayerMismatch, hookNameProblems, layerOfHookName } from './hookPoint.js';
 import {
   LANGUAGE_MODEL_FIELDS, MODEL_CLASS_NAMES, type NORMALIZE_ACTIVATIONS, type Sweep, defaultCachedActivationsPath,
 } from './languageModelRunnerConfig.js';
@@ -82,15 +82,10 @@ export function decodeCacheActivationsRunnerConfig(raw: unknown): CacheActivatio
   }
   const { values: v, given, problems } = decodeFields(raw, CACHE_ACTIVATIONS_FIELDS);
   if (problems.length === 0) {
-    problems.push(...hookNameProblems('hook_point', v.hook_point as string, true));
-    const named = layerOfHookName(v.hook_point as string);
-    const layers = ([] as number[]).concat(v.hook_point_layer as Sweep<number>);
-    if (named !== undefined && given.has('hook_point_layer') && layers.some((l) => l !== named)) {
-      problems.push({
-        path: 'hook_point / hook_point_layer',
-        message: `hook_point ${JSON.stringify(v.hook_point)} is in layer ${named} but hook_point_layer is ${JSON.stringify(v.hook_point_layer)}`,
-      });
-    }
+    problems.push(
+      ...hookNameProblems('hook_point', v.hook_point as string, true),
+      ...hookLayerMismatch(v.hook_point as string, v.hook_point_layer as Sweep<number>, given.has('hook_point_layer')),
+    );
   }
   if (problems.length > 0) throw new RunnerConfigError(what, problems);
   const named = layerOfHookName(v.hook_point as string);

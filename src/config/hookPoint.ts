@@ -3,6 +3,7 @@
  * `hook_point.format(layer=hook_point_layer)` per SAE, so `{layer}` is the one placeholder.
  */
 import type { ConfigProblem } from './fields.js';
+import { pyStr } from './pyFormat.js';
 
 // Dotted segments: identifiers, layer numbers, or the {layer} placeholder.
 const HOOK_NAME = /^[A-Za-z_]\w*(\.(\d+|\{layer\}|[A-Za-z_]\w*))*$/;
@@ -37,6 +38,14 @@ export function hookNameProblems(field: string, name: string, strict: boolean): 
 export function layerOfHookName(name: string): number | undefined {
   const m = /^blocks\.(\d+)\./.exec(name);
   return m ? Number(m[1]) : undefined;
+}
+
+/** A concrete hook point names a layer (`blocks.3.…`) that a given `hook_point_layer` contradicts. */
+export function hookLayerMismatch(hookPoint: string, hookPointLayer: number | readonly number[], layerGiven: boolean): ConfigProblem[] {
+  const named = layerOfHookName(hookPoint);
+  const layers = ([] as number[]).concat(hookPointLayer);
+  if (named === undefined || !layerGiven || layers.every((l) => l === named)) return [];
+  return [{ path: 'hook_point / hook_point_layer', message: `hook_point ${JSON.stringify(hookPoint)} is in layer ${named} but hook_point_layer is ${pyStr(hookPointLayer)}` }];
 }
 
 /** Python's `hook_point.format(layer=L)` for our one placeholder. */

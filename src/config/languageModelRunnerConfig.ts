@@ -16,7 +16,7 @@ import {
   UnitInterval, nullable, oneOf,
 } from './codecs.js';
 import { type ConfigProblem, type FieldTable, RunnerConfigError, decodeFields, isPlainObject } from './fields.js';
-import { hookNameProblems, layerOfHookName } from './hookPoint.js';
+import { hookLayerMismatch, hookNameProblems, layerOfHookName } from './hookPoint.js';
 import { pyExp3, pyStr } from './pyFormat.js';
 
 /** The SAELens version whose numerics and cfg.json sae-rx follows. */
@@ -310,19 +310,12 @@ function crossFieldProblems(v: Record<string, unknown>, given: ReadonlySet<strin
   const hookProblems = hookNameProblems('hook_point', hookPoint, true);
   p.push(...hookProblems, ...hookNameProblems('hook_point_eval', v.hook_point_eval as string, false));
   if (hookProblems.length === 0) {
-    const layers = ([] as number[]).concat(v.hook_point_layer as Sweep<number>);
-    const named = layerOfHookName(hookPoint);
     if (Array.isArray(v.hook_point_layer) && v.hook_point_layer.length > 1 && !hookPoint.includes('{layer}')) {
       p.push({
         path: 'hook_point',
         message: `hook_point_layer is a list ${pyStr(v.hook_point_layer)}, so hook_point must contain {layer}, got ${JSON.stringify(hookPoint)}`,
       });
-    } else if (named !== undefined && given.has('hook_point_layer') && layers.some((l) => l !== named)) {
-      p.push({
-        path: 'hook_point / hook_point_layer',
-        message: `hook_point ${JSON.stringify(hookPoint)} is in layer ${named} but hook_point_layer is ${pyStr(v.hook_point_layer)}`,
-      });
-    }
+    } else p.push(...hookLayerMismatch(hookPoint, v.hook_point_layer as Sweep<number>, given.has('hook_point_layer')));
   }
   return p;
 }
