@@ -11,10 +11,11 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { SAE_CFG_PATH, SAE_WEIGHTS_PATH } from '../sae/saeFolder.js';
 import { TRAINING_STATE_JSON, TRAINING_STATE_TENSORS } from './checkpointWriter.js';
 
 /** Files a checkpoint folder must hold (the SAE folder's + the training state). */
-export const CHECKPOINT_FILES = ['cfg.json', 'sae_weights.safetensors', TRAINING_STATE_JSON, TRAINING_STATE_TENSORS] as const;
+export const CHECKPOINT_FILES = [SAE_CFG_PATH, SAE_WEIGHTS_PATH, TRAINING_STATE_JSON, TRAINING_STATE_TENSORS] as const;
 
 export interface FoundCheckpoint {
   readonly path: string;
