@@ -2,7 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import type { ActivationBatch } from './types.js';
 import { subscribeUpstream } from './internal/subscribeUpstream.js';
-import { RowQueue, concatBatches, emitOrDispose, gatherRows, sliceRows } from './internal/batchOps.js';
+import { RowQueue, concatBatches, emitOrDispose, shuffleRows, sliceRows } from './internal/batchOps.js';
 import { Rng } from './internal/rng.js';
 
 export interface MixingBufferOptions {
@@ -53,13 +53,6 @@ export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<Activa
       const incoming = new RowQueue();
       let store: ActivationBatch | null = null;
 
-      const shuffled = (b: ActivationBatch): ActivationBatch => {
-        try {
-          return gatherRows(b, rng.permutation(b.acts.shape[0]));
-        } finally {
-          b.acts.dispose();
-        }
-      };
       const serve = (b: ActivationBatch) => {
         const n = b.acts.shape[0];
         try {
@@ -74,7 +67,7 @@ export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<Activa
         const parts = [fresh, store].filter((p): p is ActivationBatch => p !== null);
         store = null;
         if (parts.length === 0) return null;
-        const mixed = shuffled(concatBatches(parts));
+        const mixed = shuffleRows(concatBatches(parts), rng);
         if (all) return mixed;
         const n = mixed.acts.shape[0];
         const keep = Math.floor(n / 2);
@@ -89,7 +82,7 @@ export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<Activa
       subscribeUpstream(subscriber, source, {
         next: (b: ActivationBatch) => {
           incoming.push(b);
-          if (store === null && incoming.rows >= half) store = shuffled(incoming.take(half));
+          if (store === null && incoming.rows >= half) store = shuffleRows(incoming.take(half), rng);
           while (store !== null && incoming.rows >= half && !subscriber.closed) {
             const out = mix(incoming.take(half), false);
             if (out) serve(out);

@@ -2,7 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import type { ActivationBatch } from './types.js';
 import { subscribeUpstream } from './internal/subscribeUpstream.js';
-import { emitOrDispose, gatherRows } from './internal/batchOps.js';
+import { emitOrDispose, shuffleRows } from './internal/batchOps.js';
 import { Rng } from './internal/rng.js';
 
 /**
@@ -19,15 +19,7 @@ export function shuffle(opts: { readonly seed: number }): OperatorFunction<Activ
     new Observable<ActivationBatch>((subscriber) => {
       const rng = new Rng(opts.seed);
       subscribeUpstream(subscriber, source, {
-        next: (b: ActivationBatch) => {
-          let out: ActivationBatch;
-          try {
-            out = gatherRows(b, rng.permutation(b.acts.shape[0]));
-          } finally {
-            b.acts.dispose();
-          }
-          emitOrDispose(subscriber, out);
-        },
+        next: (b: ActivationBatch) => emitOrDispose(subscriber, shuffleRows(b, rng)),
       });
     });
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Subscriber } from 'rxjs';
 import type { ActivationBatch } from '../types.js';
+import type { Rng } from './rng.js';
 
 /** Emits `b`, or disposes it when the subscriber is already closed (never emit into a closed one). */
 export function emitOrDispose(dest: Subscriber<ActivationBatch>, b: ActivationBatch): void {
@@ -74,6 +75,15 @@ export function gatherRows(b: ActivationBatch, perm: Int32Array): ActivationBatc
     positions: takeInts(b.positions, perm),
     normScalingFactor: b.normScalingFactor,
   });
+}
+
+/** The rows of `b` in a random order drawn from `rng`, as a new batch; `b` is disposed. */
+export function shuffleRows(b: ActivationBatch, rng: Rng): ActivationBatch {
+  try {
+    return gatherRows(b, rng.permutation(b.acts.shape[0]));
+  } finally {
+    b.acts.dispose();
+  }
 }
 
 /** Leaves optional fields out rather than `undefined`, so batches compare and print cleanly. */
