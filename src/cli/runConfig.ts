@@ -5,20 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { CACHE_ACTIVATIONS_FIELDS } from '../config/cacheActivationsRunnerConfig.js';
-import { type FieldTable, closestKey } from '../config/fields.js';
-import { applyOverrides, loadConfigFile } from '../config/files.js';
+import { closestKey } from '../config/fields.js';
+import { FIELD_TABLES, applyOverrides, loadConfigFile } from '../config/files.js';
 import { LANGUAGE_MODEL_FIELDS } from '../config/languageModelRunnerConfig.js';
 import { type RunnerConfigs, type RunnerKind, decodeRunnerConfig } from '../config/runnerConfig.js';
 import { TOY_MODEL_FIELDS } from '../config/toyModelRunnerConfig.js';
 import { type FlagSpec, type ParsedArgs, configOverrides } from './args.js';
 import { UsageError } from './errors.js';
-
-export const FIELD_TABLES: Record<RunnerKind, FieldTable> = {
-  language_model: LANGUAGE_MODEL_FIELDS,
-  cache_activations: CACHE_ACTIVATIONS_FIELDS,
-  toy_model: TOY_MODEL_FIELDS,
-};
 
 /** Names a user may give for a kind (`--kind`, or a `kind:` key in the file). */
 const KIND_NAMES: Record<string, RunnerKind> = {

@@ -12,7 +12,8 @@ import { LANGUAGE_MODEL_FIELDS } from './languageModelRunnerConfig.js';
 import type { RunnerKind } from './runnerConfig.js';
 import { TOY_MODEL_FIELDS } from './toyModelRunnerConfig.js';
 
-const TABLES: Record<RunnerKind, FieldTable> = {
+/** The field table of each runner kind (what overrides and `--help` list). */
+export const FIELD_TABLES: Record<RunnerKind, FieldTable> = {
   language_model: LANGUAGE_MODEL_FIELDS,
   cache_activations: CACHE_ACTIVATIONS_FIELDS,
   toy_model: TOY_MODEL_FIELDS,
@@ -85,7 +86,7 @@ export function applyOverrides(
   overrides: Readonly<Record<string, string>>,
   kind: RunnerKind = 'language_model',
 ): Record<string, unknown> {
-  const table = TABLES[kind];
+  const table = FIELD_TABLES[kind];
   const out: Record<string, unknown> = structuredClone(raw);
   for (const [flag, text] of Object.entries(overrides)) {
     const path = flag.replace(/^-+/, '').split('.');

@@ -2,6 +2,7 @@
  * `sae-rx cache CONFIG`: run SAELens's CacheActivationsRunner: the model over the dataset,
  * the hook's activations written as shuffled safetensors shards.
  */
+import { FIELD_TABLES } from '../../config/files.js';
 import { encodeRunnerConfig } from '../../config/runnerConfig.js';
 import { runCacheActivations } from '../../runners/cacheActivationsRunner.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
@@ -9,7 +10,7 @@ import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import { fieldLines } from '../help.js';
-import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
+import { loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
 import { printConfig } from './printConfig.js';
 

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { FIELD_TABLES } from '../../config/files.js';
 import { generateRunId } from '../../config/languageModelRunnerConfig.js';
 import { type RunnerConfigs, encodeRunnerConfig } from '../../config/runnerConfig.js';
 import { expandSweep } from '../../config/sweep.js';
@@ -21,7 +22,7 @@ import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import { fieldLines } from '../help.js';
-import { FIELD_TABLES, loadRunConfig } from '../runConfig.js';
+import { loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
 import { printConfig } from './printConfig.js';
 
