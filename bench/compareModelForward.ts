@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MODEL_NAME, type ForwardModel, type ForwardVariant } from './modelForward.js';
+import { lastJson } from './stats.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = '/usr/bin/python3';
@@ -31,11 +32,6 @@ type Result = Timed | { error: string };
 
 const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
 const ok = (t: Result | undefined): t is Timed => t !== undefined && !('error' in t);
-
-function lastJson(stdout: string): any {
-  const lines = stdout.trim().split('\n').filter((l) => l.startsWith('{'));
-  return lines.length ? JSON.parse(lines[lines.length - 1]!) : null;
-}
 
 function spawnJson(cmd: string, args: string[], who: string): Result {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, cwd: root });

@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lastJson } from './stats.js';
 
 export const COMPARE_CONFIGS: Array<[number, number, number]> = [
   [512, 4096, 4096],
@@ -47,12 +48,6 @@ interface Timed {
 
 function loadavg(): string {
   return os.loadavg().map((v) => v.toFixed(2)).join(' ');
-}
-
-function lastJson(stdout: string): any {
-  const lines = stdout.trim().split('\n').filter((l) => l.startsWith('{'));
-  if (lines.length === 0) return null;
-  return JSON.parse(lines[lines.length - 1]!);
 }
 
 /** The last stderr line that is not a stack frame (the error's message). */

@@ -12,6 +12,7 @@ import { selectBackend } from '../src/backend/index.js';
 import { HookedTransformer } from '../src/model/HookedTransformer.js';
 import type { HookedTransformerConfig } from '../src/model/ModelConfig.js';
 import type { BlockWeights, ModelWeights } from '../src/model/weights.js';
+import { median } from './stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TINY = path.resolve(HERE, '../../shared/models/tiny-gpt2-sotu');
@@ -70,12 +71,6 @@ async function timeForward(model: HookedTransformer, batch: number, pos: number,
     variant, ...(variant === 'activations' ? { hook } : {}), batch, pos, iters,
     msPerForward: +ms.toFixed(2), msPerForwardAll: ts.map((t) => +t.toFixed(2)), tokensPerSec: Math.round((batch * pos * 1000) / ms),
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** A GPT-2-small-shaped model with random N(0, 0.02²) weights (seeded), unprocessed. */

@@ -21,6 +21,7 @@ import { SaeTrainer } from '../src/train/SaeTrainer.js';
 import { DEFAULT_TRAINER_CONFIG } from '../src/train/TrainerConfig.js';
 import type { SparseStepMode } from '../src/sae/sparse.js';
 import { setTargetL0 } from './targetL0.js';
+import { median } from './stats.js';
 
 /** L0 of the SAE the sparse-step cases start from (as bench/compareTorch.ts). */
 export const SPARSE_TARGET_L0 = 75;
@@ -30,12 +31,6 @@ export interface TrainStepBenchOptions {
   /** Only configurations whose name (`trainStep/<kernel>/<impl>/<dIn>x<dSae>x<batch>`) contains this. */
   filter?: string;
   emit?: (line: object) => void;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function timeMatMul(batch: number, dIn: number, dSae: number, reps: number): number {

@@ -15,12 +15,7 @@ import type { SparseStepMode } from '../src/sae/sparse.js';
 import { SaeTrainer } from '../src/train/SaeTrainer.js';
 import { DEFAULT_TRAINER_CONFIG } from '../src/train/TrainerConfig.js';
 import { setTargetL0 } from './targetL0.js';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+import { median } from './stats.js';
 
 async function main(): Promise<void> {
   const [dIn, dSae, batch] = process.argv.slice(2, 5).map(Number) as [number, number, number];
