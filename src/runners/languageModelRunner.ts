@@ -118,6 +118,27 @@ export function datasetDocuments(cfg: Pick<LanguageModelSaeRunnerConfig, 'datase
 }
 
 /**
+ * The first `batches` store batches of token sequences packed from the run's documents after
+ * the first `skipDocuments` (`onDocument`: packContext's count of the documents packed).
+ */
+async function storeBatches(
+  cfg: LanguageModelSaeRunnerConfig,
+  opts: Pick<LanguageModelRunnerOptions, 'documents' | 'hub'>,
+  model: HookedTransformer,
+  tokenizer: TextTokenizer,
+  o: { batches: number; skipDocuments?: number; onDocument?: (n: number) => void },
+): Promise<TokenBatch[]> {
+  return lastValueFrom(
+    (opts.documents ?? datasetDocuments(cfg, opts.hub)).pipe(
+      skip(o.skipDocuments ?? 0),
+      packContext({ ...packOptionsFor(cfg, model, tokenizer), ...(o.onDocument ? { onDocument: o.onDocument } : {}) }),
+      take(o.batches),
+      toArray(),
+    ),
+  );
+}
+
+/**
  * SAELens's `run_evals` on each final SAE of a finished run: `batches` store batches of token
  * sequences taken from the documents after the first `skipDocuments` (the data training read).
  * Returns one eval record per SAE; the model is loaded for it and freed.
@@ -133,15 +154,7 @@ export async function finalEvals(
   const dir = await resolveModelFolder(cfg.model_name, opts.hub);
   const model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
   try {
-    const tokenizer = loadTokenizer(dir);
-    const tokens = await lastValueFrom(
-      (opts.documents ?? datasetDocuments(cfg, opts.hub)).pipe(
-        skip(o.skipDocuments),
-        packContext(packOptionsFor(cfg, model, tokenizer)),
-        take(o.batches),
-        toArray(),
-      ),
-    );
+    const tokens = await storeBatches(cfg, opts, model, loadTokenizer(dir), o);
     if (tokens.length === 0) return [];
     const out: EvalRecord[] = [];
     for (const s of saes) {
@@ -234,17 +247,10 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   const resumable = (build: (r: ResumePoint | undefined) => Observable<TrainEvent>): Observable<TrainEvent> =>
     resumableStream({ runDir, saeIds: specs.map((s) => s.id!), resume: cfg.resume || (opts.resume ?? false), log }, build);
 
-  const packOptions = (model: HookedTransformer, tokenizer: TextTokenizer) => packOptionsFor(cfg, model, tokenizer);
   /** The held-out store batches of the evals during training, and the documents they took. */
   const heldOutTokens = async (model: HookedTransformer, tokenizer: TextTokenizer): Promise<{ batches: TokenBatch[]; documents: number }> => {
     let documents = 0;
-    const batches = await lastValueFrom(
-      (opts.documents ?? datasetDocuments(cfg, opts.hub)).pipe(
-        packContext({ ...packOptions(model, tokenizer), onDocument: (n) => (documents = n) }),
-        take(evalBatches),
-        toArray(),
-      ),
-    );
+    const batches = await storeBatches(cfg, opts, model, tokenizer, { batches: evalBatches, onDocument: (n) => (documents = n) });
     if (batches.length === 0) throw new ConfigError(`evals during training: the dataset ${cfg.dataset_path} gave no complete store batch to hold out`);
     return { batches, documents };
   };
@@ -290,7 +296,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
         return documents.pipe(
           skip(heldOut.documents),
           packContext({
-            ...packOptions(model, tokenizer),
+            ...packOptionsFor(cfg, model, tokenizer),
             onDocument: (n) => {
               docsRead = heldOut.documents + n;
             },
