@@ -44,14 +44,13 @@ export interface CommandHelp {
   readonly sections?: ReadonlyArray<{ readonly title: string; readonly lines: readonly string[] }>;
 }
 
-export function commandHelp(name: string, h: CommandHelp): string {
+export function commandHelp(h: CommandHelp): string {
   const out = [`Usage: sae-rx ${h.usage}`, '', h.summary];
   if (h.description) out.push('', h.description);
   if (h.flags.length) out.push('', 'Options:', ...flagLines(h.flags));
   out.push('', 'Global options:', ...flagLines(GLOBAL_FLAGS));
   for (const s of h.sections ?? []) out.push('', `${s.title}:`, ...s.lines);
   out.push('', `Exit codes: 0 done, 1 failure (stage and cause), 2 bad usage or config.`);
-  void name;
   return out.join('\n') + '\n';
 }
 
