@@ -65,7 +65,6 @@ function stockOf(backend: string): tf.KernelConfig {
  * and the backend is wasm or cpu. Idempotent.
  */
 export function registerSaeKernels(backend: string): MatMulKernelState {
-  if (!tf.getGradient(SaeMatMul)) tf.registerGradient(saeMatMulGradConfig);
   const canBlas = (BLAS_BACKENDS as readonly string[]).includes(backend);
   const addon = blasAddon();
   const kind = canBlas && addon ? 'blas' : 'stock';
@@ -118,8 +117,7 @@ export function setMatMulKernel(backend: string, kind: 'blas' | 'stock'): MatMul
         ...(explicit ? { transpose: transpose.kernelFunc } : {}),
       }),
     });
-    const canBlas = (BLAS_BACKENDS as readonly string[]).includes(backend);
-    const why = !canBlas ? `no BLAS kernel for backend '${backend}'` : blasAddon() ? 'stock kernel chosen' : blasStatus().reason;
+    const why = !(BLAS_BACKENDS as readonly string[]).includes(backend) ? `no BLAS kernel for backend '${backend}'` : blasAddon() ? 'stock kernel chosen' : blasStatus().reason;
     state = { matMul: 'stock', saeMatMul: explicit ? 'explicit-transpose' : 'stock', reason: why };
   }
   states.set(backend, state);
