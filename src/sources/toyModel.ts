@@ -196,6 +196,13 @@ export function toyFeatureRecovery(model: ToyModel, wDec: Float32Array, threshol
   const { nFeatures: F, nHidden: H } = model.cfg;
   if (wDec.length % H !== 0) throw new ShapeError(`toyFeatureRecovery(): W_dec has ${wDec.length} entries, not a multiple of nHidden ${H}`);
   const dSae = wDec.length / H;
+  // decoder row norms, once (not once per feature)
+  const rowNorm = new Float64Array(dSae);
+  for (let r = 0; r < dSae; r++) {
+    let nr = 0;
+    for (let j = 0; j < H; j++) nr += wDec[r * H + j]! * wDec[r * H + j]!;
+    rowNorm[r] = Math.sqrt(nr);
+  }
   const maxCosine: number[] = [];
   for (let f = 0; f < F; f++) {
     let nf = 0;
@@ -204,13 +211,8 @@ export function toyFeatureRecovery(model: ToyModel, wDec: Float32Array, threshol
     let best = -1;
     for (let r = 0; r < dSae; r++) {
       let dot = 0;
-      let nr = 0;
-      for (let j = 0; j < H; j++) {
-        const d = wDec[r * H + j]!;
-        dot += d * model.W[j * F + f]!;
-        nr += d * d;
-      }
-      const c = dot / (Math.sqrt(nr) * nf + 1e-12);
+      for (let j = 0; j < H; j++) dot += wDec[r * H + j]! * model.W[j * F + f]!;
+      const c = dot / (rowNorm[r]! * nf + 1e-12);
       if (c > best) best = c;
     }
     maxCosine.push(best);
