@@ -269,9 +269,9 @@ export function defaultRunName(c: {
  * Cross-field checks that involve only non-sweep fields or hold for every value of a sweep.
  * Checks on one combination of a sweep are in sweep.ts (`singleConfigProblems`).
  */
-function crossFieldProblems(v: Record<string, unknown>, given: ReadonlySet<string>): ConfigProblem[] {
+/** SAELens __post_init__'s two decoder-norm checks, shared by the language-model and toy-model runner configs. */
+export function decoderNormProblems(v: Record<string, unknown>): ConfigProblem[] {
   const p: ConfigProblem[] = [];
-  // SAELens __post_init__ raises these three.
   if (v.normalize_sae_decoder === true && v.decoder_heuristic_init === true) {
     p.push({
       path: 'normalize_sae_decoder / decoder_heuristic_init',
@@ -284,6 +284,12 @@ function crossFieldProblems(v: Record<string, unknown>, given: ReadonlySet<strin
       message: 'weighting the sparsity penalty by decoder norm makes no sense when decoder norms are normalized to 1',
     });
   }
+  return p;
+}
+
+function crossFieldProblems(v: Record<string, unknown>, given: ReadonlySet<string>): ConfigProblem[] {
+  // SAELens __post_init__ raises these three.
+  const p = decoderNormProblems(v);
   if (v.finetuning_method === 'decoder' && v.apply_b_dec_to_input === true) {
     p.push({
       path: 'finetuning_method / apply_b_dec_to_input',

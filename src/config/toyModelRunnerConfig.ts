@@ -15,7 +15,7 @@ import {
   nullable, oneOf,
 } from './codecs.js';
 import { type ConfigProblem, type FieldTable, RunnerConfigError, decodeFields, isPlainObject } from './fields.js';
-import { ACTIVATION_FNS, B_DEC_INIT_METHODS, LANGUAGE_MODEL_FIELDS } from './languageModelRunnerConfig.js';
+import { ACTIVATION_FNS, B_DEC_INIT_METHODS, LANGUAGE_MODEL_FIELDS, decoderNormProblems } from './languageModelRunnerConfig.js';
 
 export interface ToyModelRunnerConfig {
   // ReLU toy model
@@ -127,12 +127,7 @@ export function decodeToyModelRunnerConfig(raw: unknown): ToyModelRunnerConfig {
         message: `2 × (${v.n_correlated_pairs as number} + ${v.n_anticorrelated_pairs as number}) = ${paired} paired features exceed n_features ${v.n_features as number}`,
       });
     }
-    if (v.normalize_sae_decoder === true && v.decoder_heuristic_init === true) {
-      p.push({ path: 'normalize_sae_decoder / decoder_heuristic_init', message: "you can't normalize the decoder and use heuristic initialization; set one of them to false" });
-    }
-    if (v.normalize_sae_decoder === true && v.scale_sparsity_penalty_by_decoder_norm === true) {
-      p.push({ path: 'normalize_sae_decoder / scale_sparsity_penalty_by_decoder_norm', message: 'weighting the sparsity penalty by decoder norm makes no sense when decoder norms are normalized to 1' });
-    }
+    p.push(...decoderNormProblems(v));
     if (isPlainObject(raw) && raw.d_in !== undefined && raw.d_in !== v.n_hidden) {
       p.push({ path: 'd_in', message: `d_in is n_hidden (${v.n_hidden as number}) for the toy model, got ${JSON.stringify(raw.d_in)}` });
     }
