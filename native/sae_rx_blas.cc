@@ -447,6 +447,27 @@ Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The relu gradient (src/backend/kernels/reluGradKernel.ts): out = y > 0 ? dy : 0, from the
+// relu's output y (y > 0 exactly where its input is). One pass and one output where tfjs's
+// Relu gradient runs step, cast and multiply, each allocating a [batch, d_sae] array.
+Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3) return Fail(env, "reluGrad expects 3 arguments"), env.Undefined();
+  const char* names[] = {"dy", "y", "out"};
+  F32View a[3];
+  for (int i = 0; i < 3; ++i) {
+    if (!GetF32(env, info[i], names[i], &a[i])) return env.Undefined();
+  }
+  const size_t n = a[0].length;
+  if (a[1].length != n || a[2].length != n) return Fail(env, "reluGrad: dy, y and out must have the same length"), env.Undefined();
+  const float *dy = a[0].data, *y = a[1].data;
+  float* out = a[2].data;
+  ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) out[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  });
+  return env.Undefined();
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t t;
@@ -481,7 +502,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sddmm", Napi::Function::New(env, Sddmm, "sddmm"));
   exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
   exports.Set("adam", Napi::Function::New(env, AdamUpdate, "adam"));
-  exports.Set("abiVersion", Napi::Number::New(env, 2));
+  exports.Set("reluGrad", Napi::Function::New(env, ReluGrad, "reluGrad"));
+  exports.Set("abiVersion", Napi::Number::New(env, 3));
   return exports;
 }
 

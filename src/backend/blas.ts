@@ -43,6 +43,8 @@ export interface BlasAddon {
     beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number,
     sqrtBc2: number, eps: number, negStepSize: number,
   ): void;
+  /** out = y > 0 ? dy : 0, elementwise over equal-length arrays (kernels/reluGradKernel.ts). */
+  reluGrad(dy: Float32Array, y: Float32Array, out: Float32Array): void;
   setNumThreads(n: number): void;
   numThreads(): number;
   /** OpenBLAS's build string (version, target core, max threads). */
@@ -58,7 +60,7 @@ export interface BlasStatus {
   readonly config?: string;
 }
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 // src/backend/blas.ts and dist/backend/blas.js are both two levels below the package root.
 const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'sae_rx_blas.node');
 

@@ -4,3 +4,4 @@ export { SaeMatMul } from './kernelNames.js';
 export { setMatMulKernel, matMulKernelState, type MatMulKernelState } from './register.js';
 export { blasStatus, type BlasStatus } from './blas.js';
 export { csrCount, csrFromDense, csrSpmm, csrSpmmT, csrSddmm, transpose2d, disposeCsr, sparseKernelsAvailable, type Csr } from './ops/sparse.js';
+export { reluTrain, reluGradFromOutput } from './ops/reluTrain.js';

@@ -11,3 +11,5 @@ export const SaeTranspose2D = 'SaeTranspose2D';
 /** Fused Adam step (kernels/adamKernel.ts), registered for wasm/cpu where the addon has it; inputs param, m, v, grad. */
 export const SaeAdamUpdate = 'SaeAdamUpdate';
 export type SaeAdamUpdateAttrs = { beta1: number; beta2: number; eps: number; lr: number; step: number };
+/** relu gradient from the relu's output (kernels/reluGradKernel.ts); inputs dy, y. */
+export const SaeReluGrad = 'SaeReluGrad';

@@ -1,6 +1,8 @@
 /**
  * The one module with kernel-registry side effects (STYLE.md §2). Per backend it registers:
  * - `SaeMatMul` (our own kernel name, see ops/saeMatMul.ts) and its gradient;
+ * - on wasm and cpu, a block-copy `GatherV2` (kernels/rowGather.ts), addon or not;
+ * - on wasm, an `Identity` that shares its input's buffer (kernels/sharedIdentity.ts);
  * - with the BLAS addon loaded and the backend wasm or cpu: OpenBLAS as `BatchMatMul`, so that
  *   plain `tf.matMul` and tfjs's own matMul gradient use it too. The stock kernel is kept and
  *   still runs non-float32 inputs; `setMatMulKernel(backend, 'stock')` puts it back.
@@ -14,6 +16,9 @@ import { BLAS_BACKENDS, makeBlasBatchMatMul, type BlasBackendKind } from './kern
 import { makeStockSaeMatMul } from './kernels/stockSaeMatMul.js';
 import { makeAdamKernel } from './kernels/adamKernel.js';
 import { makeSparseKernels } from './kernels/sparseKernels.js';
+import { makeRowGather } from './kernels/rowGather.js';
+import { makeReluGradKernel } from './kernels/reluGradKernel.js';
+import { makeSharedIdentity } from './kernels/sharedIdentity.js';
 import { SaeMatMul } from './kernelNames.js';
 
 /** Which implementation runs `tf.matMul` (BatchMatMul) and `saeMatMul` on a backend. */
@@ -43,6 +48,18 @@ export async function ensureTfGradients(): Promise<void> {
 }
 
 const stockKernels = new Map<string, tf.KernelConfig>();
+const stockGathers = new Map<string, tf.KernelConfig>();
+const stockIdentities = new Map<string, tf.KernelConfig>();
+
+/** The kernel `name` of `backend` as first seen here (before any replacement of ours). */
+function firstKernel(cache: Map<string, tf.KernelConfig>, name: string, backend: string): tf.KernelConfig | undefined {
+  let k = cache.get(backend);
+  if (!k) {
+    k = tf.getKernel(name, backend);
+    if (k) cache.set(backend, k);
+  }
+  return k;
+}
 const states = new Map<string, MatMulKernelState>();
 
 function replaceKernel(config: tf.KernelConfig): void {
@@ -74,6 +91,13 @@ export function registerSaeKernels(backend: string): MatMulKernelState {
   // The fused Adam step (src/train/Adam.ts runs tfjs ops where it is not registered).
   const adam = canBlas && addon ? makeAdamKernel(addon, backend as BlasBackendKind) : null;
   if (adam) replaceKernel(adam);
+  if (canBlas && addon) replaceKernel(makeReluGradKernel(addon, backend as BlasBackendKind));
+  // Block-copy GatherV2 (pure JS, no addon needed): the embedding lookup of the model forward.
+  const stockGather = canBlas ? firstKernel(stockGathers, tf.GatherV2, backend) : undefined;
+  if (stockGather) replaceKernel(makeRowGather(backend as BlasBackendKind, stockGather));
+  // Zero-copy Identity on wasm (kernels/sharedIdentity.ts): gradient saves stop copying.
+  const stockIdentity = backend === 'wasm' ? firstKernel(stockIdentities, tf.Identity, backend) : undefined;
+  if (stockIdentity) replaceKernel(makeSharedIdentity(stockIdentity));
   return setMatMulKernel(backend, kind);
 }
 
@@ -122,6 +146,13 @@ export function setMatMulKernel(backend: string, kind: 'blas' | 'stock'): MatMul
   }
   states.set(backend, state);
   return state;
+}
+
+/** The backend's own kernel `name` that registerSaeKernels replaced (GatherV2, Identity), if any. */
+export function stockKernelOf(name: string, backend: string): tf.KernelConfig | undefined {
+  if (name === tf.GatherV2) return stockGathers.get(backend);
+  if (name === tf.Identity) return stockIdentities.get(backend);
+  return undefined;
 }
 
 /** What setMatMulKernel/registerSaeKernels last did for `backend`, if anything. */

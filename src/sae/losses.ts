@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import type { SaeConfig } from './SaeConfig.js';
+import { reluTrain } from '../backend/index.js';
 import { activation, type SaeParams } from './Sae.js';
 import { gatherCols, gatherRows, lpNorm, mm, rowNorms, saeMatMulImpl, stopGradient } from './ops.js';
 import { encodeConstantInput, sparseDecodeMm, sparseGradEncode, sparseStepMode, type SparseStepMode } from './sparse.js';
@@ -106,7 +107,9 @@ export function saeLosses(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D, opts: Lo
   if (opts.training && cfg.noiseScale > 0) {
     noisy = tf.add(hiddenPre, tf.randomNormal(hiddenPre.shape, 0, cfg.noiseScale, 'float32', opts.noiseSeed)) as tf.Tensor2D;
   }
-  const featureActs = activation(cfg.activationFn, noisy);
+  // relu through reluTrain: the same values and gradient as tf.relu, with a one-pass backward.
+  const featureActs =
+    cfg.activationFn === 'relu' ? reluTrain(noisy) : cfg.activationFn === 'tanh-relu' ? (tf.tanh(reluTrain(noisy)) as tf.Tensor2D) : activation(cfg.activationFn, noisy);
   const scaled = p.scalingFactor ? (tf.mul(featureActs, p.scalingFactor) as tf.Tensor2D) : featureActs;
   const saeOut = tf.add(sparseDecodeMm(scaled, p.W_dec, mode), p.b_dec) as tf.Tensor2D;
   const perItem = perItemMse(saeOut, x, cfg.mseLossNormalization);

@@ -235,6 +235,8 @@ export class SaeTrainer {
           // slow on wasm); column sums as a product (colSum: axis-0 reductions are slow on wasm).
           const fired = tf.step(terms.featureActs) as tf.Tensor2D;
           const firedCounts = colSum(fired); // l0 = Σ counts / batch, summed below in float64
+          // Not on the loss's gradient path: free its [batch, d_sae] now, not at the scope's end.
+          fired.dispose();
           const perTokenL2 = tf.sum(tf.square(tf.sub(terms.saeOut, xc)), -1);
           const totalVar = tf.sum(tf.square(tf.sub(xc, xMean)), -1);
           const ev = tf.sub(1, tf.div(perTokenL2, totalVar));

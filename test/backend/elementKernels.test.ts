@@ -1,0 +1,122 @@
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import { SaeReluGrad } from '../../src/backend/kernelNames.js';
+import { ensureSaeKernels, stockKernelOf } from '../../src/backend/register.js';
+import { reluTrain } from '../../src/backend/index.js';
+import { ShapeError } from '../../src/errors.js';
+import { leakedTensors, setupTf } from '../helpers/tf.js';
+
+test.before(async () => {
+  await setupTf();
+});
+
+/** Runs f on `backend` with our kernels registered, then restores the previous backend. */
+async function on<T>(backend: string, f: () => T | Promise<T>): Promise<T> {
+  const prev = tf.getBackend();
+  await tf.setBackend(backend);
+  ensureSaeKernels(backend);
+  try {
+    return await f();
+  } finally {
+    await tf.setBackend(prev);
+  }
+}
+
+/** The stock kernel's answer: the registered (ours) one swapped out for the call. */
+function withStock<T>(name: string, backend: string, stock: tf.KernelConfig, f: () => T): T {
+  const ours = tf.getKernel(name, backend)!;
+  tf.unregisterKernel(name, backend);
+  tf.registerKernel(stock);
+  try {
+    return f();
+  } finally {
+    tf.unregisterKernel(name, backend);
+    tf.registerKernel(ours);
+  }
+}
+
+const GATHER_CASES: { shape: number[]; idx: number[]; axis: number; dtype: 'float32' | 'int32' }[] = [
+  { shape: [7, 5], idx: [6, 0, 3, 3, 1], axis: 0, dtype: 'float32' }, // embedding rows, repeats
+  { shape: [4, 9], idx: [8, 2], axis: 1, dtype: 'float32' }, // columns (inner 1)
+  { shape: [3, 4, 5], idx: [3, 0], axis: 1, dtype: 'int32' }, // middle axis, int32
+  { shape: [3, 4, 5], idx: [4, 4, 0], axis: -1, dtype: 'float32' }, // negative axis
+  { shape: [6, 2], idx: [], axis: 0, dtype: 'float32' }, // nothing gathered
+];
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  test.serial(`${backend}: the block-copy GatherV2 equals the stock kernel (axes, dtypes, repeats, 2-D indices), no leaks`, async (t) => {
+    await on(backend, async () => {
+      const stock = stockKernelOf(tf.GatherV2, backend);
+      if (!stock) throw new Error(`no stock GatherV2 recorded for ${backend}`);
+      for (const c of GATHER_CASES) {
+        const n = c.shape.reduce((p, d) => p * d, 1);
+        const x = tf.tensor(Array.from({ length: n }, (_, i) => (c.dtype === 'int32' ? i * 3 - 7 : Math.sin(i) * 10)), c.shape, c.dtype);
+        const idx = tf.tensor1d(c.idx, 'int32');
+        let ours: tf.Tensor | undefined;
+        t.is(await leakedTensors(() => { ours = tf.gather(x, idx, c.axis); }), 1);
+        const ref = withStock(tf.GatherV2, backend, stock, () => tf.gather(x, idx, c.axis));
+        t.deepEqual(ours!.shape, ref.shape, JSON.stringify(c));
+        t.is(ours!.dtype, c.dtype);
+        t.deepEqual(Array.from(ours!.dataSync()), Array.from(ref.dataSync()), JSON.stringify(c));
+        tf.dispose([x, idx, ours!, ref]);
+      }
+      // A 2-D index tensor: out = [2, 3, 4] from params [5, 4].
+      const x = tf.tensor2d(Array.from({ length: 20 }, (_, i) => i), [5, 4]);
+      const idx = tf.tensor2d([[4, 0, 2], [1, 1, 3]], [2, 3], 'int32');
+      const g = tf.gather(x, idx);
+      t.deepEqual(g.shape, [2, 3, 4]);
+      t.deepEqual(Array.from(g.dataSync()).slice(0, 8), [16, 17, 18, 19, 0, 1, 2, 3]);
+      tf.dispose([x, idx, g]);
+    });
+  });
+
+  test.serial(`${backend}: GatherV2 rejects an out-of-range index, naming it`, async (t) => {
+    await on(backend, () => {
+      const x = tf.zeros([3, 2]);
+      const idx = tf.tensor1d([0, 3], 'int32');
+      const err = t.throws(() => tf.gather(x, idx), { instanceOf: ShapeError });
+      t.regex(err!.message, /GatherV2: index 3 \(at position 1\) is not in \[0, 2\]/);
+      tf.dispose([x, idx]);
+    });
+  });
+
+  test.serial(`${backend}: reluTrain has tf.relu's values and gradient (native SaeReluGrad when registered), no leaks`, async (t) => {
+    await on(backend, async () => {
+      t.log(`SaeReluGrad ${tf.getKernel(SaeReluGrad, backend) ? 'registered' : 'absent: dy·step(y) fallback'} on ${backend}`);
+      const x = tf.tensor2d([[-2, 0, 3, 0.5], [1, -1e-30, 0, 7]]);
+      const w = tf.tensor2d([[1, -2, 3, 4], [-5, 6, -7, 8]]);
+      const f = (g: (v: tf.Tensor) => tf.Tensor) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(g(v), w)));
+      let ours: tf.Tensor | undefined, v: tf.Tensor | undefined;
+      t.is(await leakedTensors(() => { ours = f(reluTrain)(x); v = reluTrain(x); }), 2);
+      const ref = f(tf.relu)(x);
+      const rv = tf.relu(x);
+      t.deepEqual(Array.from(v!.dataSync()), Array.from(rv.dataSync()));
+      // Compare as numbers: the stock gradient gives -0 where w < 0 and x <= 0, ours +0.
+      t.deepEqual(Array.from(ours!.dataSync(), (a) => a + 0), Array.from(ref.dataSync(), (a) => a + 0));
+      tf.dispose([x, w, ours!, v!, ref, rv]);
+    });
+  });
+}
+
+test.serial('wasm: tf.clone shares the buffer (zero-copy Identity) and each handle frees independently', async (t) => {
+  await on('wasm', () => {
+    const backend = tf.backend() as unknown as { refCount(id: tf.DataId): number };
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    t.is(b.dataId, a.dataId);
+    t.is(backend.refCount(a.dataId), 2);
+    a.dispose();
+    t.deepEqual(Array.from(b.dataSync()), [1, 2, 3]);
+    t.is(backend.refCount(b.dataId), 1);
+    b.dispose();
+    t.is(backend.refCount(b.dataId), 0);
+    // A variable assigned a clone keeps its value after the source is gone.
+    const src = tf.tensor1d([4, 5]);
+    const v = tf.variable(tf.zeros([2]));
+    const c = tf.clone(src);
+    v.assign(c);
+    tf.dispose([src, c]);
+    t.deepEqual(Array.from(v.dataSync()), [4, 5]);
+    v.dispose();
+  });
+});
