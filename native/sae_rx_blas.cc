@@ -5,6 +5,8 @@
 #include <napi.h>
 #include <cblas.h>
 
+#include "common.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -14,46 +16,10 @@
 #include <thread>
 #include <vector>
 
-// Declared here as well as (usually) in cblas.h: the alternatives system may point cblas.h at
-// another implementation's header, and we link libopenblas by name either way.
-extern "C" {
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
-char* openblas_get_config(void);
-}
 
 namespace {
 
-struct F32View {
-  float* data = nullptr;
-  size_t length = 0;
-};
-
-bool GetF32(const Napi::Env& env, const Napi::Value& v, const char* name, F32View* out) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    Napi::TypeError::New(env, std::string(name) + " must be a Float32Array").ThrowAsJavaScriptException();
-    return false;
-  }
-  auto arr = v.As<Napi::Float32Array>();
-  out->data = arr.Data();
-  out->length = arr.ElementLength();
-  return true;
-}
-
-bool GetDim(const Napi::Env& env, const Napi::Value& v, const char* name, size_t* out) {
-  if (!v.IsNumber()) {
-    Napi::TypeError::New(env, std::string(name) + " must be a number").ThrowAsJavaScriptException();
-    return false;
-  }
-  double d = v.As<Napi::Number>().DoubleValue();
-  // cblas takes int dimensions: refuse what would overflow rather than wrap silently.
-  if (!(d >= 0) || d != std::floor(d) || d > 2147483647.0) {
-    Napi::RangeError::New(env, std::string(name) + " must be an integer in [0, 2^31)").ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = static_cast<size_t>(d);
-  return true;
-}
+using namespace sae_rx;
 
 bool GetOffsets(const Napi::Env& env, const Napi::Value& v, const char* name, size_t batch,
                 size_t extent, size_t length, const double** out) {
@@ -143,49 +109,6 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 // over the same number of threads as OpenBLAS uses; inner loops run over contiguous rows of n
 // floats so the compiler vectorizes them (with an AVX2/FMA clone on x86-64 GCC builds).
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SAE_RX_CLONES __attribute__((target_clones("avx2,fma", "default")))
-#else
-#define SAE_RX_CLONES
-#endif
-
-int SparseThreads() { return std::max(1, openblas_get_num_threads()); }
-
-// Runs f(begin, end) over [0, n) split into contiguous chunks, one per thread (the calling
-// thread takes the first). Small problems run on the calling thread alone.
-template <class F>
-void ParallelFor(size_t n, size_t minPerThread, F f) {
-  size_t t = static_cast<size_t>(SparseThreads());
-  if (minPerThread > 0) t = std::min(t, std::max<size_t>(1, n / minPerThread));
-  if (t <= 1 || n < 2) {
-    f(size_t{0}, n);
-    return;
-  }
-  const size_t chunk = (n + t - 1) / t;
-  std::vector<std::thread> pool;
-  for (size_t i = 1; i < t; ++i) {
-    const size_t b = i * chunk, e = std::min(n, b + chunk);
-    if (b < e) pool.emplace_back([&f, b, e] { f(b, e); });
-  }
-  f(0, std::min(n, chunk));
-  for (auto& th : pool) th.join();
-}
-
-bool GetI32(const Napi::Env& env, const Napi::Value& v, const char* name, int32_t** data, size_t* len) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    Napi::TypeError::New(env, std::string(name) + " must be an Int32Array").ThrowAsJavaScriptException();
-    return false;
-  }
-  auto arr = v.As<Napi::Int32Array>();
-  *data = arr.Data();
-  *len = arr.ElementLength();
-  return true;
-}
-
-bool Fail(const Napi::Env& env, const std::string& msg) {
-  Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
-  return false;
-}
 
 // A CSR index over a [rows x cols] matrix: rowPtr monotone from 0 to nnz, columns < cols.
 // Checked in full before any kernel uses it to address memory.
@@ -503,6 +426,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
   exports.Set("adam", Napi::Function::New(env, AdamUpdate, "adam"));
   exports.Set("reluGrad", Napi::Function::New(env, ReluGrad, "reluGrad"));
+  AddModelKernels(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 3));
   return exports;
 }

@@ -45,6 +45,10 @@ export interface BlasAddon {
   ): void;
   /** out = y > 0 ? dy : 0, elementwise over equal-length arrays (kernels/reluGradKernel.ts). */
   reluGrad(dy: Float32Array, y: Float32Array, out: Float32Array): void;
+  /** out = gelu_new(x) elementwise (native/model_kernels.cc). */
+  geluNew(x: Float32Array, out: Float32Array): void;
+  /** z [B,P,H,dh] = causal softmax(q·kᵀ·scale)·v; k, v [B,P,K,dh] (native/model_kernels.cc). */
+  causalAttention(q: Float32Array, k: Float32Array, v: Float32Array, z: Float32Array, B: number, P: number, H: number, K: number, dh: number, scale: number): void;
   setNumThreads(n: number): void;
   numThreads(): number;
   /** OpenBLAS's build string (version, target core, max threads). */

@@ -13,3 +13,6 @@ export const SaeAdamUpdate = 'SaeAdamUpdate';
 export type SaeAdamUpdateAttrs = { beta1: number; beta2: number; eps: number; lr: number; step: number };
 /** relu gradient from the relu's output (kernels/reluGradKernel.ts); inputs dy, y. */
 export const SaeReluGrad = 'SaeReluGrad';
+/** Forward-only transformer kernels (kernels/modelKernels.ts): gelu_new (x) and causal attention (q, k, v; scale). */
+export const SaeGeluNew = 'SaeGeluNew';
+export const SaeCausalAttention = 'SaeCausalAttention';

@@ -18,6 +18,7 @@ import { makeAdamKernel } from './kernels/adamKernel.js';
 import { makeSparseKernels } from './kernels/sparseKernels.js';
 import { makeRowGather } from './kernels/rowGather.js';
 import { makeReluGradKernel } from './kernels/reluGradKernel.js';
+import { makeModelKernels } from './kernels/modelKernels.js';
 import { makeSharedIdentity } from './kernels/sharedIdentity.js';
 import { SaeMatMul } from './kernelNames.js';
 
@@ -91,7 +92,10 @@ export function registerSaeKernels(backend: string): MatMulKernelState {
   // The fused Adam step (src/train/Adam.ts runs tfjs ops where it is not registered).
   const adam = canBlas && addon ? makeAdamKernel(addon, backend as BlasBackendKind) : null;
   if (adam) replaceKernel(adam);
-  if (canBlas && addon) replaceKernel(makeReluGradKernel(addon, backend as BlasBackendKind));
+  if (canBlas && addon) {
+    replaceKernel(makeReluGradKernel(addon, backend as BlasBackendKind));
+    for (const k of makeModelKernels(addon, backend as BlasBackendKind)) replaceKernel(k);
+  }
   // Block-copy GatherV2 (pure JS, no addon needed): the embedding lookup of the model forward.
   const stockGather = canBlas ? firstKernel(stockGathers, tf.GatherV2, backend) : undefined;
   if (stockGather) replaceKernel(makeRowGather(backend as BlasBackendKind, stockGather));

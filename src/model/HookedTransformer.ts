@@ -17,6 +17,7 @@ import { disposeWeights, weightTensors } from './weights.js';
 import { processWeights as processModelWeights } from './processWeights.js';
 import type { WeightProcessingOptions } from './processWeights.js';
 import { loadModelFolder } from './loadModel.js';
+import { fusedAttentionAvailable, fusedCausalAttention, geluNew } from '../backend/index.js';
 
 /**
  * A hook: receives the activation at a hook point and may return a replacement of the same
@@ -293,6 +294,8 @@ export class HookedTransformer {
         }
         return x;
       };
+      // Whether anyone caches or hooks `name` (fused kernels skip what nobody looks at).
+      const looks = (name: string) => wants(name) || hooks[name] !== undefined;
       const w = this.weights;
       const flat = tf.reshape(tokens, [-1]);
       let resid: tf.Tensor3D = hp('hook_embed', tf.reshape(tf.gather(w.WE, flat), [B, P, cfg.dModel]) as tf.Tensor3D);
@@ -300,8 +303,7 @@ export class HookedTransformer {
         const pos = tf.slice(w.WPos, [0, 0], [P, cfg.dModel]);
         // The hook sees [batch, pos, d_model] (as in TransformerLens); tiling is slow on wasm,
         // so only do it when someone looks.
-        const looked = wants('hook_pos_embed') || hooks['hook_pos_embed'] !== undefined;
-        resid = tf.add(resid, looked ? hp('hook_pos_embed', tf.broadcastTo(pos, [B, P, cfg.dModel]) as tf.Tensor3D) : pos);
+        resid = tf.add(resid, looks('hook_pos_embed') ? hp('hook_pos_embed', tf.broadcastTo(pos, [B, P, cfg.dModel]) as tf.Tensor3D) : pos);
       }
       const mask = causalMask(P);
       let rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
@@ -312,7 +314,7 @@ export class HookedTransformer {
         };
       }
       for (let l = 0; l < lastLayer; l++) {
-        resid = this.block(l, w.blocks[l]!, resid, hp, mask, rot);
+        resid = this.block(l, w.blocks[l]!, resid, hp, mask, rot, looks);
       }
       if (lastLayer < cfg.nLayers) hp(`blocks.${lastLayer}.hook_resid_pre`, resid);
       if (!needFinalNorm) return { cache: cacheObj };
@@ -379,6 +381,42 @@ export class HookedTransformer {
     return b ? (tf.add(y, b) as tf.Tensor2D) : y;
   }
 
+  /**
+   * z [B, P, H, dh] from q, k, v. Where no hook looks at the scores or the pattern, one fused
+   * native kernel (backend/ops/modelOps.ts: no transposes, no [B, H, P, P] tensors); otherwise
+   * the hooked tfjs ops.
+   */
+  private attention(
+    p: string,
+    q: tf.Tensor4D,
+    k: tf.Tensor4D,
+    v: tf.Tensor4D,
+    mask: tf.Tensor2D,
+    hp: <U extends tf.Tensor>(name: string, x: U) => U,
+    looks: (name: string) => boolean,
+  ): tf.Tensor4D {
+    const H = this.cfg.nHeads;
+    const K = this.cfg.nKvHeads;
+    const dh = this.cfg.dHead;
+    if (!looks(`${p}.attn.hook_attn_scores`) && !looks(`${p}.attn.hook_pattern`) && fusedAttentionAvailable()) {
+      return fusedCausalAttention(q, k, v, 1 / Math.sqrt(dh));
+    }
+    const qh = tf.transpose(q, [0, 2, 1, 3]); // [B, H, P, dh]
+    let kh = tf.transpose(k, [0, 2, 3, 1]); // [B, K, dh, P]: plain matMul, no transpose flag
+    let vh = tf.transpose(v, [0, 2, 1, 3]); // [B, K, P, dh]
+    if (K !== H) {
+      // Grouped-query attention: query head h reads kv head floor(h / (H/K)).
+      const g = H / K;
+      const idx = tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / g)), 'int32');
+      kh = tf.gather(kh, idx, 1);
+      vh = tf.gather(vh, idx, 1);
+    }
+    let scores = tf.div(tf.matMul(qh, kh), Math.sqrt(dh)) as tf.Tensor4D;
+    scores = hp(`${p}.attn.hook_attn_scores`, tf.add(scores, mask) as tf.Tensor4D);
+    const pattern = hp(`${p}.attn.hook_pattern`, tf.softmax(scores) as tf.Tensor4D);
+    return tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]) as tf.Tensor4D;
+  }
+
   private block(
     l: number,
     bw: BlockWeights,
@@ -386,6 +424,7 @@ export class HookedTransformer {
     hp: <U extends tf.Tensor>(name: string, x: U) => U,
     mask: tf.Tensor2D,
     rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined,
+    looks: (name: string) => boolean,
   ): tf.Tensor3D {
     const cfg = this.cfg;
     const p = `blocks.${l}`;
@@ -404,20 +443,7 @@ export class HookedTransformer {
       q = hp(`${p}.attn.hook_rot_q`, applyRotary(q, rot.cos, rot.sin));
       k = hp(`${p}.attn.hook_rot_k`, applyRotary(k, rot.cos, rot.sin));
     }
-    const qh = tf.transpose(q, [0, 2, 1, 3]); // [B, H, P, dh]
-    let kh = tf.transpose(k, [0, 2, 3, 1]); // [B, K, dh, P]: plain matMul, no transpose flag
-    let vh = tf.transpose(v, [0, 2, 1, 3]); // [B, K, P, dh]
-    if (K !== H) {
-      // Grouped-query attention: query head h reads kv head floor(h / (H/K)).
-      const g = H / K;
-      const idx = tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / g)), 'int32');
-      kh = tf.gather(kh, idx, 1);
-      vh = tf.gather(vh, idx, 1);
-    }
-    let scores = tf.div(tf.matMul(qh, kh), Math.sqrt(dh)) as tf.Tensor4D;
-    scores = hp(`${p}.attn.hook_attn_scores`, tf.add(scores, mask) as tf.Tensor4D);
-    const pattern = hp(`${p}.attn.hook_pattern`, tf.softmax(scores) as tf.Tensor4D);
-    const z = hp(`${p}.attn.hook_z`, tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]) as tf.Tensor4D);
+    const z = hp(`${p}.attn.hook_z`, this.attention(p, q, k, v, mask, hp, looks));
     const attnOut = hp(
       `${p}.hook_attn_out`,
       tf.reshape(this.linear(tf.reshape(z, [B * P, H * dh]), bw.WO, bw.bO), [B, P, D]) as tf.Tensor3D,
@@ -470,14 +496,9 @@ function activate<T extends tf.Tensor>(x: T, act: HookedTransformerConfig['actFn
       // exact GELU: x·Φ(x) = 0.5·x·(1 + erf(x/√2))
       return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
     case 'gelu_new':
-    case 'gelu_fast': {
-      // GPT-2's tanh approximation 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), written as
-      // x·σ(2u) (the same function: 1 + tanh(u) = 2σ(2u)) because tfjs-wasm's sigmoid is ~7×
-      // faster than its tanh; x³ as products since Pow is slower still.
-      const x3 = tf.mul(tf.mul(x, x), x);
-      const twoU = tf.mul(2 * Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, x3)));
-      return tf.mul(x, tf.sigmoid(twoU));
-    }
+    case 'gelu_fast':
+      // GPT-2's tanh approximation (backend/ops/modelOps.ts: one native pass where available).
+      return geluNew(x);
   }
 }
 

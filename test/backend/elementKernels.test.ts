@@ -2,7 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { SaeReluGrad } from '../../src/backend/kernelNames.js';
 import { ensureSaeKernels, stockKernelOf } from '../../src/backend/register.js';
-import { reluTrain } from '../../src/backend/index.js';
+import { fusedAttentionAvailable, fusedCausalAttention, geluNew, reluTrain } from '../../src/backend/index.js';
 import { ShapeError } from '../../src/errors.js';
 import { leakedTensors, setupTf } from '../helpers/tf.js';
 
@@ -120,3 +120,52 @@ test.serial('wasm: tf.clone shares the buffer (zero-copy Identity) and each hand
     v.dispose();
   });
 });
+
+/** softmax(causal(q·kᵀ·scale))·v with tfjs ops: the reference for the fused kernel. */
+function attentionRef(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, P, H] = q.shape;
+    const K = k.shape[2];
+    const idx = tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / (H / K))), 'int32');
+    const qh = tf.transpose(q, [0, 2, 1, 3]);
+    const kh = tf.gather(tf.transpose(k, [0, 2, 1, 3]), idx, 1);
+    const vh = tf.gather(tf.transpose(v, [0, 2, 1, 3]), idx, 1);
+    const mask = tf.tensor2d(Array.from({ length: P * P }, (_, i) => (i % P > Math.floor(i / P) ? -Infinity : 0)), [P, P]);
+    const p = tf.softmax(tf.add(tf.mul(tf.matMul(qh, kh, false, true), scale), mask));
+    return tf.transpose(tf.matMul(p, vh), [0, 2, 1, 3]) as tf.Tensor4D;
+  });
+}
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  test.serial(`${backend}: fused causal attention and gelu_new equal the tfjs ops (odd sizes, grouped kv heads)`, async (t) => {
+    await on(backend, () => {
+      if (!fusedAttentionAvailable()) {
+        t.log(`SaeCausalAttention is not registered on ${backend} (no BLAS addon): the model runs the tfjs ops`);
+        t.pass();
+        return;
+      }
+      for (const [B, P, H, K, dh] of [[2, 7, 4, 2, 5], [1, 13, 3, 3, 8], [3, 1, 2, 1, 4]] as const) {
+        const q = tf.randomNormal([B, P, H, dh], 0, 2, 'float32', 1) as tf.Tensor4D;
+        const k = tf.randomNormal([B, P, K, dh], 0, 2, 'float32', 2) as tf.Tensor4D;
+        const v = tf.randomNormal([B, P, K, dh], 0, 1, 'float32', 3) as tf.Tensor4D;
+        const before = tf.memory().numTensors;
+        const z = fusedCausalAttention(q, k, v, 1 / Math.sqrt(dh));
+        t.is(tf.memory().numTensors - before, 1);
+        const ref = attentionRef(q, k, v, 1 / Math.sqrt(dh));
+        t.deepEqual(z.shape, [B, P, H, dh]);
+        const err = tf.tidy(() => tf.max(tf.abs(tf.sub(z, ref))).dataSync()[0]!);
+        t.true(err < 1e-5, `[${B},${P},${H},${K},${dh}]: max abs error ${err}`);
+        tf.dispose([q, k, v, z, ref]);
+      }
+      const x = tf.linspace(-12, 12, 2001);
+      const ours = geluNew(x);
+      const ref = tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))))));
+      const err = tf.tidy(() => tf.max(tf.abs(tf.sub(ours, ref))).dataSync()[0]!);
+      t.true(err < 2e-6, `gelu_new max abs error ${err}`);
+      t.throws(() => fusedCausalAttention(tf.zeros([1, 2, 3, 4]) as tf.Tensor4D, tf.zeros([1, 2, 2, 4]) as tf.Tensor4D, tf.zeros([1, 2, 2, 4]) as tf.Tensor4D, 1), {
+        instanceOf: ShapeError, message: /SaeCausalAttention: .*heads a multiple of kv_heads/,
+      });
+      tf.dispose([x, ours, ref]);
+    });
+  });
+}

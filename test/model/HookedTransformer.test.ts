@@ -181,3 +181,15 @@ test.serial('resid_pre at the stop layer needs no block of that layer; cached ho
   t.throws(() => model.runWithCache(x, { names: ['blocks.0.hook_mlp_outt'] }), { instanceOf: ConfigError, message: /hook_mlp_outt/ });
   tf.dispose([x, mine, ...r.cache.values(), ...full.cache.values()]);
 });
+
+test.serial('the fused attention (nobody looks at scores or pattern) gives the hooked path\'s hook_z and logits', (t) => {
+  const x = toks([A, B]);
+  const fused = model.runWithCache(x, { names: ['blocks.1.attn.hook_z'], returnType: 'logits' });
+  const hooked = model.runWithCache(x, { names: ['blocks.1.attn.hook_z', 'blocks.0.attn.hook_pattern', 'blocks.1.attn.hook_attn_scores'], returnType: 'logits' });
+  const err = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+  const ez = err(fused.cache.get('blocks.1.attn.hook_z')!, hooked.cache.get('blocks.1.attn.hook_z')!);
+  const el = err(fused.logits!, hooked.logits!);
+  t.true(ez < 1e-5, `hook_z differs by ${ez}`);
+  t.true(el < 1e-4, `logits differ by ${el}`);
+  tf.dispose([x, fused.logits!, hooked.logits!, ...fused.cache.values(), ...hooked.cache.values()]);
+});

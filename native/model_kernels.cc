@@ -1,0 +1,182 @@
+// Fused kernels for the transformer forward pass (src/backend/kernels/modelKernels.ts, used by
+// src/model/HookedTransformer.ts when no hook needs the intermediates they skip):
+//
+//   geluNew(x, out)                       out = GPT-2's tanh-approximate GELU of x, one pass
+//   causalAttention(q, k, v, z, B, P, H, K, dh, scale)
+//                                         z = softmax(mask(q·kᵀ·scale))·v per batch and head
+//
+// Both need exp at float32 accuracy in a loop the compiler can vectorize: ExpF below (Cody-Waite
+// range reduction and Cephes's degree-6 polynomial, max relative error ~2e-7 against expf).
+// No trapping math: lets GCC turn the clamps and selects below into vector blends (it changes
+// no result: there is no reassociation and no flush of denormals).
+#pragma GCC optimize("no-trapping-math", "no-math-errno")
+
+#include <napi.h>
+
+#include <cstring>
+
+#include "common.h"
+
+namespace sae_rx {
+namespace {
+
+// e^x for x in float32 range, written without branches or library calls so that loops over it
+// vectorize. Inputs are clamped to [-87.3, 88.7]: below, e^x would be denormal (returned as
+// ~1e-38 instead, which is 0 to every sum it enters); above, it would overflow.
+inline float ExpF(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+  const float t = x * 1.44269504088896341f;
+  // Round to nearest by the 1.5·2^23 trick (no fast-math here, so it is not folded away).
+  const float n = (t + 12582912.0f) - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// GPT-2's gelu_new: 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as x·σ(2u)
+// (the same function: 1 + tanh(u) = 2σ(2u)), as the tfjs ops it replaces.
+SAE_RX_CLONES void GeluNewRange(const float* __restrict x, float* __restrict out, size_t b, size_t e) {
+  const float c = 2.0f * 0.7978845608028654f;
+  for (size_t i = b; i < e; ++i) {
+    const float v = x[i];
+    const float twoU = c * (v + 0.044715f * (v * v * v));
+    out[i] = v / (1.0f + ExpF(-twoU));
+  }
+}
+
+Napi::Value GeluNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2) return Fail(env, "geluNew expects 2 arguments"), env.Undefined();
+  F32View x, out;
+  if (!GetF32(env, info[0], "x", &x) || !GetF32(env, info[1], "out", &out)) return env.Undefined();
+  if (x.length != out.length) return Fail(env, "geluNew: x and out must have the same length"), env.Undefined();
+  ParallelFor(x.length, 1 << 20, [&](size_t b, size_t e) { GeluNewRange(x.data, out.data, b, e); });
+  return env.Undefined();
+}
+
+// s_r[j] += a_r · row[j] for the R rows s_r = s + r·stride, j < n: one load of row[j] for R
+// multiply-adds.
+template <size_t R>
+SAE_RX_CLONES void AxpyRows(float* __restrict s, size_t stride, const float* __restrict row, const float* a, size_t n) {
+  float c[R];
+  for (size_t r = 0; r < R; ++r) c[r] = a[r];
+  for (size_t j = 0; j < n; ++j) {
+    const float x = row[j];
+    for (size_t r = 0; r < R; ++r) s[r * stride + j] += c[r] * x;
+  }
+}
+
+// s[j] = e^(s[j] − max) for j < n; returns the sum.
+SAE_RX_CLONES float ExpShifted(float* __restrict s, float max, size_t n) {
+  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (size_t l = 0; l < 8; ++l) {
+      s[j + l] = ExpF(s[j + l] - max);
+      part[l] += s[j + l];
+    }
+  }
+  float sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+  for (; j < n; ++j) {
+    s[j] = ExpF(s[j] - max);
+    sum += s[j];
+  }
+  return sum;
+}
+
+constexpr size_t kRows = 4;  // query rows per block: each key/value row loaded once for all of them
+
+// One (batch, head) of causal attention. q, k, v, z are row-major [B, P, heads, dh] arrays
+// (k and v with K heads); kT is scratch [dh, P], s scratch [kRows, P].
+void AttendOne(const float* q, const float* k, const float* v, float* z, size_t b, size_t h, size_t P,
+               size_t H, size_t K, size_t dh, float scale, float* kT, float* s) {
+  const size_t kh = h / (H / K);
+  // kᵀ of this head, so that scores are axpys over contiguous key positions.
+  for (size_t j = 0; j < P; ++j) {
+    const float* kr = k + ((b * P + j) * K + kh) * dh;
+    for (size_t d = 0; d < dh; ++d) kT[d * P + j] = kr[d];
+  }
+  for (size_t i0 = 0; i0 < P; i0 += kRows) {
+    const size_t rows = std::min(kRows, P - i0);
+    const size_t n = i0 + rows;  // keys any row of the block sees (the causal mask: j <= i)
+    std::fill(s, s + kRows * P, 0.0f);
+    float a[kRows] = {0, 0, 0, 0};
+    for (size_t d = 0; d < dh; ++d) {
+      for (size_t r = 0; r < rows; ++r) a[r] = q[((b * P + i0 + r) * H + h) * dh + d];
+      AxpyRows<kRows>(s, P, kT + d * P, a, n);
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      float* sr = s + r * P;
+      const size_t nr = i0 + r + 1;
+      float max = -INFINITY;
+      for (size_t j = 0; j < nr; ++j) {
+        sr[j] *= scale;
+        max = sr[j] > max ? sr[j] : max;
+      }
+      const float inv = 1.0f / ExpShifted(sr, max, nr);
+      for (size_t j = 0; j < nr; ++j) sr[j] *= inv;
+      std::fill(sr + nr, sr + n, 0.0f);  // masked keys weigh 0 in the product below
+    }
+    // z rows of the block: Σ_j p_rj · v_j, each v_j loaded once for all rows.
+    float zb[kRows * 256];
+    float* zs = dh <= 256 ? zb : nullptr;
+    std::vector<float> zheap;
+    if (!zs) {
+      zheap.assign(kRows * dh, 0.0f);
+      zs = zheap.data();
+    }
+    std::fill(zs, zs + kRows * dh, 0.0f);
+    for (size_t j = 0; j < n; ++j) {
+      const float* vr = v + ((b * P + j) * K + kh) * dh;
+      float pj[kRows];
+      for (size_t r = 0; r < kRows; ++r) pj[r] = r < rows ? s[r * P + j] : 0.0f;
+      AxpyRows<kRows>(zs, dh, vr, pj, dh);
+    }
+    for (size_t r = 0; r < rows; ++r) std::copy(zs + r * dh, zs + (r + 1) * dh, z + ((b * P + i0 + r) * H + h) * dh);
+  }
+}
+
+Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 10) return Fail(env, "causalAttention expects 10 arguments"), env.Undefined();
+  F32View q, k, v, z;
+  size_t B, P, H, K, dh;
+  if (!GetF32(env, info[0], "q", &q) || !GetF32(env, info[1], "k", &k) || !GetF32(env, info[2], "v", &v) ||
+      !GetF32(env, info[3], "z", &z) || !GetDim(env, info[4], "B", &B) || !GetDim(env, info[5], "P", &P) ||
+      !GetDim(env, info[6], "H", &H) || !GetDim(env, info[7], "K", &K) || !GetDim(env, info[8], "dh", &dh)) {
+    return env.Undefined();
+  }
+  if (!info[9].IsNumber()) return Fail(env, "causalAttention: scale must be a number"), env.Undefined();
+  const float scale = static_cast<float>(info[9].As<Napi::Number>().DoubleValue());
+  if (K == 0 || H % K != 0) return Fail(env, "causalAttention: H must be a positive multiple of K"), env.Undefined();
+  const double qn = static_cast<double>(B) * P * H * dh, kn = static_cast<double>(B) * P * K * dh;
+  if (q.length != qn || z.length != qn || k.length != kn || v.length != kn) {
+    return Fail(env, "causalAttention: q, z must hold B·P·H·dh floats and k, v B·P·K·dh"), env.Undefined();
+  }
+  ParallelFor(B * H, 1, [&](size_t begin, size_t end) {
+    std::vector<float> kT(dh * P), s(kRows * P);
+    for (size_t bh = begin; bh < end; ++bh) {
+      AttendOne(q.data, k.data, v.data, z.data, bh / H, bh % H, P, H, K, dh, scale, kT.data(), s.data());
+    }
+  });
+  return env.Undefined();
+}
+
+}  // namespace
+
+void AddModelKernels(Napi::Env env, Napi::Object exports) {
+  exports.Set("geluNew", Napi::Function::New(env, GeluNew, "geluNew"));
+  exports.Set("causalAttention", Napi::Function::New(env, CausalAttention, "causalAttention"));
+}
+
+}  // namespace sae_rx

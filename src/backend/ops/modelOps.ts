@@ -1,0 +1,40 @@
+/**
+ * Fused forward-only ops of the transformer (kernels/modelKernels.ts), each with the plain tfjs
+ * computation it replaces where the kernel is not registered (no addon, other backends).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SaeCausalAttention, SaeGeluNew } from '../kernelNames.js';
+import { ensureSaeKernels } from '../register.js';
+
+function has(kernel: string): boolean {
+  const b = tf.getBackend();
+  ensureSaeKernels(b);
+  return tf.getKernel(kernel, b) !== undefined;
+}
+
+/**
+ * GPT-2's gelu_new 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³). The tfjs form is x·σ(2u)
+ * (the same function: 1 + tanh(u) = 2σ(2u)) because tfjs-wasm's sigmoid is ~7× faster than its
+ * tanh; x³ as products since Pow is slower still.
+ */
+export function geluNew<T extends tf.Tensor>(x: T): T {
+  if (x.dtype === 'float32' && has(SaeGeluNew)) return tf.engine().runKernel(SaeGeluNew, { x }) as T;
+  return tf.tidy(() => {
+    const x3 = tf.mul(tf.mul(x, x), x);
+    const twoU = tf.mul(2 * Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, x3)));
+    return tf.mul(x, tf.sigmoid(twoU)) as T;
+  });
+}
+
+/** Whether fusedCausalAttention runs on the current backend. */
+export function fusedAttentionAvailable(): boolean {
+  return has(SaeCausalAttention);
+}
+
+/**
+ * z [B, P, H, dh] = softmax(q·kᵀ·scale + causal mask)·v for q [B, P, H, dh] and k, v
+ * [B, P, K, dh] (query head h reads kv head ⌊h/(H/K)⌋). Only where fusedAttentionAvailable().
+ */
+export function fusedCausalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number): tf.Tensor4D {
+  return tf.engine().runKernel(SaeCausalAttention, { q, k, v }, { scale } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
