@@ -3,7 +3,7 @@
  * with the backend and matMul kernel in use, then matMul GFLOP/s (bench/matmul.ts), then the
  * SAE training step (bench/trainStep.ts, when present), the model forward (bench/modelForward.ts:
  * activation generation and logits, tiny GPT-2 and a random GPT-2-small) and the toy pipeline
- * (bench/toyRun.ts). `--filter` matches case names (`modelForward/...`, `toyRun`, ...).
+ * (bench/toyRun.ts), and memory over 1,000 SAE steps (bench/stepMemory.ts). `--filter` matches case names (`modelForward/...`, `toyRun`, ...).
  * Logs go to stderr.
  * `--compare-torch [--rounds N]` runs only the PyTorch comparisons: bench/compareTorch.ts (SAE
  * training step, ours dense/sparse) and bench/compareModelForward.ts (activation generation and
@@ -66,6 +66,10 @@ async function main(): Promise<void> {
     const { benchModelForward } = await import('./modelForward.js');
     const f = opts.filter !== undefined && opts.filter.startsWith('modelForward') ? { filter: opts.filter } : {};
     for (const line of await benchModelForward({ quick: opts.quick, ...f })) print(line);
+  }
+  if (wants('stepMemory')) {
+    const { benchStepMemory } = await import('./stepMemory.js');
+    print(await benchStepMemory({ quick: opts.quick }));
   }
   if (wants('toyRun')) {
     const { benchToyRun } = await import('./toyRun.js');

@@ -101,7 +101,7 @@ export function saeLosses(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D, opts: Lo
   const saeIn = cfg.applyBDecToInput ? (tf.sub(x, p.b_dec) as tf.Tensor2D) : x;
   const hiddenPre =
     opts.constantInput && cfg.applyBDecToInput && !(mode === 'never' && saeMatMulImpl() !== 'saeMatMul')
-      ? encodeConstantInput(x, p.b_dec, p.W_enc, p.b_enc, mode)
+      ? encodeConstantInput(x, p.b_dec, p.W_enc, p.b_enc, mode, saeIn)
       : sparseGradEncode(saeIn, p.W_enc, p.b_enc, mode);
   let noisy = hiddenPre;
   if (opts.training && cfg.noiseScale > 0) {

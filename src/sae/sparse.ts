@@ -166,10 +166,12 @@ export function sparseGradEncode(
  */
 export function encodeConstantInput(
   x: tf.Tensor2D, bDec: tf.Tensor1D, w: tf.Tensor2D, b: tf.Tensor1D, mode: SparseStepMode = sparseStepMode(),
+  /** x − bDec when the caller has it already (saves recomputing it; must be exactly that). */
+  saeInGiven?: tf.Tensor2D,
 ): tf.Tensor2D {
   const op = tf.customGrad((...args: Arg[]) => {
     const [bDecIn, wIn, bIn, save] = args as [tf.Tensor1D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    const saeIn = tf.sub(x, bDecIn) as tf.Tensor2D;
+    const saeIn = saeInGiven ?? (tf.sub(x, bDecIn) as tf.Tensor2D);
     save([saeIn, wIn]);
     return {
       value: tf.add(saeMatMul(saeIn, wIn), bIn) as tf.Tensor2D,
