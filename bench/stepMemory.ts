@@ -1,6 +1,7 @@
 /**
  * Memory over 1,000 SAE training steps at a real SAE shape (d_in 512, d_sae 4096, batch 1024,
- * started at L0 ≈ 75 like a trained SAE, sparse step 'auto'): every 100 steps, after a full GC,
+ * started at L0 ≈ 75 like a trained SAE, sparse step 'auto'; on random batches L0 drifts up and
+ * 'auto' moves to the dense products, so both paths run): every 100 steps, after a full GC,
  * the tensor count, RSS, wasm heap size and JS heap. Flat after warm-up = no growth. The
  * toy-run memory bench (toyRun.ts) covers the whole Rx pipeline; this one the step at scale.
  * Run alone: `npx tsx bench/stepMemory.ts [--quick]` (--quick: 200 steps).
