@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { SaeReluGrad } from '../../src/backend/kernelNames.js';
+import { SaeGeluNew, SaeReluGrad } from '../../src/backend/kernelNames.js';
 import { ensureSaeKernels, stockKernelOf } from '../../src/backend/register.js';
 import { fusedAttentionAvailable, fusedCausalAttention, geluNew, reluTrain } from '../../src/backend/index.js';
 import { ShapeError } from '../../src/errors.js';
@@ -169,3 +169,32 @@ for (const backend of ['wasm', 'cpu'] as const) {
     });
   });
 }
+
+test.serial('without the native kernels (no addon), reluTrain and geluNew fall back to tfjs ops with the same results', async (t) => {
+  await on('wasm', () => {
+    const names = [SaeReluGrad, SaeGeluNew];
+    const saved = names.map((n) => tf.getKernel(n, 'wasm'));
+    if (saved.some((k) => !k)) {
+      t.log('native kernels absent: the fallback is what every other test runs');
+      t.pass();
+      return;
+    }
+    const x = tf.tensor2d([[-2, 0, 3, 0.5], [1, -1, 0, 7]]);
+    const w = tf.tensor2d([[1, -2, 3, 4], [-5, 6, -7, 8]]);
+    const run = () => tf.tidy(() => {
+      const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(reluTrain(v), w)))(x);
+      return [Array.from(g.dataSync(), (a) => a + 0), Array.from(geluNew(x).dataSync())];
+    });
+    const native = run();
+    for (const n of names) tf.unregisterKernel(n, 'wasm');
+    let fallback: number[][];
+    try {
+      fallback = run();
+    } finally {
+      for (const k of saved) tf.registerKernel(k!);
+    }
+    t.deepEqual(fallback[0], native[0]);
+    fallback[1]!.forEach((v, i) => t.true(Math.abs(v - native[1]![i]!) < 1e-6, `gelu_new at ${i}: ${v} vs ${native[1]![i]}`));
+    tf.dispose([x, w]);
+  });
+});
