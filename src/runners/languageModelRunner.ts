@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Observable, defer, lastValueFrom, skip, take, toArray } from 'rxjs';
+import { type Observable, lastValueFrom, skip, take, toArray } from 'rxjs';
 import { runEvals } from '../analysis/evals.js';
 import { loadSae } from '../sae/saeFolder.js';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
@@ -203,8 +203,8 @@ function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTrans
  * checkpoint_path, which also holds the SAE folders `<sae_id>/final_<tokens>`), W&B when
  * `log_to_wandb`, and `report.html` at the end. With `use_cached_activations` the
  * activations come from `cached_activations_path` (a cache written by the cache runner, checked
- * against the config's hooks, d_in and context size) through the same training tail, and no
- * model is loaded. With `resume`, training continues from the latest checkpoint every SAE has in
+ * against the config's hooks, d_in and context size) through the same training tail; the model
+ * is then loaded only for evals (during training at SAELens's cadence, and the final ones). With `resume`, training continues from the latest checkpoint every SAE has in
  * the run folder (SAELens's `get_resume_checkpoint_path`): the stream is replayed up to it
  * (every stage is seeded) and the final SAE equals that of an uninterrupted run.
  */
@@ -225,8 +225,8 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   const evalBatches = opts.evalBatches ?? 1;
   if (!(Number.isInteger(evalBatches) && evalBatches >= 0)) throw new ConfigError(`evalBatches must be an integer ≥ 0, got ${evalBatches}`);
   const cadence = cfg.wandb_log_frequency * cfg.eval_every_n_wandb_logs;
-  // evals during training only when some step is at the cadence (and never from a cache: no model)
-  const cadenceEvals = evalBatches > 0 && totalSteps >= cadence && !cfg.use_cached_activations;
+  // evals during training only when some step is at the cadence
+  const cadenceEvals = evalBatches > 0 && totalSteps >= cadence;
   const tail = (resume: ResumePoint | undefined, evals?: TrainingTailOptions['evals']) =>
     trainingTail({
       specs,
@@ -257,27 +257,72 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   const cachedPath = cfg.use_cached_activations ? cfg.cached_activations_path : null;
   /** Documents read by the latest training stream (evals read what follows). */
   let docsRead = 0;
-  // SAELens reads a cache shard by shard into the same mixing buffer; no model is needed
+  /**
+   * The model and tokenizer (the caller disposes the model), checked against the config's hooks.
+   * `optional`: when the model cannot be had (no such folder or repo, offline), null and a
+   * warning instead of the error; a model that contradicts the config is an error either way.
+   */
+  async function loadModel(optional: true): Promise<{ model: HookedTransformer; tokenizer: TextTokenizer } | null>;
+  async function loadModel(optional?: false): Promise<{ model: HookedTransformer; tokenizer: TextTokenizer }>;
+  async function loadModel(optional = false): Promise<{ model: HookedTransformer; tokenizer: TextTokenizer } | null> {
+    log(`loading model ${cfg.model_name}`);
+    let dir: string;
+    let model: HookedTransformer;
+    try {
+      dir = await resolveModelFolder(cfg.model_name, opts.hub);
+      model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
+    } catch (e) {
+      if (!optional) throw e;
+      log(`sae-rx WARNING: no evals: model ${cfg.model_name} could not be loaded (${e instanceof Error ? e.message : String(e)})`);
+      return null;
+    }
+    try {
+      checkAgainstModel(cfg, model, hooks);
+      return { model, tokenizer: loadTokenizer(dir) };
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+  const evalsOn = (model: HookedTransformer, heldOut: { batches: TokenBatch[]; documents: number }): TrainingTailOptions['evals'] => {
+    if (heldOut.batches.length === 0) return undefined;
+    log(`evals every ${cadence} steps on ${heldOut.batches.length} held-out store batch${heldOut.batches.length > 1 ? 'es' : ''} (the first ${heldOut.documents} documents, not trained on)`);
+    return { model, tokens: heldOut.batches, wandbLogFrequency: cfg.wandb_log_frequency, evalEveryNWandbLogs: cfg.eval_every_n_wandb_logs };
+  };
+  // SAELens reads a cache shard by shard into the same mixing buffer. The model is loaded only
+  // for the evals during training (SAELens loads it either way); when it cannot be had, the run
+  // trains without them and says why.
   const fromCache = (p: string, resume: ResumePoint | undefined) =>
-    defer(() => {
-      log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on cached activations ${p} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
-      return cachedActivations({
-        path: p,
-        batchSize: cfg.store_batch_size * cfg.context_size,
-        expect: { hookPoints: hooks, hookPointHeadIndex: cfg.hook_point_head_index, dIn: cfg.d_in, contextSize: cfg.context_size },
-        trainingTokens: cfg.training_tokens,
-      }).pipe(tail(resume));
-    });
+    preparedStream(
+      async () => {
+        if (!cadenceEvals) return { model: null, heldOut: { batches: [], documents: 0 } };
+        const loaded = await loadModel(true);
+        if (!loaded) return { model: null, heldOut: { batches: [], documents: 0 } };
+        try {
+          return { model: loaded.model, heldOut: await heldOutTokens(loaded.model, loaded.tokenizer) };
+        } catch (e) {
+          loaded.model.dispose();
+          throw e;
+        }
+      },
+      ({ model, heldOut }): Observable<TrainEvent> => {
+        log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on cached activations ${p} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
+        docsRead = heldOut.documents;
+        return cachedActivations({
+          path: p,
+          batchSize: cfg.store_batch_size * cfg.context_size,
+          expect: { hookPoints: hooks, hookPointHeadIndex: cfg.hook_point_head_index, dIn: cfg.d_in, contextSize: cfg.context_size },
+          trainingTokens: cfg.training_tokens,
+        }).pipe(tail(resume, model ? evalsOn(model, heldOut) : undefined));
+      },
+      ({ model }) => model?.dispose(),
+    );
   // the model's activations, computed as the trainer asks for them
   const live = (resume: ResumePoint | undefined) =>
     preparedStream(
       async () => {
-        log(`loading model ${cfg.model_name}`);
-        const dir = await resolveModelFolder(cfg.model_name, opts.hub);
-        const model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
+        const { model, tokenizer } = await loadModel();
         try {
-          checkAgainstModel(cfg, model, hooks);
-          const tokenizer: TextTokenizer = loadTokenizer(dir);
           const heldOut = cadenceEvals ? await heldOutTokens(model, tokenizer) : { batches: [], documents: 0 };
           return { model, tokenizer, heldOut };
         } catch (e) {
@@ -288,11 +333,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
       ({ model, tokenizer, heldOut }): Observable<TrainEvent> => {
         const documents = opts.documents ?? datasetDocuments(cfg, opts.hub);
         log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on ${hooks.join(', ')} of ${cfg.model_name} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
-        if (heldOut.batches.length > 0)
-          log(`evals every ${cadence} steps on ${heldOut.batches.length} held-out store batch${heldOut.batches.length > 1 ? 'es' : ''} (the first ${heldOut.documents} documents, not trained on)`);
-        const evals: TrainingTailOptions['evals'] = heldOut.batches.length > 0
-          ? { model, tokens: heldOut.batches, wandbLogFrequency: cfg.wandb_log_frequency, evalEveryNWandbLogs: cfg.eval_every_n_wandb_logs }
-          : undefined;
+        const evals = evalsOn(model, heldOut);
         return documents.pipe(
           skip(heldOut.documents),
           packContext({
@@ -322,7 +363,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
         opts,
         after: async (summary) => {
           const n = opts.finalEvalBatches ?? 0;
-          if (n <= 0 || cachedPath !== null) return [];
+          if (n <= 0) return [];
           log(`evals of the final SAE${summary.saes.length > 1 ? 's' : ''} on ${n} store batches after the training data`);
           return finalEvals(cfg, opts, summary, { batches: n, skipDocuments: docsRead });
         },

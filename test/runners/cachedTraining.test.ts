@@ -10,6 +10,7 @@ import { ConfigError } from '../../src/errors.js';
 import { runCacheActivations } from '../../src/runners/cacheActivationsRunner.js';
 import { languageModelRunner } from '../../src/runners/languageModelRunner.js';
 import { lastValueFrom } from 'rxjs';
+import { readRecords } from '../../src/sinks/report/writeReport.js';
 
 const MODEL_DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
 const TEXT = path.resolve('../shared/data/austen.txt');
@@ -42,4 +43,29 @@ test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
   // a cache of another hook is refused before training
   const other = decodeRunnerConfig({ ...common, hook_point: 'blocks.0.hook_resid_post', hook_point_layer: 0, use_cached_activations: true, cached_activations_path: cache, training_tokens: 128, log_to_wandb: false, wandb_id: 'x', checkpoint_path: path.join(tmp, 'x') });
   await t.throwsAsync(lastValueFrom(languageModelRunner(other, { console: false, log: () => {}, handleSignals: false }).events$), { instanceOf: ConfigError, message: /hook/ });
+});
+
+(HAVE ? test.serial : test.skip)('use_cached_activations: evals at the SAELens cadence load the model (as SAELens does); without the model, a warning and no evals', async (t) => {
+  const cache = path.join(tmp, 'cache-evals');
+  const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', dataset_path: TEXT, context_size: 32, d_in: 128, store_batch_size: 4, n_batches_in_buffer: 4 };
+  await runCacheActivations(
+    decodeCacheActivationsRunnerConfig({ ...common, training_tokens: 12 * 128, new_cached_activations_path: cache, n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 0 }),
+    { log: () => {} },
+  );
+  const train = { ...common, use_cached_activations: true, cached_activations_path: cache, expansion_factor: 2, train_batch_size: 128, training_tokens: 8 * 128, lr_warm_up_steps: 0, log_to_wandb: false, wandb_log_frequency: 2, eval_every_n_wandb_logs: 2 };
+  const before = tf.memory().numTensors;
+  const lines: string[] = [];
+  const s = await languageModelRunner(decodeRunnerConfig({ ...train, wandb_id: 'ce', checkpoint_path: path.join(tmp, 'ce') }), { console: false, log: (l) => lines.push(l), handleSignals: false, report: false }).run();
+  t.is(tf.memory().numTensors, before);
+  const evals = (await readRecords(path.join(s.runDir, 'records.jsonl'))).filter((r) => r.type === 'eval');
+  t.deepEqual(evals.map((r) => r.step), [3, 7]); // cadence 2 × 2
+  t.true(lines.some((l) => /evals every 4 steps on 1 held-out store batch/.test(l)), lines.join('\n'));
+  // The cache alone (the model folder gone): trains, says why there are no evals.
+  const lines2: string[] = [];
+  const missing = path.join(tmp, 'no-such-model');
+  const s2 = await languageModelRunner(decodeRunnerConfig({ ...train, model_name: missing, wandb_id: 'cn', checkpoint_path: path.join(tmp, 'cn') }), { console: false, log: (l) => lines2.push(l), handleSignals: false, report: false }).run();
+  t.is(s2.saes[0]!.steps, 8);
+  t.is((await readRecords(path.join(s2.runDir, 'records.jsonl'))).filter((r) => r.type === 'eval').length, 0);
+  t.true(lines2.some((l) => l.includes('WARNING: no evals: model') && l.includes('no-such-model')), lines2.join('\n'));
+  t.is(tf.memory().numTensors, before);
 });
