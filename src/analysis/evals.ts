@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
-import { logSumExpLastAxis, nextTokenLogits, sumLastAxisChunked, type HookedTransformer } from '../model/HookedTransformer.js';
+import { nextTokenLogits, sumLastAxisChunked, type HookedTransformer } from '../model/HookedTransformer.js';
 import type { Sae } from '../sae/Sae.js';
 import type { Histogram } from '../train/TrainEvent.js';
 
@@ -95,16 +95,6 @@ function tokenTensor(t: EvalTokens, i: number): tf.Tensor2D {
   if (!(b.tokens instanceof Int32Array) || b.tokens.length !== b.n * b.contextSize)
     throw new ShapeError(`runEvals(): token batch ${i} has ${b.tokens?.length} tokens, expected n·contextSize = ${b.n}·${b.contextSize}`);
   return tf.tensor2d(b.tokens, [b.n, b.contextSize], 'int32');
-}
-
-/** KL(p ‖ q) per position from logits `[B, P, V]` of p (clean) and q (spliced): `[B·P]`. */
-export function klPerPosition(cleanLogits: tf.Tensor3D, splicedLogits: tf.Tensor3D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const V = cleanLogits.shape[2];
-    const lp = tf.reshape(tf.sub(cleanLogits, tf.expandDims(logSumExpLastAxis(cleanLogits), -1)), [-1, V]) as tf.Tensor2D;
-    const lq = tf.reshape(tf.sub(splicedLogits, tf.expandDims(logSumExpLastAxis(splicedLogits), -1)), [-1, V]) as tf.Tensor2D;
-    return sumLastAxisChunked(tf.mul(tf.exp(lp), tf.sub(lp, lq)) as tf.Tensor2D);
-  });
 }
 
 /** Equal-width histogram of `values` (a degenerate range is widened by ±0.5). */

@@ -22,11 +22,6 @@ export interface ActivationBatch {
   readonly normScalingFactor?: number;
 }
 
-/** Rows (tokens) in a batch. */
-export function rowsOf(b: ActivationBatch): number {
-  return b.acts.shape[0];
-}
-
 /**
  * Token sequences (DESIGN.md §2): `n` sequences of `contextSize` token ids, row-major in
  * `tokens` (length n·contextSize). Plain arrays, no tensors.
