@@ -56,6 +56,15 @@ function isLocalPath(name: string): boolean {
   return fs.existsSync(name) || name.startsWith('.') || name.startsWith('/');
 }
 
+/**
+ * The sweep's single-SAE configs as the runner trains and names them: a local model folder is
+ * named by its folder name in SAE ids and saved cfg.json files (SAELens would put the whole
+ * path there, slashes turned into underscores).
+ */
+export function runnerSingles(cfg: LanguageModelSaeRunnerConfig): SingleLanguageModelSaeRunnerConfig[] {
+  return expandSweep(isLocalPath(cfg.model_name) ? { ...cfg, model_name: path.basename(path.resolve(cfg.model_name)) } : cfg);
+}
+
 /** A local model folder (has config.json), else the folder of a hub repo's files in the hub cache. */
 export async function resolveModelFolder(modelName: string, hub?: Partial<HubConfig>): Promise<string> {
   if (fs.existsSync(path.join(modelName, 'config.json'))) return modelName;
@@ -209,13 +218,10 @@ function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTrans
  * (every stage is seeded) and the final SAE equals that of an uninterrupted run.
  */
 export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: LanguageModelRunnerOptions = {}): Runner {
-  // A local model folder is named by its folder name in SAE ids and saved cfg.json files
-  // (SAELens would put the whole path there, slashes turned into underscores).
   if (cfg.model_class_name !== 'HookedTransformer') throw new ConfigError(`model_class_name: ${cfg.model_class_name} is not supported (HookedTransformer only)`);
   if (cfg.from_pretrained_path !== null)
     throw new ConfigError(`from_pretrained_path: continuing from a pretrained SAE (${cfg.from_pretrained_path}) is not supported; use resume with a checkpoint of this runner`);
-  const local = isLocalPath(cfg.model_name);
-  const singles = expandSweep(local ? { ...cfg, model_name: path.basename(path.resolve(cfg.model_name)) } : cfg);
+  const singles = runnerSingles(cfg);
   const specs = runnerSpecs(singles);
   const hooks = runnerHooks(singles);
   const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);

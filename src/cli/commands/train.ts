@@ -10,9 +10,8 @@ import * as path from 'node:path';
 import { FIELD_TABLES } from '../../config/files.js';
 import { generateRunId } from '../../config/languageModelRunnerConfig.js';
 import { type RunnerConfigs, encodeRunnerConfig } from '../../config/runnerConfig.js';
-import { expandSweep } from '../../config/sweep.js';
 import { ConfigError } from '../../errors.js';
-import { languageModelRunner } from '../../runners/languageModelRunner.js';
+import { languageModelRunner, runnerSingles } from '../../runners/languageModelRunner.js';
 import { toyModelRunner } from '../../runners/toyModelRunner.js';
 import type { RunOptions, RunSummary } from '../../runners/trainingRun.js';
 import type { FeatureRecovery } from '../../sources/toyModel.js';
@@ -47,12 +46,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const what = kind === 'toy_model' ? 'toy-model' : 'language-model';
   if (args.flags['dry-run'] === true) {
     let saes = ['sae'];
-    if (kind === 'language_model') {
-      const lm = config as RunnerConfigs['language_model'];
-      // named as the runner names them: a local model folder by its folder name
-      const local = existsSync(lm.model_name) || /^[./]/.test(lm.model_name);
-      saes = expandSweep(local ? { ...lm, model_name: path.basename(path.resolve(lm.model_name)) } : lm).map((s) => s.sae_id);
-    }
+    if (kind === 'language_model') saes = runnerSingles(config as RunnerConfigs['language_model']).map((s) => s.sae_id);
     printConfig(ctx, kind, encodeRunnerConfig(config), saes);
     return 0;
   }
