@@ -24,13 +24,21 @@ test.before(async () => {
 });
 test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-(HAVE ? test.serial : test.skip)('use_cached_activations: the LM runner trains from a cache written by runCacheActivations', async (t) => {
-  const cache = path.join(tmp, 'cache');
-  const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', dataset_path: TEXT, context_size: 32, d_in: 128, store_batch_size: 4, n_batches_in_buffer: 4 };
+/** Settings the cache and the training runs share (tiny GPT-2, layer 1 residual, Austen). */
+const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', dataset_path: TEXT, context_size: 32, d_in: 128, store_batch_size: 4, n_batches_in_buffer: 4 };
+
+/** An unshuffled activation cache of `tokens` tokens in tmp/`name`; returns its path. */
+async function writeCache(name: string, tokens: number): Promise<string> {
+  const cache = path.join(tmp, name);
   await runCacheActivations(
-    decodeCacheActivationsRunnerConfig({ ...common, training_tokens: 40 * 128, new_cached_activations_path: cache, n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 0 }),
+    decodeCacheActivationsRunnerConfig({ ...common, training_tokens: tokens, new_cached_activations_path: cache, n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 0 }),
     { log: () => {} },
   );
+  return cache;
+}
+
+(HAVE ? test.serial : test.skip)('use_cached_activations: the LM runner trains from a cache written by runCacheActivations', async (t) => {
+  const cache = await writeCache('cache', 40 * 128);
   const before = tf.memory().numTensors;
   const cfg = decodeRunnerConfig({
     ...common, use_cached_activations: true, cached_activations_path: cache, expansion_factor: 2, train_batch_size: 128,
@@ -46,12 +54,7 @@ test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 });
 
 (HAVE ? test.serial : test.skip)('use_cached_activations: evals at the SAELens cadence load the model (as SAELens does); without the model, a warning and no evals', async (t) => {
-  const cache = path.join(tmp, 'cache-evals');
-  const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', dataset_path: TEXT, context_size: 32, d_in: 128, store_batch_size: 4, n_batches_in_buffer: 4 };
-  await runCacheActivations(
-    decodeCacheActivationsRunnerConfig({ ...common, training_tokens: 12 * 128, new_cached_activations_path: cache, n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 0 }),
-    { log: () => {} },
-  );
+  const cache = await writeCache('cache-evals', 12 * 128);
   const train = { ...common, use_cached_activations: true, cached_activations_path: cache, expansion_factor: 2, train_batch_size: 128, training_tokens: 8 * 128, lr_warm_up_steps: 0, log_to_wandb: false, wandb_log_frequency: 2, eval_every_n_wandb_logs: 2 };
   const before = tf.memory().numTensors;
   const lines: string[] = [];
