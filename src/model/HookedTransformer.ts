@@ -17,6 +17,7 @@ import { disposeWeights, weightTensors } from './weights.js';
 import { processWeights as processModelWeights } from './processWeights.js';
 import type { WeightProcessingOptions } from './processWeights.js';
 import { loadModelFolder } from './loadModel.js';
+import { hookShapesFor } from './hookPoints.js';
 import { fusedAttentionAvailable, fusedCausalAttention, geluNew } from '../backend/index.js';
 
 /**
@@ -131,42 +132,9 @@ export class HookedTransformer {
     return Object.keys(this.hookShapes());
   }
 
-  /** The shape of each hook point's activation for a `[batch, pos]` input. */
+  /** The shape of each hook point's activation for a `[batch, pos]` input (hookPoints.ts). */
   hookShapes(batch = 1, pos = 1): Record<string, number[]> {
-    const c = this.cfg;
-    const s: Record<string, number[]> = {};
-    const resid = [batch, pos, c.dModel];
-    const norm = (p: string) => {
-      s[`${p}.hook_scale`] = [batch, pos, 1];
-      s[`${p}.hook_normalized`] = resid;
-    };
-    s['hook_embed'] = resid;
-    if (c.positionalEmbedding === 'standard') s['hook_pos_embed'] = resid;
-    for (let l = 0; l < c.nLayers; l++) {
-      const b = `blocks.${l}`;
-      s[`${b}.hook_resid_pre`] = resid;
-      norm(`${b}.ln1`);
-      s[`${b}.attn.hook_q`] = [batch, pos, c.nHeads, c.dHead];
-      s[`${b}.attn.hook_k`] = [batch, pos, c.nKvHeads, c.dHead];
-      s[`${b}.attn.hook_v`] = [batch, pos, c.nKvHeads, c.dHead];
-      if (c.positionalEmbedding === 'rotary') {
-        s[`${b}.attn.hook_rot_q`] = [batch, pos, c.nHeads, c.dHead];
-        s[`${b}.attn.hook_rot_k`] = [batch, pos, c.nKvHeads, c.dHead];
-      }
-      s[`${b}.attn.hook_attn_scores`] = [batch, c.nHeads, pos, pos];
-      s[`${b}.attn.hook_pattern`] = [batch, c.nHeads, pos, pos];
-      s[`${b}.attn.hook_z`] = [batch, pos, c.nHeads, c.dHead];
-      s[`${b}.hook_attn_out`] = resid;
-      if (!c.parallelAttnMlp) s[`${b}.hook_resid_mid`] = resid;
-      norm(`${b}.ln2`);
-      s[`${b}.mlp.hook_pre`] = [batch, pos, c.dMlp];
-      if (c.gatedMlp) s[`${b}.mlp.hook_pre_linear`] = [batch, pos, c.dMlp];
-      s[`${b}.mlp.hook_post`] = [batch, pos, c.dMlp];
-      s[`${b}.hook_mlp_out`] = resid;
-      s[`${b}.hook_resid_post`] = resid;
-    }
-    norm('ln_final');
-    return s;
+    return hookShapesFor(this.cfg, batch, pos);
   }
 
   /** Logits `[batch, pos, vocab]`. */

@@ -52,6 +52,12 @@ export function modelWeightFiles(dir: string): string[] {
   );
 }
 
+/** The model config of a folder's `config.json` (named `modelName`, default the folder's name). */
+export function readModelConfig(dir: string, modelName?: string): HookedTransformerConfig {
+  const cfgFile = path.join(dir, 'config.json');
+  return configFromHf(readJson(cfgFile), cfgFile, modelName ?? path.basename(path.resolve(dir)));
+}
+
 /**
  * Loads config and (unprocessed) TransformerLens-layout weights from a folder. Reads every
  * float tensor into memory once, then converts; the caller owns the weights.
@@ -60,8 +66,7 @@ export async function loadModelFolder(
   dir: string,
   modelName?: string,
 ): Promise<{ cfg: HookedTransformerConfig; weights: ModelWeights }> {
-  const cfgFile = path.join(dir, 'config.json');
-  const cfg = configFromHf(readJson(cfgFile), cfgFile, modelName ?? path.basename(path.resolve(dir)));
+  const cfg = readModelConfig(dir, modelName);
   const files = modelWeightFiles(dir);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const file of files) {

@@ -37,7 +37,14 @@ test.before(async () => {
   const logSparsity = Float32Array.from({ length: 64 }, (_, i) => (i < 4 ? -10 : -2));
   await writeSaeFolder(path.join(saeRoot, 'layer1'), sae.snapshot(), { logSparsity });
   sae.dispose();
-  hub = await FakeHub.start({ 'models/someone/tiny-saes': saeRoot });
+  // A hub model repo with a config.json only: `hooks` needs nothing else.
+  const modelRepo = path.join(tmp, 'hub-model');
+  mkdirSync(modelRepo);
+  writeFileSync(path.join(modelRepo, 'config.json'), JSON.stringify({
+    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50257, n_positions: 256, n_embd: 128, n_layer: 4, n_head: 4,
+    activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, tie_word_embeddings: true,
+  }));
+  hub = await FakeHub.start({ 'models/someone/tiny-saes': saeRoot, 'models/someone/cfg-only-gpt2': modelRepo });
 });
 test.after.always(async () => {
   await hub?.close();
@@ -89,6 +96,24 @@ test('hooks lists tiny-gpt2 hook points with symbolic shapes (--json)', async (t
   t.true(hooks.every((h) => h.type === 'hook'));
   // the summary line is human output: stderr
   t.regex(r.stderr, /gpt2, 4 layers, d_model 128/);
+});
+
+test('hooks of a hub repo: fetches config.json only, lists the same hook points', async (t) => {
+  const env = { HF_ENDPOINT: hub.url, HF_HOME: path.join(tmp, 'hf-hooks'), HF_HUB_CACHE: path.join(tmp, 'hf-hooks', 'hub'), HF_TOKEN: '', HF_HUB_OFFLINE: '' };
+  hub.clearLog();
+  const r = await runMain(['--json', 'hooks', 'someone/cfg-only-gpt2', '--filter', 'blocks.2.'], { env });
+  t.is(r.code, 0, r.stderr);
+  const byName = new Map(jsonLines(r.stdout).map((h) => [h.name as string, h.shape]));
+  t.deepEqual(byName.get('blocks.2.attn.hook_pattern'), ['batch', 4, 'pos', 'pos']);
+  t.deepEqual(byName.get('blocks.2.mlp.hook_post'), ['batch', 'pos', 512]);
+  t.false(byName.has('blocks.1.hook_resid_pre'));
+  t.regex(r.stderr, /cfg-only-gpt2: gpt2, 4 layers, d_model 128/);
+  const files = hub.requests.filter((q) => q.url.includes('/resolve/')).map((q) => q.url.split('/').pop());
+  t.deepEqual([...new Set(files)], ['config.json']);
+  // neither a folder nor owner/name: a usage error
+  const bad = await runMain(['hooks', 'no-such-thing'], { env });
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /hooks: no-such-thing is neither a model folder nor a hub repo id/);
 });
 
 test('train a tiny toy config: SAE folder, records.jsonl, report.html; --json records on stdout; report rebuilds', async (t) => {

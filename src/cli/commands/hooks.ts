@@ -1,15 +1,23 @@
-/** `sae-rx hooks MODEL_DIR`: the model's hook points (TransformerLens names) and their shapes. */
+/**
+ * `sae-rx hooks MODEL`: the model's hook points (TransformerLens names) and their shapes, from
+ * its config.json alone (a local model folder, or a hub repo whose config.json alone is
+ * downloaded: no weights are read).
+ */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { HookedTransformer } from '../../model/HookedTransformer.js';
+import { downloadHubFile } from '../../hub/download.js';
+import { hubConfig } from '../../hub/config.js';
+import { hookShapesFor } from '../../model/hookPoints.js';
+import { readModelConfig } from '../../model/loadModel.js';
+import type { HookedTransformerConfig } from '../../model/ModelConfig.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
-import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import type { Command } from './command.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'filter', type: 'string', valueName: 'TEXT', description: 'only hook names containing TEXT (e.g. resid_pre, blocks.3.)' },
+  { name: 'revision', type: 'string', valueName: 'REV', description: 'hub branch, tag or commit (default main); hub repos only' },
 ];
 
 /**
@@ -17,9 +25,9 @@ const FLAGS: readonly FlagSpec[] = [
  * input are compared, so a dimension that follows the batch or the position is named whatever
  * the model's own sizes are.
  */
-export function symbolicShapes(model: HookedTransformer): Array<{ name: string; shape: Array<number | 'batch' | 'pos'> }> {
-  const a = model.hookShapes(1, 1);
-  const b = model.hookShapes(2, 3);
+export function symbolicShapes(cfg: HookedTransformerConfig): Array<{ name: string; shape: Array<number | 'batch' | 'pos'> }> {
+  const a = hookShapesFor(cfg, 1, 1);
+  const b = hookShapesFor(cfg, 2, 3);
   return Object.keys(a).map((name) => ({
     name,
     shape: a[name]!.map((d, i) => {
@@ -29,38 +37,45 @@ export function symbolicShapes(model: HookedTransformer): Array<{ name: string; 
   }));
 }
 
+const looksLikeRepo = (s: string) => /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(s);
+
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
-  if (args.positionals.length !== 1) throw new UsageError(`hooks takes one MODEL_DIR (a Hugging Face model folder), got ${args.positionals.length} arguments`);
-  const dir = path.resolve(ctx.io.cwd, args.positionals[0]!);
-  if (!existsSync(dir)) throw new UsageError(`model folder not found: ${args.positionals[0]}`);
-  await cliBackend(ctx);
-  // Unprocessed weights: loading is quicker and the hook points are the same.
-  const model = await stage(`loading the model in ${dir}`, () => HookedTransformer.fromFolder(dir, { processWeights: false }));
-  try {
-    const filter = typeof args.flags['filter'] === 'string' ? args.flags['filter'] : undefined;
-    const hooks = symbolicShapes(model).filter((h) => filter === undefined || h.name.includes(filter));
-    const c = model.cfg;
-    ctx.info(`${c.modelName}: ${c.family}, ${c.nLayers} layers, d_model ${c.dModel}, ${c.nHeads} heads, d_mlp ${c.dMlp}, context ${c.nCtx}`);
-    if (ctx.flags.json) {
-      for (const h of hooks) ctx.record({ type: 'hook', name: h.name, shape: h.shape });
-    } else {
-      const w = Math.max(0, ...hooks.map((h) => h.name.length));
-      ctx.print(hooks.map((h) => `${h.name.padEnd(w)}  [${h.shape.join(', ')}]`).join('\n'));
-    }
-  } finally {
-    model.dispose();
+  if (args.positionals.length !== 1) throw new UsageError(`hooks takes one MODEL (a Hugging Face model folder or hub repo owner/name), got ${args.positionals.length} arguments`);
+  const source = args.positionals[0]!;
+  const revision = typeof args.flags['revision'] === 'string' ? args.flags['revision'] : undefined;
+  const dir = path.resolve(ctx.io.cwd, source);
+  let cfg: HookedTransformerConfig;
+  if (existsSync(dir)) {
+    if (revision !== undefined) throw new UsageError('--revision is for hub repos, not local folders');
+    if (!existsSync(path.join(dir, 'config.json'))) throw new UsageError(`${source}: a model folder needs a config.json`);
+    cfg = readModelConfig(dir);
+  } else {
+    if (!looksLikeRepo(source)) throw new UsageError(`hooks: ${source} is neither a model folder nor a hub repo id (owner/name)`);
+    const hub = hubConfig({ warn: (m) => ctx.warn(m) }, ctx.io.env);
+    const file = await stage(`fetching config.json of hub repo ${source}`, () =>
+      downloadHubFile({ repo: source, path: 'config.json', ...(revision ? { revision } : {}) }, hub));
+    cfg = readModelConfig(path.dirname(file), source.split('/')[1]);
+  }
+  const filter = typeof args.flags['filter'] === 'string' ? args.flags['filter'] : undefined;
+  const hooks = symbolicShapes(cfg).filter((h) => filter === undefined || h.name.includes(filter));
+  ctx.info(`${cfg.modelName}: ${cfg.family}, ${cfg.nLayers} layers, d_model ${cfg.dModel}, ${cfg.nHeads} heads, d_mlp ${cfg.dMlp}, context ${cfg.nCtx}`);
+  if (ctx.flags.json) {
+    for (const h of hooks) ctx.record({ type: 'hook', name: h.name, shape: h.shape });
+  } else {
+    const w = Math.max(0, ...hooks.map((h) => h.name.length));
+    ctx.print(hooks.map((h) => `${h.name.padEnd(w)}  [${h.shape.join(', ')}]`).join('\n'));
   }
   return 0;
 }
 
 export const hooks: Command = {
   name: 'hooks',
-  usage: 'hooks MODEL_DIR',
+  usage: 'hooks MODEL',
   summary: "list a model's hook points and their activation shapes",
   flags: FLAGS,
   help: () => ({
-    usage: 'hooks MODEL_DIR [--filter TEXT]',
-    summary: 'List the hook points of the model in MODEL_DIR (config.json + safetensors), with their shapes; batch and pos are the input dimensions.',
+    usage: 'hooks MODEL [--filter TEXT] [--revision REV]',
+    summary: 'List the hook points of MODEL (a Hugging Face model folder, or a hub repo owner/name: only its config.json is fetched), with their shapes; batch and pos are the input dimensions.',
     flags: FLAGS,
   }),
   run,
