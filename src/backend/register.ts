@@ -5,7 +5,9 @@
  * - on wasm, an `Identity` that shares its input's buffer (kernels/sharedIdentity.ts);
  * - with the BLAS addon loaded and the backend wasm or cpu: OpenBLAS as `BatchMatMul`, so that
  *   plain `tf.matMul` and tfjs's own matMul gradient use it too. The stock kernel is kept and
- *   still runs non-float32 inputs; `setMatMulKernel(backend, 'stock')` puts it back.
+ *   still runs non-float32 inputs; `setMatMulKernel(backend, 'stock')` puts it back;
+ * - with the addon: the sparse SAE-step kernels, the fused Adam step, the relu gradient
+ *   (`SaeReluGrad`) and the model forward's fused gelu_new and causal attention.
  * Called by selectBackend(), and lazily by saeMatMul() on a backend not yet set up.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -61,6 +63,7 @@ function firstKernel(cache: Map<string, tf.KernelConfig>, name: string, backend:
   }
   return k;
 }
+
 const states = new Map<string, MatMulKernelState>();
 
 function replaceKernel(config: tf.KernelConfig): void {

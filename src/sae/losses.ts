@@ -94,6 +94,16 @@ export function ghostGradLoss(
   return tf.mean(tf.mul(rescale, ghostMse)) as tf.Scalar;
 }
 
+/**
+ * Sae.ts's activation with relu through reluTrain: the same values and gradient as tf.relu,
+ * with a one-pass backward that keeps only the output.
+ */
+function trainingActivation(fn: SaeConfig['activationFn'], h: tf.Tensor2D): tf.Tensor2D {
+  if (fn === 'relu') return reluTrain(h);
+  if (fn === 'tanh-relu') return tf.tanh(reluTrain(h)) as tf.Tensor2D;
+  return activation(fn, h);
+}
+
 /** Forward pass with every loss term. Call inside tf.tidy / tf.variableGrads. */
 export function saeLosses(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D, opts: LossOptions): LossTerms {
   const mode = opts.sparseStep ?? sparseStepMode();
@@ -107,9 +117,7 @@ export function saeLosses(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D, opts: Lo
   if (opts.training && cfg.noiseScale > 0) {
     noisy = tf.add(hiddenPre, tf.randomNormal(hiddenPre.shape, 0, cfg.noiseScale, 'float32', opts.noiseSeed)) as tf.Tensor2D;
   }
-  // relu through reluTrain: the same values and gradient as tf.relu, with a one-pass backward.
-  const featureActs =
-    cfg.activationFn === 'relu' ? reluTrain(noisy) : cfg.activationFn === 'tanh-relu' ? (tf.tanh(reluTrain(noisy)) as tf.Tensor2D) : activation(cfg.activationFn, noisy);
+  const featureActs = trainingActivation(cfg.activationFn, noisy);
   const scaled = p.scalingFactor ? (tf.mul(featureActs, p.scalingFactor) as tf.Tensor2D) : featureActs;
   const saeOut = tf.add(sparseDecodeMm(scaled, p.W_dec, mode), p.b_dec) as tf.Tensor2D;
   const perItem = perItemMse(saeOut, x, cfg.mseLossNormalization);
