@@ -273,7 +273,9 @@ export class HookedTransformer {
         // so only do it when someone looks.
         resid = tf.add(resid, looks('hook_pos_embed') ? hp('hook_pos_embed', tf.broadcastTo(pos, [B, P, cfg.dModel]) as tf.Tensor3D) : pos);
       }
-      const mask = causalMask(P);
+      // Built on first use: the fused attention kernel masks by itself.
+      let maskTensor: tf.Tensor2D | undefined;
+      const mask = () => (maskTensor ??= causalMask(P));
       let rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
       if (cfg.positionalEmbedding === 'rotary') {
         rot = {
@@ -359,7 +361,7 @@ export class HookedTransformer {
     q: tf.Tensor4D,
     k: tf.Tensor4D,
     v: tf.Tensor4D,
-    mask: tf.Tensor2D,
+    mask: () => tf.Tensor2D,
     hp: <U extends tf.Tensor>(name: string, x: U) => U,
     looks: (name: string) => boolean,
   ): tf.Tensor4D {
@@ -380,7 +382,7 @@ export class HookedTransformer {
       vh = tf.gather(vh, idx, 1);
     }
     let scores = tf.div(tf.matMul(qh, kh), Math.sqrt(dh)) as tf.Tensor4D;
-    scores = hp(`${p}.attn.hook_attn_scores`, tf.add(scores, mask) as tf.Tensor4D);
+    scores = hp(`${p}.attn.hook_attn_scores`, tf.add(scores, mask()) as tf.Tensor4D);
     const pattern = hp(`${p}.attn.hook_pattern`, tf.softmax(scores) as tf.Tensor4D);
     return tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]) as tf.Tensor4D;
   }
@@ -390,7 +392,7 @@ export class HookedTransformer {
     bw: BlockWeights,
     residPre: tf.Tensor3D,
     hp: <U extends tf.Tensor>(name: string, x: U) => U,
-    mask: tf.Tensor2D,
+    mask: () => tf.Tensor2D,
     rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined,
     looks: (name: string) => boolean,
   ): tf.Tensor3D {
