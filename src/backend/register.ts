@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendError } from '../errors.js';
+import './tfGradients.js';
 import { blasAddon, blasStatus } from './blas.js';
 import { saeMatMulGradConfig } from './gradients/SaeMatMul_grad.js';
 import { BLAS_BACKENDS, makeBlasBatchMatMul, type BlasBackendKind } from './kernels/blasBatchMatMul.js';
@@ -35,19 +36,15 @@ export interface MatMulKernelState {
 }
 
 /**
- * tfjs-core registers no gradients of its own: the `@tensorflow/tfjs` bundle does (its Node
- * build inlines register_all_gradients; tfjs-core's ESM dist cannot be imported by plain Node,
- * its imports lack extensions). Without this, tf.grads on any stock op fails with "gradient
- * function not found". Costs ~1 s once; skipped when something already registered them.
+ * Checks that tfjs's gradients are registered (tfGradients.ts imports the `@tensorflow/tfjs`
+ * bundle that registers them; tfjs-core's own ESM build cannot be imported by plain Node).
+ * They are missing only when two copies of tfjs-core are installed: the bundle then registered
+ * into the other one, and tf.grads on any stock op would fail with "gradient function not found".
  */
-export async function ensureTfGradients(): Promise<void> {
-  if (tf.getGradient(tf.Sum) && tf.getGradient(tf.BatchMatMul)) return;
-  try {
-    await import('@tensorflow/tfjs');
-  } catch (e) {
-    throw new BackendError(`cannot register tfjs gradients: @tensorflow/tfjs failed to load (${e instanceof Error ? e.message : String(e)})`);
+export function checkTfGradients(): void {
+  if (!tf.getGradient(tf.Sum) || !tf.getGradient(tf.BatchMatMul)) {
+    throw new BackendError('@tensorflow/tfjs loaded but its gradients are not in this tfjs-core (two copies of @tensorflow/tfjs-core installed? run npm dedupe)');
   }
-  if (!tf.getGradient(tf.Sum)) throw new BackendError('@tensorflow/tfjs loaded but registered no gradients (two copies of tfjs-core?)');
 }
 
 const stockKernels = new Map<string, tf.KernelConfig>();

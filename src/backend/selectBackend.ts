@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendError } from '../errors.js';
-import { ensureTfGradients, matMulKernelState, registerSaeKernels, type MatMulKernelState } from './register.js';
+import { checkTfGradients, matMulKernelState, registerSaeKernels, type MatMulKernelState } from './register.js';
 
 /** Backends in the order sae-rx prefers them (DESIGN.md §4). */
 export const BACKEND_PREFERENCE = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -67,7 +67,7 @@ async function choose(prefer: string | undefined, log: (line: string) => void): 
     order = [prefer as BackendName];
   }
   // Gradients are backend-independent; without them no SAE can train (see register.ts).
-  await ensureTfGradients();
+  checkTfGradients();
   const skipped: Array<{ name: BackendName; reason: string }> = [];
   for (const name of order) {
     try {

@@ -7,7 +7,6 @@
  *   loss  = mse + l1 + ghost
  */
 import * as tf from '@tensorflow/tfjs-core';
-import './gradients.js';
 import type { SaeConfig } from './SaeConfig.js';
 import { reluTrain } from '../backend/index.js';
 import { activation, type SaeParams } from './Sae.js';
