@@ -2,7 +2,8 @@
  * The one module with kernel-registry side effects (STYLE.md §2). Per backend it registers:
  * - `SaeMatMul` (our own kernel name, see ops/saeMatMul.ts) and its gradient;
  * - on wasm and cpu, a block-copy `GatherV2` (kernels/rowGather.ts), addon or not;
- * - on wasm, an `Identity` that shares its input's buffer (kernels/sharedIdentity.ts);
+ * - on wasm, an `Identity` that shares its input's buffer (kernels/sharedIdentity.ts) and a
+ *   `Slice` that copies only the slice (kernels/viewSlice.ts);
  * - with the BLAS addon loaded and the backend wasm or cpu: OpenBLAS as `BatchMatMul`, so that
  *   plain `tf.matMul` and tfjs's own matMul gradient use it too. The stock kernel is kept and
  *   still runs non-float32 inputs; `setMatMulKernel(backend, 'stock')` puts it back;
@@ -23,6 +24,7 @@ import { makeRowGather } from './kernels/rowGather.js';
 import { makeReluGradKernel } from './kernels/reluGradKernel.js';
 import { makeModelKernels } from './kernels/modelKernels.js';
 import { makeSharedIdentity } from './kernels/sharedIdentity.js';
+import { makeViewSlice } from './kernels/viewSlice.js';
 import { SaeMatMul } from './kernelNames.js';
 
 /** Which implementation runs `tf.matMul` (BatchMatMul) and `saeMatMul` on a backend. */
@@ -50,6 +52,7 @@ export function checkTfGradients(): void {
 const stockKernels = new Map<string, tf.KernelConfig>();
 const stockGathers = new Map<string, tf.KernelConfig>();
 const stockIdentities = new Map<string, tf.KernelConfig>();
+const stockSlices = new Map<string, tf.KernelConfig>();
 
 /** The kernel `name` of `backend` as first seen here (before any replacement of ours). */
 function firstKernel(cache: Map<string, tf.KernelConfig>, name: string, backend: string): tf.KernelConfig | undefined {
@@ -102,6 +105,9 @@ export function registerSaeKernels(backend: string): MatMulKernelState {
   // Zero-copy Identity on wasm (kernels/sharedIdentity.ts): gradient saves stop copying.
   const stockIdentity = backend === 'wasm' ? firstKernel(stockIdentities, tf.Identity, backend) : undefined;
   if (stockIdentity) replaceKernel(makeSharedIdentity(stockIdentity));
+  // Slice that copies only the slice on wasm (kernels/viewSlice.ts; the stock one copies its input).
+  const stockSlice = backend === 'wasm' ? firstKernel(stockSlices, tf.Slice, backend) : undefined;
+  if (stockSlice) replaceKernel(makeViewSlice(stockSlice));
   return setMatMulKernel(backend, kind);
 }
 
@@ -152,10 +158,11 @@ export function setMatMulKernel(backend: string, kind: 'blas' | 'stock'): MatMul
   return state;
 }
 
-/** The backend's own kernel `name` that registerSaeKernels replaced (GatherV2, Identity), if any. */
+/** The backend's own kernel `name` that registerSaeKernels replaced (GatherV2, Identity, Slice), if any. */
 export function stockKernelOf(name: string, backend: string): tf.KernelConfig | undefined {
   if (name === tf.GatherV2) return stockGathers.get(backend);
   if (name === tf.Identity) return stockIdentities.get(backend);
+  if (name === tf.Slice) return stockSlices.get(backend);
   return undefined;
 }
 

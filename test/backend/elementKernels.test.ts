@@ -198,3 +198,35 @@ test.serial('without the native kernels (no addon), reluTrain and geluNew fall b
     tf.dispose([x, w]);
   });
 });
+
+test.serial('wasm: the view Slice equals the stock kernel (ranks 1–5, dtypes, runs, -1 sizes, empty), no leaks', async (t) => {
+  await on('wasm', async () => {
+    const stock = stockKernelOf(tf.Slice, 'wasm');
+    if (!stock) throw new Error('no stock Slice recorded for wasm');
+    const cases: { shape: number[]; begin: number[]; size: number[]; dtype: 'float32' | 'int32' | 'bool' }[] = [
+      { shape: [10], begin: [3], size: [4], dtype: 'float32' },
+      { shape: [6, 7], begin: [1, 2], size: [3, 4], dtype: 'float32' },
+      { shape: [6, 7], begin: [2, 0], size: [3, 7], dtype: 'int32' }, // whole rows: one run
+      { shape: [3, 4, 5], begin: [1, 1, 0], size: [2, 2, 5], dtype: 'float32' },
+      { shape: [3, 4, 5], begin: [0, 2, 1], size: [-1, 1, 3], dtype: 'bool' },
+      { shape: [2, 3, 4, 5], begin: [1, 0, 1, 2], size: [1, 3, 2, 3], dtype: 'float32' },
+      { shape: [2, 2, 3, 2, 3], begin: [0, 1, 1, 0, 1], size: [2, 1, 2, -1, 2], dtype: 'int32' },
+      { shape: [4, 5], begin: [2, 1], size: [0, 3], dtype: 'float32' },
+    ];
+    for (const c of cases) {
+      const n = c.shape.reduce((p, d) => p * d, 1);
+      const vals = Array.from({ length: n }, (_, i) => (c.dtype === 'bool' ? i % 3 === 0 : c.dtype === 'int32' ? i * 7 - 50 : Math.cos(i) * 3));
+      const x = tf.tensor(vals as number[], c.shape, c.dtype);
+      let ours: tf.Tensor | undefined;
+      t.is(await leakedTensors(() => { ours = tf.slice(x, c.begin, c.size); }), 1);
+      const ref = withStock(tf.Slice, 'wasm', stock, () => tf.slice(x, c.begin, c.size));
+      t.deepEqual(ours!.shape, ref.shape, JSON.stringify(c));
+      t.is(ours!.dtype, c.dtype);
+      t.deepEqual(Array.from(ours!.dataSync()), Array.from(ref.dataSync()), JSON.stringify(c));
+      tf.dispose([x, ours!, ref]);
+    }
+    const x = tf.zeros([3, 4]);
+    t.throws(() => tf.slice(x, [2, 0], [2, 4]), { message: /slice/i });
+    x.dispose();
+  });
+});
