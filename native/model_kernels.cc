@@ -13,6 +13,7 @@
 
 #include <napi.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common.h"
@@ -64,18 +65,6 @@ Napi::Value GeluNew(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// s_r[j] += a_r · row[j] for the R rows s_r = s + r·stride, j < n: one load of row[j] for R
-// multiply-adds.
-template <size_t R>
-SAE_RX_CLONES void AxpyRows(float* __restrict s, size_t stride, const float* __restrict row, const float* a, size_t n) {
-  float c[R];
-  for (size_t r = 0; r < R; ++r) c[r] = a[r];
-  for (size_t j = 0; j < n; ++j) {
-    const float x = row[j];
-    for (size_t r = 0; r < R; ++r) s[r * stride + j] += c[r] * x;
-  }
-}
-
 // s[j] = e^(s[j] − max) for j < n; returns the sum.
 SAE_RX_CLONES float ExpShifted(float* __restrict s, float max, size_t n) {
   float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -94,55 +83,110 @@ SAE_RX_CLONES float ExpShifted(float* __restrict s, float max, size_t n) {
   return sum;
 }
 
-constexpr size_t kRows = 4;  // query rows per block: each key/value row loaded once for all of them
+constexpr size_t kRows = 4;  // query rows per block (ScoreBlock and ValueBlock are written for 4)
+constexpr size_t kLanes = 8;  // keys (scores) or head dims (values) per register accumulator
+
+// kLanes floats as one GCC/Clang vector (a YMM register in the AVX2 clone, two XMM otherwise);
+// loads and stores through memcpy, so no alignment is assumed. The helpers are always inlined,
+// so GCC's note that such a return value would change the calling convention does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
+__attribute__((always_inline)) inline Lanes LoadLanes(const float* p) {
+  Lanes v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+__attribute__((always_inline)) inline void StoreLanes(float* p, Lanes v) { std::memcpy(p, &v, sizeof v); }
+
+// Scores of kRows (= 4) query rows qs [4, dh] against keys 0..n8-1 (n8 a multiple of kLanes):
+// s[r, j] = Σ_d qs[r, d]·kT[d, j]. Four register accumulators over d: each kT load feeds four
+// multiply-adds and s is written once.
+SAE_RX_CLONES void ScoreBlock(const float* __restrict qs, size_t dh, const float* __restrict kT, size_t ld, size_t n8,
+                              float* __restrict s) {
+  for (size_t j0 = 0; j0 < n8; j0 += kLanes) {
+    Lanes a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    for (size_t d = 0; d < dh; ++d) {
+      const Lanes kv = LoadLanes(kT + d * ld + j0);
+      a0 += qs[d] * kv;
+      a1 += qs[dh + d] * kv;
+      a2 += qs[2 * dh + d] * kv;
+      a3 += qs[3 * dh + d] * kv;
+    }
+    StoreLanes(s + j0, a0);
+    StoreLanes(s + ld + j0, a1);
+    StoreLanes(s + 2 * ld + j0, a2);
+    StoreLanes(s + 3 * ld + j0, a3);
+  }
+}
+
+// zs [4, dh] = p [4, 0..n) · v rows 0..n (row j at v + j·vStride): per kLanes head dims, four
+// register accumulators over the keys, so each v load feeds four multiply-adds.
+SAE_RX_CLONES void ValueBlock(const float* __restrict p, size_t ld, size_t n, const float* __restrict v, size_t vStride,
+                              size_t dh, float* __restrict zs) {
+  size_t d0 = 0;
+  for (; d0 + kLanes <= dh; d0 += kLanes) {
+    Lanes a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    for (size_t j = 0; j < n; ++j) {
+      const Lanes vv = LoadLanes(v + j * vStride + d0);
+      a0 += p[j] * vv;
+      a1 += p[ld + j] * vv;
+      a2 += p[2 * ld + j] * vv;
+      a3 += p[3 * ld + j] * vv;
+    }
+    StoreLanes(zs + d0, a0);
+    StoreLanes(zs + dh + d0, a1);
+    StoreLanes(zs + 2 * dh + d0, a2);
+    StoreLanes(zs + 3 * dh + d0, a3);
+  }
+  for (; d0 < dh; ++d0) {  // head dims past the last full group of kLanes
+    for (size_t r = 0; r < kRows; ++r) {
+      float a = 0.0f;
+      for (size_t j = 0; j < n; ++j) a += p[r * ld + j] * v[j * vStride + d0];
+      zs[r * dh + d0] = a;
+    }
+  }
+}
+
+// Positions rounded up to whole accumulators (the scratch rows' stride).
+inline size_t PaddedPositions(size_t P) { return (P + kLanes - 1) / kLanes * kLanes; }
 
 // One (batch, head) of causal attention. q, k, v, z are row-major [B, P, heads, dh] arrays
-// (k and v with K heads); kT is scratch [dh, P], s scratch [kRows, P].
+// (k and v with K heads). Scratch: kT [dh, ld] (zero past P), s [kRows, ld], qs [kRows, dh],
+// zs [kRows, dh], with ld = PaddedPositions(P).
 void AttendOne(const float* q, const float* k, const float* v, float* z, size_t b, size_t h, size_t P,
-               size_t H, size_t K, size_t dh, float scale, float* kT, float* s) {
+               size_t H, size_t K, size_t dh, float scale, float* kT, float* s, float* qs, float* zs) {
   const size_t kh = h / (H / K);
-  // kᵀ of this head, so that scores are axpys over contiguous key positions.
+  const size_t ld = PaddedPositions(P);
+  // kᵀ of this head, so that a block of scores reads contiguous key positions.
   for (size_t j = 0; j < P; ++j) {
     const float* kr = k + ((b * P + j) * K + kh) * dh;
-    for (size_t d = 0; d < dh; ++d) kT[d * P + j] = kr[d];
+    for (size_t d = 0; d < dh; ++d) kT[d * ld + j] = kr[d];
   }
+  const float* vHead = v + (b * P * K + kh) * dh;
   for (size_t i0 = 0; i0 < P; i0 += kRows) {
     const size_t rows = std::min(kRows, P - i0);
     const size_t n = i0 + rows;  // keys any row of the block sees (the causal mask: j <= i)
-    std::fill(s, s + kRows * P, 0.0f);
-    float a[kRows] = {0, 0, 0, 0};
-    for (size_t d = 0; d < dh; ++d) {
-      for (size_t r = 0; r < rows; ++r) a[r] = q[((b * P + i0 + r) * H + h) * dh + d];
-      AxpyRows<kRows>(s, P, kT + d * P, a, n);
+    for (size_t r = 0; r < kRows; ++r) {
+      if (r < rows) std::copy_n(q + ((b * P + i0 + r) * H + h) * dh, dh, qs + r * dh);
+      else std::fill_n(qs + r * dh, dh, 0.0f);
     }
-    for (size_t r = 0; r < rows; ++r) {
-      float* sr = s + r * P;
-      const size_t nr = i0 + r + 1;
+    ScoreBlock(qs, dh, kT, ld, PaddedPositions(n), s);
+    for (size_t r = 0; r < kRows; ++r) {
+      float* sr = s + r * ld;
+      const size_t nr = r < rows ? i0 + r + 1 : 0;
       float max = -INFINITY;
       for (size_t j = 0; j < nr; ++j) {
         sr[j] *= scale;
         max = sr[j] > max ? sr[j] : max;
       }
-      const float inv = 1.0f / ExpShifted(sr, max, nr);
-      for (size_t j = 0; j < nr; ++j) sr[j] *= inv;
-      std::fill(sr + nr, sr + n, 0.0f);  // masked keys weigh 0 in the product below
+      if (nr > 0) {
+        const float inv = 1.0f / ExpShifted(sr, max, nr);
+        for (size_t j = 0; j < nr; ++j) sr[j] *= inv;
+      }
+      std::fill(sr + nr, sr + n, 0.0f);  // masked keys (and padding rows) weigh 0 below
     }
-    // z rows of the block: Σ_j p_rj · v_j, each v_j loaded once for all rows.
-    float zb[kRows * 256];
-    float* zs = dh <= 256 ? zb : nullptr;
-    std::vector<float> zheap;
-    if (!zs) {
-      zheap.assign(kRows * dh, 0.0f);
-      zs = zheap.data();
-    }
-    std::fill(zs, zs + kRows * dh, 0.0f);
-    for (size_t j = 0; j < n; ++j) {
-      const float* vr = v + ((b * P + j) * K + kh) * dh;
-      float pj[kRows];
-      for (size_t r = 0; r < kRows; ++r) pj[r] = r < rows ? s[r * P + j] : 0.0f;
-      AxpyRows<kRows>(zs, dh, vr, pj, dh);
-    }
-    for (size_t r = 0; r < rows; ++r) std::copy(zs + r * dh, zs + (r + 1) * dh, z + ((b * P + i0 + r) * H + h) * dh);
+    ValueBlock(s, ld, n, vHead, K * dh, dh, zs);
+    for (size_t r = 0; r < rows; ++r) std::copy_n(zs + r * dh, dh, z + ((b * P + i0 + r) * H + h) * dh);
   }
 }
 
@@ -164,9 +208,10 @@ Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
     return Fail(env, "causalAttention: q, z must hold B·P·H·dh floats and k, v B·P·K·dh"), env.Undefined();
   }
   ParallelFor(B * H, 1, [&](size_t begin, size_t end) {
-    std::vector<float> kT(dh * P), s(kRows * P);
+    const size_t ld = PaddedPositions(P);
+    std::vector<float> kT(dh * ld, 0.0f), s(kRows * ld), qs(kRows * dh), zs(kRows * dh);
     for (size_t bh = begin; bh < end; ++bh) {
-      AttendOne(q.data, k.data, v.data, z.data, bh / H, bh % H, P, H, K, dh, scale, kT.data(), s.data());
+      AttendOne(q.data, k.data, v.data, z.data, bh / H, bh % H, P, H, K, dh, scale, kT.data(), s.data(), qs.data(), zs.data());
     }
   });
   return env.Undefined();
