@@ -4,6 +4,8 @@
 //   geluNew(x, out)                       out = GPT-2's tanh-approximate GELU of x, one pass
 //   causalAttention(q, k, v, z, B, P, H, K, dh, scale)
 //                                         z = softmax(mask(q·kᵀ·scale))·v per batch and head
+//   normalize(x, out, scale, d, eps, center)
+//                                         LayerNorm (center) or RMSNorm rows, without the affine
 //
 // Both need exp at float32 accuracy in a loop the compiler can vectorize: ExpF below (Cody-Waite
 // range reduction and Cephes's degree-6 polynomial, max relative error ~2e-7 against expf).
@@ -62,6 +64,64 @@ Napi::Value GeluNew(const Napi::CallbackInfo& info) {
   if (!GetF32(env, info[0], "x", &x) || !GetF32(env, info[1], "out", &out)) return env.Undefined();
   if (x.length != out.length) return Fail(env, "geluNew: x and out must have the same length"), env.Undefined();
   ParallelFor(x.length, 1 << 20, [&](size_t b, size_t e) { GeluNewRange(x.data, out.data, b, e); });
+  return env.Undefined();
+}
+
+// One row of the layer/RMS norm: scale = sqrt(mean((x − c)²) + eps) with c = mean(x) when
+// `center` (LayerNorm) else 0 (RMSNorm); out = (x − c) / scale. Sums in 8 partial lanes.
+SAE_RX_CLONES float NormalizeRow(const float* __restrict x, float* __restrict out, size_t d, float eps, bool center) {
+  float c = 0.0f;
+  if (center) {
+    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= d; i += 8) {
+      for (size_t l = 0; l < 8; ++l) part[l] += x[i + l];
+    }
+    float sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    for (; i < d; ++i) sum += x[i];
+    c = sum / static_cast<float>(d);
+  }
+  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    for (size_t l = 0; l < 8; ++l) {
+      const float v = x[i + l] - c;
+      out[i + l] = v;
+      part[l] += v * v;
+    }
+  }
+  float sq = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+  for (; i < d; ++i) {
+    const float v = x[i] - c;
+    out[i] = v;
+    sq += v * v;
+  }
+  const float scale = std::sqrt(sq / static_cast<float>(d) + eps);
+  for (size_t j = 0; j < d; ++j) out[j] /= scale;
+  return scale;
+}
+
+// normalize(x, out, scale, d, eps, center): each row of d floats of x normalized into out, its
+// scale into scale[row] (TransformerLens's hook_scale).
+Napi::Value Normalize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 6) return Fail(env, "normalize expects 6 arguments"), env.Undefined();
+  F32View x, out, scale;
+  size_t d;
+  if (!GetF32(env, info[0], "x", &x) || !GetF32(env, info[1], "out", &out) || !GetF32(env, info[2], "scale", &scale) ||
+      !GetDim(env, info[3], "d", &d)) {
+    return env.Undefined();
+  }
+  if (!info[4].IsNumber() || !info[5].IsBoolean()) return Fail(env, "normalize: eps must be a number and center a boolean"), env.Undefined();
+  const float eps = static_cast<float>(info[4].As<Napi::Number>().DoubleValue());
+  const bool center = info[5].As<Napi::Boolean>().Value();
+  if (d == 0 || x.length % d != 0 || out.length != x.length || scale.length != x.length / d) {
+    return Fail(env, "normalize: x and out must hold whole rows of d floats and scale one float per row"), env.Undefined();
+  }
+  const size_t rows = x.length / d;
+  ParallelFor(rows, (1 << 18) / d + 1, [&](size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r) scale.data[r] = NormalizeRow(x.data + r * d, out.data + r * d, d, eps, center);
+  });
   return env.Undefined();
 }
 
@@ -222,6 +282,7 @@ Napi::Value CausalAttention(const Napi::CallbackInfo& info) {
 void AddModelKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("geluNew", Napi::Function::New(env, GeluNew, "geluNew"));
   exports.Set("causalAttention", Napi::Function::New(env, CausalAttention, "causalAttention"));
+  exports.Set("normalize", Napi::Function::New(env, Normalize, "normalize"));
 }
 
 }  // namespace sae_rx

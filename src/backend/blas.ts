@@ -49,6 +49,8 @@ export interface BlasAddon {
   geluNew(x: Float32Array, out: Float32Array): void;
   /** z [B,P,H,dh] = causal softmax(q·kᵀ·scale)·v; k, v [B,P,K,dh] (native/model_kernels.cc). */
   causalAttention(q: Float32Array, k: Float32Array, v: Float32Array, z: Float32Array, B: number, P: number, H: number, K: number, dh: number, scale: number): void;
+  /** Rows of d floats of x normalized into out (minus the row mean when center), scales into scale (native/model_kernels.cc). */
+  normalize(x: Float32Array, out: Float32Array, scale: Float32Array, d: number, eps: number, center: boolean): void;
   setNumThreads(n: number): void;
   numThreads(): number;
   /** OpenBLAS's build string (version, target core, max threads). */

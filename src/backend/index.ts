@@ -5,4 +5,4 @@ export { setMatMulKernel, matMulKernelState, type MatMulKernelState } from './re
 export { blasStatus, type BlasStatus } from './blas.js';
 export { csrCount, csrFromDense, csrSpmm, csrSpmmT, csrSddmm, transpose2d, disposeCsr, sparseKernelsAvailable, type Csr } from './ops/sparse.js';
 export { reluTrain, reluGradFromOutput } from './ops/reluTrain.js';
-export { geluNew, fusedAttentionAvailable, fusedCausalAttention } from './ops/modelOps.js';
+export { geluNew, fusedAttentionAvailable, fusedCausalAttention, fusedNormalize, fusedNormalizeAvailable } from './ops/modelOps.js';

@@ -16,3 +16,5 @@ export const SaeReluGrad = 'SaeReluGrad';
 /** Forward-only transformer kernels (kernels/modelKernels.ts): gelu_new (x) and causal attention (q, k, v; scale). */
 export const SaeGeluNew = 'SaeGeluNew';
 export const SaeCausalAttention = 'SaeCausalAttention';
+/** LayerNormPre / RMSNorm without the affine (kernels/modelKernels.ts): x; attrs eps, center → [normalized, scale]. */
+export const SaeNormalize = 'SaeNormalize';

@@ -18,7 +18,7 @@ import { processWeights as processModelWeights } from './processWeights.js';
 import type { WeightProcessingOptions } from './processWeights.js';
 import { loadModelFolder } from './loadModel.js';
 import { hookShapesFor } from './hookPoints.js';
-import { fusedAttentionAvailable, fusedCausalAttention, geluNew } from '../backend/index.js';
+import { fusedAttentionAvailable, fusedCausalAttention, fusedNormalize, fusedNormalizeAvailable, geluNew } from '../backend/index.js';
 
 /**
  * A hook: receives the activation at a hook point and may return a replacement of the same
@@ -264,6 +264,8 @@ export class HookedTransformer {
       };
       // Whether anyone caches or hooks `name` (fused kernels skip what nobody looks at).
       const looks = (name: string) => wants(name) || hooks[name] !== undefined;
+      // Whether a hook may replace `name` (fused kernels must then not skip the tfjs ops after it).
+      const replaces = (name: string) => hooks[name] !== undefined;
       const w = this.weights;
       const flat = tf.reshape(tokens, [-1]);
       let resid: tf.Tensor3D = hp('hook_embed', tf.reshape(tf.gather(w.WE, flat), [B, P, cfg.dModel]) as tf.Tensor3D);
@@ -284,11 +286,11 @@ export class HookedTransformer {
         };
       }
       for (let l = 0; l < lastLayer; l++) {
-        resid = this.block(l, w.blocks[l]!, resid, hp, mask, rot, looks);
+        resid = this.block(l, w.blocks[l]!, resid, hp, mask, rot, looks, replaces);
       }
       if (lastLayer < cfg.nLayers) hp(`blocks.${lastLayer}.hook_resid_pre`, resid);
       if (!needFinalNorm) return { cache: cacheObj };
-      const normed = this.norm(resid, w.lnFinalW, w.lnFinalB, 'ln_final', hp);
+      const normed = this.norm(resid, w.lnFinalW, w.lnFinalB, 'ln_final', hp, replaces);
       if (!needUnembed) return { cache: cacheObj };
       let x = tf.reshape(normed, [B * P, cfg.dModel]);
       if (this.unembedBiasRow) x = tf.concat([x, tf.ones([B * P, 1])], 1);
@@ -327,9 +329,25 @@ export class HookedTransformer {
     b: tf.Tensor1D | undefined,
     prefix: string,
     hp: <U extends tf.Tensor>(name: string, x: U) => U,
+    replaces: (name: string) => boolean,
   ): tf.Tensor3D {
     const t = this.cfg.normalizationType;
     const eps = this.cfg.eps;
+    // One native pass for the normalization unless a hook may replace the scale (the division
+    // must then use the replaced one); a cached scale is the same either way.
+    if (!replaces(`${prefix}.hook_scale`) && fusedNormalizeAvailable()) {
+      const [normed, scaleOut] = fusedNormalize(x, eps, t === 'LN' || t === 'LNPre');
+      hp(`${prefix}.hook_scale`, scaleOut);
+      let n: tf.Tensor3D = normed;
+      if (t === 'LN') {
+        if (w) n = tf.mul(n, w);
+        if (b) n = tf.add(n, b);
+        return hp(`${prefix}.hook_normalized`, n);
+      }
+      // TransformerLens's RMSNorm hooks the normalized value before the weight.
+      n = hp(`${prefix}.hook_normalized`, n);
+      return t === 'RMS' && w ? (tf.mul(n, w) as tf.Tensor3D) : n;
+    }
     if (t === 'LN' || t === 'LNPre') {
       const centered = tf.sub(x, tf.mean(x, -1, true));
       const scale = hp(`${prefix}.hook_scale`, tf.sqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps)));
@@ -395,6 +413,7 @@ export class HookedTransformer {
     mask: () => tf.Tensor2D,
     rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined,
     looks: (name: string) => boolean,
+    replaces: (name: string) => boolean,
   ): tf.Tensor3D {
     const cfg = this.cfg;
     const p = `blocks.${l}`;
@@ -405,7 +424,7 @@ export class HookedTransformer {
     residPre = hp(`${p}.hook_resid_pre`, residPre);
 
     // --- attention ---
-    const n1 = tf.reshape(this.norm(residPre, bw.ln1W, bw.ln1B, `${p}.ln1`, hp), [B * P, D]);
+    const n1 = tf.reshape(this.norm(residPre, bw.ln1W, bw.ln1B, `${p}.ln1`, hp, replaces), [B * P, D]);
     let q = hp(`${p}.attn.hook_q`, tf.reshape(this.linear(n1, bw.WQ, bw.bQ), [B, P, H, dh]) as tf.Tensor4D);
     let k = hp(`${p}.attn.hook_k`, tf.reshape(this.linear(n1, bw.WK, bw.bK), [B, P, K, dh]) as tf.Tensor4D);
     const v = hp(`${p}.attn.hook_v`, tf.reshape(this.linear(n1, bw.WV, bw.bV), [B, P, K, dh]) as tf.Tensor4D);
@@ -421,7 +440,7 @@ export class HookedTransformer {
 
     // --- MLP ---
     const mlpIn = cfg.parallelAttnMlp ? residPre : hp(`${p}.hook_resid_mid`, tf.add(residPre, attnOut) as tf.Tensor3D);
-    const n2 = tf.reshape(this.norm(mlpIn, bw.ln2W, bw.ln2B, `${p}.ln2`, hp), [B * P, D]);
+    const n2 = tf.reshape(this.norm(mlpIn, bw.ln2W, bw.ln2B, `${p}.ln2`, hp, replaces), [B * P, D]);
     const M = cfg.dMlp;
     let post: tf.Tensor3D;
     if (cfg.gatedMlp) {

@@ -2,7 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { SaeGeluNew, SaeReluGrad } from '../../src/backend/kernelNames.js';
 import { ensureSaeKernels, stockKernelOf } from '../../src/backend/register.js';
-import { fusedAttentionAvailable, fusedCausalAttention, geluNew, reluTrain } from '../../src/backend/index.js';
+import { fusedAttentionAvailable, fusedCausalAttention, fusedNormalize, fusedNormalizeAvailable, geluNew, reluTrain } from '../../src/backend/index.js';
 import { ShapeError } from '../../src/errors.js';
 import { leakedTensors, setupTf } from '../helpers/tf.js';
 
@@ -230,3 +230,30 @@ test.serial('wasm: the view Slice equals the stock kernel (ranks 1–5, dtypes, 
     x.dispose();
   });
 });
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  test.serial(`${backend}: fused LayerNormPre / RMSNorm equal the tfjs formulas (odd widths), no leaks`, async (t) => {
+    await on(backend, () => {
+      if (!fusedNormalizeAvailable()) {
+        t.log(`SaeNormalize is not registered on ${backend}`);
+        t.pass();
+        return;
+      }
+      for (const [shape, center] of [[[2, 3, 13], true], [[5, 8], false], [[1, 1, 1], true], [[4, 37], true]] as const) {
+        const x = tf.add(tf.mul(tf.randomNormal(shape as unknown as number[], 0, 1, 'float32', 5), 3), 0.5);
+        const before = tf.memory().numTensors;
+        const [n, scale] = fusedNormalize(x, 1e-5, center);
+        t.is(tf.memory().numTensors - before, 2);
+        const [rn, rs] = tf.tidy(() => {
+          const c = center ? tf.sub(x, tf.mean(x, -1, true)) : x;
+          const s = tf.sqrt(tf.add(tf.mean(tf.square(c), -1, true), 1e-5));
+          return [tf.div(c, s), s];
+        });
+        t.deepEqual(scale.shape, [...(shape as unknown as number[]).slice(0, -1), 1]);
+        const err = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+        t.true(err(n, rn!) < 2e-6 && err(scale, rs!) < 2e-6, `[${shape}] center=${center}: ${err(n, rn!)} ${err(scale, rs!)}`);
+        tf.dispose([x, n, scale, rn!, rs!]);
+      }
+    });
+  });
+}

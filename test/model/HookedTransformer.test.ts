@@ -193,3 +193,20 @@ test.serial('the fused attention (nobody looks at scores or pattern) gives the h
   t.true(el < 1e-4, `logits differ by ${el}`);
   tf.dispose([x, fused.logits!, hooked.logits!, ...fused.cache.values(), ...hooked.cache.values()]);
 });
+
+test.serial('a hook on hook_scale runs the unfused norm; caching it does not: same activations either way', (t) => {
+  const x = toks([A, B]);
+  const names = ['blocks.1.ln1.hook_scale', 'blocks.1.ln1.hook_normalized', 'blocks.1.hook_resid_post'];
+  const fused = model.runWithCache(x, { names });
+  const hooks = Object.fromEntries(names.slice(0, 1).map((n) => [n, (a: tf.Tensor) => a]));
+  const unfused = model.runWithCache(x, { names, hooks });
+  for (const n of names) {
+    const err = tf.tidy(() => tf.max(tf.abs(tf.sub(fused.cache.get(n)!, unfused.cache.get(n)!))).dataSync()[0]!);
+    t.true(err < 1e-5, `${n} differs by ${err}`);
+  }
+  // A hook that doubles the scale halves the normalized activation.
+  const doubled = model.runWithCache(x, { names: ['blocks.1.ln1.hook_normalized'], hooks: { 'blocks.1.ln1.hook_scale': (a: tf.Tensor) => tf.mul(a, 2) } });
+  const ratio = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.mul(doubled.cache.get('blocks.1.ln1.hook_normalized')!, 2), fused.cache.get('blocks.1.ln1.hook_normalized')!))).dataSync()[0]!);
+  t.true(ratio < 1e-5, String(ratio));
+  tf.dispose([x, ...fused.cache.values(), ...unfused.cache.values(), ...doubled.cache.values()]);
+});

@@ -4,13 +4,15 @@
  * - SaeGeluNew (x): GPT-2's gelu_new in one pass, where the tfjs formula takes six;
  * - SaeCausalAttention (q, k, v; scale): z [B, P, H, dh] = softmax(causal(q·kᵀ·scale))·v from
  *   q [B, P, H, dh] and k, v [B, P, K, dh] (grouped-query heads when K < H), with no transposes
- *   and no [B, H, P, P] scores or pattern in memory.
+ *   and no [B, H, P, P] scores or pattern in memory;
+ * - SaeNormalize (x; eps, center): [x normalized over its last axis, the scale [..., 1]] for
+ *   TransformerLens's LayerNormPre (center) and RMSNorm, one pass where tfjs takes eight.
  * Forward only (no gradients are registered): the model forward does not train.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlasAddon } from '../blas.js';
 import { ShapeError } from '../../errors.js';
-import { SaeCausalAttention, SaeGeluNew } from '../kernelNames.js';
+import { SaeCausalAttention, SaeGeluNew, SaeNormalize } from '../kernelNames.js';
 import { nativeKernel, type BlasBackendKind } from './inPlace.js';
 
 export function makeModelKernels(addon: BlasAddon, kind: BlasBackendKind): tf.KernelConfig[] {
@@ -35,7 +37,15 @@ export function makeModelKernels(addon: BlasAddon, kind: BlasBackendKind): tf.Ke
     const K = inputs[1]!.shape[2]!;
     attend(ins[0] as Float32Array, ins[1] as Float32Array, ins[2] as Float32Array, outs[0] as Float32Array, B, P, H, K, dh, attrs['scale'] as number);
   });
+  const normalize = addon.normalize.bind(addon);
+  const normFunc = nativeKernel(kind, ['x'], ([x]) => {
+    if (x!.dtype !== 'float32' || x!.shape.length < 1) throw new ShapeError(`SaeNormalize: x must be a float32 tensor of rank >= 1, got ${x!.dtype} [${x!.shape}]`);
+    return [{ shape: x!.shape, dtype: 'float32' }, { shape: [...x!.shape.slice(0, -1), 1], dtype: 'float32' }];
+  }, (ins, outs, inputs, attrs) => {
+    normalize(ins[0] as Float32Array, outs[0] as Float32Array, outs[1] as Float32Array, inputs[0]!.shape[inputs[0]!.shape.length - 1]!, attrs['eps'] as number, attrs['center'] as boolean);
+  });
   return [
+    { kernelName: SaeNormalize, backendName: kind, kernelFunc: normFunc },
     { kernelName: SaeGeluNew, backendName: kind, kernelFunc: geluFunc },
     { kernelName: SaeCausalAttention, backendName: kind, kernelFunc: attnFunc },
   ];

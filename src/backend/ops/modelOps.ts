@@ -3,7 +3,7 @@
  * computation it replaces where the kernel is not registered (no addon, other backends).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SaeCausalAttention, SaeGeluNew } from '../kernelNames.js';
+import { SaeCausalAttention, SaeGeluNew, SaeNormalize } from '../kernelNames.js';
 import { ensureSaeKernels } from '../register.js';
 
 function has(kernel: string): boolean {
@@ -37,4 +37,17 @@ export function fusedAttentionAvailable(): boolean {
  */
 export function fusedCausalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number): tf.Tensor4D {
   return tf.engine().runKernel(SaeCausalAttention, { q, k, v }, { scale } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/** Whether fusedNormalize runs on the current backend. */
+export function fusedNormalizeAvailable(): boolean {
+  return has(SaeNormalize);
+}
+
+/**
+ * [(x − c)/scale, scale] over the last axis, scale = √(mean((x − c)²) + eps) [..., 1], with
+ * c = mean(x) when `center` (LayerNormPre) else 0 (RMSNorm). Only where fusedNormalizeAvailable().
+ */
+export function fusedNormalize<T extends tf.Tensor>(x: T, eps: number, center: boolean): [T, T] {
+  return tf.engine().runKernel(SaeNormalize, { x }, { eps, center } as unknown as tf.NamedAttrMap) as unknown as [T, T];
 }
