@@ -64,7 +64,9 @@ export async function benchCompareModelForward(opts: {
       out.push(line);
       continue;
     }
-    const iters = m === 'tiny' ? (opts.quick ? 5 : 10) : opts.quick ? 2 : 3;
+    // The tiny model's pass takes ~10 ms: 30 timed passes (both sides) so that the median is
+    // a steady-state one (V8 is still optimizing the JS side after ten).
+    const iters = m === 'tiny' ? (opts.quick ? 5 : 30) : opts.quick ? 2 : 3;
     const res: { torch: Result[]; ours: Result[] } = { torch: [], ours: [] };
     const loads: string[] = [];
     for (let r = 0; r < (opts.rounds ?? 1); r++) {
