@@ -158,46 +158,35 @@ __attribute__((always_inline)) inline Lanes LoadLanes(const float* p) {
 }
 __attribute__((always_inline)) inline void StoreLanes(float* p, Lanes v) { std::memcpy(p, &v, sizeof v); }
 
-// Scores of kRows (= 4) query rows qs [4, dh] against keys 0..n8-1 (n8 a multiple of kLanes):
-// s[r, j] = Σ_d qs[r, d]·kT[d, j]. Four register accumulators over d: each kT load feeds four
-// multiply-adds and s is written once.
-SAE_RX_CLONES void ScoreBlock(const float* __restrict qs, size_t dh, const float* __restrict kT, size_t ld, size_t n8,
-                              float* __restrict s) {
-  for (size_t j0 = 0; j0 < n8; j0 += kLanes) {
-    Lanes a0 = {}, a1 = {}, a2 = {}, a3 = {};
-    for (size_t d = 0; d < dh; ++d) {
-      const Lanes kv = LoadLanes(kT + d * ld + j0);
-      a0 += qs[d] * kv;
-      a1 += qs[dh + d] * kv;
-      a2 += qs[2 * dh + d] * kv;
-      a3 += qs[3 * dh + d] * kv;
-    }
-    StoreLanes(s + j0, a0);
-    StoreLanes(s + ld + j0, a1);
-    StoreLanes(s + 2 * ld + j0, a2);
-    StoreLanes(s + 3 * ld + j0, a3);
+// C [4, kLanes] = A [4, K] · B [K, kLanes] (row strides lda, ldb, ldc): four register
+// accumulators over K, so each row of B is loaded once for four multiply-adds and C is
+// written once. The attention's two products are made of these blocks.
+SAE_RX_CLONES void Block4xLanes(const float* __restrict a, size_t lda, size_t K, const float* __restrict b, size_t ldb,
+                                float* __restrict c, size_t ldc) {
+  Lanes a0 = {}, a1 = {}, a2 = {}, a3 = {};
+  for (size_t t = 0; t < K; ++t) {
+    const Lanes bv = LoadLanes(b + t * ldb);
+    a0 += a[t] * bv;
+    a1 += a[lda + t] * bv;
+    a2 += a[2 * lda + t] * bv;
+    a3 += a[3 * lda + t] * bv;
   }
+  StoreLanes(c, a0);
+  StoreLanes(c + ldc, a1);
+  StoreLanes(c + 2 * ldc, a2);
+  StoreLanes(c + 3 * ldc, a3);
 }
 
-// zs [4, dh] = p [4, 0..n) · v rows 0..n (row j at v + j·vStride): per kLanes head dims, four
-// register accumulators over the keys, so each v load feeds four multiply-adds.
-SAE_RX_CLONES void ValueBlock(const float* __restrict p, size_t ld, size_t n, const float* __restrict v, size_t vStride,
-                              size_t dh, float* __restrict zs) {
+// Scores of kRows (= 4) query rows qs [4, dh] against keys 0..n8-1 (n8 a multiple of kLanes):
+// s[r, j] = Σ_d qs[r, d]·kT[d, j].
+void ScoreBlock(const float* qs, size_t dh, const float* kT, size_t ld, size_t n8, float* s) {
+  for (size_t j0 = 0; j0 < n8; j0 += kLanes) Block4xLanes(qs, dh, dh, kT + j0, ld, s + j0, ld);
+}
+
+// zs [4, dh] = p [4, 0..n) · v rows 0..n (row j at v + j·vStride).
+void ValueBlock(const float* p, size_t ld, size_t n, const float* v, size_t vStride, size_t dh, float* zs) {
   size_t d0 = 0;
-  for (; d0 + kLanes <= dh; d0 += kLanes) {
-    Lanes a0 = {}, a1 = {}, a2 = {}, a3 = {};
-    for (size_t j = 0; j < n; ++j) {
-      const Lanes vv = LoadLanes(v + j * vStride + d0);
-      a0 += p[j] * vv;
-      a1 += p[ld + j] * vv;
-      a2 += p[2 * ld + j] * vv;
-      a3 += p[3 * ld + j] * vv;
-    }
-    StoreLanes(zs + d0, a0);
-    StoreLanes(zs + dh + d0, a1);
-    StoreLanes(zs + 2 * dh + d0, a2);
-    StoreLanes(zs + 3 * dh + d0, a3);
-  }
+  for (; d0 + kLanes <= dh; d0 += kLanes) Block4xLanes(p, ld, n, v + d0, vStride, zs + d0, dh);
   for (; d0 < dh; ++d0) {  // head dims past the last full group of kLanes
     for (size_t r = 0; r < kRows; ++r) {
       float a = 0.0f;
