@@ -38,6 +38,8 @@ export interface LossOptions {
 export interface LossTerms {
   loss: tf.Scalar;
   mse: tf.Scalar;
+  /** Σ_d m per row, [batch] (mse is its mean; with no mse normalization, ‖x̂ − x‖² per row). */
+  perTokenMse: tf.Tensor1D;
   l1: tf.Scalar;
   /** 0 when no ghost term applies. */
   ghost: tf.Scalar;
@@ -125,8 +127,9 @@ export function saeLosses(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D, opts: Lo
     opts.training && opts.useGhostGrads && dead && dead.length > 0
       ? ghostGradLoss(cfg, p, x, saeOut, perItem, hiddenPre, dead)
       : (tf.scalar(0) as tf.Scalar);
-  const mse = tf.mean(tf.sum(perItem, -1)) as tf.Scalar;
+  const perTokenMse = tf.sum(perItem, -1) as tf.Tensor1D;
+  const mse = tf.mean(perTokenMse) as tf.Scalar;
   const l1 = tf.mean(tf.mul(opts.l1Coefficient, sparsityTerm(cfg, p, featureActs))) as tf.Scalar;
   const loss = tf.add(tf.add(mse, l1), ghost) as tf.Scalar;
-  return { loss, mse, l1, ghost, saeIn, hiddenPre, featureActs, saeOut };
+  return { loss, mse, perTokenMse, l1, ghost, saeIn, hiddenPre, featureActs, saeOut };
 }

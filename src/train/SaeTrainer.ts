@@ -237,7 +237,8 @@ export class SaeTrainer {
           const firedCounts = colSum(fired); // l0 = Σ counts / batch, summed below in float64
           // Not on the loss's gradient path: free its [batch, d_sae] now, not at the scope's end.
           fired.dispose();
-          const perTokenL2 = tf.sum(tf.square(tf.sub(terms.saeOut, xc)), -1);
+          // ‖x̂ − x‖² per row: the loss's own per-row sum unless dense_batch divided it.
+          const perTokenL2 = scfg.mseLossNormalization === 'dense_batch' ? tf.sum(tf.square(tf.sub(terms.saeOut, xc)), -1) : terms.perTokenMse;
           const totalVar = tf.sum(tf.square(tf.sub(xc, xMean)), -1);
           const ev = tf.sub(1, tf.div(perTokenL2, totalVar));
           kept = [terms.mse, terms.l1, terms.ghost, firedCounts, ev].map((t) => tf.keep(t));
