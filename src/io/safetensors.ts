@@ -240,27 +240,31 @@ function f8e4m3ToNumber(v: number): number {
   return sign * (1 + mant / 8) * 2 ** (exp - 7);
 }
 
-/** A copy of `bytes` viewed as the dtype's storage (copying also guarantees alignment). */
-function typedFromBytes(dtype: SafetensorsDtype, bytes: Uint8Array): SafetensorsTypedArray {
+/**
+ * `bytes` viewed as the dtype's storage. A view into someone else's buffer is copied first
+ * (which also guarantees alignment); `owned` bytes (a fresh buffer just read for this tensor,
+ * at offset 0) are viewed as they are, byte-swapped in place on a big-endian host.
+ */
+function typedFromBytes(dtype: SafetensorsDtype, bytes: Uint8Array, owned = false): SafetensorsTypedArray {
   const size = ELEMENT_SIZE[dtype];
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
+  const own = owned ? bytes : new Uint8Array(bytes); // a copy (Buffer#slice would be a view)
   if (!HOST_LE && size > 1) {
-    for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
+    for (let i = 0; i < own.length; i += size) own.subarray(i, i + size).reverse();
   }
-  const buf = copy.buffer;
-  const n = copy.byteLength / size;
+  const buf = own.buffer;
+  const off = own.byteOffset;
+  const n = own.byteLength / size;
   switch (dtype) {
-    case 'F64': return new Float64Array(buf, 0, n);
-    case 'F32': return new Float32Array(buf, 0, n);
-    case 'F16': case 'BF16': case 'U16': return new Uint16Array(buf, 0, n);
-    case 'I64': return new BigInt64Array(buf, 0, n);
-    case 'U64': return new BigUint64Array(buf, 0, n);
-    case 'I32': return new Int32Array(buf, 0, n);
-    case 'U32': return new Uint32Array(buf, 0, n);
-    case 'I16': return new Int16Array(buf, 0, n);
-    case 'I8': return new Int8Array(buf, 0, n);
-    case 'U8': case 'BOOL': case 'F8_E4M3': case 'F8_E5M2': return copy;
+    case 'F64': return new Float64Array(buf, off, n);
+    case 'F32': return new Float32Array(buf, off, n);
+    case 'F16': case 'BF16': case 'U16': return new Uint16Array(buf, off, n);
+    case 'I64': return new BigInt64Array(buf, off, n);
+    case 'U64': return new BigUint64Array(buf, off, n);
+    case 'I32': return new Int32Array(buf, off, n);
+    case 'U32': return new Uint32Array(buf, off, n);
+    case 'I16': return new Int16Array(buf, off, n);
+    case 'I8': return new Int8Array(buf, off, n);
+    case 'U8': case 'BOOL': case 'F8_E4M3': case 'F8_E5M2': return own;
   }
 }
 
@@ -490,30 +494,30 @@ export class SafetensorsFile extends SafetensorsIndex {
   /** Rows [rowStart, rowEnd) along the first dimension as float32. */
   async readFloat32Rows(name: string, rowStart: number, rowEnd: number): Promise<Float32Array> {
     const i = this.info(name);
-    return float32FromTyped(i.dtype, typedFromBytes(i.dtype, await this.readRowBytes(name, rowStart, rowEnd)));
+    return float32FromTyped(i.dtype, typedFromBytes(i.dtype, await this.readRowBytes(name, rowStart, rowEnd), true));
   }
   /** Rows [rowStart, rowEnd) along the first dimension as a tfjs tensor (as `readTensor`). */
   async readTensorRows(name: string, rowStart: number, rowEnd: number): Promise<tf.Tensor> {
     const i = this.info(name);
     const bytes = await this.readRowBytes(name, rowStart, rowEnd);
     const part = { ...i, shape: [rowEnd - rowStart, ...i.shape.slice(1)] };
-    return tensorFromTyped(part, typedFromBytes(i.dtype, bytes), this.path, name);
+    return tensorFromTyped(part, typedFromBytes(i.dtype, bytes, true), this.path, name);
   }
 
   /** Values in the dtype's own storage; F16/BF16 (and F8) as raw Uint16Array/Uint8Array bits. */
   async readTyped(name: string): Promise<SafetensorsTypedArray> {
     const i = this.info(name);
-    return typedFromBytes(i.dtype, await this.readBytes(name));
+    return typedFromBytes(i.dtype, await this.readBytes(name), true);
   }
   /** Values converted to float32, whatever the dtype. */
   async readFloat32(name: string): Promise<Float32Array> {
     const i = this.info(name);
-    return float32FromTyped(i.dtype, typedFromBytes(i.dtype, await this.readBytes(name)));
+    return float32FromTyped(i.dtype, typedFromBytes(i.dtype, await this.readBytes(name), true));
   }
   /** A tfjs tensor: float32 for float dtypes, int32 for integer and BOOL dtypes (range-checked). */
   async readTensor(name: string): Promise<tf.Tensor> {
     const i = this.info(name);
-    return tensorFromTyped(i, typedFromBytes(i.dtype, await this.readBytes(name)), this.path, name);
+    return tensorFromTyped(i, typedFromBytes(i.dtype, await this.readBytes(name), true), this.path, name);
   }
 
   async close(): Promise<void> {
