@@ -49,17 +49,15 @@ export function checkTfGradients(): void {
   }
 }
 
+/** Each backend's own kernels, by `${name}/${backend}`, as first seen here (before any replacement of ours). */
 const stockKernels = new Map<string, tf.KernelConfig>();
-const stockGathers = new Map<string, tf.KernelConfig>();
-const stockIdentities = new Map<string, tf.KernelConfig>();
-const stockSlices = new Map<string, tf.KernelConfig>();
 
-/** The kernel `name` of `backend` as first seen here (before any replacement of ours). */
-function firstKernel(cache: Map<string, tf.KernelConfig>, name: string, backend: string): tf.KernelConfig | undefined {
-  let k = cache.get(backend);
+function firstKernel(name: string, backend: string): tf.KernelConfig | undefined {
+  const key = `${name}/${backend}`;
+  let k = stockKernels.get(key);
   if (!k) {
     k = tf.getKernel(name, backend);
-    if (k) cache.set(backend, k);
+    if (k) stockKernels.set(key, k);
   }
   return k;
 }
@@ -72,12 +70,8 @@ function replaceKernel(config: tf.KernelConfig): void {
 }
 
 function stockOf(backend: string): tf.KernelConfig {
-  let base = stockKernels.get(backend);
-  if (!base) {
-    base = tf.getKernel(tf.BatchMatMul, backend);
-    if (!base) throw new BackendError(`backend '${backend}' has no BatchMatMul kernel to build SaeMatMul on`);
-    stockKernels.set(backend, base);
-  }
+  const base = firstKernel(tf.BatchMatMul, backend);
+  if (!base) throw new BackendError(`backend '${backend}' has no BatchMatMul kernel to build SaeMatMul on`);
   return base;
 }
 
@@ -89,24 +83,24 @@ export function registerSaeKernels(backend: string): MatMulKernelState {
   const canBlas = (BLAS_BACKENDS as readonly string[]).includes(backend);
   const addon = blasAddon();
   const kind = canBlas && addon ? 'blas' : 'stock';
-  // The sparse kernels (SAE step) need the addon and in-place access; elsewhere the sparse
-  // ops in ops/sparse.ts fall back to dense tfjs products.
-  if (canBlas && addon) for (const k of makeSparseKernels(addon, backend as BlasBackendKind)) replaceKernel(k);
-  // The fused Adam step (src/train/Adam.ts runs tfjs ops where it is not registered).
-  const adam = canBlas && addon ? makeAdamKernel(addon, backend as BlasBackendKind) : null;
-  if (adam) replaceKernel(adam);
   if (canBlas && addon) {
+    // The sparse kernels (SAE step) need the addon and in-place access; elsewhere the sparse
+    // ops in ops/sparse.ts fall back to dense tfjs products.
+    for (const k of makeSparseKernels(addon, backend as BlasBackendKind)) replaceKernel(k);
+    // The fused Adam step (src/train/Adam.ts runs tfjs ops where it is not registered).
+    const adam = makeAdamKernel(addon, backend as BlasBackendKind);
+    if (adam) replaceKernel(adam);
     replaceKernel(makeReluGradKernel(addon, backend as BlasBackendKind));
     for (const k of makeModelKernels(addon, backend as BlasBackendKind)) replaceKernel(k);
   }
   // Block-copy GatherV2 (pure JS, no addon needed): the embedding lookup of the model forward.
-  const stockGather = canBlas ? firstKernel(stockGathers, tf.GatherV2, backend) : undefined;
+  const stockGather = canBlas ? firstKernel(tf.GatherV2, backend) : undefined;
   if (stockGather) replaceKernel(makeRowGather(backend as BlasBackendKind, stockGather));
   // Zero-copy Identity on wasm (kernels/sharedIdentity.ts): gradient saves stop copying.
-  const stockIdentity = backend === 'wasm' ? firstKernel(stockIdentities, tf.Identity, backend) : undefined;
+  const stockIdentity = backend === 'wasm' ? firstKernel(tf.Identity, backend) : undefined;
   if (stockIdentity) replaceKernel(makeSharedIdentity(stockIdentity));
   // Slice that copies only the slice on wasm (kernels/viewSlice.ts; the stock one copies its input).
-  const stockSlice = backend === 'wasm' ? firstKernel(stockSlices, tf.Slice, backend) : undefined;
+  const stockSlice = backend === 'wasm' ? firstKernel(tf.Slice, backend) : undefined;
   if (stockSlice) replaceKernel(makeViewSlice(stockSlice));
   return setMatMulKernel(backend, kind);
 }
@@ -158,12 +152,9 @@ export function setMatMulKernel(backend: string, kind: 'blas' | 'stock'): MatMul
   return state;
 }
 
-/** The backend's own kernel `name` that registerSaeKernels replaced (GatherV2, Identity, Slice), if any. */
+/** The backend's own kernel `name` that registerSaeKernels replaced (BatchMatMul, GatherV2, Identity, Slice), if any. */
 export function stockKernelOf(name: string, backend: string): tf.KernelConfig | undefined {
-  if (name === tf.GatherV2) return stockGathers.get(backend);
-  if (name === tf.Identity) return stockIdentities.get(backend);
-  if (name === tf.Slice) return stockSlices.get(backend);
-  return undefined;
+  return stockKernels.get(`${name}/${backend}`);
 }
 
 /** What setMatMulKernel/registerSaeKernels last did for `backend`, if anything. */
