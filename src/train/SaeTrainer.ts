@@ -209,7 +209,9 @@ export class SaeTrainer {
     // the row-weighted sum of the chunks' gradients. Not with noise (its draw has the batch's
     // shape) or dense_batch (its normalizer is a batch statistic). One chunk: the plain step.
     const chunkRows = this.chunkRows(batch);
-    const xMean = tf.mean(x, 0); // explained variance is against the whole batch's mean
+    // Explained variance is against the whole batch's mean; a column sum as a product (colSum:
+    // wasm's axis-0 mean transposes the whole batch first).
+    const xMean = tf.tidy(() => tf.div(colSum(x), batch));
     let grads: tf.NamedTensorMap = {};
     let total = 0, mseSum = 0, l1Sum = 0, ghostSum = 0;
     let counts: Float32Array | null = null;
