@@ -66,6 +66,20 @@ export interface FromFolderOptions {
 
 const LAYER_RE = /^blocks\.(\d+)\./;
 
+/** What one forward pass threads through its blocks, attention and norms. */
+interface Pass {
+  /** The hook point `name`: runs its hook (maybe replacing `x`), caches it if asked. */
+  hp<T extends tf.Tensor>(name: string, x: T): T;
+  /** Whether anyone caches or hooks `name` (fused kernels skip what nobody looks at). */
+  looks(name: string): boolean;
+  /** Whether a hook may replace `name` (fused kernels must then not skip the tfjs ops after it). */
+  replaces(name: string): boolean;
+  /** The causal mask `[pos, pos]`, built on first use (the fused attention kernel masks by itself). */
+  mask(): tf.Tensor2D;
+  /** Rotary tables for the positions of this pass (rotary models only). */
+  rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
+}
+
 export class HookedTransformer {
   private weights: ModelWeights;
   private readonly rotCos: tf.Tensor2D | undefined;
@@ -262,10 +276,7 @@ export class HookedTransformer {
         }
         return x;
       };
-      // Whether anyone caches or hooks `name` (fused kernels skip what nobody looks at).
       const looks = (name: string) => wants(name) || hooks[name] !== undefined;
-      // Whether a hook may replace `name` (fused kernels must then not skip the tfjs ops after it).
-      const replaces = (name: string) => hooks[name] !== undefined;
       const w = this.weights;
       const flat = tf.reshape(tokens, [-1]);
       let resid: tf.Tensor3D = hp('hook_embed', tf.reshape(tf.gather(w.WE, flat), [B, P, cfg.dModel]) as tf.Tensor3D);
@@ -275,27 +286,27 @@ export class HookedTransformer {
         // so only do it when someone looks.
         resid = tf.add(resid, looks('hook_pos_embed') ? hp('hook_pos_embed', tf.broadcastTo(pos, [B, P, cfg.dModel]) as tf.Tensor3D) : pos);
       }
-      // Built on first use: the fused attention kernel masks by itself.
       let maskTensor: tf.Tensor2D | undefined;
-      const mask = () => (maskTensor ??= causalMask(P));
-      let rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
-      if (cfg.positionalEmbedding === 'rotary') {
-        rot = {
-          cos: tf.slice(this.rotCos!, [0, 0], [P, cfg.rotaryDim]),
-          sin: tf.slice(this.rotSin!, [0, 0], [P, cfg.rotaryDim]),
-        };
-      }
+      const pass: Pass = {
+        hp,
+        looks,
+        replaces: (name) => hooks[name] !== undefined,
+        mask: () => (maskTensor ??= causalMask(P)),
+        rot: cfg.positionalEmbedding === 'rotary'
+          ? { cos: tf.slice(this.rotCos!, [0, 0], [P, cfg.rotaryDim]), sin: tf.slice(this.rotSin!, [0, 0], [P, cfg.rotaryDim]) }
+          : undefined,
+      };
       for (let l = 0; l < lastLayer; l++) {
-        resid = this.block(l, w.blocks[l]!, resid, hp, mask, rot, looks, replaces);
+        resid = this.block(l, w.blocks[l]!, resid, pass);
       }
       if (lastLayer < cfg.nLayers) hp(`blocks.${lastLayer}.hook_resid_pre`, resid);
       if (!needFinalNorm) return { cache: cacheObj };
-      const normed = this.norm(resid, w.lnFinalW, w.lnFinalB, 'ln_final', hp, replaces);
+      const normed = this.norm(resid, w.lnFinalW, w.lnFinalB, 'ln_final', pass);
       if (!needUnembed) return { cache: cacheObj };
       let x = tf.reshape(normed, [B * P, cfg.dModel]);
+      // b_U is the last row of W_U (see the constructor).
       if (this.unembedBiasRow) x = tf.concat([x, tf.ones([B * P, 1])], 1);
-      let logits = tf.matMul(x, w.WU);
-      if (w.bU) logits = tf.add(logits, w.bU);
+      const logits = tf.matMul(x, w.WU);
       const logits3 = tf.reshape(logits, [B, P, cfg.dVocab]) as tf.Tensor3D;
       if (returnType === 'logits') return { cache: cacheObj, output: logits3 };
       const perTok = lossPerTokenFromLogits(logits3, tokens);
@@ -328,8 +339,7 @@ export class HookedTransformer {
     w: tf.Tensor1D | undefined,
     b: tf.Tensor1D | undefined,
     prefix: string,
-    hp: <U extends tf.Tensor>(name: string, x: U) => U,
-    replaces: (name: string) => boolean,
+    { hp, replaces }: Pass,
   ): tf.Tensor3D {
     const t = this.cfg.normalizationType;
     const eps = this.cfg.eps;
@@ -379,9 +389,7 @@ export class HookedTransformer {
     q: tf.Tensor4D,
     k: tf.Tensor4D,
     v: tf.Tensor4D,
-    mask: () => tf.Tensor2D,
-    hp: <U extends tf.Tensor>(name: string, x: U) => U,
-    looks: (name: string) => boolean,
+    { hp, looks, mask }: Pass,
   ): tf.Tensor4D {
     const H = this.cfg.nHeads;
     const K = this.cfg.nKvHeads;
@@ -409,12 +417,9 @@ export class HookedTransformer {
     l: number,
     bw: BlockWeights,
     residPre: tf.Tensor3D,
-    hp: <U extends tf.Tensor>(name: string, x: U) => U,
-    mask: () => tf.Tensor2D,
-    rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined,
-    looks: (name: string) => boolean,
-    replaces: (name: string) => boolean,
+    pass: Pass,
   ): tf.Tensor3D {
+    const { hp, rot } = pass;
     const cfg = this.cfg;
     const p = `blocks.${l}`;
     const [B, P, D] = residPre.shape;
@@ -424,7 +429,7 @@ export class HookedTransformer {
     residPre = hp(`${p}.hook_resid_pre`, residPre);
 
     // --- attention ---
-    const n1 = tf.reshape(this.norm(residPre, bw.ln1W, bw.ln1B, `${p}.ln1`, hp, replaces), [B * P, D]);
+    const n1 = tf.reshape(this.norm(residPre, bw.ln1W, bw.ln1B, `${p}.ln1`, pass), [B * P, D]);
     let q = hp(`${p}.attn.hook_q`, tf.reshape(this.linear(n1, bw.WQ, bw.bQ), [B, P, H, dh]) as tf.Tensor4D);
     let k = hp(`${p}.attn.hook_k`, tf.reshape(this.linear(n1, bw.WK, bw.bK), [B, P, K, dh]) as tf.Tensor4D);
     const v = hp(`${p}.attn.hook_v`, tf.reshape(this.linear(n1, bw.WV, bw.bV), [B, P, K, dh]) as tf.Tensor4D);
@@ -432,7 +437,7 @@ export class HookedTransformer {
       q = hp(`${p}.attn.hook_rot_q`, applyRotary(q, rot.cos, rot.sin));
       k = hp(`${p}.attn.hook_rot_k`, applyRotary(k, rot.cos, rot.sin));
     }
-    const z = hp(`${p}.attn.hook_z`, this.attention(p, q, k, v, mask, hp, looks));
+    const z = hp(`${p}.attn.hook_z`, this.attention(p, q, k, v, pass));
     const attnOut = hp(
       `${p}.hook_attn_out`,
       tf.reshape(this.linear(tf.reshape(z, [B * P, H * dh]), bw.WO, bw.bO), [B, P, D]) as tf.Tensor3D,
@@ -440,7 +445,7 @@ export class HookedTransformer {
 
     // --- MLP ---
     const mlpIn = cfg.parallelAttnMlp ? residPre : hp(`${p}.hook_resid_mid`, tf.add(residPre, attnOut) as tf.Tensor3D);
-    const n2 = tf.reshape(this.norm(mlpIn, bw.ln2W, bw.ln2B, `${p}.ln2`, hp, replaces), [B * P, D]);
+    const n2 = tf.reshape(this.norm(mlpIn, bw.ln2W, bw.ln2B, `${p}.ln2`, pass), [B * P, D]);
     const M = cfg.dMlp;
     let post: tf.Tensor3D;
     if (cfg.gatedMlp) {
