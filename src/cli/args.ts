@@ -36,6 +36,9 @@ export interface ParsedArgs {
   readonly rest: Array<{ name: string; value: string | undefined; negated: boolean; word: string }>;
 }
 
+/** Whether an argument has the shape of a hub repo id `owner/name` (model, dataset or SAE repo). */
+export const looksLikeRepo = (s: string): boolean => /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(s);
+
 const isFlagWord = (w: string) => w.startsWith('-') && w !== '-' && !/^-\d|^-\.\d/.test(w);
 
 /**

@@ -14,7 +14,7 @@ import { resolveModelFolder } from '../../runners/languageModelRunner.js';
 import { loadSae } from '../../sae/saeFolder.js';
 import { hfDataset } from '../../sources/hfDataset.js';
 import { localDocuments } from '../../sources/localDocuments.js';
-import type { FlagSpec, ParsedArgs } from '../args.js';
+import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
 import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
@@ -73,7 +73,7 @@ export function evalArgs(ctx: CliContext, args: ParsedArgs): EvalCliArgs {
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const a = evalArgs(ctx, args);
   const localData = existsSync(path.resolve(ctx.io.cwd, a.dataset));
-  if (!localData && !/^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(a.dataset)) {
+  if (!localData && !looksLikeRepo(a.dataset)) {
     throw new UsageError(`--dataset ${a.dataset}: neither a local file/folder nor a hub dataset id (owner/name)`);
   }
   await cliBackend(ctx);

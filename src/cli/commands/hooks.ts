@@ -10,7 +10,7 @@ import { hubConfig } from '../../hub/config.js';
 import { hookShapesFor } from '../../model/hookPoints.js';
 import { readModelConfig } from '../../model/loadModel.js';
 import type { HookedTransformerConfig } from '../../model/ModelConfig.js';
-import type { FlagSpec, ParsedArgs } from '../args.js';
+import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import type { Command } from './command.js';
@@ -36,8 +36,6 @@ export function symbolicShapes(cfg: HookedTransformerConfig): Array<{ name: stri
     }),
   }));
 }
-
-const looksLikeRepo = (s: string) => /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(s);
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   if (args.positionals.length !== 1) throw new UsageError(`hooks takes one MODEL (a Hugging Face model folder or hub repo owner/name), got ${args.positionals.length} arguments`);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { hubConfig } from '../../hub/config.js';
 import { downloadHubFile, hubFileExists, listHubFiles } from '../../hub/download.js';
 import { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, loadSae, loadSaeSparsity } from '../../sae/saeFolder.js';
-import type { FlagSpec, ParsedArgs } from '../args.js';
+import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
 import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
@@ -33,8 +33,6 @@ function localSaeFolders(root: string, depth = 4, rel = ''): string[] {
   }
   return out;
 }
-
-const looksLikeRepo = (s: string) => /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(s);
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const [source, saePath, ...extra] = args.positionals;
