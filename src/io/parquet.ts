@@ -58,13 +58,26 @@ function asArrayBuffer(u: Uint8Array): ArrayBuffer {
 
 /** A parquet file opened for reading one column of one row group at a time. */
 export class ParquetFile {
+  /** derived once from the footer (it does not change) */
+  private readonly groups: readonly ParquetRowGroupInfo[];
+  private readonly cols: readonly string[];
+
   private constructor(
     /** the path, or a label for in-memory inputs (used in error messages) */
     readonly name: string,
     private readonly file: AsyncBuffer,
     readonly metadata: FileMetaData,
     private fh: FileHandle | undefined,
-  ) {}
+  ) {
+    let start = 0;
+    this.groups = metadata.row_groups.map((g, index) => {
+      const numRows = Number(g.num_rows);
+      const info = { index, rowStart: start, numRows };
+      start += numRows;
+      return info;
+    });
+    this.cols = parquetSchema(metadata).children.map((c) => c.element.name);
+  }
 
   /** Opens a local path, bytes, or any hyparquet AsyncBuffer, and parses the footer. */
   static async open(input: ParquetInput, name?: string): Promise<ParquetFile> {
@@ -91,17 +104,11 @@ export class ParquetFile {
 
   /** Top-level column names. */
   columns(): string[] {
-    return parquetSchema(this.metadata).children.map((c) => c.element.name);
+    return [...this.cols];
   }
 
   rowGroups(): ParquetRowGroupInfo[] {
-    let start = 0;
-    return this.metadata.row_groups.map((g, index) => {
-      const numRows = Number(g.num_rows);
-      const info = { index, rowStart: start, numRows };
-      start += numRows;
-      return info;
-    });
+    return this.groups.map((g) => ({ ...g }));
   }
 
   /**
@@ -109,7 +116,7 @@ export class ParquetFile {
    * `tokens`, `input_ids`, `text` that the file has.
    */
   documentColumn(column?: string): string {
-    const cols = this.columns();
+    const cols = this.cols;
     if (column !== undefined) {
       if (!cols.includes(column)) throw new FileFormatError(`parquet ${this.name}: no column "${column}" (columns: ${cols.join(', ')})`);
       return column;
@@ -123,11 +130,10 @@ export class ParquetFile {
 
   /** Decodes one column of one row group: one value per row (lists as arrays, INT64 as bigint). */
   async readRowGroup(index: number, column: string): Promise<unknown[]> {
-    const groups = this.rowGroups();
-    const g = groups[index];
-    if (!g) throw new FileFormatError(`parquet ${this.name}: no row group ${index} (has ${groups.length})`);
-    if (!this.columns().includes(column)) {
-      throw new FileFormatError(`parquet ${this.name}: no column "${column}" (columns: ${this.columns().join(', ')})`);
+    const g = this.groups[index];
+    if (!g) throw new FileFormatError(`parquet ${this.name}: no row group ${index} (has ${this.groups.length})`);
+    if (!this.cols.includes(column)) {
+      throw new FileFormatError(`parquet ${this.name}: no column "${column}" (columns: ${this.cols.join(', ')})`);
     }
     if (g.numRows === 0) return [];
     let rows: unknown[][] | undefined;
@@ -155,7 +161,7 @@ export class ParquetFile {
 
   /** Values of `column` row by row, row group by row group (in `order` if given). */
   async *values(column: string, order?: number[]): AsyncGenerator<unknown> {
-    const idx = order ?? this.rowGroups().map((g) => g.index);
+    const idx = order ?? this.groups.map((g) => g.index);
     for (const i of idx) {
       for (const v of await this.readRowGroup(i, column)) yield v;
     }
