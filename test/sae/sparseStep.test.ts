@@ -15,9 +15,8 @@ import { saeLosses } from '../../src/sae/losses.js';
 import { Sae, type SaeParams } from '../../src/sae/Sae.js';
 import { setSparseStep, sparseStepMode, type SparseStepMode } from '../../src/sae/sparse.js';
 import { SaeTrainer, type StepMetrics } from '../../src/train/SaeTrainer.js';
-import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from '../../src/train/TrainerConfig.js';
 import { SyntheticActs } from '../train/syntheticData.js';
-import { compare, readFixture, saeCfgFrom } from './fixtures.js';
+import { compare, readFixture, saeCfgFrom, saeFromRun, trainerCfgFrom } from './fixtures.js';
 
 test.before(async () => {
   await setupTf();
@@ -128,19 +127,6 @@ const tfx = readFixture('train.json');
 const D_IN = 16;
 const D_SAE = 64;
 
-function trainerCfg(tr: Record<string, any>): TrainerConfig {
-  return {
-    ...DEFAULT_TRAINER_CONFIG,
-    lr: tr['lr'], lrSchedulerName: tr['lr_scheduler_name'], lrWarmUpSteps: tr['lr_warm_up_steps'], lrEnd: tr['lr_end'],
-    lrDecaySteps: tr['lr_decay_steps'], nRestartCycles: tr['n_restart_cycles'], adamBeta1: tr['adam_beta1'],
-    adamBeta2: tr['adam_beta2'], l1Coefficient: tr['l1_coefficient'], l1WarmUpSteps: tr['l1_warm_up_steps'],
-    trainBatchSize: tr['train_batch_size'], totalTrainingSteps: tr['total_training_steps'],
-    featureSamplingWindow: tr['feature_sampling_window'], deadFeatureWindow: tr['dead_feature_window'],
-    deadFeatureThreshold: tr['dead_feature_threshold'], useGhostGrads: tr['use_ghost_grads'],
-    finetuningMethod: tr['finetuning_method'], finetuningSteps: tr['finetuning_steps'],
-  };
-}
-
 const PARAMS = [['W_enc', 'W_enc'], ['b_enc', 'b_enc'], ['W_dec', 'W_dec'], ['b_dec', 'b_dec'], ['scalingFactor', 'scaling_factor']] as const;
 
 function checkParams(t: any, sae: Sae, want: any, rtol: number, atol: number, label: string) {
@@ -170,12 +156,8 @@ for (const [key, chunk] of [['one_step', false], ['trajectory', false], ['ghost'
     const atol = ghost ? 1e-4 : key === 'one_step' ? 1e-6 : 1e-5;
     const snaps = new Map<number, any>((run.snapshots ?? []).map((s: any) => [s.after_step, s.params]));
     const before = tf.memory().numTensors;
-    const sae = Sae.fromWeights(saeCfgFrom(run.cfg, D_IN, D_SAE), {
-      W_enc: Float32Array.from(run.initial.W_enc), b_enc: Float32Array.from(run.initial.b_enc),
-      W_dec: Float32Array.from(run.initial.W_dec), b_dec: Float32Array.from(run.initial.b_dec),
-      scalingFactor: Float32Array.from(run.initial.scaling_factor),
-    });
-    const tr = new SaeTrainer(sae, trainerCfg(run.trainer), { sparseStep: 'always', ...(chunk ? { maxChunkElements: 10 * D_SAE + 5 } : {}) });
+    const sae = saeFromRun(run, D_IN, D_SAE);
+    const tr = new SaeTrainer(sae, trainerCfgFrom(run.trainer), { sparseStep: 'always', ...(chunk ? { maxChunkElements: 10 * D_SAE + 5 } : {}) });
     const data = new SyntheticActs(run.data_seed);
     const steps = run.steps ?? 1;
     for (let k = 0; k < steps; k++) {

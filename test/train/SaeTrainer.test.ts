@@ -8,8 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setupTf } from '../helpers/tf.js';
 import { Sae } from '../../src/sae/Sae.js';
 import { SaeTrainer, type StepMetrics } from '../../src/train/SaeTrainer.js';
-import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from '../../src/train/TrainerConfig.js';
-import { compare, readFixture, saeCfgFrom } from '../sae/fixtures.js';
+import { compare, readFixture, saeCfgFrom, saeFromRun, trainerCfgFrom } from '../sae/fixtures.js';
 import { Mulberry32, SyntheticActs } from './syntheticData.js';
 
 test.before(async () => {
@@ -20,40 +19,7 @@ const fx = readFixture('train.json');
 const D_IN = 16;
 const D_SAE = 64;
 
-function trainerCfg(t: Record<string, any>): TrainerConfig {
-  return {
-    ...DEFAULT_TRAINER_CONFIG,
-    lr: t['lr'],
-    lrSchedulerName: t['lr_scheduler_name'],
-    lrWarmUpSteps: t['lr_warm_up_steps'],
-    lrEnd: t['lr_end'],
-    lrDecaySteps: t['lr_decay_steps'],
-    nRestartCycles: t['n_restart_cycles'],
-    adamBeta1: t['adam_beta1'],
-    adamBeta2: t['adam_beta2'],
-    l1Coefficient: t['l1_coefficient'],
-    l1WarmUpSteps: t['l1_warm_up_steps'],
-    trainBatchSize: t['train_batch_size'],
-    totalTrainingSteps: t['total_training_steps'],
-    featureSamplingWindow: t['feature_sampling_window'],
-    deadFeatureWindow: t['dead_feature_window'],
-    deadFeatureThreshold: t['dead_feature_threshold'],
-    useGhostGrads: t['use_ghost_grads'],
-    finetuningMethod: t['finetuning_method'],
-    finetuningSteps: t['finetuning_steps'],
-  };
-}
-
-function saeFrom(run: any, which: 'initial' | 'final' = 'initial'): Sae {
-  const w = run[which];
-  return Sae.fromWeights(saeCfgFrom(run.cfg, D_IN, D_SAE), {
-    W_enc: Float32Array.from(w.W_enc),
-    b_enc: Float32Array.from(w.b_enc),
-    W_dec: Float32Array.from(w.W_dec),
-    b_dec: Float32Array.from(w.b_dec),
-    scalingFactor: Float32Array.from(w.scaling_factor),
-  });
-}
+const saeFrom = (run: any, which: 'initial' | 'final' = 'initial'): Sae => saeFromRun(run, D_IN, D_SAE, which);
 
 const PARAMS = [
   ['W_enc', 'W_enc'],
@@ -94,7 +60,7 @@ function checkMetrics(t: any, got: StepMetrics, want: any, rtol: number, l0Tol =
 /** Runs `steps` steps of a fixture run; returns the trainer, its SAE and the metrics. */
 function replay(run: any, steps: number, onStep?: (m: StepMetrics, k: number, sae: Sae) => void) {
   const sae = saeFrom(run);
-  const tr = new SaeTrainer(sae, trainerCfg(run.trainer));
+  const tr = new SaeTrainer(sae, trainerCfgFrom(run.trainer));
   const data = new SyntheticActs(run.data_seed);
   const out: StepMetrics[] = [];
   for (let k = 0; k < steps; k++) {
@@ -188,7 +154,7 @@ test('state() / restore() resumes bit-for-bit', (t) => {
   first.tr.dispose();
   first.sae.dispose();
   const sae2 = Sae.fromWeights(snap.cfg, snap);
-  const tr2 = SaeTrainer.restore(sae2, trainerCfg(run.trainer), state);
+  const tr2 = SaeTrainer.restore(sae2, trainerCfgFrom(run.trainer), state);
   t.is(tr2.stepCount, 25);
   for (let k = 25; k < steps; k++) {
     const x = tf.tensor2d(first.data.batch(32), [32, D_IN]);
@@ -206,7 +172,7 @@ test('state() / restore() resumes bit-for-bit', (t) => {
 test('step() leaves no tensors behind and rejects a wrong batch shape', (t) => {
   const run = fx.one_step;
   const sae = saeFrom(run);
-  const tr = new SaeTrainer(sae, trainerCfg(run.trainer));
+  const tr = new SaeTrainer(sae, trainerCfgFrom(run.trainer));
   const x = tf.tensor2d(new SyntheticActs(1).batch(32), [32, D_IN]);
   tr.step(x);
   const before = tf.memory().numTensors;
@@ -221,7 +187,7 @@ test('step() leaves no tensors behind and rejects a wrong batch shape', (t) => {
 test("fine-tuning 'scale' with normalize_sae_decoder trains only scaling_factor (SAELens v1.5 would assert here)", (t) => {
   const run = fx.finetune[1];
   const sae = Sae.fromWeights({ ...saeCfgFrom(run.cfg, D_IN, D_SAE), normalizeSaeDecoder: true }, saeFrom(run).snapshot());
-  const tr = new SaeTrainer(sae, { ...trainerCfg(run.trainer), totalTrainingSteps: 2, finetuningSteps: 3 });
+  const tr = new SaeTrainer(sae, { ...trainerCfgFrom(run.trainer), totalTrainingSteps: 2, finetuningSteps: 3 });
   const data = new SyntheticActs(1);
   const step = () => {
     const x = tf.tensor2d(data.batch(32), [32, D_IN]);
@@ -242,7 +208,7 @@ test("fine-tuning 'scale' with normalize_sae_decoder trains only scaling_factor 
 
 test('trainer config errors name the field', (t) => {
   const sae = saeFrom(fx.one_step);
-  const base = trainerCfg(fx.one_step.trainer);
+  const base = trainerCfgFrom(fx.one_step.trainer);
   t.throws(() => new SaeTrainer(sae, { ...base, featureSamplingWindow: 0 }), { message: /featureSamplingWindow/ });
   t.throws(() => new SaeTrainer(sae, { ...base, adamBeta2: 1 }), { message: /adamBeta2/ });
   t.throws(() => new SaeTrainer(sae, { ...base, finetuningMethod: 'all' as never }), { message: /finetuningMethod/ });
