@@ -5,7 +5,7 @@
  */
 import type { EvalRecord, StepRecord, TrainEvent } from '../../train/TrainEvent.js';
 import { logDensityHistogram } from '../../analysis/featureDensity.js';
-import { isSecretKey } from '../../config/secrets.js';
+import { isSecretKey, redactSecrets } from '../../config/secrets.js';
 import { type ChartData, histogramSvg, lineChartSvg, PALETTE, type Series } from './charts.js';
 import { escapeHtml, formatInt, formatNumber, jsonForScript } from './format.js';
 import { REPORT_CSS, REPORT_SCRIPT } from './assets.js';
@@ -343,7 +343,9 @@ function renderConfig(config: unknown): string {
     else shown = `<code>${escapeHtml(typeof v === 'string' ? v : JSON.stringify(v) ?? String(v))}</code>`;
     rows.push(`<tr><td>${escapeHtml(prefix)}</td><td>${shown}</td></tr>`);
   };
-  walk('', config, 0);
+  // redactSecrets masks secret-looking strings anywhere (a token in a URL, in a list, or deeper
+  // than the table goes, where a value is shown as JSON); the key check above labels the rest.
+  walk('', redactSecrets(config), 0);
   if (rows.length === 0) return '<p class="none">Empty config.</p>';
   return `<div class="card table-card"><table class="config">${rows.join('')}</table></div>`;
 }
