@@ -21,7 +21,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
-import { nextTokenLogits, sumLastAxisChunked, type HookedTransformer } from '../model/HookedTransformer.js';
+import type { HookedTransformer } from '../model/HookedTransformer.js';
+import { nextTokenLogits, sumLastAxisChunked } from '../model/loss.js';
 import type { Sae } from '../sae/Sae.js';
 import type { Histogram } from '../train/TrainEvent.js';
 

@@ -1,5 +1,6 @@
 /** The model area's public API: HookedTransformer, its config and weights, tokenizers. */
-export { HookedTransformer, lossPerTokenFromLogits, logSumExpLastAxis } from './HookedTransformer.js';
+export { HookedTransformer } from './HookedTransformer.js';
+export { lossPerTokenFromLogits, logSumExpLastAxis } from './loss.js';
 export type { HookFn, NameFilter, TokenInput, ModelRunOptions, ModelRunResult, FromFolderOptions } from './HookedTransformer.js';
 export { configFromHf } from './ModelConfig.js';
 export type { HookedTransformerConfig, ModelFamily, ActivationName, NormalizationType } from './ModelConfig.js';

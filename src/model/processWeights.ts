@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { HookedTransformerConfig } from './ModelConfig.js';
 import type { BlockWeights, ModelWeights } from './weights.js';
 import { disposeWeights } from './weights.js';
+import { sumLastAxisChunked } from './loss.js';
 
 type T1 = tf.Tensor1D;
 type T2 = tf.Tensor2D;
@@ -32,17 +33,13 @@ function foldInto(W: T2, bias: T1 | undefined, lnW: T1 | undefined, lnB: T1 | un
 }
 
 /**
- * Mean over the last axis of a 2-D tensor, keepDims, summed in chunks of 256: the stock float32
- * Sum adds sequentially, which over a 50k vocabulary is off by ~1e-4 relative.
+ * Mean over the last axis of a 2-D tensor, keepDims, summed in chunks (loss.ts): the stock
+ * float32 Sum adds sequentially, which over a 50k vocabulary is off by ~1e-4 relative.
  */
 function meanLastAxis(W: T2): T2 {
   const [r, c] = W.shape;
-  const chunk = 256;
-  if (c <= chunk) return tf.mean(W, 1, true);
-  const n = Math.ceil(c / chunk);
-  const padded = n * chunk === c ? W : tf.pad(W, [[0, 0], [0, n * chunk - c]]);
-  const partial = tf.sum(tf.reshape(padded, [r, n, chunk]), -1);
-  return tf.div(tf.sum(partial, -1, true), c) as T2;
+  if (c <= 256) return tf.mean(W, 1, true);
+  return tf.div(tf.reshape(sumLastAxisChunked(W), [r, 1]), c) as T2;
 }
 
 function centerRows(W: T2): T2 {
@@ -112,7 +109,7 @@ export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights, op
 
     // --- center_unembed ---
     if (opts.centerUnembed !== false) {
-      WU = tf.sub(WU, meanLastAxis(WU)) as T2;
+      WU = centerRows(WU);
       bU = center1(bU);
     }
 
