@@ -74,8 +74,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
     await on(backend, () => {
       const x = tf.zeros([3, 2]);
       const idx = tf.tensor1d([0, 3], 'int32');
+      const buffers = tf.engine().backend.numDataIds();
       const err = t.throws(() => tf.gather(x, idx), { instanceOf: ShapeError });
       t.regex(err!.message, /GatherV2: index 3 \(at position 1\) is not in \[0, 2\]/);
+      t.is(tf.engine().backend.numDataIds(), buffers, 'the output allocated before the check is freed');
       tf.dispose([x, idx]);
     });
   });

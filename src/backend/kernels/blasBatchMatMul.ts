@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlasAddon } from '../blas.js';
 import { ShapeError } from '../../errors.js';
-import { cpuView, type BlasBackendKind, type CpuBackendLike, type Info, type WasmBackendLike } from './inPlace.js';
+import { withViews, type BlasBackendKind, type Info } from './inPlace.js';
 
 export type { BlasBackendKind } from './inPlace.js';
 
@@ -92,20 +92,8 @@ export function makeBlasBatchMatMul(addon: BlasAddon, kind: BlasBackendKind, fal
     const aOff = batchOffsets(g.outerShape, a.shape.slice(0, -2), g.m * g.k);
     const bOff = batchOffsets(g.outerShape, b.shape.slice(0, -2), g.k * g.n);
     const cOff = batchOffsets(g.outerShape, g.outerShape, g.m * g.n);
-    const empty = g.batch * g.m * g.n === 0;
-    if (kind === 'wasm') {
-      const backend = args.backend as WasmBackendLike;
-      // makeOutput may grow wasm memory, which detaches older views: take the views after it.
-      const out = backend.makeOutput(g.outShape, 'float32');
-      if (empty) return out;
-      const c = backend.typedArrayFromHeap(out) as Float32Array;
-      addon.gemm(ta, tb, g.m, g.n, g.k, backend.typedArrayFromHeap(a) as Float32Array,
-        backend.typedArrayFromHeap(b) as Float32Array, c, aOff, bOff, cOff);
-      return out;
-    }
-    const backend = args.backend as CpuBackendLike;
-    const c = new Float32Array(g.batch * g.m * g.n);
-    if (!empty) addon.gemm(ta, tb, g.m, g.n, g.k, cpuView(backend, a) as Float32Array, cpuView(backend, b) as Float32Array, c, aOff, bOff, cOff);
-    return backend.makeTensorInfo(g.outShape, 'float32', c);
+    return withViews(kind, args.backend, [a, b], [{ shape: g.outShape, dtype: 'float32' }], ([av, bv], [c]) => {
+      if (g.batch * g.m * g.n > 0) addon.gemm(ta, tb, g.m, g.n, g.k, av as Float32Array, bv as Float32Array, c as Float32Array, aOff, bOff, cOff);
+    });
   };
 }

@@ -1,7 +1,8 @@
 /**
  * What the native kernels (blasBatchMatMul.ts, sparseKernels.ts, adamKernel.ts) need from the
  * wasm and cpu backends to read inputs and write outputs in place, without copies: the backend
- * slices they use, the cpu-side view of a tensor's values, and nativeKernel, which wires both.
+ * slices they use, the cpu-side view of a tensor's values, withViews, which wires both, and
+ * nativeKernel, a kernel function around withViews.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -15,6 +16,7 @@ export type BlasBackendKind = 'wasm' | 'cpu';
 export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
   typedArrayFromHeap(t: Info): tf.TypedArray;
+  disposeData(dataId: tf.DataId): unknown;
 }
 
 /** The slice of tfjs-backend-cpu's MathBackendCPU the native kernels use. */
@@ -42,9 +44,43 @@ export interface OutSpec {
 }
 
 /**
- * A kernel function that allocates `outs(inputs, attrs)`, then calls `run` with views of the
- * inputs (in `names` order) and of the outputs. On wasm, outputs are allocated before any view
- * is taken: allocation may grow the heap, which detaches older views.
+ * Allocates outputs of `specs` on `args.backend`, then calls `run` with views of `inputs` and of
+ * the outputs, and returns the outputs (one TensorInfo when `specs` has one). On wasm, outputs
+ * are allocated before any view is taken: allocation may grow the heap, which detaches older
+ * views; if `run` throws, they are freed again.
+ */
+export function withViews(
+  kind: BlasBackendKind,
+  backend: unknown,
+  inputs: Info[],
+  specs: OutSpec[],
+  run: (ins: View[], outViews: View[]) => void,
+): Info | Info[] {
+  if (kind === 'wasm') {
+    const wasm = backend as WasmBackendLike;
+    const infos = specs.map((s) => wasm.makeOutput(s.shape, s.dtype));
+    try {
+      run(inputs.map((t) => wasm.typedArrayFromHeap(t) as View), infos.map((t) => wasm.typedArrayFromHeap(t) as View));
+    } catch (e) {
+      for (const t of infos) wasm.disposeData(t.dataId);
+      throw e;
+    }
+    return infos.length === 1 ? infos[0]! : infos;
+  }
+  const cpu = backend as CpuBackendLike;
+  const outViews = specs.map((s) => {
+    const n = s.shape.reduce((p, d) => p * d, 1);
+    return s.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+  });
+  run(inputs.map((t) => cpuView(cpu, t)), outViews);
+  const infos = specs.map((s, i) => cpu.makeTensorInfo(s.shape, s.dtype, outViews[i]!));
+  return infos.length === 1 ? infos[0]! : infos;
+}
+
+/**
+ * A kernel function that checks its inputs and plans its outputs with `outs(inputs, attrs)`
+ * (throw there, before anything is allocated), then runs `run` on views of the inputs (in
+ * `names` order) and of the outputs (withViews).
  */
 export function nativeKernel(
   kind: BlasBackendKind,
@@ -55,23 +91,6 @@ export function nativeKernel(
   return (args) => {
     const inputs = names.map((n) => (args.inputs as Record<string, Info>)[n]!);
     const attrs = (args.attrs ?? {}) as Record<string, unknown>;
-    const specs = outs(inputs, attrs);
-    if (kind === 'wasm') {
-      const backend = args.backend as WasmBackendLike;
-      const infos = specs.map((s) => backend.makeOutput(s.shape, s.dtype));
-      const ins = inputs.map((t) => backend.typedArrayFromHeap(t) as View);
-      const outViews = infos.map((t) => backend.typedArrayFromHeap(t) as View);
-      run(ins, outViews, inputs, attrs);
-      return infos.length === 1 ? infos[0]! : infos;
-    }
-    const backend = args.backend as CpuBackendLike;
-    const ins = inputs.map((t) => cpuView(backend, t));
-    const outViews = specs.map((s) => {
-      const n = s.shape.reduce((p, d) => p * d, 1);
-      return s.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
-    });
-    run(ins, outViews, inputs, attrs);
-    const infos = specs.map((s, i) => backend.makeTensorInfo(s.shape, s.dtype, outViews[i]!));
-    return infos.length === 1 ? infos[0]! : infos;
+    return withViews(kind, args.backend, inputs, outs(inputs, attrs), (ins, outViews) => run(ins, outViews, inputs, attrs));
   };
 }

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../../errors.js';
-import { cpuView, type BlasBackendKind, type CpuBackendLike, type Info, type View, type WasmBackendLike } from './inPlace.js';
+import { withViews, type BlasBackendKind, type Info, type View } from './inPlace.js';
 
 interface GatherAttrs {
   axis: number;
@@ -71,22 +71,9 @@ export function makeRowGather(kind: BlasBackendKind, stock: tf.KernelConfig): tf
       return stock.kernelFunc(args);
     }
     const g = gatherGeometry(x.shape, indices.shape, attrs.axis);
-    const dtype = x.dtype;
-    if (kind === 'wasm') {
-      const backend = args.backend as WasmBackendLike;
-      // makeOutput may grow the heap, which detaches older views: take the views after it.
-      const out = backend.makeOutput(g.outShape, dtype);
-      const outView = backend.typedArrayFromHeap(out) as View;
-      if (outView.length > 0) {
-        gatherBlocks(backend.typedArrayFromHeap(x) as View, backend.typedArrayFromHeap(indices) as Int32Array, outView, g.outer, g.axisDim, g.inner);
-      }
-      return out;
-    }
-    const backend = args.backend as CpuBackendLike;
-    const size = g.outShape.reduce((p, d) => p * d, 1);
-    const outView = dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
-    if (size > 0) gatherBlocks(cpuView(backend, x), cpuView(backend, indices) as Int32Array, outView, g.outer, g.axisDim, g.inner);
-    return backend.makeTensorInfo(g.outShape, dtype, outView);
+    return withViews(kind, args.backend, [x, indices], [{ shape: g.outShape, dtype: x.dtype }], ([xv, iv], [outView]) => {
+      if (outView!.length > 0) gatherBlocks(xv!, iv as Int32Array, outView!, g.outer, g.axisDim, g.inner);
+    });
   };
   return { kernelName: tf.GatherV2, backendName: kind, kernelFunc };
 }
