@@ -2,7 +2,8 @@
  * tfjs kernels over the addon's sparse routines (native/sae_rx_blas.cc) for the wasm and cpu
  * backends: CSR construction from a dense matrix, CSR·dense, CSRᵀ·dense, the dense product
  * sampled at the CSR pattern, and a 2-D transpose. Inputs and outputs are read and written in
- * place (wasm heap views / cpu backend arrays: inPlace.ts nativeKernel). Not differentiable:
+ * place (wasm heap views / cpu backend arrays: inPlace.ts nativeKernel); shapes are checked
+ * before the outputs are allocated. Not differentiable:
  * src/sae/sparse.ts composes them inside custom gradients.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -24,45 +25,45 @@ export function makeSparseKernels(addon: BlasAddon, kind: BlasBackendKind): tf.K
   const k = (kernelName: string, kernelFunc: tf.KernelFunc): tf.KernelConfig => ({ kernelName, backendName: kind, kernelFunc });
   return [
     // a [rows, cols] → rowPtr int32 [rows + 1]
-    k(SaeCsrCount, nativeKernel(kind, ['a'], ([a]) => [{ shape: [a!.shape[0]! + 1], dtype: 'int32' }], ([a], [rp], [ai]) => {
-      const [rows, cols] = dims2(ai!, 'csrCount: a');
-      addon.csrCount(f32(a!), rows, cols, i32(rp!));
+    k(SaeCsrCount, nativeKernel(kind, ['a'], ([a]) => [{ shape: [dims2(a!, 'csrCount: a')[0] + 1], dtype: 'int32' }], ([a], [rp], [ai]) => {
+      addon.csrCount(f32(a!), ai!.shape[0]!, ai!.shape[1]!, i32(rp!));
     })),
     // a, rowPtr; attrs.nnz → colIdx int32 [nnz], vals float32 [nnz]
-    k(SaeCsrFill, nativeKernel(kind, ['a', 'rowPtr'], (_, at) => [
-      { shape: [at['nnz'] as number], dtype: 'int32' }, { shape: [at['nnz'] as number], dtype: 'float32' },
-    ], ([a, rp], [ci, vals], [ai]) => {
-      const [rows, cols] = dims2(ai!, 'csrFill: a');
-      addon.csrFill(f32(a!), rows, cols, i32(rp!), i32(ci!), f32(vals!));
+    k(SaeCsrFill, nativeKernel(kind, ['a', 'rowPtr'], ([a], at) => {
+      dims2(a!, 'csrFill: a');
+      return [{ shape: [at['nnz'] as number], dtype: 'int32' }, { shape: [at['nnz'] as number], dtype: 'float32' }];
+    }, ([a, rp], [ci, vals], [ai]) => {
+      addon.csrFill(f32(a!), ai!.shape[0]!, ai!.shape[1]!, i32(rp!), i32(ci!), f32(vals!));
     })),
     // rowPtr, colIdx, vals, w [k, n] → [rows, n]
     k(SaeSpmm, nativeKernel(kind, ['rowPtr', 'colIdx', 'vals', 'w'], ([rp, , , w]) => [
-      { shape: [rp!.shape[0]! - 1, w!.shape[1]!], dtype: 'float32' },
+      { shape: [rp!.shape[0]! - 1, dims2(w!, 'spmm: w')[1]], dtype: 'float32' },
     ], ([rp, ci, vals, w], [out], [rpi, , , wi]) => {
-      const [kk, n] = dims2(wi!, 'spmm: w');
-      addon.spmm(i32(rp!), i32(ci!), f32(vals!), rpi!.shape[0]! - 1, kk, f32(w!), n, f32(out!));
+      addon.spmm(i32(rp!), i32(ci!), f32(vals!), rpi!.shape[0]! - 1, wi!.shape[0]!, f32(w!), wi!.shape[1]!, f32(out!));
     })),
     // rowPtr, colIdx, vals, x [rows, n]; attrs.k → [k, n]
-    k(SaeSpmmT, nativeKernel(kind, ['rowPtr', 'colIdx', 'vals', 'x'], ([, , , x], at) => [
-      { shape: [at['k'] as number, x!.shape[1]!], dtype: 'float32' },
-    ], ([rp, ci, vals, x], [out], [rpi, , , xi], at) => {
-      const [rows, n] = dims2(xi!, 'spmmT: x');
-      if (rows !== rpi!.shape[0]! - 1) throw new ShapeError(`spmmT: x has ${rows} rows, the CSR matrix ${rpi!.shape[0]! - 1}`);
-      addon.spmmT(i32(rp!), i32(ci!), f32(vals!), rows, at['k'] as number, f32(x!), n, f32(out!));
+    k(SaeSpmmT, nativeKernel(kind, ['rowPtr', 'colIdx', 'vals', 'x'], ([rp, , , x], at) => {
+      const [rows, n] = dims2(x!, 'spmmT: x');
+      if (rows !== rp!.shape[0]! - 1) throw new ShapeError(`spmmT: x has ${rows} rows, the CSR matrix ${rp!.shape[0]! - 1}`);
+      return [{ shape: [at['k'] as number, n], dtype: 'float32' }];
+    }, ([rp, ci, vals, x], [out], [, , , xi], at) => {
+      addon.spmmT(i32(rp!), i32(ci!), f32(vals!), xi!.shape[0]!, at['k'] as number, f32(x!), xi!.shape[1]!, f32(out!));
     })),
     // rowPtr, colIdx, a [rows, n], w [k, n] → [rows, k]
-    k(SaeSddmm, nativeKernel(kind, ['rowPtr', 'colIdx', 'a', 'w'], ([, , a, w]) => [
-      { shape: [a!.shape[0]!, w!.shape[0]!], dtype: 'float32' },
-    ], ([rp, ci, a, w], [out], [, , ai, wi]) => {
-      const [rows, n] = dims2(ai!, 'sddmm: a');
-      const [kk, n2] = dims2(wi!, 'sddmm: w');
-      if (n !== n2) throw new ShapeError(`sddmm: a [${ai!.shape}] and w [${wi!.shape}] differ in their last dimension`);
-      addon.sddmm(i32(rp!), i32(ci!), rows, kk, f32(a!), f32(w!), n, f32(out!));
+    k(SaeSddmm, nativeKernel(kind, ['rowPtr', 'colIdx', 'a', 'w'], ([, , a, w]) => {
+      const [rows, n] = dims2(a!, 'sddmm: a');
+      const [kk, n2] = dims2(w!, 'sddmm: w');
+      if (n !== n2) throw new ShapeError(`sddmm: a [${a!.shape}] and w [${w!.shape}] differ in their last dimension`);
+      return [{ shape: [rows, kk], dtype: 'float32' }];
+    }, ([rp, ci, a, w], [out], [, , ai, wi]) => {
+      addon.sddmm(i32(rp!), i32(ci!), ai!.shape[0]!, wi!.shape[0]!, f32(a!), f32(w!), ai!.shape[1]!, f32(out!));
     })),
     // src [rows, cols] → [cols, rows]
-    k(SaeTranspose2D, nativeKernel(kind, ['x'], ([x]) => [{ shape: [x!.shape[1]!, x!.shape[0]!], dtype: 'float32' }], ([x], [out], [xi]) => {
-      const [rows, cols] = dims2(xi!, 'transpose2d: x');
-      addon.transpose(f32(x!), rows, cols, f32(out!));
+    k(SaeTranspose2D, nativeKernel(kind, ['x'], ([x]) => {
+      const [rows, cols] = dims2(x!, 'transpose2d: x');
+      return [{ shape: [cols, rows], dtype: 'float32' }];
+    }, ([x], [out], [xi]) => {
+      addon.transpose(f32(x!), xi!.shape[0]!, xi!.shape[1]!, f32(out!));
     })),
   ];
 }
