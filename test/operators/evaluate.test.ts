@@ -4,8 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstValueFrom, from, toArray } from 'rxjs';
-import { setupTf } from '../helpers/tf.js';
-import { HookedTransformer } from '../../src/model/HookedTransformer.js';
+import { useTinyGpt2 } from '../helpers/tinyGpt2.js';
 import { loadSae } from '../../src/sae/saeFolder.js';
 import { evaluate, isEvalStep } from '../../src/operators/evaluate.js';
 import { modelActivations } from '../../src/operators/modelActivations.js';
@@ -17,19 +16,11 @@ import type { EvalRecord, StepRecord, TrainEvent } from '../../src/train/TrainEv
 import { DEFAULT_SAE_CONFIG } from '../../src/sae/SaeConfig.js';
 import { DEFAULT_TRAINER_CONFIG } from '../../src/train/TrainerConfig.js';
 
-const DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
-const HAVE = fs.existsSync(path.join(DIR, 'model.safetensors'));
 const FIX = path.resolve('test/fixtures/evals');
 const ref = JSON.parse(fs.readFileSync(path.join(FIX, 'evals_reference.json'), 'utf8')) as { batches: number[][][]; expected: Record<string, number> };
 
-let model: HookedTransformer | undefined;
-test.before(async () => {
-  await setupTf();
-  if (HAVE) model = await HookedTransformer.fromFolder(DIR, { processWeights: false });
-});
-test.after.always(() => model?.dispose());
-const withModel = HAVE ? test.serial : test.skip;
-if (!HAVE) console.log(`skipping evaluate tests on the tiny GPT-2: ${DIR} is absent`);
+// raw HF weights, as the reference (test/fixtures/evals)
+const { withModel, model } = useTinyGpt2('evaluate', { processWeights: false });
 
 test('isEvalStep: SAELens cadence (step + 1) % (wandb_log_frequency × eval_every_n_wandb_logs) == 0', (t) => {
   t.true(isEvalStep(999));
@@ -54,7 +45,7 @@ withModel('evaluate(): live SAE at the cadence, checkpoint folders, the final SA
   const timings: number[] = [];
   const out = await firstValueFrom(
     from(recs).pipe(
-      evaluate({ model: model!, tokens: ref.batches, wandbLogFrequency: 1, evalEveryNWandbLogs: 2, saeOf: (id) => (id === 'sae' ? { sae } : undefined), onTiming: (ms) => timings.push(ms) }),
+      evaluate({ model: model(), tokens: ref.batches, wandbLogFrequency: 1, evalEveryNWandbLogs: 2, saeOf: (id) => (id === 'sae' ? { sae } : undefined), onTiming: (ms) => timings.push(ms) }),
       toArray(),
     ),
   );
@@ -67,7 +58,7 @@ withModel('evaluate(): live SAE at the cadence, checkpoint folders, the final SA
   sae.dispose();
   // a failing eval is a warning, not an error
   const bad = await firstValueFrom(
-    from([{ type: 'checkpoint', saeId: 'sae', step: 1, tokens: 1, path: '/nonexistent/sae' } as TrainEvent]).pipe(evaluate({ model: model!, tokens: ref.batches }), toArray()),
+    from([{ type: 'checkpoint', saeId: 'sae', step: 1, tokens: 1, path: '/nonexistent/sae' } as TrainEvent]).pipe(evaluate({ model: model(), tokens: ref.batches }), toArray()),
   );
   t.deepEqual(bad.map((r) => r.type), ['checkpoint', 'warning']);
   t.regex((bad[1] as { message: string }).message, /eval at step 1 failed: .*cfg\.json/);
@@ -91,9 +82,9 @@ withModel('evaluate(): tiny GPT-2 → modelActivations → trainSae → evaluate
   const before = tf.memory().numTensors;
   const recs = await firstValueFrom(
     tokenBatches(6).pipe(
-      modelActivations(model!, { hooks: [hook] }),
+      modelActivations(model(), { hooks: [hook] }),
       trainSae(spec, { warn: () => {}, handleSignals: false, checkpointPath: fs.mkdtempSync(path.join(os.tmpdir(), 'evaluate-')), nCheckpoints: 2 }),
-      evaluate({ model: model!, tokens: ref.batches }),
+      evaluate({ model: model(), tokens: ref.batches }),
       toArray(),
     ),
   );

@@ -1,10 +1,6 @@
-import test from 'ava';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { lastValueFrom, from, of, take, tap, toArray } from 'rxjs';
-import { setupTf } from '../helpers/tf.js';
-import { HookedTransformer } from '../../src/model/HookedTransformer.js';
+import { useTinyGpt2 } from '../helpers/tinyGpt2.js';
 import { ConfigError } from '../../src/errors.js';
 import { modelActivations, stopLayerFor } from '../../src/operators/modelActivations.js';
 import { packContext } from '../../src/operators/packContext.js';
@@ -12,17 +8,7 @@ import type { TokenBatch } from '../../src/operators/types.js';
 import { fromPull } from '../../src/sources/fromPull.js';
 import type { Document } from '../../src/sources/documents.js';
 
-const DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
-const HAVE = fs.existsSync(path.join(DIR, 'model.safetensors'));
-if (!HAVE) console.log(`skipping modelActivations tests: ${DIR} is absent`);
-const t0 = HAVE ? test.serial : test.skip;
-
-let model: HookedTransformer;
-test.before(async () => {
-  await setupTf();
-  if (HAVE) model = await HookedTransformer.fromFolder(DIR);
-});
-test.after.always(() => model?.dispose());
+const { withModel: t0, model } = useTinyGpt2('modelActivations');
 
 const N = 2;
 const CTX = 8;
@@ -32,10 +18,10 @@ const batchOf = (seed: number): TokenBatch => {
   tokens[0] = 50256;
   return { tokens, n: N, contextSize: CTX };
 };
-const run = (b: TokenBatch, opts: Parameters<typeof modelActivations>[1]) => lastValueFrom(of(b).pipe(modelActivations(model, opts)));
+const run = (b: TokenBatch, opts: Parameters<typeof modelActivations>[1]) => lastValueFrom(of(b).pipe(modelActivations(model(), opts)));
 const reference = (b: TokenBatch, names: string[]) => {
   const tokens = tf.tensor2d(b.tokens, [b.n, b.contextSize], 'int32');
-  const r = model.runWithCache(tokens, { names, returnType: 'logits' });
+  const r = model().runWithCache(tokens, { names, returnType: 'logits' });
   tokens.dispose();
   return r;
 };
@@ -100,16 +86,16 @@ t0('stop layer: SAELens max(layer)+1, resid_pre of L needs blocks < L; bad optio
   t.is(stopLayerFor(['blocks.1.hook_mlp_out', 'blocks.0.hook_resid_pre'], 4), 2);
   t.is(stopLayerFor(['hook_embed'], 4), 0);
   t.is(stopLayerFor(['ln_final.hook_normalized'], 4), undefined);
-  t.throws(() => modelActivations(model, { hooks: ['blocks.9.hook_resid_pre'] }), { instanceOf: ConfigError, message: /not a hook point/ });
-  t.throws(() => modelActivations(model, { hooks: ['blocks.0.hook_resid_pre'], headIndex: 0 }), { instanceOf: ConfigError, message: /no head axis/ });
-  t.throws(() => modelActivations(model, { hooks: ['blocks.0.attn.hook_z'], headIndex: 4 }), { instanceOf: ConfigError, message: /headIndex/ });
-  t.throws(() => modelActivations(model, { hooks: ['blocks.0.hook_resid_pre', 'blocks.0.mlp.hook_post'] }), { message: /different widths/ });
+  t.throws(() => modelActivations(model(), { hooks: ['blocks.9.hook_resid_pre'] }), { instanceOf: ConfigError, message: /not a hook point/ });
+  t.throws(() => modelActivations(model(), { hooks: ['blocks.0.hook_resid_pre'], headIndex: 0 }), { instanceOf: ConfigError, message: /no head axis/ });
+  t.throws(() => modelActivations(model(), { hooks: ['blocks.0.attn.hook_z'], headIndex: 4 }), { instanceOf: ConfigError, message: /headIndex/ });
+  t.throws(() => modelActivations(model(), { hooks: ['blocks.0.hook_resid_pre', 'blocks.0.mlp.hook_post'] }), { message: /different widths/ });
 });
 
 t0('a model error reaches the subscriber naming the stage, and frees everything', async (t) => {
   const before = tf.memory().numTensors;
   const bad: TokenBatch = { tokens: Int32Array.from([1, 2, 99999, 3]), n: 1, contextSize: 4 };
-  await t.throwsAsync(lastValueFrom(from([bad]).pipe(modelActivations(model, { hooks: ['blocks.0.hook_resid_post'] }))), {
+  await t.throwsAsync(lastValueFrom(from([bad]).pipe(modelActivations(model(), { hooks: ['blocks.0.hook_resid_post'] }))), {
     message: /modelActivations/,
   });
   t.is(tf.memory().numTensors, before);
@@ -130,7 +116,7 @@ t0('pacing: behind a pull source the forward pass runs only when the consumer ta
   const out = await lastValueFrom(
     docs$.pipe(
       packContext({ contextSize: CTX, prependBos: true, bosToken: 50256, storeBatchSize: 2 }),
-      modelActivations(model, { hooks: ['blocks.0.hook_resid_post'], onForward: () => forwards++ }),
+      modelActivations(model(), { hooks: ['blocks.0.hook_resid_post'], onForward: () => forwards++ }),
       take(3),
       toArray(),
     ),
@@ -157,7 +143,7 @@ t0('pacing with a slow synchronous consumer: the model is never more than the ba
   });
   await new Promise<void>((resolve, reject) =>
     docs$
-      .pipe(packContext({ contextSize: CTX, prependBos: true, bosToken: 50256, storeBatchSize: 2 }), modelActivations(model, { hooks: ['blocks.0.hook_resid_post'], onForward: () => forwards++ }), take(6))
+      .pipe(packContext({ contextSize: CTX, prependBos: true, bosToken: 50256, storeBatchSize: 2 }), modelActivations(model(), { hooks: ['blocks.0.hook_resid_post'], onForward: () => forwards++ }), take(6))
       .subscribe({
         next: (b) => {
           maxAhead = Math.max(maxAhead, forwards - consumed);
@@ -183,7 +169,7 @@ t0('an unsubscribe during a synchronous source reaches the source at once (no fo
     from(docs).pipe(
       tap(() => docsRead++),
       packContext({ contextSize: CTX, prependBos: false, storeBatchSize: 2 }),
-      modelActivations(model, { hooks: ['blocks.0.hook_resid_post'], onForward: () => forwards++ }),
+      modelActivations(model(), { hooks: ['blocks.0.hook_resid_post'], onForward: () => forwards++ }),
       take(2),
       toArray(),
     ),
