@@ -101,6 +101,15 @@ export async function resolveModelFolder(modelName: string, hub?: Partial<HubCon
   return path.dirname(configFile);
 }
 
+/**
+ * The model of a config's `model_name` as the runners load it: its folder (resolveModelFolder)
+ * and the HookedTransformer there, named by the folder or repo name. The caller disposes it.
+ */
+export async function loadRunnerModel(modelName: string, hub?: Partial<HubConfig>): Promise<{ dir: string; model: HookedTransformer }> {
+  const dir = await resolveModelFolder(modelName, hub);
+  return { dir, model: await HookedTransformer.fromFolder(dir, { modelName: path.basename(modelName) }) };
+}
+
 /** packContext's options for a runner config: SAELens's context, BOS and store batch, the model's n_ctx. */
 export function packOptionsFor(
   cfg: Pick<LanguageModelSaeRunnerConfig, 'context_size' | 'prepend_bos' | 'store_batch_size'>,
@@ -160,8 +169,7 @@ export async function finalEvals(
 ): Promise<EvalRecord[]> {
   const saes = summary.saes.filter((s) => s.path !== undefined);
   if (saes.length === 0) return [];
-  const dir = await resolveModelFolder(cfg.model_name, opts.hub);
-  const model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
+  const { dir, model } = await loadRunnerModel(cfg.model_name, opts.hub);
   try {
     const tokens = await storeBatches(cfg, opts, model, loadTokenizer(dir), o);
     if (tokens.length === 0) return [];
@@ -272,16 +280,15 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   async function loadModel(optional?: false): Promise<{ model: HookedTransformer; tokenizer: TextTokenizer }>;
   async function loadModel(optional = false): Promise<{ model: HookedTransformer; tokenizer: TextTokenizer } | null> {
     log(`loading model ${cfg.model_name}`);
-    let dir: string;
-    let model: HookedTransformer;
+    let loaded: { dir: string; model: HookedTransformer };
     try {
-      dir = await resolveModelFolder(cfg.model_name, opts.hub);
-      model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
+      loaded = await loadRunnerModel(cfg.model_name, opts.hub);
     } catch (e) {
       if (!optional) throw e;
       log(`sae-rx WARNING: no evals: model ${cfg.model_name} could not be loaded (${e instanceof Error ? e.message : String(e)})`);
       return null;
     }
+    const { dir, model } = loaded;
     try {
       checkAgainstModel(cfg, model, hooks);
       return { model, tokenizer: loadTokenizer(dir) };
