@@ -25,12 +25,11 @@ import { Subscriber, type Observable } from 'rxjs';
 import type { CacheActivationsRunnerConfig } from '../config/cacheActivationsRunnerConfig.js';
 import { ConfigError, ShapeError, StageError } from '../errors.js';
 import type { HubConfig } from '../hub/config.js';
-import { HookedTransformer } from '../model/HookedTransformer.js';
 import { loadTokenizer } from '../model/tokenizer.js';
 import { modelActivations } from '../operators/modelActivations.js';
 import { packContext } from '../operators/packContext.js';
 import type { Document } from '../sources/documents.js';
-import { datasetDocuments, packOptionsFor, resolveModelFolder } from './languageModelRunner.js';
+import { datasetDocuments, loadRunnerModel, packOptionsFor } from './languageModelRunner.js';
 import { tempSibling } from '../io/atomicWrite.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { Rng } from '../operators/internal/rng.js';
@@ -142,6 +141,8 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
   const bufRng = new Rng(cfg.seed);
   const pairRng = new Rng(cfg.seed + 1);
   const shardTokens: number[] = [];
+  /** Rows in the shards written so far (the sum of shardTokens). */
+  let written = 0;
   let hooks: string[] | undefined;
   let buffer: Float32Array | undefined;
   let filled = 0;
@@ -184,10 +185,11 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
     bytes += writeShard(shardPath(dir, i), rows, filled, H, dIn);
     writeMs += performance.now() - t;
     shardTokens.push(filled);
+    written += filled;
     filled = 0;
     const sec = (performance.now() - t0) / 1000;
-    log(`shard ${i + 1}/${nBuffers}: ${shardTokens.reduce((a, b) => a + b, 0)} tokens, ${(bytes / 1e6).toFixed(1)} MB, ` +
-      `${(bytes / 1e6 / (writeMs / 1000)).toFixed(1)} MB/s written, ${(shardTokens.reduce((a, b) => a + b, 0) / sec).toFixed(0)} tokens/s`);
+    log(`shard ${i + 1}/${nBuffers}: ${written} tokens, ${(bytes / 1e6).toFixed(1)} MB, ` +
+      `${(bytes / 1e6 / (writeMs / 1000)).toFixed(1)} MB/s written, ${(written / sec).toFixed(0)} tokens/s`);
     if (i % cfg.shuffle_every_n_buffers === 0 && i > 0) {
       for (let k = 0; k < cfg.n_shuffles_with_last_section; k++) shufflePair(i - cfg.shuffle_every_n_buffers, i);
       for (let k = 0; k < cfg.n_shuffles_in_entire_dir; k++) shufflePair(0, i);
@@ -245,7 +247,7 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
       error: (e: unknown) => stop(e),
       complete: () => {
         try {
-          if (filled > 0) log(`the source ended after ${shardTokens.reduce((a, b) => a + b, 0) + filled} tokens; the last shard holds ${filled} of ${tokensPerBuffer}`);
+          if (filled > 0) log(`the source ended after ${written + filled} tokens; the last shard holds ${filled} of ${tokensPerBuffer}`);
           flush();
           stop();
         } catch (e) {
@@ -259,7 +261,7 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
   if (shardTokens.length === 0) throw new ConfigError(`cache runner: the activation source gave no activations; nothing was cached in ${dir}`);
   if (shardTokens.length > 1) for (let k = 0; k < cfg.n_shuffles_final; k++) shufflePair(0, shardTokens.length);
 
-  const total = shardTokens.reduce((a, b) => a + b, 0);
+  const total = written;
   const manifest: CacheManifest = {
     format: CACHE_FORMAT,
     version: 1,
@@ -321,8 +323,7 @@ export interface RunCacheActivationsOptions {
  */
 export async function runCacheActivations(cfg: CacheActivationsRunnerConfig, opts: RunCacheActivationsOptions = {}): Promise<CacheActivationsSummary> {
   if (cfg.model_class_name !== 'HookedTransformer') throw new ConfigError(`model_class_name: ${cfg.model_class_name} is not supported (HookedTransformer only)`);
-  const dir = await resolveModelFolder(cfg.model_name, opts.hub);
-  const model = await HookedTransformer.fromFolder(dir, { modelName: path.basename(cfg.model_name) });
+  const { dir, model } = await loadRunnerModel(cfg.model_name, opts.hub);
   try {
     if (cfg.context_size > model.cfg.nCtx) throw new ConfigError(`context_size ${cfg.context_size} exceeds the model's n_ctx ${model.cfg.nCtx} (${cfg.model_name})`);
     const tokenizer = loadTokenizer(dir);
