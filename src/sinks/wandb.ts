@@ -290,7 +290,7 @@ export function wandbSink(opts: WandbSinkOptions): WandbSink {
       offset = r.historyLineCount;
     });
     if (!ok || !run) return fail();
-    const r = run as { entity: string; project: string; id: string };
+    const r = run;
     let lastSend = clock.now();
     for (;;) {
       if (state === 'failed') return;
@@ -441,7 +441,7 @@ export function wandbSink(opts: WandbSinkOptions): WandbSink {
       pendingLines: queue.length + (pendingRow ? 1 : 0),
       droppedLines,
       failedRequests,
-      run: run ? { ...(run as { entity: string; project: string; id: string }) } : null,
+      run: run ? { ...run } : null,
       state,
     }),
   };
