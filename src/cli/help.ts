@@ -3,12 +3,11 @@
  * (the same codecs that decode the files), so names, expected values and defaults cannot
  * drift from what the decoder accepts.
  */
-import type { FieldTable } from '../config/fields.js';
+import { type FieldTable, defaultOf } from '../config/fields.js';
 import type { FlagSpec } from './args.js';
 import { GLOBAL_FLAGS } from './args.js';
 
-function showDefault(d: unknown): string {
-  const v = typeof d === 'function' ? (d as () => unknown)() : d;
+function showDefault(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'number') return Math.abs(v) >= 1e5 && Number.isInteger(v) ? v.toExponential().replace('e+', 'e') : String(v);
   return JSON.stringify(v);
@@ -29,7 +28,7 @@ export function fieldLines(table: FieldTable): string[] {
   const rows = Object.entries(table).map(([k, spec]) => ({
     flag: `--${k.replace(/_/g, '-')}`,
     expected: spec.codec.name + (spec.sweep ? ' (a,b,… = sweep)' : ''),
-    dflt: showDefault(spec.default),
+    dflt: showDefault(defaultOf(spec)),
   }));
   const w1 = Math.max(...rows.map((r) => r.flag.length));
   const w2 = Math.min(60, Math.max(...rows.map((r) => r.expected.length)));

@@ -21,6 +21,11 @@ export interface FieldSpec {
 
 export type FieldTable = Readonly<Record<string, FieldSpec>>;
 
+/** A field's default value (a function default is called: a fresh object per decode). */
+export function defaultOf(spec: FieldSpec): unknown {
+  return typeof spec.default === 'function' ? (spec.default as () => unknown)() : spec.default;
+}
+
 /** One thing wrong with a config: where (a dotted path or several field names) and what. */
 export interface ConfigProblem {
   readonly path: string;
@@ -131,7 +136,7 @@ export function decodeFields(
   for (const [key, spec] of Object.entries(table)) {
     const rawValue = Object.prototype.hasOwnProperty.call(raw, key) ? raw[key] : undefined;
     if (rawValue === undefined) {
-      values[key] = typeof spec.default === 'function' ? (spec.default as () => unknown)() : spec.default;
+      values[key] = defaultOf(spec);
       continue;
     }
     given.add(key);
@@ -160,7 +165,7 @@ export function decodeFields(
         ? `a list ${showValue(rawValue, key)} (this field cannot be swept)`
         : showValue(rawValue, key);
       problems.push({ path: key, message: `expected ${expected}, got ${got}` });
-      values[key] = typeof spec.default === 'function' ? (spec.default as () => unknown)() : spec.default;
+      values[key] = defaultOf(spec);
     } else values[key] = r.right;
   }
   return { values, given, problems };
@@ -170,7 +175,7 @@ export function decodeFields(
 export function tableDefaults(table: FieldTable): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(table)) {
-    out[key] = typeof spec.default === 'function' ? (spec.default as () => unknown)() : spec.default;
+    out[key] = defaultOf(spec);
   }
   return out;
 }

@@ -128,7 +128,7 @@ export function decodeToyModelRunnerConfig(raw: unknown): ToyModelRunnerConfig {
       });
     }
     p.push(...decoderNormProblems(v));
-    if (isPlainObject(raw) && raw.d_in !== undefined && raw.d_in !== v.n_hidden) {
+    if (raw.d_in !== undefined && raw.d_in !== v.n_hidden) {
       p.push({ path: 'd_in', message: `d_in is n_hidden (${v.n_hidden as number}) for the toy model, got ${JSON.stringify(raw.d_in)}` });
     }
     problems.push(...p);
