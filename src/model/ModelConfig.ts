@@ -85,13 +85,32 @@ function activation(v: unknown, file: string): ActivationName {
   return a;
 }
 
+/** The fields the Llama and GPT-NeoX configs spell alike. */
+function llamaLikeShapes(cfg: Json, file: string) {
+  const dModel = num(cfg, file, 'hidden_size');
+  const nHeads = num(cfg, file, 'num_attention_heads');
+  return {
+    nLayers: num(cfg, file, 'num_hidden_layers'),
+    dModel,
+    nHeads,
+    dMlp: num(cfg, file, 'intermediate_size'),
+    dVocab: num(cfg, file, 'vocab_size'),
+    nCtx: optNum(cfg, 'max_position_embeddings') ?? 2048,
+    positionalEmbedding: 'rotary' as const,
+    tiedEmbeddings: cfg['tie_word_embeddings'] === true,
+  };
+}
+
 /** Reads the family and shapes from a parsed HF `config.json`. `file` names it in errors. */
 export function configFromHf(cfg: Json, file = 'config.json', modelName = ''): HookedTransformerConfig {
   const type = cfg['model_type'];
   const arch = Array.isArray(cfg['architectures']) ? String(cfg['architectures'][0]) : '';
-  const name = modelName || (typeof cfg['_name_or_path'] === 'string' ? (cfg['_name_or_path'] as string) : String(type));
-  const bos = firstId(cfg['bos_token_id']);
-  const eos = firstId(cfg['eos_token_id']);
+  const common = {
+    modelName: modelName || (typeof cfg['_name_or_path'] === 'string' ? (cfg['_name_or_path'] as string) : String(type)),
+    bosTokenId: firstId(cfg['bos_token_id']),
+    eosTokenId: firstId(cfg['eos_token_id']),
+    weightsProcessed: false,
+  };
   if (type === 'gpt2' || arch === 'GPT2LMHeadModel') {
     // Variants whose attention scaling this forward pass does not implement.
     if (cfg['scale_attn_by_inverse_layer_idx'] === true || cfg['scale_attn_weights'] === false) {
@@ -101,7 +120,7 @@ export function configFromHf(cfg: Json, file = 'config.json', modelName = ''): H
     const nHeads = num(cfg, file, 'n_head', 'num_attention_heads');
     return {
       family: 'gpt2',
-      modelName: name,
+      ...common,
       nLayers: num(cfg, file, 'n_layer', 'num_hidden_layers'),
       dModel,
       nHeads,
@@ -119,72 +138,47 @@ export function configFromHf(cfg: Json, file = 'config.json', modelName = ''): H
       parallelAttnMlp: false,
       gatedMlp: false,
       tiedEmbeddings: cfg['tie_word_embeddings'] !== false,
-      bosTokenId: bos,
-      eosTokenId: eos,
-      weightsProcessed: false,
     };
   }
   if (type === 'llama' || arch === 'LlamaForCausalLM') {
-    const dModel = num(cfg, file, 'hidden_size');
-    const nHeads = num(cfg, file, 'num_attention_heads');
-    const dHead = optNum(cfg, 'head_dim') ?? dModel / nHeads;
     if (cfg['rope_scaling'] !== null && cfg['rope_scaling'] !== undefined) {
       throw new ConfigError(`${file}: rope_scaling ${JSON.stringify(cfg['rope_scaling'])} is not supported (only plain RoPE)`);
     }
+    const shapes = llamaLikeShapes(cfg, file);
+    const dHead = optNum(cfg, 'head_dim') ?? shapes.dModel / shapes.nHeads;
     return {
       family: 'llama',
-      modelName: name,
-      nLayers: num(cfg, file, 'num_hidden_layers'),
-      dModel,
-      nHeads,
-      nKvHeads: optNum(cfg, 'num_key_value_heads') ?? nHeads,
+      ...common,
+      ...shapes,
+      nKvHeads: optNum(cfg, 'num_key_value_heads') ?? shapes.nHeads,
       dHead,
-      dMlp: num(cfg, file, 'intermediate_size'),
-      dVocab: num(cfg, file, 'vocab_size'),
-      nCtx: optNum(cfg, 'max_position_embeddings') ?? 2048,
       actFn: activation(cfg['hidden_act'] ?? 'silu', file),
       normalizationType: 'RMS',
       eps: optNum(cfg, 'rms_norm_eps') ?? 1e-6,
-      positionalEmbedding: 'rotary',
       rotaryDim: dHead,
       rotaryBase: optNum(cfg, 'rope_theta') ?? 10000,
       parallelAttnMlp: false,
       gatedMlp: true,
-      tiedEmbeddings: cfg['tie_word_embeddings'] === true,
-      bosTokenId: bos,
-      eosTokenId: eos,
-      weightsProcessed: false,
     };
   }
   if (type === 'gpt_neox' || arch === 'GPTNeoXForCausalLM') {
-    const dModel = num(cfg, file, 'hidden_size');
-    const nHeads = num(cfg, file, 'num_attention_heads');
-    const dHead = dModel / nHeads;
+    const shapes = llamaLikeShapes(cfg, file);
+    const dHead = shapes.dModel / shapes.nHeads;
     const pct = optNum(cfg, 'rotary_pct', 'partial_rotary_factor') ?? 0.25;
     return {
       family: 'gpt-neox',
-      modelName: name,
-      nLayers: num(cfg, file, 'num_hidden_layers'),
-      dModel,
-      nHeads,
-      nKvHeads: nHeads,
+      ...common,
+      ...shapes,
+      nKvHeads: shapes.nHeads,
       dHead,
-      dMlp: num(cfg, file, 'intermediate_size'),
-      dVocab: num(cfg, file, 'vocab_size'),
-      nCtx: optNum(cfg, 'max_position_embeddings') ?? 2048,
       actFn: activation(cfg['hidden_act'] ?? 'gelu', file),
       normalizationType: 'LN',
       eps: optNum(cfg, 'layer_norm_eps') ?? 1e-5,
-      positionalEmbedding: 'rotary',
       // HF GPTNeoXAttention: rotary_ndims = int(head_size * rotary_pct)
       rotaryDim: Math.floor(dHead * pct),
       rotaryBase: optNum(cfg, 'rotary_emb_base', 'rope_theta') ?? 10000,
       parallelAttnMlp: cfg['use_parallel_residual'] !== false,
       gatedMlp: false,
-      tiedEmbeddings: cfg['tie_word_embeddings'] === true,
-      bosTokenId: bos,
-      eosTokenId: eos,
-      weightsProcessed: false,
     };
   }
   throw new ConfigError(
