@@ -60,6 +60,19 @@ test.serial('batch(): no leak on error mid-stream or early unsubscribe', async (
   t.is(tf.memory().numTensors, before);
 });
 
+test.serial('batch(): batches of different widths are an error that leaks nothing', async (t) => {
+  const before = tf.memory().numTensors;
+  const parts: ActivationBatch[] = [
+    { acts: tf.zeros([3, 2]), hooks: ['h'] },
+    { acts: tf.zeros([3, 5]), hooks: ['h'] },
+  ];
+  const err = await new Promise<unknown>((resolve) =>
+    concat(idSource([]), parts).pipe(batch(4)).subscribe({ next: (b) => b.acts.dispose(), error: resolve }),
+  );
+  t.true(err instanceof Error);
+  t.is(tf.memory().numTensors, before);
+});
+
 test.serial('batch(): marble lifetime', (t) => {
   const before = tf.memory().numTensors;
   const sched = new TestScheduler((a, e) => t.deepEqual(a, e));

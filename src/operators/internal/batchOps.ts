@@ -33,23 +33,25 @@ function takeInts(a: Int32Array | undefined, idx: Int32Array): Int32Array | unde
 }
 
 /**
- * Concatenates batches along rows into one new batch and disposes the inputs. Row metadata
- * (tokens, positions) is kept only when every part has it. The norm scaling factor is the last
- * part's (they are all equal downstream of `normalizeActivations`).
+ * Concatenates batches along rows into one new batch and disposes the inputs (also when the
+ * concatenation throws, e.g. on parts of different widths). Row metadata (tokens, positions) is
+ * kept only when every part has it. The norm scaling factor is the last part's (they are all
+ * equal downstream of `normalizeActivations`).
  */
 export function concatBatches(parts: readonly ActivationBatch[]): ActivationBatch {
   if (parts.length === 1) return parts[0]!;
-  const acts = tf.concat(parts.map((p) => p.acts), 0);
-  const last = parts[parts.length - 1]!;
-  const out: ActivationBatch = {
-    acts,
-    hooks: last.hooks,
-    tokens: concatInts(parts.map((p) => p.tokens)),
-    positions: concatInts(parts.map((p) => p.positions)),
-    normScalingFactor: last.normScalingFactor,
-  };
-  disposeAll(parts);
-  return stripUndefined(out);
+  try {
+    const last = parts[parts.length - 1]!;
+    return stripUndefined({
+      acts: tf.concat(parts.map((p) => p.acts), 0),
+      hooks: last.hooks,
+      tokens: concatInts(parts.map((p) => p.tokens)),
+      positions: concatInts(parts.map((p) => p.positions)),
+      normScalingFactor: last.normScalingFactor,
+    });
+  } finally {
+    disposeAll(parts);
+  }
 }
 
 /** Rows `start .. start+size` of `b` as a new batch (`b` is not disposed). */
