@@ -110,10 +110,10 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 // floats so the compiler vectorizes them (with an AVX2/FMA clone on x86-64 GCC builds).
 
 
-// A CSR index over a [rows x cols] matrix: rowPtr monotone from 0 to nnz, columns < cols.
-// Checked in full before any kernel uses it to address memory.
-bool CheckCsr(const Napi::Env& env, const int32_t* rowPtr, size_t rowPtrLen, const int32_t* colIdx,
-              size_t colLen, size_t rows, size_t cols, size_t valsLen, size_t* nnzOut) {
+// A CSR row index over `rows` rows: rowPtr [rows+1] monotone from 0 to nnz, with colIdx and vals
+// at least nnz long.
+bool CheckRowPtr(const Napi::Env& env, const int32_t* rowPtr, size_t rowPtrLen, size_t rows, size_t colLen,
+                 size_t valsLen, size_t* nnzOut) {
   if (rowPtrLen != rows + 1) return Fail(env, "rowPtr must have rows + 1 entries");
   if (rowPtr[0] != 0) return Fail(env, "rowPtr[0] must be 0");
   for (size_t r = 0; r < rows; ++r) {
@@ -121,13 +121,21 @@ bool CheckCsr(const Napi::Env& env, const int32_t* rowPtr, size_t rowPtrLen, con
   }
   const size_t nnz = static_cast<size_t>(rowPtr[rows]);
   if (nnz > colLen || nnz > valsLen) return Fail(env, "colIdx/vals are shorter than rowPtr[rows]");
-  for (size_t i = 0; i < nnz; ++i) {
+  *nnzOut = nnz;
+  return true;
+}
+
+// A CSR index over a [rows x cols] matrix: CheckRowPtr, and columns < cols.
+// Checked in full before any kernel uses it to address memory.
+bool CheckCsr(const Napi::Env& env, const int32_t* rowPtr, size_t rowPtrLen, const int32_t* colIdx,
+              size_t colLen, size_t rows, size_t cols, size_t valsLen, size_t* nnzOut) {
+  if (!CheckRowPtr(env, rowPtr, rowPtrLen, rows, colLen, valsLen, nnzOut)) return false;
+  for (size_t i = 0; i < *nnzOut; ++i) {
     if (colIdx[i] < 0 || static_cast<size_t>(colIdx[i]) >= cols) {
       return Fail(env, "colIdx[" + std::to_string(i) + "] = " + std::to_string(colIdx[i]) + " is outside [0, " +
                            std::to_string(cols) + ")");
     }
   }
-  *nnzOut = nnz;
   return true;
 }
 
@@ -171,13 +179,8 @@ Napi::Value CsrFill(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (rows * cols > a.length) return Fail(env, "a is smaller than rows * cols"), env.Undefined();
-  if (rpLen != rows + 1 || rowPtr[0] != 0) return Fail(env, "rowPtr must have rows + 1 entries from 0"), env.Undefined();
-  for (size_t r = 0; r < rows; ++r) {
-    if (rowPtr[r + 1] < rowPtr[r]) return Fail(env, "rowPtr must be non-decreasing"), env.Undefined();
-  }
-  if (static_cast<size_t>(rowPtr[rows]) > ciLen || static_cast<size_t>(rowPtr[rows]) > vals.length) {
-    return Fail(env, "colIdx/vals are shorter than rowPtr[rows]"), env.Undefined();
-  }
+  size_t nnz;
+  if (!CheckRowPtr(env, rowPtr, rpLen, rows, ciLen, vals.length, &nnz)) return env.Undefined();
   ParallelFor(rows, 16, [&](size_t b, size_t e) {
     for (size_t r = b; r < e; ++r) {
       const float* row = a.data + r * cols;
@@ -211,61 +214,68 @@ SAE_RX_CLONES float Dot(const float* __restrict a, const float* __restrict b, si
   return t;
 }
 
+// The arguments of spmm and spmmT, (rowPtr, colIdx, vals, rows, k, dense, n, out), for the
+// sparse A [rows x k]: the dense operand is [k x n] and out [rows x n], or both transposed
+// (spmmT: dense [rows x n], out [k x n]). Sizes and the CSR index are checked.
+struct CsrProduct {
+  int32_t *rowPtr, *colIdx;
+  F32View vals, dense, out;
+  size_t rows, k, n;
+};
+
+bool GetCsrProduct(const Napi::CallbackInfo& info, const char* fn, const char* denseName, bool transposed, CsrProduct* p) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 8) return Fail(env, std::string(fn) + " expects 8 arguments");
+  size_t rpLen, ciLen, nnz;
+  if (!GetI32(env, info[0], "rowPtr", &p->rowPtr, &rpLen) || !GetI32(env, info[1], "colIdx", &p->colIdx, &ciLen) ||
+      !GetF32(env, info[2], "vals", &p->vals) || !GetDim(env, info[3], "rows", &p->rows) || !GetDim(env, info[4], "k", &p->k) ||
+      !GetF32(env, info[5], denseName, &p->dense) || !GetDim(env, info[6], "n", &p->n) || !GetF32(env, info[7], "out", &p->out)) {
+    return false;
+  }
+  const size_t denseRows = transposed ? p->rows : p->k, outRows = transposed ? p->k : p->rows;
+  if (denseRows * p->n > p->dense.length || outRows * p->n > p->out.length) {
+    return Fail(env, std::string(fn) + ": " + denseName + " or out is too small");
+  }
+  return CheckCsr(env, p->rowPtr, rpLen, p->colIdx, ciLen, p->rows, p->k, p->vals.length, &nnz);
+}
+
 // spmm(rowPtr, colIdx, vals, rows, k, w, n, out): out[r,:] = sum over row r's nonzeros (j, v)
 // of v * w[j,:]; w is [k x n], out [rows x n] (overwritten).
 Napi::Value Spmm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 8) return Fail(env, "spmm expects 8 arguments"), env.Undefined();
-  int32_t *rowPtr, *colIdx;
-  size_t rpLen, ciLen, rows, k, n, nnz;
-  F32View vals, w, out;
-  if (!GetI32(env, info[0], "rowPtr", &rowPtr, &rpLen) || !GetI32(env, info[1], "colIdx", &colIdx, &ciLen) ||
-      !GetF32(env, info[2], "vals", &vals) || !GetDim(env, info[3], "rows", &rows) || !GetDim(env, info[4], "k", &k) ||
-      !GetF32(env, info[5], "w", &w) || !GetDim(env, info[6], "n", &n) || !GetF32(env, info[7], "out", &out)) {
-    return env.Undefined();
-  }
-  if (k * n > w.length || rows * n > out.length) return Fail(env, "spmm: w or out is too small"), env.Undefined();
-  if (!CheckCsr(env, rowPtr, rpLen, colIdx, ciLen, rows, k, vals.length, &nnz)) return env.Undefined();
-  ParallelFor(rows, 4, [&](size_t b, size_t e) {
+  CsrProduct p;
+  if (!GetCsrProduct(info, "spmm", "w", false, &p)) return info.Env().Undefined();
+  const size_t n = p.n;
+  ParallelFor(p.rows, 4, [&](size_t b, size_t e) {
     for (size_t r = b; r < e; ++r) {
-      float* o = out.data + r * n;
+      float* o = p.out.data + r * n;
       std::memset(o, 0, n * sizeof(float));
-      for (int32_t q = rowPtr[r]; q < rowPtr[r + 1]; ++q) {
-        Axpy(o, w.data + static_cast<size_t>(colIdx[q]) * n, vals.data[q], n);
+      for (int32_t q = p.rowPtr[r]; q < p.rowPtr[r + 1]; ++q) {
+        Axpy(o, p.dense.data + static_cast<size_t>(p.colIdx[q]) * n, p.vals.data[q], n);
       }
     }
   });
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
 // spmmT(rowPtr, colIdx, vals, rows, k, x, n, out): out = Aᵀ x for the sparse A [rows x k]:
 // out[j,:] = sum over nonzeros (r, j, v) of v * x[r,:]; x is [rows x n], out [k x n]
 // (overwritten). Threads own disjoint ranges of j, so no two write the same row.
 Napi::Value SpmmT(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 8) return Fail(env, "spmmT expects 8 arguments"), env.Undefined();
-  int32_t *rowPtr, *colIdx;
-  size_t rpLen, ciLen, rows, k, n, nnz;
-  F32View vals, x, out;
-  if (!GetI32(env, info[0], "rowPtr", &rowPtr, &rpLen) || !GetI32(env, info[1], "colIdx", &colIdx, &ciLen) ||
-      !GetF32(env, info[2], "vals", &vals) || !GetDim(env, info[3], "rows", &rows) || !GetDim(env, info[4], "k", &k) ||
-      !GetF32(env, info[5], "x", &x) || !GetDim(env, info[6], "n", &n) || !GetF32(env, info[7], "out", &out)) {
-    return env.Undefined();
-  }
-  if (rows * n > x.length || k * n > out.length) return Fail(env, "spmmT: x or out is too small"), env.Undefined();
-  if (!CheckCsr(env, rowPtr, rpLen, colIdx, ciLen, rows, k, vals.length, &nnz)) return env.Undefined();
-  ParallelFor(k, 64, [&](size_t jb, size_t je) {
-    std::memset(out.data + jb * n, 0, (je - jb) * n * sizeof(float));
+  CsrProduct p;
+  if (!GetCsrProduct(info, "spmmT", "x", true, &p)) return info.Env().Undefined();
+  const size_t n = p.n;
+  ParallelFor(p.k, 64, [&](size_t jb, size_t je) {
+    std::memset(p.out.data + jb * n, 0, (je - jb) * n * sizeof(float));
     const int32_t lo = static_cast<int32_t>(jb), hi = static_cast<int32_t>(je);
-    for (size_t r = 0; r < rows; ++r) {
-      const float* xr = x.data + r * n;
-      for (int32_t q = rowPtr[r]; q < rowPtr[r + 1]; ++q) {
-        const int32_t j = colIdx[q];
-        if (j >= lo && j < hi) Axpy(out.data + static_cast<size_t>(j) * n, xr, vals.data[q], n);
+    for (size_t r = 0; r < p.rows; ++r) {
+      const float* xr = p.dense.data + r * n;
+      for (int32_t q = p.rowPtr[r]; q < p.rowPtr[r + 1]; ++q) {
+        const int32_t j = p.colIdx[q];
+        if (j >= lo && j < hi) Axpy(p.out.data + static_cast<size_t>(j) * n, xr, p.vals.data[q], n);
       }
     }
   });
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
 // sddmm(rowPtr, colIdx, rows, k, a, w, n, out): out [rows x k] = (a wᵀ) masked to A's nonzero
