@@ -265,10 +265,6 @@ export function defaultRunName(c: {
   return `${pyStr(c.d_sae)}-L1-${pyStr(c.l1_coefficient)}-LR-${pyStr(c.lr)}-Tokens-${pyExp3(c.training_tokens)}`;
 }
 
-/**
- * Cross-field checks that involve only non-sweep fields or hold for every value of a sweep.
- * Checks on one combination of a sweep are in sweep.ts (`singleConfigProblems`).
- */
 /** SAELens __post_init__'s two decoder-norm checks, shared by the language-model and toy-model runner configs. */
 export function decoderNormProblems(v: Record<string, unknown>): ConfigProblem[] {
   const p: ConfigProblem[] = [];
@@ -287,6 +283,10 @@ export function decoderNormProblems(v: Record<string, unknown>): ConfigProblem[]
   return p;
 }
 
+/**
+ * Cross-field checks that involve only non-sweep fields or hold for every value of a sweep.
+ * Checks on one combination of a sweep are in sweep.ts (`singleConfigProblems`).
+ */
 function crossFieldProblems(v: Record<string, unknown>, given: ReadonlySet<string>): ConfigProblem[] {
   // SAELens __post_init__ raises these three.
   const p = decoderNormProblems(v);

@@ -10,7 +10,7 @@ import {
   type DecodeOptions, type LanguageModelSaeRunnerConfig, decodeLanguageModelFields,
 } from './languageModelRunnerConfig.js';
 import { redactSecrets } from './secrets.js';
-import { expandSweepUnchecked, singleConfigProblems } from './sweep.js';
+import { expandSweep } from './sweep.js';
 import { type ToyModelRunnerConfig, decodeToyModelRunnerConfig } from './toyModelRunnerConfig.js';
 
 export type RunnerKind = 'language_model' | 'cache_activations' | 'toy_model';
@@ -28,14 +28,7 @@ export interface RunnerConfigs {
  */
 export function decodeLanguageModelSaeRunnerConfig(raw: unknown, opts: DecodeOptions = {}): LanguageModelSaeRunnerConfig {
   const cfg = decodeLanguageModelFields(raw, opts);
-  const seen = new Set<string>();
-  const problems = expandSweepUnchecked(cfg)
-    .flatMap(singleConfigProblems)
-    .filter((p) => {
-      const k = `${p.path}\u0000${p.message}`;
-      return seen.has(k) ? false : (seen.add(k), true);
-    });
-  if (problems.length > 0) throw new RunnerConfigError('language-model SAE runner config', problems);
+  expandSweep(cfg); // throws a RunnerConfigError when some combination of the sweep cannot train
   return cfg;
 }
 

@@ -55,7 +55,7 @@ function cartesian(lists: unknown[][]): unknown[][] {
 }
 
 /** Checks that hold per SAE (its scheduler, its widths): SAELens's optim.py raises or misbehaves. */
-export function singleConfigProblems(c: SingleLanguageModelSaeRunnerConfig): ConfigProblem[] {
+function singleConfigProblems(c: SingleLanguageModelSaeRunnerConfig): ConfigProblem[] {
   const p: ConfigProblem[] = [];
   const at = c.wandb_suffix ? ` (sweep values ${JSON.stringify(c.sweep_values)})` : '';
   const total = c.total_training_steps;
@@ -89,8 +89,8 @@ export function singleConfigProblems(c: SingleLanguageModelSaeRunnerConfig): Con
   return p;
 }
 
-/** All combinations without checks (decode uses it to check each combination). */
-export function expandSweepUnchecked(cfg: LanguageModelSaeRunnerConfig): SingleLanguageModelSaeRunnerConfig[] {
+/** All combinations, unchecked. */
+function expandSweepUnchecked(cfg: LanguageModelSaeRunnerConfig): SingleLanguageModelSaeRunnerConfig[] {
   const base = cfg as unknown as Record<string, unknown>;
   const dSaeGivenAsList = Array.isArray(base.d_sae);
   // A d_sae list implies its expansion factors one to one: they are not a second axis.
