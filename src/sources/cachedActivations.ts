@@ -223,7 +223,7 @@ export function cachedActivations(opts: CachedActivationsOptions): Observable<Ac
           try {
             while (row < end) {
               const n = Math.min(batchSize, end - row);
-              const data = new Float32Array(n * rowLen);
+              let data: Float32Array | undefined;
               let filled = 0;
               while (filled < n) {
                 if (fileIndex !== shard) {
@@ -237,7 +237,10 @@ export function cachedActivations(opts: CachedActivationsOptions): Observable<Ac
                     throw new FileFormatError(`${p}: "${CACHE_TENSOR}" is [${shape}], the manifest says [${m.shard_tokens[shard]}, ${H}, ${D}]`);
                 }
                 const take = Math.min(n - filled, m.shard_tokens[shard]! - offset);
-                data.set(await file!.readFloat32Rows(CACHE_TENSOR, offset, offset + take), filled * rowLen);
+                const part = await file!.readFloat32Rows(CACHE_TENSOR, offset, offset + take);
+                // a batch inside one shard is that read itself (a fresh array): no second copy
+                if (take === n) data = part;
+                else (data ??= new Float32Array(n * rowLen)).set(part, filled * rowLen);
                 filled += take;
                 offset += take;
                 if (offset >= m.shard_tokens[shard]!) {
@@ -247,7 +250,7 @@ export function cachedActivations(opts: CachedActivationsOptions): Observable<Ac
               }
               row += n;
               yield {
-                acts: H === 1 ? tf.tensor2d(data, [n, D]) : tf.tensor3d(data, [n, H, D]),
+                acts: H === 1 ? tf.tensor2d(data!, [n, D]) : tf.tensor3d(data!, [n, H, D]),
                 hooks: [...m.hook_points],
               } as ActivationBatch;
             }
