@@ -9,13 +9,11 @@
  * `--filter` matches the case names case-insensitively (`--filter model` keeps them all).
  * The best round per implementation is kept; load averages are recorded next to each run.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MODEL_NAME, type ForwardModel, type ForwardVariant } from './modelForward.js';
-import { lastJson } from './stats.js';
+import { best, loadavg, ok, spawnJson, torchVersion, type Result } from './stats.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = '/usr/bin/python3';
@@ -28,23 +26,6 @@ interface Timed {
   msPerForwardAll: number[];
   maxRssMB: number;
 }
-type Result = Timed | { error: string };
-
-const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
-const ok = (t: Result | undefined): t is Timed => t !== undefined && !('error' in t);
-
-function spawnJson(cmd: string, args: string[], who: string): Result {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, cwd: root });
-  const j = r.status === 0 ? lastJson(r.stdout) : null;
-  if (j && typeof j.tokensPerSec === 'number') return j as Timed;
-  const msg = r.stderr.trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-1)[0] ?? '';
-  return { error: `${who} exited ${r.status ?? r.signal}: ${j?.skipped ?? msg}` };
-}
-
-function torchVersion(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 export async function benchCompareModelForward(opts: {
   quick?: boolean; filter?: string; rounds?: number; emit?: (l: object) => void; log?: (l: string) => void;
@@ -53,7 +34,7 @@ export async function benchCompareModelForward(opts: {
   const cases: Array<[ForwardModel, ForwardVariant]> = [['tiny', 'activations'], ['tiny', 'logits'], ['small', 'activations'], ['small', 'logits']];
   const todo = cases.filter(([m, v]) => opts.filter === undefined || `compareModelForward/${MODEL_NAME[m]}/${v}`.toLowerCase().includes(opts.filter.toLowerCase()));
   if (todo.length === 0) return [];
-  const torch = torchVersion();
+  const torch = torchVersion(PYTHON);
   log(`compare-model-forward: torch ${torch ?? 'not available (timing ours alone)'}; load average ${loadavg()}`);
   const out: object[] = [];
   for (const [m, v] of todo) {
@@ -67,17 +48,16 @@ export async function benchCompareModelForward(opts: {
     // The tiny model's pass takes ~10 ms: 30 timed passes (both sides) so that the median is
     // a steady-state one (V8 is still optimizing the JS side after ten).
     const iters = m === 'tiny' ? (opts.quick ? 5 : 30) : opts.quick ? 2 : 3;
-    const res: { torch: Result[]; ours: Result[] } = { torch: [], ours: [] };
+    const res: { torch: Result<Timed>[]; ours: Result<Timed>[] } = { torch: [], ours: [] };
     const loads: string[] = [];
     for (let r = 0; r < (opts.rounds ?? 1); r++) {
       loads.push(loadavg());
-      if (torch) res.torch.push(spawnJson(PYTHON, [SCRIPT, '--threads', '2', '--model', m, '--variant', v, '--iters', String(iters)], 'torch'));
+      if (torch) res.torch.push(spawnJson(PYTHON, [SCRIPT, '--threads', '2', '--model', m, '--variant', v, '--iters', String(iters)], 'torch', root));
       loads.push(loadavg());
       res.ours.push(spawnJson(path.join(root, 'node_modules', '.bin', 'tsx'),
-        [path.join(root, 'bench', 'modelForward.ts'), '--model', m, '--variant', v, '--iters', String(iters)], 'sae-rx'));
+        [path.join(root, 'bench', 'modelForward.ts'), '--model', m, '--variant', v, '--iters', String(iters)], 'sae-rx', root));
     }
     loads.push(loadavg());
-    const best = (xs: Result[]) => xs.filter(ok).sort((a, b) => b.tokensPerSec - a.tokensPerSec)[0] ?? xs[0];
     const t = best(res.torch), o = best(res.ours);
     const line = {
       bench: 'compareModelForward', name, model: MODEL_NAME[m], variant: v, iters, rounds: opts.rounds ?? 1,

@@ -12,11 +12,9 @@
  * do the same maths. Load averages (os.loadavg) are recorded next to every measurement: the
  * machine is shared.
  */
-import { spawnSync } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lastJson } from './stats.js';
+import { best, loadavg, ok, spawnJson, torchVersion, type Result } from './stats.js';
 
 export const COMPARE_CONFIGS: Array<[number, number, number]> = [
   [512, 4096, 4096],
@@ -46,44 +44,21 @@ interface Timed {
   l0?: number[];
 }
 
-function loadavg(): string {
-  return os.loadavg().map((v) => v.toFixed(2)).join(' ');
+function runTorch(c: [number, number, number], warmup: number, steps: number): Result<Timed> {
+  return spawnJson(PYTHON, [TORCH_SCRIPT, '--threads', '2', '--shape', c.join(','), '--warmup', String(warmup), '--steps', String(steps), '--no-matmul'], 'torch');
 }
 
-/** The last stderr line that is not a stack frame (the error's message). */
-function why(stderr: string): string {
-  return stderr.trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-1)[0] ?? '';
-}
-
-function torchAvailable(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
-function runTorch(c: [number, number, number], warmup: number, steps: number): Timed | { error: string } {
-  const r = spawnSync(PYTHON, [TORCH_SCRIPT, '--threads', '2', '--shape', c.join(','), '--warmup', String(warmup), '--steps', String(steps), '--no-matmul'], {
-    encoding: 'utf8', maxBuffer: 1 << 24,
-  });
-  const j = r.status === 0 ? lastJson(r.stdout) : null;
-  return j ?? { error: `torch exited ${r.status ?? r.signal}: ${why(r.stderr)}` };
-}
-
-function runOurs(c: [number, number, number], mode: 'never' | 'always', warmup: number, steps: number): Timed | { error: string } {
+function runOurs(c: [number, number, number], mode: 'never' | 'always', warmup: number, steps: number): Result<Timed> {
   const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-  const r = spawnSync(tsx, [path.join(root, 'bench', 'trainStepWorker.ts'), ...c.map(String), mode, String(warmup), String(steps), String(TARGET_L0)], {
-    encoding: 'utf8', maxBuffer: 1 << 24, cwd: root,
-  });
-  const j = r.status === 0 ? lastJson(r.stdout) : null;
-  return j ?? { error: `worker exited ${r.status ?? r.signal}: ${why(r.stderr)}` };
+  return spawnJson(tsx, [path.join(root, 'bench', 'trainStepWorker.ts'), ...c.map(String), mode, String(warmup), String(steps), String(TARGET_L0)], 'worker', root);
 }
 
-const ok = (t: Timed | { error: string } | undefined): t is Timed => t !== undefined && !('error' in t);
-const ratio = (a: Timed | { error: string } | undefined, b: Timed | { error: string } | undefined) =>
+const ratio = (a: Result<Timed> | undefined, b: Result<Timed> | undefined) =>
   ok(a) && ok(b) ? +(a.tokensPerSec / b.tokensPerSec).toFixed(2) : null;
 
 export async function benchCompareTorch(opts: CompareOptions = {}): Promise<object[]> {
   const log = opts.log ?? (() => {});
-  const torch = torchAvailable();
+  const torch = torchVersion(PYTHON);
   log(`compare-torch: torch ${torch ?? 'not available (timing ours alone)'}; load average ${loadavg()}`);
   const rounds = opts.rounds ?? 1;
   const out: object[] = [];
@@ -94,7 +69,7 @@ export async function benchCompareTorch(opts: CompareOptions = {}): Promise<obje
     // Two warm-up steps: torch allocates Adam state on its first optimizer step and is still slow on the second.
     const warmup = 2;
     const steps = opts.quick ? (big ? 1 : 2) : big ? 2 : 4;
-    const res: Record<'torch' | 'dense' | 'sparse', Array<Timed | { error: string }>> = { torch: [], dense: [], sparse: [] };
+    const res: Record<'torch' | 'dense' | 'sparse', Array<Result<Timed>>> = { torch: [], dense: [], sparse: [] };
     const loads: string[] = [];
     for (let r = 0; r < rounds; r++) {
       // Alternate: torch, dense, sparse (then again for the next round).
@@ -107,8 +82,6 @@ export async function benchCompareTorch(opts: CompareOptions = {}): Promise<obje
     }
     loads.push(loadavg());
     // Per implementation, the best round (least disturbed by the other tenants).
-    const best = (xs: Array<Timed | { error: string }>) =>
-      xs.filter(ok).sort((a, b) => b.tokensPerSec - a.tokensPerSec)[0] ?? xs[0];
     const t = best(res.torch), d = best(res.dense), s = best(res.sparse);
     const line = {
       bench: 'compareTorch', name, dIn: c[0], dSae: c[1], batch: c[2], steps, rounds,

@@ -14,6 +14,7 @@ import { Sae } from '../src/sae/Sae.js';
 import { DEFAULT_SAE_CONFIG } from '../src/sae/SaeConfig.js';
 import { SaeTrainer } from '../src/train/SaeTrainer.js';
 import { DEFAULT_TRAINER_CONFIG } from '../src/train/TrainerConfig.js';
+import { mib } from './stats.js';
 import { setTargetL0 } from './targetL0.js';
 
 const D_IN = 512, D_SAE = 4096, BATCH = 1024;
@@ -32,7 +33,6 @@ export async function benchStepMemory(opts: { quick?: boolean } = {}): Promise<o
   const sae = Sae.create({ ...DEFAULT_SAE_CONFIG, dIn: D_IN, dSae: D_SAE, bDecInitMethod: 'zeros' }, { seed: 1 });
   setTargetL0(sae, 75);
   const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: BATCH, totalTrainingSteps: steps, lrWarmUpSteps: 0 });
-  const mib = (b: number) => +(b / 2 ** 20).toFixed(1);
   const samples: { step: number; numTensors: number; rssMiB: number; wasmHeapMiB: number | null; jsHeapMiB: number; l0: number }[] = [];
   const t0 = performance.now();
   let l0 = 0;

@@ -15,6 +15,7 @@ import { DEFAULT_SAE_CONFIG } from '../src/sae/SaeConfig.js';
 import { DEFAULT_TRAINER_CONFIG } from '../src/train/TrainerConfig.js';
 import { toyActivations } from '../src/sources/toyActivations.js';
 import { toyModel } from '../src/sources/toyModel.js';
+import { mib } from './stats.js';
 
 interface Shape {
   readonly name: string;
@@ -75,7 +76,6 @@ export async function benchToyRun(opts: { quick?: boolean } = {}): Promise<objec
   const memSteps = Math.ceil((quick ? 200_000 : 1_000_000) / BATCH);
   const every = Math.ceil(memSteps / 10);
   const samples: { step: number; numTensors: number; rssMiB: number; heapMiB: number }[] = [];
-  const mib = (b: number) => +(b / 2 ** 20).toFixed(1);
   const sample = (step: number) => {
     gc();
     const m = process.memoryUsage();
