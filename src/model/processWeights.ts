@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { HookedTransformerConfig } from './ModelConfig.js';
 import type { BlockWeights, ModelWeights } from './weights.js';
-import { disposeWeights } from './weights.js';
+import { disposeWeights, weightTensors } from './weights.js';
 import { sumLastAxisChunked } from './loss.js';
 
 type T1 = tf.Tensor1D;
@@ -136,10 +136,11 @@ export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights, op
       if (w.lnFinalB) res.lnFinalB = w.lnFinalB;
     }
     // Clone whatever was carried over unchanged, so disposing the input cannot free it.
+    const inputs = new Set(weightTensors(w));
     const cloneAll = (o: Record<string, tf.Tensor | undefined>) => {
       for (const k of Object.keys(o)) {
         const t = o[k];
-        if (t !== undefined && isInput(w, t)) o[k] = tf.clone(t);
+        if (t !== undefined && inputs.has(t)) o[k] = tf.clone(t);
       }
     };
     cloneAll(res as unknown as Record<string, tf.Tensor | undefined>);
@@ -151,9 +152,4 @@ export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights, op
   if (isRMS) cfg.normalizationType = 'RMSPre';
   cfg.weightsProcessed = true;
   return out;
-}
-
-function isInput(w: ModelWeights, t: tf.Tensor): boolean {
-  if (t === w.WE || t === w.WPos || t === w.WU || t === w.bU || t === w.lnFinalW || t === w.lnFinalB) return true;
-  return w.blocks.some((b) => Object.values(b).includes(t));
 }

@@ -49,9 +49,7 @@ export interface TensorSource {
 
 /** Frees every tensor in `w`. */
 export function disposeWeights(w: ModelWeights): void {
-  const all: Array<tf.Tensor | undefined> = [w.WE, w.WPos, w.lnFinalW, w.lnFinalB, w.WU, w.bU];
-  for (const b of w.blocks) all.push(...Object.values(b));
-  for (const t of all) t?.dispose();
+  tf.dispose(weightTensors(w));
 }
 
 /** Every tensor of `w` with a stable name (for counting, tests and benches). */
