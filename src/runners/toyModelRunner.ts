@@ -97,16 +97,17 @@ export function toyModelRunner(cfg: ToyModelRunnerConfig, opts: ToyModelRunnerOp
     events$,
     toyModel: () => trained,
     run: async (): Promise<ToyRunSummary> => {
+      const config = encodeRunnerConfig(cfg);
       const summary = await runWithSinks(events$, {
         runDir,
-        config: encodeRunnerConfig(cfg),
+        config,
         totalSteps,
         title: 'sae-rx toy model run',
         wandb: cfg.log_to_wandb
           ? {
               project: cfg.wandb_project,
               ...(cfg.wandb_entity !== null ? { entity: cfg.wandb_entity } : {}),
-              config: encodeRunnerConfig(cfg),
+              config,
               logFrequency: cfg.wandb_log_frequency,
               ...opts.wandb,
             }
