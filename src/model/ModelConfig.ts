@@ -64,7 +64,8 @@ function optNum(cfg: Json, ...keys: string[]): number | undefined {
   return undefined;
 }
 
-function firstId(v: unknown): number | undefined {
+/** A token id field: a number, or the first of a list (HF allows both for eos_token_id). */
+export function firstId(v: unknown): number | undefined {
   if (typeof v === 'number') return v;
   if (Array.isArray(v) && typeof v[0] === 'number') return v[0];
   return undefined;

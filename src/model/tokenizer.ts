@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { ConfigError, FileFormatError } from '../errors.js';
+import { firstId } from './ModelConfig.js';
 
 export interface TokenizerEncodeOptions {
   /** Put the BOS token first (exactly once). Default false: the plain encoding of the text. */
@@ -95,8 +96,7 @@ export class HfTokenizer implements TextTokenizer {
       const s = tokenString(tcfg[`${key}_token`]);
       const fromTok = s === undefined ? undefined : tok.token_to_id(s);
       if (fromTok !== undefined) return fromTok;
-      const v = mcfg[`${key}_token_id`];
-      return typeof v === 'number' ? v : Array.isArray(v) && typeof v[0] === 'number' ? v[0] : undefined;
+      return firstId(mcfg[`${key}_token_id`]);
     };
     return new HfTokenizer(tok, { bos: idOf('bos'), eos: idOf('eos') }, file);
   }
