@@ -150,13 +150,17 @@ export function trainToyModel(model: ToyModel, opts: TrainToyModelOptions = {}):
       (opt as unknown as { learningRate: number }).learningRate = lr * lrScale(step, steps);
       const x = tf.tensor2d(toyFeatures(model.cfg, batchSize, rng), [batchSize, F]);
       const wantLoss = step === steps - 1 || (opts.onLog && step % logEvery === 0);
-      const cost = opt.minimize(() => {
-        // hidden = x Wᵀ, out = ReLU(hidden W + b): plain matMuls with explicit transposes (wasm).
-        const hidden = tf.matMul(x, tf.transpose(W));
-        const out = tf.relu(tf.add(tf.matMul(hidden, W), b));
-        return tf.mean(tf.mul(importance, tf.square(tf.sub(x, out)))) as tf.Scalar;
-      }, !!wantLoss, [W, b]);
-      x.dispose();
+      let cost: tf.Scalar | null;
+      try {
+        cost = opt.minimize(() => {
+          // hidden = x Wᵀ, out = ReLU(hidden W + b): plain matMuls with explicit transposes (wasm).
+          const hidden = tf.matMul(x, tf.transpose(W));
+          const out = tf.relu(tf.add(tf.matMul(hidden, W), b));
+          return tf.mean(tf.mul(importance, tf.square(tf.sub(x, out)))) as tf.Scalar;
+        }, !!wantLoss, [W, b]);
+      } finally {
+        x.dispose();
+      }
       if (cost) {
         loss = cost.dataSync()[0]!;
         cost.dispose();
