@@ -10,10 +10,8 @@ import { ConfigError } from '../../errors.js';
 import { HookedTransformer } from '../../model/HookedTransformer.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
 import { packContext } from '../../operators/packContext.js';
-import { resolveModelFolder } from '../../runners/languageModelRunner.js';
+import { datasetDocuments, resolveModelFolder } from '../../runners/languageModelRunner.js';
 import { loadSae } from '../../sae/saeFolder.js';
-import { hfDataset } from '../../sources/hfDataset.js';
-import { localDocuments } from '../../sources/localDocuments.js';
 import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
 import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
@@ -94,7 +92,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     const tokenizer = await stage('loading the tokenizer', () => loadTokenizer(modelDir));
     const contextSize = Math.min(a.contextSize ?? sae.cfg.contextSize, m.cfg.nCtx);
     ctx.info(`evaluating ${sae.cfg.hookPoint} SAE (d_sae ${sae.cfg.dSae}) on ${a.batches} batches of ${a.batchSize}×${contextSize} tokens from ${a.dataset}`);
-    const docs$ = localData ? localDocuments(path.resolve(ctx.io.cwd, a.dataset)) : hfDataset({ path: a.dataset });
+    const docs$ = datasetDocuments({ dataset_path: localData ? path.resolve(ctx.io.cwd, a.dataset) : a.dataset, streaming: false });
     const batches = await stage(`reading ${a.dataset}`, () =>
       lastValueFrom(
         docs$.pipe(
