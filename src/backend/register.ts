@@ -110,6 +110,13 @@ export function ensureSaeKernels(backend: string): void {
   if (!states.has(backend) || !tf.getKernel(SaeMatMul, backend)) registerSaeKernels(backend);
 }
 
+/** Whether kernel `name` runs on the current backend, once our kernels are registered there. */
+export function hasSaeKernel(name: string): boolean {
+  const b = tf.getBackend();
+  ensureSaeKernels(b);
+  return tf.getKernel(name, b) !== undefined;
+}
+
 /**
  * Switches `backend`'s BatchMatMul and SaeMatMul between OpenBLAS and the stock kernel (for
  * benchmarks and tests that compare the two). Throws BackendError if `blas` is asked where the

@@ -4,13 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SaeCausalAttention, SaeGeluNew, SaeNormalize } from '../kernelNames.js';
-import { ensureSaeKernels } from '../register.js';
-
-function has(kernel: string): boolean {
-  const b = tf.getBackend();
-  ensureSaeKernels(b);
-  return tf.getKernel(kernel, b) !== undefined;
-}
+import { hasSaeKernel } from '../register.js';
 
 /**
  * GPT-2's gelu_new 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³). The tfjs form is x·σ(2u)
@@ -18,7 +12,7 @@ function has(kernel: string): boolean {
  * tanh; x³ as products since Pow is slower still.
  */
 export function geluNew<T extends tf.Tensor>(x: T): T {
-  if (x.dtype === 'float32' && has(SaeGeluNew)) return tf.engine().runKernel(SaeGeluNew, { x }) as T;
+  if (x.dtype === 'float32' && hasSaeKernel(SaeGeluNew)) return tf.engine().runKernel(SaeGeluNew, { x }) as T;
   return tf.tidy(() => {
     const x3 = tf.mul(tf.mul(x, x), x);
     const twoU = tf.mul(2 * Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, x3)));
@@ -28,7 +22,7 @@ export function geluNew<T extends tf.Tensor>(x: T): T {
 
 /** Whether fusedCausalAttention runs on the current backend. */
 export function fusedAttentionAvailable(): boolean {
-  return has(SaeCausalAttention);
+  return hasSaeKernel(SaeCausalAttention);
 }
 
 /**
@@ -41,7 +35,7 @@ export function fusedCausalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tenso
 
 /** Whether fusedNormalize runs on the current backend. */
 export function fusedNormalizeAvailable(): boolean {
-  return has(SaeNormalize);
+  return hasSaeKernel(SaeNormalize);
 }
 
 /**

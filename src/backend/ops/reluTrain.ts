@@ -6,13 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SaeReluGrad } from '../kernelNames.js';
-import { ensureSaeKernels } from '../register.js';
+import { hasSaeKernel } from '../register.js';
 
 /** dy where y > 0, else 0 (y a relu output). */
 export function reluGradFromOutput(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  const b = tf.getBackend();
-  ensureSaeKernels(b);
-  if (tf.getKernel(SaeReluGrad, b)) return tf.engine().runKernel(SaeReluGrad, { dy, y }) as tf.Tensor;
+  if (hasSaeKernel(SaeReluGrad)) return tf.engine().runKernel(SaeReluGrad, { dy, y }) as tf.Tensor;
   return tf.mul(dy, tf.step(y));
 }
 

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../../errors.js';
 import { SaeCsrCount, SaeCsrFill, SaeSddmm, SaeSpmm, SaeSpmmT, SaeTranspose2D } from '../kernelNames.js';
-import { ensureSaeKernels } from '../register.js';
+import { hasSaeKernel } from '../register.js';
 import { saeMatMul } from './saeMatMul.js';
 
 /** The nonzeros of a dense [rows, cols] matrix, compressed by row. */
@@ -30,9 +30,7 @@ export interface Csr {
 
 /** Whether the native sparse kernels run on the current backend. */
 export function sparseKernelsAvailable(): boolean {
-  const b = tf.getBackend();
-  ensureSaeKernels(b);
-  return tf.getKernel(SaeSpmm, b) !== undefined;
+  return hasSaeKernel(SaeSpmm);
 }
 
 const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}) =>
