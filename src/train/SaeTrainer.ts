@@ -93,7 +93,7 @@ export class SaeTrainer {
   private nFracActiveTokens = 0;
   private readonly useGhostGrads: boolean;
   /** scaling_factor is all ones and not trained: the decoder skips multiplying by it. */
-  private scalingIsOnes: boolean;
+  private readonly scalingIsOnes: boolean;
 
   constructor(
     readonly sae: Sae,
