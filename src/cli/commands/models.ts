@@ -2,9 +2,9 @@
  * `sae-rx models [DIR ...]`: the model families sae-rx runs, and the model folders found in
  * the given folders (and in $SAE_RX_MODELS, a path list), read from their config.json only.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { configFromHf } from '../../model/ModelConfig.js';
+import { readModelConfig } from '../../model/loadModel.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -28,8 +28,7 @@ interface FoundModel {
 
 function describe(dir: string): FoundModel {
   try {
-    const raw = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    const c = configFromHf(raw, path.join(dir, 'config.json'), path.basename(dir));
+    const c = readModelConfig(dir);
     return { dir, family: c.family, nLayers: c.nLayers, dModel: c.dModel, nCtx: c.nCtx };
   } catch (e) {
     return { dir, error: (e as Error).message };
