@@ -50,17 +50,20 @@ function timeMatMul(batch: number, dIn: number, dSae: number, reps: number): num
 }
 
 /**
- * ms of each timed step. With `sparse`, the SAE starts at L0 ≈ targetL0 (b_dec = 0, biases from
- * bench/targetL0.ts, as bench/trainStepWorker.ts) and the trainer runs that sparse-step mode;
- * the L0 of each timed step goes to `l0s`.
+ * ms of each timed step. With `sparse`, the SAE starts with b_dec = 0 (and at L0 ≈ targetL0 when
+ * given: biases from bench/targetL0.ts) and the trainer runs that sparse-step mode (chunked at
+ * maxChunkElements when given); the L0 of each timed step goes to `l0s`. Also the loop of
+ * bench/trainStepWorker.ts.
  */
-function timeTrainStep(
+export function timeTrainStep(
   dIn: number, dSae: number, batch: number, warmup: number, steps: number,
-  sparse?: { mode: SparseStepMode; targetL0: number; l0s: number[] },
+  sparse?: { mode: SparseStepMode; targetL0?: number; maxChunkElements?: number; l0s: number[] },
 ): number[] {
   const sae = Sae.create({ ...DEFAULT_SAE_CONFIG, dIn, dSae, ...(sparse ? { bDecInitMethod: 'zeros' as const } : {}) }, { seed: 1 });
-  if (sparse) setTargetL0(sae, sparse.targetL0);
-  const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: batch, totalTrainingSteps: 1000 }, sparse ? { sparseStep: sparse.mode } : {});
+  if (sparse?.targetL0 !== undefined) setTargetL0(sae, sparse.targetL0);
+  const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: batch, totalTrainingSteps: 1000 }, sparse ? {
+    sparseStep: sparse.mode, ...(sparse.maxChunkElements !== undefined ? { maxChunkElements: sparse.maxChunkElements } : {}),
+  } : {});
   const x = tf.randomNormal([batch, dIn], 0, 1, 'float32', 3) as tf.Tensor2D;
   const ts: number[] = [];
   try {

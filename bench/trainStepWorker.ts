@@ -9,13 +9,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/backend/index.js';
-import { Sae } from '../src/sae/Sae.js';
-import { DEFAULT_SAE_CONFIG } from '../src/sae/SaeConfig.js';
 import type { SparseStepMode } from '../src/sae/sparse.js';
-import { SaeTrainer } from '../src/train/SaeTrainer.js';
-import { DEFAULT_TRAINER_CONFIG } from '../src/train/TrainerConfig.js';
-import { setTargetL0 } from './targetL0.js';
 import { median } from './stats.js';
+import { timeTrainStep } from './trainStep.js';
 
 async function main(): Promise<void> {
   const [dIn, dSae, batch] = process.argv.slice(2, 5).map(Number) as [number, number, number];
@@ -24,29 +20,14 @@ async function main(): Promise<void> {
   const targetL0 = process.argv[8] !== undefined && process.argv[8] !== '-' ? Number(process.argv[8]) : undefined;
   const maxChunk = process.argv[9] !== undefined ? { maxChunkElements: Number(process.argv[9]) } : {};
   await selectBackend({ log: () => {} });
-  const sae = Sae.create({ ...DEFAULT_SAE_CONFIG, dIn, dSae, bDecInitMethod: 'zeros' }, { seed: 1 });
-  if (targetL0 !== undefined) setTargetL0(sae, targetL0);
-  const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: batch, totalTrainingSteps: 1000 }, { sparseStep: mode, ...maxChunk });
-  const x = tf.randomNormal([batch, dIn], 0, 1, 'float32', 3) as tf.Tensor2D;
-  const ts: number[] = [];
   const l0s: number[] = [];
-  for (let i = 0; i < warmup + steps; i++) {
-    const t0 = performance.now();
-    const m = tr.step(x);
-    if (i >= warmup) {
-      ts.push(performance.now() - t0);
-      l0s.push(+m.l0.toFixed(1));
-    }
-  }
+  const ts = timeTrainStep(dIn, dSae, batch, warmup, steps, { mode, ...(targetL0 !== undefined ? { targetL0 } : {}), ...maxChunk, l0s });
   const ms = median(ts);
   console.log(JSON.stringify({
     impl: 'sae-rx', backend: tf.getBackend(), mode, ...maxChunk, dIn, dSae, batch, steps, msPerStep: Math.round(ms),
     msPerStepAll: ts.map(Math.round), tokensPerSec: Math.round((batch * 1000) / ms), l0: l0s,
     maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   }));
-  x.dispose();
-  tr.dispose();
-  sae.dispose();
 }
 
 main().catch((e) => {
