@@ -7,7 +7,7 @@ import { HookedTransformer } from '../../src/model/HookedTransformer.js';
 import { configFromHf } from '../../src/model/ModelConfig.js';
 import { weightsFromHf } from '../../src/model/weights.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
-import { compareToReference, maxAbsDiff } from './refCompare.js';
+import { compareToReference, maxAbsDiff, referencePrompts } from './refCompare.js';
 
 const DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
 const HAVE = fs.existsSync(path.join(DIR, 'model.safetensors'));
@@ -24,8 +24,7 @@ function worstExceptLoss(perKey: Map<string, number>): [string, number] {
   return worst;
 }
 
-const prompts = (): number[][] =>
-  (JSON.parse(fs.readFileSync(path.join(DIR, 'reference.json'), 'utf8')) as { prompts: { tokens: number[] }[] }).prompts.map((p) => p.tokens);
+const prompts = (): number[][] => referencePrompts(DIR);
 
 test.before(async () => {
   await setupTf();

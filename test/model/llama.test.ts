@@ -5,16 +5,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setupTf } from '../helpers/tf.js';
 import { HookedTransformer } from '../../src/model/HookedTransformer.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
-import { compareToReference } from './refCompare.js';
+import { compareToReference, referencePrompts } from './refCompare.js';
 
 const DIR = path.resolve('../shared/models/stories260k');
 const HAVE = fs.existsSync(path.join(DIR, 'model.safetensors'));
 const REF = path.join(DIR, 'reference.safetensors');
 const TOL = 1e-4;
-const seqs = (): number[][] =>
-  (JSON.parse(fs.readFileSync(path.join(DIR, 'reference.json'), 'utf8')) as { prompts: { tokens: number[] }[] }).prompts.map(
-    (p) => p.tokens,
-  );
+const seqs = (): number[][] => referencePrompts(DIR);
 
 test.before(async () => {
   await setupTf();

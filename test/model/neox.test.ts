@@ -5,14 +5,13 @@ import * as fs from 'node:fs';
 import { setupTf } from '../helpers/tf.js';
 import { HookedTransformer } from '../../src/model/HookedTransformer.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
-import { compareToReference, maxAbsDiff } from './refCompare.js';
+import { compareToReference, maxAbsDiff, referencePrompts } from './refCompare.js';
 
 // Made by scripts/reference/model_neox.py (random weights, plain-torch HF GPTNeoX forward).
 const PAR = path.resolve('test/fixtures/model/neox-tiny');
 const SEQ = path.resolve('test/fixtures/model/neox-tiny-seq');
 const TOL = 1e-4;
-const seqs = (dir: string): number[][] =>
-  (JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as { prompts: { tokens: number[] }[] }).prompts.map((p) => p.tokens);
+const seqs = referencePrompts;
 
 test.before(async () => {
   await setupTf();

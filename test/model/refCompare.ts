@@ -2,6 +2,8 @@
  * Compares a HookedTransformer against a reference.safetensors of `/work/shared/models/*`:
  * keys `{convention}/{prompt}/{hook}` with the batch dimension dropped.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import type { HookedTransformer } from '../../src/model/HookedTransformer.js';
@@ -13,6 +15,12 @@ export interface RefDiff {
   readonly worstKey: string;
   /** Keys of the reference that the model did not produce. */
   readonly missing: string[];
+}
+
+/** The token ids of each prompt in a model folder's `reference.json`. */
+export function referencePrompts(dir: string): number[][] {
+  const ref = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as { prompts: { tokens: number[] }[] };
+  return ref.prompts.map((p) => p.tokens);
 }
 
 /** max |a − b|, treating equal infinities as equal and a NaN anywhere as Infinity. */
