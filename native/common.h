@@ -98,6 +98,23 @@ inline bool Fail(const Napi::Env& env, const std::string& msg) {
   return false;
 }
 
+// The elementwise kernels' arguments: `n` Float32Arrays info[0..n) named `names`, all of one
+// length; throws "<fn>: <names> must have the same length" otherwise.
+inline bool GetSameLengthF32(const Napi::CallbackInfo& info, const char* fn, const char* const* names, int n, F32View* out) {
+  Napi::Env env = info.Env();
+  for (int i = 0; i < n; ++i) {
+    if (!GetF32(env, info[i], names[i], &out[i])) return false;
+  }
+  for (int i = 1; i < n; ++i) {
+    if (out[i].length != out[0].length) {
+      std::string all;
+      for (int j = 0; j < n; ++j) all += (j == 0 ? "" : j == n - 1 ? " and " : ", ") + std::string(names[j]);
+      return Fail(env, std::string(fn) + ": " + all + " must have the same length");
+    }
+  }
+  return true;
+}
+
 
 // Adds the model forward's kernels (model_kernels.cc) to the addon's exports.
 void AddModelKernels(Napi::Env env, Napi::Object exports);

@@ -60,10 +60,10 @@ SAE_RX_CLONES void GeluNewRange(const float* __restrict x, float* __restrict out
 Napi::Value GeluNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 2) return Fail(env, "geluNew expects 2 arguments"), env.Undefined();
-  F32View x, out;
-  if (!GetF32(env, info[0], "x", &x) || !GetF32(env, info[1], "out", &out)) return env.Undefined();
-  if (x.length != out.length) return Fail(env, "geluNew: x and out must have the same length"), env.Undefined();
-  ParallelFor(x.length, 1 << 20, [&](size_t b, size_t e) { GeluNewRange(x.data, out.data, b, e); });
+  const char* names[] = {"x", "out"};
+  F32View a[2];
+  if (!GetSameLengthF32(info, "geluNew", names, 2, a)) return env.Undefined();
+  ParallelFor(a[0].length, 1 << 20, [&](size_t b, size_t e) { GeluNewRange(a[0].data, a[1].data, b, e); });
   return env.Undefined();
 }
 

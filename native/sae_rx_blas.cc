@@ -345,18 +345,13 @@ Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
   if (info.Length() != 14) return Fail(env, "adam expects 14 arguments"), env.Undefined();
   const char* names[] = {"p", "m", "v", "g", "pOut", "mOut", "vOut"};
   F32View a[7];
-  for (int i = 0; i < 7; ++i) {
-    if (!GetF32(env, info[i], names[i], &a[i])) return env.Undefined();
-  }
+  if (!GetSameLengthF32(info, "adam", names, 7, a)) return env.Undefined();
   float s[7];
   for (int i = 0; i < 7; ++i) {
     if (!info[7 + i].IsNumber()) return Fail(env, "adam: scalar arguments must be numbers"), env.Undefined();
     s[i] = static_cast<float>(info[7 + i].As<Napi::Number>().DoubleValue());
   }
   const size_t n = a[0].length;
-  for (int i = 1; i < 7; ++i) {
-    if (a[i].length != n) return Fail(env, "adam: all arrays must have the same length"), env.Undefined();
-  }
   const float b1 = s[0], ob1 = s[1], b2 = s[2], ob2 = s[3], sqBc2 = s[4], eps = s[5], negStep = s[6];
   const float *p = a[0].data, *m = a[1].data, *v = a[2].data, *g = a[3].data;
   float *po = a[4].data, *mo = a[5].data, *vo = a[6].data;
@@ -388,11 +383,8 @@ Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
   if (info.Length() != 3) return Fail(env, "reluGrad expects 3 arguments"), env.Undefined();
   const char* names[] = {"dy", "y", "out"};
   F32View a[3];
-  for (int i = 0; i < 3; ++i) {
-    if (!GetF32(env, info[i], names[i], &a[i])) return env.Undefined();
-  }
+  if (!GetSameLengthF32(info, "reluGrad", names, 3, a)) return env.Undefined();
   const size_t n = a[0].length;
-  if (a[1].length != n || a[2].length != n) return Fail(env, "reluGrad: dy, y and out must have the same length"), env.Undefined();
   const float *dy = a[0].data, *y = a[1].data;
   float* out = a[2].data;
   ParallelFor(n, 1 << 16, [&](size_t b, size_t e) {
