@@ -11,7 +11,7 @@ import { downloadFileToCacheDir, listFiles } from '@huggingface/hub';
 import { HubError } from '../errors.js';
 import { cachedCommit, cachedFile, isCommitHash, listCachedSnapshot, writeCachedRef, type HubRepoType } from './cache.js';
 import { type HubConfig, toHubConfig } from './config.js';
-import { type FetchContext, type HubTarget, hubFetch, toHubError } from './http.js';
+import { backoff, type FetchContext, type HubTarget, hubFetch, sleep, toHubError } from './http.js';
 
 export interface HubRepoRef {
   /** `owner/name` */
@@ -197,7 +197,7 @@ async function fetchToCache(cfg: HubConfig, target: HubTarget & { path: string }
       const transient = ctx.lastFailure === undefined && /terminated|ECONNRESET|socket|aborted|fetch failed/i.test(String((e as Error)?.message ?? e));
       if (transient && attempt < cfg.maxRetries) {
         ctx.retries++;
-        await new Promise((r) => setTimeout(r, Math.min(cfg.retryBaseMs * 2 ** attempt, cfg.retryMaxMs)));
+        await sleep(backoff(cfg, attempt));
         continue;
       }
       throw toHubError(e, ctx, target, cfg);
@@ -220,8 +220,9 @@ export async function listHubFiles(
   checkRepo(ref.repo, 'listHubFiles');
   if (ref.path !== undefined) checkPath(ref.path, ref.repo);
   const target = { repo: ref.repo, type, revision, ...(ref.path !== undefined ? { path: ref.path } : {}) };
+  const cached = () => listCachedSnapshot(cfg, { type, repo: ref.repo, revision, recursive, ...(ref.path ? { path: ref.path } : {}) });
   if (cfg.offline) {
-    const snap = await listCachedSnapshot(cfg, { type, repo: ref.repo, revision, recursive, ...(ref.path ? { path: ref.path } : {}) });
+    const snap = await cached();
     if (!snap) throw offlineMiss(cfg, target);
     return snap.entries;
   }
@@ -241,7 +242,7 @@ export async function listHubFiles(
     }
   } catch (e) {
     if (ctx.unreachable) {
-      const snap = await listCachedSnapshot(cfg, { type, repo: ref.repo, revision, recursive, ...(ref.path ? { path: ref.path } : {}) });
+      const snap = await cached();
       if (snap) {
         cfg.warn?.(`hub unreachable, listing the cached snapshot of ${type} "${ref.repo}" (revision "${revision}")`);
         return snap.entries;

@@ -43,9 +43,10 @@ function isTransientStatus(status: number): boolean {
   return status >= 500 || status === 429 || status === 408;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function backoff(cfg: HubConfig, attempt: number, retryAfter: string | null): number {
+/** The delay before retry `attempt`: the server's Retry-After, else exponential with jitter. */
+export function backoff(cfg: HubConfig, attempt: number, retryAfter: string | null = null): number {
   const ra = retryAfter !== null ? Number(retryAfter) : NaN;
   if (Number.isFinite(ra) && ra >= 0) return Math.min(ra * 1000, cfg.retryMaxMs);
   const base = Math.min(cfg.retryBaseMs * 2 ** attempt, cfg.retryMaxMs);
