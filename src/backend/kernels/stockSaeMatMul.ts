@@ -52,17 +52,13 @@ export function makeStockSaeMatMul(k: StockSaeMatMulKernels): tf.KernelFunc {
         if (ta) (A = swapLast(A)), (ta = false);
         if (tb) (B = swapLast(B)), (tb = false);
       }
-      const flags = { transposeA: ta, transposeB: tb };
       const aBatch = prod(A.shape.slice(0, -2)), bBatch = prod(B.shape.slice(0, -2));
       if (k.transpose && !ta && bBatch === 1 && aBatch > 1) {
         // Row-major [..., m, k] is [(...·m), k]: one 2-D product instead of aBatch slow ones.
-        const A2: Info = { dataId: A.dataId, shape: [aBatch * g.m, g.k], dtype: A.dtype };
-        const B2: Info = { dataId: B.dataId, shape: B.shape.slice(-2), dtype: B.dtype };
-        const out = k.stock({ inputs: { a: A2, b: B2 }, backend: args.backend, attrs: flags }) as Info;
-        out.shape = g.outShape;
-        return out;
+        A = { dataId: A.dataId, shape: [aBatch * g.m, g.k], dtype: A.dtype };
+        B = { dataId: B.dataId, shape: B.shape.slice(-2), dtype: B.dtype };
       }
-      const out = k.stock({ inputs: { a: A, b: B }, backend: args.backend, attrs: flags }) as Info;
+      const out = k.stock({ inputs: { a: A, b: B }, backend: args.backend, attrs: { transposeA: ta, transposeB: tb } }) as Info;
       out.shape = g.outShape;
       return out;
     } finally {
