@@ -9,7 +9,7 @@ import { SaeMatMul, type SaeMatMulAttrs } from '../kernelNames.js';
 import { saeMatMul } from '../ops/saeMatMul.js';
 
 function reduceTo(g: tf.Tensor, shape: number[]): tf.Tensor {
-  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  if (tf.util.arraysEqual(g.shape, shape)) return g;
   const axes = tf.broadcast_util.getReductionAxes(shape, g.shape);
   return tf.reshape(axes.length > 0 ? tf.sum(g, axes) : g, shape);
 }

@@ -34,7 +34,7 @@ export function makeAdamKernel(addon: BlasAddon, kind: BlasBackendKind): tf.Kern
     });
     const shape = inputs[0]!.shape;
     inputs.forEach((t, i) => {
-      if (t.shape.length !== shape.length || t.shape.some((d, j) => d !== shape[j])) {
+      if (!tf.util.arraysEqual(t.shape, shape)) {
         throw new ShapeError(`SaeAdamUpdate: ${names[i]} has shape [${t.shape}], param has [${shape}]`);
       }
     });

@@ -28,7 +28,7 @@ export function makeModelKernels(addon: BlasAddon, kind: BlasBackendKind): tf.Ke
     }
     const [B, P, H, dh] = q!.shape as [number, number, number, number];
     const [kb, kp, K, kd] = k!.shape as [number, number, number, number];
-    if (kb !== B || kp !== P || kd !== dh || K < 1 || H % K !== 0 || v!.shape.some((d, i) => d !== k!.shape[i])) {
+    if (kb !== B || kp !== P || kd !== dh || K < 1 || H % K !== 0 || !tf.util.arraysEqual(v!.shape, k!.shape)) {
       throw new ShapeError(`SaeCausalAttention: q [${q!.shape}], k [${k!.shape}], v [${v!.shape}] do not fit (k and v [batch, pos, kv_heads, d_head], heads a multiple of kv_heads)`);
     }
     return [{ shape: q!.shape, dtype: 'float32' }];

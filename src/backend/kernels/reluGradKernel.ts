@@ -15,7 +15,7 @@ export function makeReluGradKernel(addon: BlasAddon, kind: BlasBackendKind): tf.
   const reluGrad = addon.reluGrad.bind(addon);
   const kernelFunc = nativeKernel(kind, ['dy', 'y'], ([dy, y]) => {
     if (dy!.dtype !== 'float32' || y!.dtype !== 'float32') throw new ShapeError(`SaeReluGrad: dy and y must be float32, got ${dy!.dtype} and ${y!.dtype}`);
-    if (dy!.shape.length !== y!.shape.length || dy!.shape.some((d, i) => d !== y!.shape[i])) {
+    if (!tf.util.arraysEqual(dy!.shape, y!.shape)) {
       throw new ShapeError(`SaeReluGrad: dy has shape [${dy!.shape}], y has [${y!.shape}]`);
     }
     return [{ shape: y!.shape, dtype: 'float32' }];
