@@ -217,7 +217,7 @@ function evalSlice(model: HookedTransformer, sae: Sae, tok: tf.Tensor2D, hookPoi
     ]),
     firedPerFeature: tf.sum(active, 0),
     residSq: tf.sum(tf.square(tf.sub(out, x)), -1),
-    x: tf.clone(x),
+    x, // kept by the caller's tidy: no copy needed
   };
 }
 
