@@ -22,7 +22,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
-import { nextTokenLogits, sumLastAxisChunked } from '../model/loss.js';
+import { nextTokenLogits, softmaxParts, sumLastAxisChunked } from '../model/loss.js';
 import type { Sae } from '../sae/Sae.js';
 import type { Histogram } from '../train/TrainEvent.js';
 
@@ -166,15 +166,6 @@ function hookView(hookPoint: string, headIndex: number | null, dIn: number): Hoo
       return tf.reshape(rows, act.shape);
     },
   };
-}
-
-/** Σ over the last axis of [rows, V] and the log-sum-exp pieces: one exp per logit. */
-function softmaxParts(logits: tf.Tensor2D): { m: tf.Tensor2D; e: tf.Tensor2D; z: tf.Tensor1D; lse: tf.Tensor1D } {
-  const m = tf.max(logits, -1, true) as tf.Tensor2D;
-  const e = tf.exp(tf.sub(logits, m)) as tf.Tensor2D;
-  const z = sumLastAxisChunked(e);
-  const lse = tf.add(tf.log(z), tf.reshape(m, [-1])) as tf.Tensor1D;
-  return { m, e, z, lse };
 }
 
 /** Σ of next-token losses (positions 0..P−2 of each row) from lse [B·P] and target logits. */

@@ -12,11 +12,20 @@ export function logSumExpLastAxis(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const shape = x.shape;
     const v = shape[shape.length - 1]!;
-    const x2 = tf.reshape(x, [x.size / v, v]) as tf.Tensor2D;
-    const m = tf.max(x2, -1, true);
-    const out = tf.add(tf.log(sumLastAxisChunked(tf.exp(tf.sub(x2, m)) as tf.Tensor2D)), tf.reshape(m, [-1]));
-    return tf.reshape(out, shape.slice(0, -1));
+    const { lse } = softmaxParts(tf.reshape(x, [x.size / v, v]) as tf.Tensor2D);
+    return tf.reshape(lse, shape.slice(0, -1));
   });
+}
+
+/**
+ * The pieces of a softmax over the last axis of `[rows, v]`, one exp per entry: `e = exp(x − max)`,
+ * its chunked row sums `z`, and `lse = log z + max`. Call inside a tidy.
+ */
+export function softmaxParts(x: tf.Tensor2D): { e: tf.Tensor2D; z: tf.Tensor1D; lse: tf.Tensor1D } {
+  const m = tf.max(x, -1, true);
+  const e = tf.exp(tf.sub(x, m)) as tf.Tensor2D;
+  const z = sumLastAxisChunked(e);
+  return { e, z, lse: tf.add(tf.log(z), tf.reshape(m, [-1])) as tf.Tensor1D };
 }
 
 /** Σ over the last axis of `[rows, v]` in chunks of 256 (the stock sum adds sequentially in float32). */
