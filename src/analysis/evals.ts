@@ -22,13 +22,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
+import type { TokenBatch } from '../operators/types.js';
 import { nextTokenLogits, softmaxParts, sumLastAxisChunked } from '../model/loss.js';
 import type { Sae } from '../sae/Sae.js';
 import type { Histogram } from '../train/TrainEvent.js';
 
 /** Token ids of held-out sequences: a TokenBatch (`n` rows of `contextSize`), a 2-D int tensor, or rows. */
 export type EvalTokens =
-  | { readonly tokens: Int32Array; readonly n: number; readonly contextSize: number }
+  | TokenBatch
   | tf.Tensor2D
   | readonly (readonly number[])[];
 
@@ -92,7 +93,7 @@ function tokenTensor(t: EvalTokens, i: number): tf.Tensor2D {
     });
     return tf.tensor2d(flat, [rows.length, P], 'int32');
   }
-  const b = t as { tokens: Int32Array; n: number; contextSize: number };
+  const b = t as TokenBatch;
   if (!(b.tokens instanceof Int32Array) || b.tokens.length !== b.n * b.contextSize)
     throw new ShapeError(`runEvals(): token batch ${i} has ${b.tokens?.length} tokens, expected n·contextSize = ${b.n}·${b.contextSize}`);
   return tf.tensor2d(b.tokens, [b.n, b.contextSize], 'int32');
