@@ -18,7 +18,8 @@ function isBuffer(name: string): boolean {
   return /(\.attn\.bias|\.attn\.masked_bias|\.attention\.bias|\.attention\.masked_bias|rotary_emb\.inv_freq)$/.test(name);
 }
 
-function readJson(file: string): Record<string, unknown> {
+/** A JSON object file; ConfigError when it cannot be read, FileFormatError when it is not a JSON object. */
+export function readJson(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { ConfigError, FileFormatError } from '../errors.js';
+import { readJson } from './loadModel.js';
 import { firstId } from './ModelConfig.js';
 
 export interface TokenizerEncodeOptions {
@@ -74,14 +75,7 @@ export class HfTokenizer implements TextTokenizer {
    */
   static fromFolder(dir: string): HfTokenizer {
     const file = path.join(dir, 'tokenizer.json');
-    const read = (f: string): Record<string, unknown> | undefined => {
-      if (!existsSync(f)) return undefined;
-      try {
-        return JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
-      } catch (e) {
-        throw new FileFormatError(`${f}: invalid JSON (${(e as Error).message})`, { cause: e });
-      }
-    };
+    const read = (f: string) => (existsSync(f) ? readJson(f) : undefined);
     const json = read(file);
     if (!json) throw new FileFormatError(`${dir}: no tokenizer.json`);
     const tcfg = read(path.join(dir, 'tokenizer_config.json')) ?? {};
@@ -235,7 +229,7 @@ export function loadTokenizer(dir: string): TextTokenizer {
     let vocab = 32000;
     const cfgFile = path.join(dir, 'config.json');
     if (existsSync(cfgFile)) {
-      const v = (JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>)['vocab_size'];
+      const v = readJson(cfgFile)['vocab_size'];
       if (typeof v === 'number') vocab = v;
     }
     return Llama2cTokenizer.fromFile(bin, vocab);
