@@ -165,26 +165,14 @@ export class HookedTransformer {
   /**
    * Runs the model and returns the activations of the hook points `names` selects. With a list
    * of names and no logits asked for, the pass stops after the last block those names need.
+   * `returnType` defaults to 'logits' unless stopAtLayer is set or `names` is a list ('none':
+   * stop early); `logits` repeats `output` when it is the logits.
    */
-  runWithCache(
-    tokens: TokenInput,
-    opts: {
-      names?: NameFilter;
-      stopAtLayer?: number;
-      hooks?: Readonly<Record<string, HookFn>>;
-      /** Default: 'logits' unless stopAtLayer is set or `names` is a list ('none': stop early). */
-      returnType?: ModelRunOptions['returnType'];
-    } = {},
-  ): { logits?: tf.Tensor; output?: tf.Tensor; cache: Map<string, tf.Tensor> } {
+  runWithCache(tokens: TokenInput, opts: ModelRunOptions = {}): ModelRunResult & { readonly logits?: tf.Tensor } {
     const returnType =
       opts.returnType ?? (opts.stopAtLayer !== undefined || Array.isArray(opts.names) ? 'none' : 'logits');
     const r = this.run(tokens, { ...opts, returnType });
-    const res: { logits?: tf.Tensor; output?: tf.Tensor; cache: Map<string, tf.Tensor> } = { cache: r.cache };
-    if (r.output) {
-      res.output = r.output;
-      if (returnType === 'logits') res.logits = r.output;
-    }
-    return res;
+    return returnType === 'logits' && r.output ? { ...r, logits: r.output } : r;
   }
 
   /** Runs with hooks that may replace activations; returns logits, mean loss or per-token loss. */
