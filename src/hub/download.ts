@@ -45,11 +45,17 @@ function checkPath(p: string, repo: string): void {
   }
 }
 
-/** Defaults filled in and the ids checked: the target errors and cache lookups name. */
-function fileTarget(ref: HubFileRef, fn: string): HubTarget & { path: string } {
+/** Defaults filled in and the repo id checked: the target errors and cache lookups name. */
+function repoTarget(ref: HubRepoRef, fn: string): HubTarget {
   checkRepo(ref.repo, fn);
+  return { repo: ref.repo, type: ref.type ?? 'model', revision: ref.revision ?? 'main' };
+}
+
+/** `repoTarget` of a file, its path checked too. */
+function fileTarget(ref: HubFileRef, fn: string): HubTarget & { path: string } {
+  const t = repoTarget(ref, fn);
   checkPath(ref.path, ref.repo);
-  return { repo: ref.repo, type: ref.type ?? 'model', path: ref.path, revision: ref.revision ?? 'main' };
+  return { ...t, path: ref.path };
 }
 
 /** `{endpoint}/[datasets/]{repo}/resolve/{revision}/{path}`. */
@@ -81,11 +87,7 @@ async function quietly<T>(f: () => Promise<T>): Promise<T> {
  * The commit `revision` points at now (online), or in the cache (offline). Writes nothing.
  */
 export async function resolveHubRevision(ref: HubRepoRef, hub?: Partial<HubConfig>): Promise<string> {
-  const cfg = toHubConfig(hub);
-  const type = ref.type ?? 'model';
-  const revision = ref.revision ?? 'main';
-  checkRepo(ref.repo, 'resolveHubRevision');
-  return resolveCommit(cfg, { repo: ref.repo, type, revision });
+  return resolveCommit(toHubConfig(hub), repoTarget(ref, 'resolveHubRevision'));
 }
 
 /** `resolveHubRevision` with the target (maybe a file) that errors should name. */
@@ -214,10 +216,8 @@ export async function listHubFiles(
   hub?: Partial<HubConfig>,
 ): Promise<HubFileEntry[]> {
   const cfg = toHubConfig(hub);
-  const type = ref.type ?? 'model';
-  const revision = ref.revision ?? 'main';
   const recursive = ref.recursive ?? true;
-  checkRepo(ref.repo, 'listHubFiles');
+  const { type, revision } = repoTarget(ref, 'listHubFiles');
   if (ref.path !== undefined) checkPath(ref.path, ref.repo);
   const target = { repo: ref.repo, type, revision, ...(ref.path !== undefined ? { path: ref.path } : {}) };
   const cached = () => listCachedSnapshot(cfg, { type, repo: ref.repo, revision, recursive, ...(ref.path ? { path: ref.path } : {}) });
