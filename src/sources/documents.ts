@@ -50,11 +50,12 @@ export async function* parquetDocuments(
   const pq = await ParquetFile.open(file, label);
   try {
     const column = pq.documentColumn(opts.column);
-    const groups = pq.rowGroups().map((g) => g.index);
+    const rowGroups = pq.rowGroups(); // a fresh copy per call: once, not per group
+    const groups = rowGroups.map((g) => g.index);
     const order = opts.rand ? seededShuffle(groups, opts.rand) : groups;
     for (const g of order) {
       const cells = await pq.readRowGroup(g, column);
-      const first = pq.rowGroups()[g]!.rowStart;
+      const first = rowGroups[g]!.rowStart;
       for (let i = 0; i < cells.length; i++) {
         const doc = cellToDocument(cells[i], column, `parquet ${label}, column "${column}", row ${first + i}`);
         if (doc) yield doc;
