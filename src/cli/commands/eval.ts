@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { runEvals } from '../../analysis/evals.js';
+import { hubConfig } from '../../hub/config.js';
 import { ConfigError } from '../../errors.js';
 import { HookedTransformer } from '../../model/HookedTransformer.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
@@ -75,12 +76,14 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     throw new UsageError(`--dataset ${a.dataset}: neither a local file/folder nor a hub dataset id (owner/name)`);
   }
   await cliBackend(ctx);
+  // Hub settings from the command's environment (HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE), as in `pretrained` and `hooks`.
+  const hub = hubConfig({ warn: (m) => ctx.warn(m) }, ctx.io.env);
   const sae = await stage(`loading the SAE in ${a.saeDir}`, () => loadSae(a.saeDir));
   let model: HookedTransformer | undefined;
   try {
     const name = a.model ?? sae.cfg.modelName;
     const modelDir = await stage(`finding the model ${name}`, () =>
-      resolveModelFolder(name).catch((e: unknown) => {
+      resolveModelFolder(name, hub).catch((e: unknown) => {
         if (a.model === undefined && e instanceof ConfigError) {
           throw new UsageError(`no --model given, and the SAE's model_name ${JSON.stringify(name)} is not a model folder or hub repo here: give --model DIR|REPO`, { cause: e });
         }
@@ -92,7 +95,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     const tokenizer = await stage('loading the tokenizer', () => loadTokenizer(modelDir));
     const contextSize = Math.min(a.contextSize ?? sae.cfg.contextSize, m.cfg.nCtx);
     ctx.info(`evaluating ${sae.cfg.hookPoint} SAE (d_sae ${sae.cfg.dSae}) on ${a.batches} batches of ${a.batchSize}×${contextSize} tokens from ${a.dataset}`);
-    const docs$ = datasetDocuments({ dataset_path: localData ? path.resolve(ctx.io.cwd, a.dataset) : a.dataset, streaming: false });
+    const docs$ = datasetDocuments({ dataset_path: localData ? path.resolve(ctx.io.cwd, a.dataset) : a.dataset, streaming: false }, hub);
     const batches = await stage(`reading ${a.dataset}`, () =>
       lastValueFrom(
         docs$.pipe(
