@@ -35,18 +35,19 @@ export function readJson(file: string): Record<string, unknown> {
   }
 }
 
+/** The shard file names a `model.safetensors.index.json` lists (its weight_map's values), sorted. */
+export function shardNames(indexFile: string): string[] {
+  const map = readJson(indexFile)['weight_map'];
+  if (map === null || typeof map !== 'object') throw new FileFormatError(`${indexFile}: no 'weight_map' object`);
+  return [...new Set(Object.values(map as Record<string, unknown>).map(String))].sort();
+}
+
 /** The safetensors files of a folder: one file, or the shards of the index. */
 export function modelWeightFiles(dir: string): string[] {
   const single = path.join(dir, 'model.safetensors');
   if (existsSync(single)) return [single];
   const indexFile = path.join(dir, 'model.safetensors.index.json');
-  if (existsSync(indexFile)) {
-    const index = readJson(indexFile);
-    const map = index['weight_map'];
-    if (map === null || typeof map !== 'object') throw new FileFormatError(`${indexFile}: no 'weight_map' object`);
-    const shards = [...new Set(Object.values(map as Record<string, unknown>).map(String))].sort();
-    return shards.map((s) => path.join(dir, s));
-  }
+  if (existsSync(indexFile)) return shardNames(indexFile).map((s) => path.join(dir, s));
   const bin = ['pytorch_model.bin', 'model.bin'].find((f) => existsSync(path.join(dir, f)));
   throw new FileFormatError(
     `${dir}: no model.safetensors or model.safetensors.index.json${bin ? ` (found ${bin}: PyTorch pickles are not read; convert to safetensors)` : ''}`,

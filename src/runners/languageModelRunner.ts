@@ -21,6 +21,7 @@ import { writeCachedRef } from '../hub/cache.js';
 import { type HubConfig, toHubConfig } from '../hub/config.js';
 import { downloadHubFile, resolveHubRevision } from '../hub/download.js';
 import { HookedTransformer } from '../model/HookedTransformer.js';
+import { shardNames } from '../model/loadModel.js';
 import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
 import { modelActivations } from '../operators/modelActivations.js';
 import { type PackContextOptions, packContext } from '../operators/packContext.js';
@@ -95,8 +96,7 @@ export async function resolveModelFolder(modelName: string, hub?: Partial<HubCon
   if (!(await optional('model.safetensors'))) {
     const index = await optional('model.safetensors.index.json');
     if (!index) throw new HubError(`model_name: hub repo "${repo}" has no model.safetensors or model.safetensors.index.json`);
-    const map = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map ?? {};
-    for (const shard of new Set(Object.values(map))) await get(shard);
+    for (const shard of shardNames(index)) await get(shard);
   }
   return path.dirname(configFile);
 }
