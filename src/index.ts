@@ -58,7 +58,6 @@ export * from './sinks/report/index.js';
 
 // --- analysis ---
 export * from './analysis/index.js';
-export * from './analysis/evals.js';
 
 // --- runners ---
 export * from './runners/trainingRun.js';

@@ -1,3 +1,4 @@
 export * from './featureDensity.js';
 export * from './topActivations.js';
 export * from './neuronpedia.js';
+export * from './evals.js';
