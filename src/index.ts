@@ -4,6 +4,9 @@
  */
 export * from './errors.js';
 
+// --- stream ---
+export * from './stream/index.js';
+
 // --- backend ---
 export * from './backend/index.js';
 
@@ -39,7 +42,6 @@ export * from './sources/toyActivations.js';
 export * from './sources/cachedActivations.js';
 
 // --- operators ---
-export * from './operators/types.js';
 export * from './operators/batch.js';
 export * from './operators/shuffle.js';
 export * from './operators/mixingBuffer.js';
@@ -64,3 +66,4 @@ export * from './runners/trainingRun.js';
 export * from './runners/languageModelRunner.js';
 export * from './runners/toyModelRunner.js';
 export * from './runners/cacheActivationsRunner.js';
+export * from './runners/configMapping.js';

@@ -22,10 +22,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
-import type { TokenBatch } from '../operators/types.js';
+import type { TokenBatch } from '../stream/TokenBatch.js';
 import { nextTokenLogits, softmaxParts, sumLastAxisChunked } from '../model/loss.js';
 import type { Sae } from '../sae/Sae.js';
-import type { Histogram } from '../train/TrainEvent.js';
+import type { Histogram } from '../stream/TrainEvent.js';
 
 /** Token ids of held-out sequences: a TokenBatch (`n` rows of `contextSize`), a 2-D int tensor, or rows. */
 export type EvalTokens =

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
-import type { Histogram } from '../train/TrainEvent.js';
+import type { Histogram } from '../stream/TrainEvent.js';
 
 /** SAELens's offset inside log10, so dead features land at -10 rather than -Infinity. */
 export const LOG_DENSITY_EPS = 1e-10;

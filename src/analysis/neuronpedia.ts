@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
-import type { Histogram } from '../train/TrainEvent.js';
+import type { Histogram } from '../stream/TrainEvent.js';
 import { histogram } from './evals.js';
 import type { FeatureTopActivations } from './topActivations.js';
 

@@ -11,6 +11,5 @@ export * from './cacheActivationsRunnerConfig.js';
 export * from './toyModelRunnerConfig.js';
 export * from './runnerConfig.js';
 export { type SingleLanguageModelSaeRunnerConfig, expandSweep, isSweep } from './sweep.js';
-export * from './mapping.js';
 export { applyOverrides, loadConfigFile, parseConfigText } from './files.js';
 export { REDACTED, isSecretKey, redactSecrets, redactString } from './secrets.js';

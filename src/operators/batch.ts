@@ -1,8 +1,9 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import type { ActivationBatch } from './types.js';
-import { subscribeUpstream } from './internal/subscribeUpstream.js';
-import { RowQueue, emitOrDispose } from './internal/batchOps.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
+import { subscribeUpstream } from '../stream/subscribeUpstream.js';
+import { RowQueue } from './internal/batchOps.js';
+import { emitOrDispose } from '../stream/ownership.js';
 
 export interface BatchOptions {
   /** Emit the last, smaller batch on complete (default false: it is dropped). */

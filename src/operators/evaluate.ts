@@ -16,13 +16,13 @@
  * A failed eval never stops training: it becomes a `warning` record.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { subscribeUpstream } from './internal/subscribeUpstream.js';
+import { subscribeUpstream } from '../stream/subscribeUpstream.js';
 import { runEvals, type EvalTokens, type RunEvalsOptions } from '../analysis/evals.js';
 import { ConfigError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
 import type { Sae } from '../sae/Sae.js';
 import { loadSae } from '../sae/saeFolder.js';
-import type { EvalRecord, TrainEvent } from '../train/TrainEvent.js';
+import type { EvalRecord, TrainEvent } from '../stream/TrainEvent.js';
 
 export interface LiveSae {
   readonly sae: Sae;

@@ -1,9 +1,10 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import type { ActivationBatch } from './types.js';
-import { subscribeUpstream } from './internal/subscribeUpstream.js';
-import { RowQueue, concatBatches, emitOrDispose, shuffleRows, sliceRows } from './internal/batchOps.js';
-import { Rng } from './internal/rng.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
+import { subscribeUpstream } from '../stream/subscribeUpstream.js';
+import { RowQueue, concatBatches, shuffleRows, sliceRows } from './internal/batchOps.js';
+import { emitOrDispose } from '../stream/ownership.js';
+import { Rng } from '../stream/rng.js';
 
 export interface MixingBufferOptions {
   /** SAELens `n_batches_in_buffer` (20): a full buffer holds this many store batches. */

@@ -6,9 +6,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError, SaeRxError, ShapeError, StageError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
-import type { ActivationBatch, TokenBatch } from './types.js';
-import { subscribeUpstream } from './internal/subscribeUpstream.js';
-import { emitOrDispose } from './internal/batchOps.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
+import type { TokenBatch } from '../stream/TokenBatch.js';
+import { subscribeUpstream } from '../stream/subscribeUpstream.js';
+import { emitOrDispose } from '../stream/ownership.js';
 
 export interface ModelActivationsOptions {
   /** Hook points (TransformerLens names); several give `[rows, hooks, dIn]` batches. */

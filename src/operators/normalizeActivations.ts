@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import type { ActivationBatch } from './types.js';
-import { subscribeUpstream } from './internal/subscribeUpstream.js';
-import { disposeAll, emitOrDispose } from './internal/batchOps.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
+import { subscribeUpstream } from '../stream/subscribeUpstream.js';
+import { disposeAll, emitOrDispose } from '../stream/ownership.js';
 
 export type NormalizeMethod = 'expected_average_only_in' | 'none';
 

@@ -5,9 +5,9 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError, StageError } from '../errors.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
-import type { Document } from '../sources/documents.js';
-import type { TokenBatch } from './types.js';
-import { subscribeUpstream } from './internal/subscribeUpstream.js';
+import type { Document } from '../stream/Document.js';
+import type { TokenBatch } from '../stream/TokenBatch.js';
+import { subscribeUpstream } from '../stream/subscribeUpstream.js';
 
 export interface PackContextOptions {
   /** Tokens per sequence (SAELens `context_size`). */

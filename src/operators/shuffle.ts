@@ -1,9 +1,10 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import type { ActivationBatch } from './types.js';
-import { subscribeUpstream } from './internal/subscribeUpstream.js';
-import { emitOrDispose, shuffleRows } from './internal/batchOps.js';
-import { Rng } from './internal/rng.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
+import { subscribeUpstream } from '../stream/subscribeUpstream.js';
+import { emitOrDispose } from '../stream/ownership.js';
+import { shuffleRows } from './internal/batchOps.js';
+import { Rng } from '../stream/rng.js';
 
 /**
  * Shuffles the rows within each batch with a seeded RNG (one generator per subscription, so

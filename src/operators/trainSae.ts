@@ -7,11 +7,11 @@ import { writeSaeFolder } from '../sae/saeFolder.js';
 import type { SaeConfig } from '../sae/SaeConfig.js';
 import { SaeTrainer } from '../train/SaeTrainer.js';
 import type { TrainerConfig } from '../train/TrainerConfig.js';
-import type { TrainEvent } from '../train/TrainEvent.js';
+import type { TrainEvent } from '../stream/TrainEvent.js';
 import { readCheckpointState, writeCheckpoint, type CheckpointState, type SaeFolderWriter } from '../train/checkpointWriter.js';
-import type { ActivationBatch } from './types.js';
-import { linkUpstream } from './internal/subscribeUpstream.js';
-import { disposeAll } from './internal/batchOps.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
+import { linkUpstream } from '../stream/subscribeUpstream.js';
+import { disposeAll } from '../stream/ownership.js';
 import type { LiveSae } from './evaluate.js';
 
 /** One SAE to train: its own config, its trainer's config, and an id for records and folders. */

@@ -28,12 +28,12 @@ import type { HubConfig } from '../hub/config.js';
 import { loadTokenizer } from '../model/tokenizer.js';
 import { modelActivations } from '../operators/modelActivations.js';
 import { packContext } from '../operators/packContext.js';
-import type { Document } from '../sources/documents.js';
+import type { Document } from '../stream/Document.js';
 import { datasetDocuments, loadRunnerModel, packOptionsFor } from './languageModelRunner.js';
 import { tempSibling } from '../io/atomicWrite.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
-import { Rng } from '../operators/internal/rng.js';
-import type { ActivationBatch } from '../operators/types.js';
+import { Rng } from '../stream/rng.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import {
   CACHE_FORMAT, CACHE_MANIFEST, CACHE_TENSOR, shardPath, type CacheManifest,
 } from '../sources/cachedActivations.js';

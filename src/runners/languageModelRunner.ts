@@ -15,7 +15,7 @@ import { loadSae } from '../sae/saeFolder.js';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import type { LanguageModelSaeRunnerConfig } from '../config/languageModelRunnerConfig.js';
 import { type SingleLanguageModelSaeRunnerConfig, expandSweep } from '../config/sweep.js';
-import { toSaeConfig, toTrainerConfig } from '../config/mapping.js';
+import { toSaeConfig, toTrainerConfig } from './configMapping.js';
 import { ConfigError, HubError } from '../errors.js';
 import { writeCachedRef } from '../hub/cache.js';
 import { type HubConfig, toHubConfig } from '../hub/config.js';
@@ -25,14 +25,14 @@ import { shardNames } from '../model/loadModel.js';
 import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
 import { modelActivations } from '../operators/modelActivations.js';
 import { type PackContextOptions, packContext } from '../operators/packContext.js';
-import type { TokenBatch } from '../operators/types.js';
+import type { TokenBatch } from '../stream/TokenBatch.js';
 import type { TrainSaeSpec } from '../operators/trainSae.js';
-import type { Document } from '../sources/documents.js';
+import type { Document } from '../stream/Document.js';
 import { hfDataset } from '../sources/hfDataset.js';
 import { localDocuments } from '../sources/localDocuments.js';
 import { cachedActivations } from '../sources/cachedActivations.js';
 import { wandbOptionsFromRunnerConfig } from '../sinks/wandb.js';
-import type { EvalRecord, TrainEvent } from '../train/TrainEvent.js';
+import type { EvalRecord, TrainEvent } from '../stream/TrainEvent.js';
 import {
   type ResumePoint, type RunOptions, type RunSummary, type Runner, type TrainingTailOptions, preparedStream, resumableStream, runWithSinks, trainingTail,
 } from './trainingRun.js';

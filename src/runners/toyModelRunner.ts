@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
-import { toSaeConfig, toTrainerConfig } from '../config/mapping.js';
+import { toSaeConfig, toTrainerConfig } from './configMapping.js';
 import type { ToyModelRunnerConfig } from '../config/toyModelRunnerConfig.js';
 import { loadSae } from '../sae/saeFolder.js';
 import { toyActivations } from '../sources/toyActivations.js';

@@ -11,7 +11,7 @@ import { batch } from '../operators/batch.js';
 import { mixingBuffer } from '../operators/mixingBuffer.js';
 import { type NormalizeMethod, normalizeActivations } from '../operators/normalizeActivations.js';
 import { TrainSaeHandle, type TrainSaeSpec, trainSae } from '../operators/trainSae.js';
-import type { ActivationBatch } from '../operators/types.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { type ConsoleSinkOptions, consoleSink } from '../sinks/consoleSink.js';
 import { jsonlSink } from '../sinks/jsonlSink.js';
 import { skipBatches } from '../sources/cachedActivations.js';
@@ -20,7 +20,7 @@ import { sinks } from '../sinks/sinks.js';
 import { type WandbSinkOptions, wandbSink } from '../sinks/wandb.js';
 import { TRAINING_STATE_JSON } from '../train/checkpointWriter.js';
 import { ConfigError, FileFormatError } from '../errors.js';
-import type { StepRecord, TrainEvent } from '../train/TrainEvent.js';
+import type { StepRecord, TrainEvent } from '../stream/TrainEvent.js';
 
 export interface TrainingTailOptions {
   /** The SAEs to train on the stream (a sweep: several, the stream is read once). */

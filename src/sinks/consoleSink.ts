@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { Observer } from 'rxjs';
-import type { TrainEvent } from '../train/TrainEvent.js';
+import type { TrainEvent } from '../stream/TrainEvent.js';
 
 export interface ConsoleSinkOptions {
   /** Total steps of the run (for the bar, percentage and ETA); without it, a counter. */

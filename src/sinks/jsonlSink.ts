@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Observer } from 'rxjs';
-import type { TrainEvent } from '../train/TrainEvent.js';
+import type { TrainEvent } from '../stream/TrainEvent.js';
 
 export interface JsonlSinkOptions {
   /** Flush buffered lines at least this often (ms, default 500) and on complete/error/exit. */

@@ -1,5 +1,5 @@
 import type { Observer } from 'rxjs';
-import type { TrainEvent } from '../train/TrainEvent.js';
+import type { TrainEvent } from '../stream/TrainEvent.js';
 
 export interface SinksOptions {
   /** Where isolation warnings go (default: a line on stderr). */

@@ -14,7 +14,7 @@ import { type LanguageModelSaeRunnerConfig, generateRunId } from '../config/lang
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import { redactSecrets } from '../config/secrets.js';
 import { type SingleLanguageModelSaeRunnerConfig, expandSweep } from '../config/sweep.js';
-import type { TrainEvent } from '../train/TrainEvent.js';
+import type { TrainEvent } from '../stream/TrainEvent.js';
 import { resolveWandbAuth } from './wandb/auth.js';
 import {
   type FileStreamBody, HISTORY_FILE, SUMMARY_FILE, WandbClient, WandbRequestError,

@@ -14,9 +14,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Observable, defer, from, mergeMap, type OperatorFunction } from 'rxjs';
 import { ConfigError, FileFormatError } from '../errors.js';
 import { SafetensorsFile } from '../io/safetensors.js';
-import type { ActivationBatch } from '../operators/types.js';
-import { subscribeUpstream } from '../operators/internal/subscribeUpstream.js';
-import { emitOrDispose } from '../operators/internal/batchOps.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
+import { subscribeUpstream } from '../stream/subscribeUpstream.js';
+import { emitOrDispose } from '../stream/ownership.js';
 import { fromPull } from './fromPull.js';
 
 export const CACHE_MANIFEST = 'manifest.json';

@@ -5,30 +5,8 @@
  */
 import { FileFormatError } from '../errors.js';
 import { DOCUMENT_COLUMNS, type ParquetInput, ParquetFile, toTokenArray, toText } from '../io/parquet.js';
-
-export type Document = { tokens: Int32Array } | { text: string };
-
-/** A seeded uniform [0, 1) generator (mulberry32): small, fast, reproducible across runs. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `xs` in a seeded random order (Fisher–Yates); the input is not modified. */
-export function seededShuffle<T>(xs: readonly T[], rand: () => number): T[] {
-  const out = xs.slice();
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
+import type { Document } from '../stream/Document.js';
+import { seededShuffle } from '../stream/rng.js';
 
 /** The document a cell of `column` holds; null cells give undefined (skipped by callers). */
 export function cellToDocument(value: unknown, column: string, where: string): Document | undefined {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Observable } from 'rxjs';
 import { ConfigError, ShapeError } from '../errors.js';
-import type { ActivationBatch } from '../operators/types.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { fromPull } from './fromPull.js';
 
 export type ActivationData =

@@ -15,7 +15,9 @@ import { ConfigError, HubError } from '../errors.js';
 import { type HubConfig, toHubConfig } from '../hub/config.js';
 import { writeCachedRef } from '../hub/cache.js';
 import { downloadHubFile, listHubFiles, openHubFileRange, resolveHubRevision } from '../hub/download.js';
-import { type Document, parquetDocuments, seededRandom, seededShuffle } from './documents.js';
+import { type Document } from '../stream/Document.js';
+import { parquetDocuments } from './documents.js';
+import { seededRandom, seededShuffle } from '../stream/rng.js';
 import { fromPull } from './fromPull.js';
 
 export interface HfDatasetOptions {

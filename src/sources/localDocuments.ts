@@ -21,7 +21,9 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { Observable } from 'rxjs';
 import { ConfigError, FileFormatError } from '../errors.js';
-import { type Document, jsonToDocument, parquetDocuments, seededRandom, seededShuffle } from './documents.js';
+import { type Document } from '../stream/Document.js';
+import { jsonToDocument, parquetDocuments } from './documents.js';
+import { seededRandom, seededShuffle } from '../stream/rng.js';
 import { fromPull } from './fromPull.js';
 
 export interface LocalDocumentsOptions {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Observable } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import type { ActivationBatch } from '../operators/types.js';
-import { Rng } from '../operators/internal/rng.js';
+import type { ActivationBatch } from '../stream/ActivationBatch.js';
+import { Rng } from '../stream/rng.js';
 import { fromPull } from './fromPull.js';
 import { toyFeatures, toyHidden, type ToyModel } from './toyModel.js';
 

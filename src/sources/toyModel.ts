@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
-import { Rng } from '../operators/internal/rng.js';
+import { Rng } from '../stream/rng.js';
 
 /**
  * Anthropic's toy models of superposition, as SAELens v1.5's toy-model runner uses them

@@ -1,5 +1,4 @@
 export * from './TrainerConfig.js';
-export * from './TrainEvent.js';
 export * from './Adam.js';
 export * from './schedules.js';
 export * from './SaeTrainer.js';

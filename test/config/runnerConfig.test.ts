@@ -8,8 +8,9 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { ConfigError } from '../../src/errors.js';
 import {
   LanguageModelSaeRunnerConfigCodec, RunnerConfigError, applyOverrides, closestKey, decodeRunnerConfig,
-  encodeRunnerConfig, expandSweep, isSweep, loadConfigFile, redactSecrets, toSaeConfig, toTrainerConfig,
+  encodeRunnerConfig, expandSweep, isSweep, loadConfigFile, redactSecrets,
 } from '../../src/config/index.js';
+import { toSaeConfig, toTrainerConfig } from '../../src/runners/configMapping.js';
 import { pyExp3, pyFloat, pyStr } from '../../src/config/pyFormat.js';
 import { DEFAULT_SAE_CONFIG } from '../../src/sae/SaeConfig.js';
 import { DEFAULT_TRAINER_CONFIG } from '../../src/train/TrainerConfig.js';

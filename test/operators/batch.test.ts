@@ -5,7 +5,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { setupTf } from '../helpers/tf.js';
 import { batch } from '../../src/operators/batch.js';
 import { ConfigError } from '../../src/errors.js';
-import type { ActivationBatch } from '../../src/operators/types.js';
+import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
 import { collectIds, idBatches, idSource } from './helpers.js';
 
 test.before(async () => {

@@ -8,11 +8,11 @@ import { useTinyGpt2 } from '../helpers/tinyGpt2.js';
 import { loadSae } from '../../src/sae/saeFolder.js';
 import { evaluate, isEvalStep } from '../../src/operators/evaluate.js';
 import { modelActivations } from '../../src/operators/modelActivations.js';
-import type { TokenBatch } from '../../src/operators/types.js';
+import type { TokenBatch } from '../../src/stream/TokenBatch.js';
 import { trainSae } from '../../src/operators/trainSae.js';
 import { fromPull } from '../../src/sources/fromPull.js';
-import { seededRandom } from '../../src/sources/documents.js';
-import type { EvalRecord, StepRecord, TrainEvent } from '../../src/train/TrainEvent.js';
+import { seededRandom } from '../../src/stream/rng.js';
+import type { EvalRecord, StepRecord, TrainEvent } from '../../src/stream/TrainEvent.js';
 import { DEFAULT_SAE_CONFIG } from '../../src/sae/SaeConfig.js';
 import { DEFAULT_TRAINER_CONFIG } from '../../src/train/TrainerConfig.js';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { firstValueFrom, from, toArray, type Observable } from 'rxjs';
-import type { ActivationBatch } from '../../src/operators/types.js';
+import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
 
 /** Batches whose rows are [id, id·2] with consecutive ids, sizes as given. */
 export function idBatches(sizes: number[], start = 0): ActivationBatch[] {

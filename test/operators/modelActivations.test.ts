@@ -4,9 +4,9 @@ import { useTinyGpt2 } from '../helpers/tinyGpt2.js';
 import { ConfigError } from '../../src/errors.js';
 import { modelActivations, stopLayerFor } from '../../src/operators/modelActivations.js';
 import { packContext } from '../../src/operators/packContext.js';
-import type { TokenBatch } from '../../src/operators/types.js';
+import type { TokenBatch } from '../../src/stream/TokenBatch.js';
 import { fromPull } from '../../src/sources/fromPull.js';
-import type { Document } from '../../src/sources/documents.js';
+import type { Document } from '../../src/stream/Document.js';
 
 const { withModel: t0, model } = useTinyGpt2('modelActivations');
 

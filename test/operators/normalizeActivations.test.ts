@@ -5,7 +5,7 @@ import { setupTf } from '../helpers/tf.js';
 import { normalizeActivations } from '../../src/operators/normalizeActivations.js';
 import { shuffle } from '../../src/operators/shuffle.js';
 import { ConfigError } from '../../src/errors.js';
-import type { ActivationBatch } from '../../src/operators/types.js';
+import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
 import { collectIds, idSource } from './helpers.js';
 
 test.before(async () => {

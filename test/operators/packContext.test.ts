@@ -4,8 +4,8 @@ import { lastValueFrom, from, toArray } from 'rxjs';
 import { ConfigError } from '../../src/errors.js';
 import type { TextTokenizer } from '../../src/model/tokenizer.js';
 import { packContext, type PackContextOptions } from '../../src/operators/packContext.js';
-import type { TokenBatch } from '../../src/operators/types.js';
-import type { Document } from '../../src/sources/documents.js';
+import type { TokenBatch } from '../../src/stream/TokenBatch.js';
+import type { Document } from '../../src/stream/Document.js';
 
 const docs = (xs: number[][]): Document[] => xs.map((d) => ({ tokens: Int32Array.from(d) }));
 const rows = (b: TokenBatch): number[][] =>

@@ -16,9 +16,9 @@ import { trainSae } from '../../src/operators/trainSae.js';
 import { evaluate } from '../../src/operators/evaluate.js';
 import { skipBatches } from '../../src/sources/cachedActivations.js';
 import type { HookedTransformer } from '../../src/model/HookedTransformer.js';
-import type { ActivationBatch } from '../../src/operators/types.js';
-import type { TrainEvent } from '../../src/train/TrainEvent.js';
-import type { Document } from '../../src/sources/documents.js';
+import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
+import type { TrainEvent } from '../../src/stream/TrainEvent.js';
+import type { Document } from '../../src/stream/Document.js';
 import { spec } from './trainSaeHelpers.js';
 
 test.before(async () => {

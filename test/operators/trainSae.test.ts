@@ -16,8 +16,8 @@ import { fromPull } from '../../src/sources/fromPull.js';
 import { sinksWith } from '../../src/sinks/sinks.js';
 import { readCheckpointState } from '../../src/train/checkpointWriter.js';
 import type { SaeSnapshot } from '../../src/sae/Sae.js';
-import type { TrainEvent, StepRecord } from '../../src/train/TrainEvent.js';
-import type { ActivationBatch } from '../../src/operators/types.js';
+import type { TrainEvent, StepRecord } from '../../src/stream/TrainEvent.js';
+import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
 import { ConfigError } from '../../src/errors.js';
 import { spec } from './trainSaeHelpers.js';
 

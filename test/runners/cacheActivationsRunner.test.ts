@@ -20,7 +20,7 @@ import { trainSae } from '../../src/operators/trainSae.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 import type { SaeSnapshot } from '../../src/sae/Sae.js';
 import { ConfigError } from '../../src/errors.js';
-import type { ActivationBatch } from '../../src/operators/types.js';
+import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
 import { spec } from '../operators/trainSaeHelpers.js';
 
 test.before(async () => {

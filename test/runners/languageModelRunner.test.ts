@@ -16,7 +16,7 @@ import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
 import { ConfigError } from '../../src/errors.js';
 import { datasetDocuments, languageModelRunner } from '../../src/runners/languageModelRunner.js';
 import { readRecords } from '../../src/sinks/report/writeReport.js';
-import type { StepRecord } from '../../src/train/TrainEvent.js';
+import type { StepRecord } from '../../src/stream/TrainEvent.js';
 
 const MODEL = path.resolve('../shared/models/tiny-gpt2-sotu');
 const HAVE = fs.existsSync(path.join(MODEL, 'model.safetensors'));

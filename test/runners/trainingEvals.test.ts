@@ -13,7 +13,7 @@ import { startFakeWandb } from '../helpers/fakeWandb.js';
 import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
 import { languageModelRunner } from '../../src/runners/languageModelRunner.js';
 import { readRecords } from '../../src/sinks/report/writeReport.js';
-import type { EvalRecord, TrainEvent } from '../../src/train/TrainEvent.js';
+import type { EvalRecord, TrainEvent } from '../../src/stream/TrainEvent.js';
 
 const MODEL_DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
 const TEXT = path.resolve('../shared/data/austen.txt');

@@ -10,7 +10,7 @@ import { reportSink } from '../../src/sinks/report/reportSink.js';
 import { readRecords, writeReport } from '../../src/sinks/report/writeReport.js';
 import { escapeHtml, formatNumber, jsonForScript, niceTicks } from '../../src/sinks/report/format.js';
 import { downsampleIndices } from '../../src/sinks/report/charts.js';
-import type { TrainEvent } from '../../src/train/TrainEvent.js';
+import type { TrainEvent } from '../../src/stream/TrainEvent.js';
 import { INJECTION, syntheticRun } from '../fixtures/report/synthetic.js';
 
 const tmpDir = () => fsp.mkdtemp(path.join(os.tmpdir(), 'sae-rx-report-'));

@@ -8,7 +8,7 @@ import { sinks, sinksWith } from '../../src/sinks/sinks.js';
 import { jsonlSink } from '../../src/sinks/jsonlSink.js';
 import { readRecords } from '../../src/sinks/report/writeReport.js';
 import { consoleSink } from '../../src/sinks/consoleSink.js';
-import type { StepRecord, TrainEvent } from '../../src/train/TrainEvent.js';
+import type { StepRecord, TrainEvent } from '../../src/stream/TrainEvent.js';
 
 const step = (i: number, saeId = 'a'): StepRecord => ({
   type: 'step', saeId, step: i, tokens: (i + 1) * 128,

@@ -6,7 +6,7 @@ import { ConfigError } from '../../src/errors.js';
 import { decodeRunnerConfig, expandSweep } from '../../src/config/index.js';
 import { wandbOptionsFromRunnerConfig, wandbSink } from '../../src/sinks/wandb.js';
 import { netrcPassword, resolveWandbAuth } from '../../src/sinks/wandb/auth.js';
-import type { EvalRecord, StepRecord, TrainEvent } from '../../src/train/TrainEvent.js';
+import type { EvalRecord, StepRecord, TrainEvent } from '../../src/stream/TrainEvent.js';
 import { startFakeWandb, virtualClock } from '../helpers/fakeWandb.js';
 
 const KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678'; // 40 hex chars, like a real key

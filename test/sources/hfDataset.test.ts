@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { HubError } from '../../src/errors.js';
 import { hubConfig, type HubConfig } from '../../src/hub/index.js';
-import type { Document } from '../../src/sources/documents.js';
+import type { Document } from '../../src/stream/Document.js';
 import { hfDataset, parquetFileInSplit, selectSplitFiles } from '../../src/sources/hfDataset.js';
 import { FakeHub } from '../helpers/fakeHub.js';
 import { writeParquet } from '../helpers/parquetFixtures.js';

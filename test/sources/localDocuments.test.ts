@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { ConfigError, FileFormatError } from '../../src/errors.js';
-import { type Document, seededRandom, seededShuffle } from '../../src/sources/documents.js';
+import { type Document } from '../../src/stream/Document.js';
+import { seededRandom, seededShuffle } from '../../src/stream/rng.js';
 import { localDocuments } from '../../src/sources/localDocuments.js';
 import { writeParquet } from '../helpers/parquetFixtures.js';
 

@@ -5,7 +5,7 @@ import { setupTf } from '../helpers/tf.js';
 import { toyModel, toyFeatures, toyHidden, trainToyModel, toyFeatureRecovery, DEFAULT_TOY_MODEL_CONFIG } from '../../src/sources/toyModel.js';
 import { toyActivations } from '../../src/sources/toyActivations.js';
 import { fromActivations } from '../../src/sources/fromActivations.js';
-import { Rng } from '../../src/operators/internal/rng.js';
+import { Rng } from '../../src/stream/rng.js';
 import { ConfigError, ShapeError } from '../../src/errors.js';
 
 test.before(async () => {

@@ -13,8 +13,8 @@ import { toyActivations } from '../../src/sources/toyActivations.js';
 import { toyModel } from '../../src/sources/toyModel.js';
 import { cachedActivations, skipBatches } from '../../src/sources/cachedActivations.js';
 import { cacheActivationsRunner } from '../../src/runners/cacheActivationsRunner.js';
-import type { ActivationBatch } from '../../src/operators/types.js';
-import type { TrainEvent } from '../../src/train/TrainEvent.js';
+import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
+import type { TrainEvent } from '../../src/stream/TrainEvent.js';
 import { spec } from '../operators/trainSaeHelpers.js';
 
 test.before(async () => {

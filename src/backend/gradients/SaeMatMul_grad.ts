@@ -1,12 +1,20 @@
 /**
- * Gradient of SaeMatMul, written with saeMatMul itself so that backprop runs on the same fast
- * forward kernel (BLAS with native transposes, or explicit transposes on stock wasm) instead
- * of tfjs's global BatchMatMul gradient, whose transposed matMuls hit wasm's slow loop.
+ * Gradient of SaeMatMul, written with the SaeMatMul kernel itself so that backprop runs on the
+ * same fast forward kernel (BLAS with native transposes, or explicit transposes on stock wasm)
+ * instead of tfjs's global BatchMatMul gradient, whose transposed matMuls hit wasm's slow loop.
  * Broadcast batch dimensions are summed back to each input's shape.
+ *
+ * It runs the kernel directly rather than through the `saeMatMul` op: the op registers the
+ * kernels (and this gradient) on first use, so importing it here would close an import cycle.
+ * Inside a gradient the inputs are float32 tensors and the kernel is already registered.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SaeMatMul, type SaeMatMulAttrs } from '../kernelNames.js';
-import { saeMatMul } from '../ops/saeMatMul.js';
+
+function saeMatMul(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  const attrs: SaeMatMulAttrs = { transposeA, transposeB };
+  return tf.engine().runKernel(SaeMatMul, { a, b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
 
 function reduceTo(g: tf.Tensor, shape: number[]): tf.Tensor {
   if (tf.util.arraysEqual(g.shape, shape)) return g;

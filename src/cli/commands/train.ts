@@ -15,7 +15,7 @@ import { languageModelRunner, runnerSingles } from '../../runners/languageModelR
 import { toyModelRunner } from '../../runners/toyModelRunner.js';
 import type { RunOptions, RunSummary } from '../../runners/trainingRun.js';
 import type { FeatureRecovery } from '../../sources/toyModel.js';
-import type { TrainEvent } from '../../train/TrainEvent.js';
+import type { TrainEvent } from '../../stream/TrainEvent.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';

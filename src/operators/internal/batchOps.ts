@@ -1,17 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Subscriber } from 'rxjs';
-import type { ActivationBatch } from '../types.js';
-import type { Rng } from './rng.js';
-
-/** Emits `b`, or disposes it when the subscriber is already closed (never emit into a closed one). */
-export function emitOrDispose(dest: Subscriber<ActivationBatch>, b: ActivationBatch): void {
-  if (dest.closed) b.acts.dispose();
-  else dest.next(b);
-}
-
-export function disposeAll(bs: readonly ActivationBatch[]): void {
-  for (const b of bs) b.acts.dispose();
-}
+import type { ActivationBatch } from '../../stream/ActivationBatch.js';
+import { disposeAll } from '../../stream/ownership.js';
+import type { Rng } from '../../stream/rng.js';
 
 function concatInts(parts: (Int32Array | undefined)[]): Int32Array | undefined {
   if (parts.some((p) => p === undefined)) return undefined;

@@ -3,7 +3,7 @@
  * script for hover tooltips; nothing is fetched) built from the plain-JSON training records.
  * Every string that comes from a record or the config is escaped.
  */
-import type { EvalRecord, StepRecord, TrainEvent } from '../../train/TrainEvent.js';
+import type { EvalRecord, StepRecord, TrainEvent } from '../../stream/TrainEvent.js';
 import { logDensityHistogram } from '../../analysis/featureDensity.js';
 import { isSecretKey, redactSecrets } from '../../config/secrets.js';
 import { type ChartData, histogramSvg, lineChartSvg, PALETTE, type Series } from './charts.js';

@@ -6,7 +6,7 @@
  */
 import type { Observer } from 'rxjs';
 import { writeFileAtomic } from '../../io/atomicWrite.js';
-import type { TrainEvent } from '../../train/TrainEvent.js';
+import type { TrainEvent } from '../../stream/TrainEvent.js';
 import { type FeatureLogDensity, renderReport } from './renderReport.js';
 
 export interface ReportSinkOptions {

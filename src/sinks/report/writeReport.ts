@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { FileFormatError } from '../../errors.js';
 import { writeFileAtomic } from '../../io/atomicWrite.js';
 import { loadSaeSparsity, SPARSITY_PATH } from '../../sae/saeFolder.js';
-import type { TrainEvent, WarningRecord } from '../../train/TrainEvent.js';
+import type { TrainEvent, WarningRecord } from '../../stream/TrainEvent.js';
 import { renderReport } from './renderReport.js';
 
 export interface WriteReportOptions {

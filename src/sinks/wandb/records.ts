@@ -3,7 +3,7 @@
  * (train_sae_on_language_model.py `_build_train_step_log_dict`, evals.py `run_evals`), each with
  * the SAE's suffix (SAELens's `_wandb_log_suffix`, '' for a single SAE).
  */
-import type { EvalRecord, Histogram, StepRecord } from '../../train/TrainEvent.js';
+import type { EvalRecord, Histogram, StepRecord } from '../../stream/TrainEvent.js';
 
 export type HistoryValue = number | string | boolean | null | { _type: 'histogram'; values: number[]; bins: number[] };
 export type HistoryRow = Record<string, HistoryValue>;

@@ -5,8 +5,8 @@
 import { ConfigError } from '../errors.js';
 import type { SaeConfig } from '../sae/SaeConfig.js';
 import type { TrainerConfig } from '../train/TrainerConfig.js';
-import type { SingleLanguageModelSaeRunnerConfig } from './sweep.js';
-import type { ToyModelRunnerConfig } from './toyModelRunnerConfig.js';
+import type { SingleLanguageModelSaeRunnerConfig } from '../config/sweep.js';
+import type { ToyModelRunnerConfig } from '../config/toyModelRunnerConfig.js';
 
 type SingleConfig = SingleLanguageModelSaeRunnerConfig | ToyModelRunnerConfig;
 
