@@ -128,6 +128,16 @@ export class HookedTransformer {
     return new HookedTransformer(cfg, weights, { processWeights: opts.processWeights ?? true });
   }
 
+  /**
+   * The unembedding W_U `[d_model, d_vocab]` as the hooks see the model (after weight
+   * processing: ln_final folded in, centered over the vocabulary), without b_U. A new tensor
+   * that the caller disposes. Analysis (logit weights, TSEA, dashboards) projects through it.
+   */
+  unembedWeights(): tf.Tensor2D {
+    const wU = this.weights.WU;
+    return this.unembedBiasRow ? tf.slice(wU, [0, 0], [wU.shape[0] - 1, -1]) : tf.clone(wU);
+  }
+
   /** Frees the weights. */
   dispose(): void {
     if (this.disposed) return;
