@@ -259,7 +259,16 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   // SAELens's resume: continue from the latest checkpoint in the run folder, else start afresh.
   // The activation stream is replayed up to the checkpoint (forward passes, no training).
   const resumable = (build: (r: ResumePoint | undefined) => Observable<TrainEvent>): Observable<TrainEvent> =>
-    resumableStream({ runDir, saeIds: specs.map((s) => s.id!), resume: cfg.resume || (opts.resume ?? false), log }, build);
+    resumableStream(
+      {
+        runDir,
+        saeIds: specs.map((s) => s.id!),
+        resume: cfg.resume || (opts.resume ?? false),
+        log,
+        totalSteps: Object.fromEntries(specs.map((s) => [s.id!, s.trainer.totalTrainingSteps + s.trainer.finetuningSteps])),
+      },
+      build,
+    );
 
   /** The held-out store batches of the evals during training, and the documents they took. */
   const heldOutTokens = async (model: HookedTransformer, tokenizer: TextTokenizer): Promise<{ batches: TokenBatch[]; documents: number }> => {

@@ -90,7 +90,7 @@ export function toyModelRunner(cfg: ToyModelRunnerConfig, opts: ToyModelRunnerOp
       ),
     () => {},
   );
-  const events$ = resumableStream({ runDir, saeIds: [spec.id], resume: opts.resume ?? false, log }, stream);
+  const events$ = resumableStream({ runDir, saeIds: [spec.id], resume: opts.resume ?? false, log, totalSteps: { [spec.id]: totalSteps } }, stream);
 
   return {
     runDir,

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Observable, defer, from, mergeMap, type Observer, type OperatorFunction } from 'rxjs';
+import { Observable, defer, mergeMap, type Observer, type OperatorFunction } from 'rxjs';
 import { type EvaluateOptions, evaluate } from '../operators/evaluate.js';
 import { batch } from '../operators/batch.js';
 import { mixingBuffer } from '../operators/mixingBuffer.js';
@@ -18,8 +18,8 @@ import { skipBatches } from '../sources/cachedActivations.js';
 import { writeReport } from '../sinks/report/writeReport.js';
 import { sinks } from '../sinks/sinks.js';
 import { type WandbSinkOptions, wandbSink } from '../sinks/wandb.js';
-import { TRAINING_STATE_JSON } from '../train/checkpointWriter.js';
-import { ConfigError, FileFormatError } from '../errors.js';
+import { ConfigError } from '../errors.js';
+import { type ResumePoint, findResumePoint, removeLeftoverWrites } from '../train/resume.js';
 import type { StepRecord, TrainEvent } from '../stream/TrainEvent.js';
 
 export interface TrainingTailOptions {
@@ -280,22 +280,39 @@ export function preparedStream<R>(
 
 /**
  * The training stream of a run that may resume: without `resume`, `build(undefined)`; with it,
- * the latest common checkpoint in `runDir` (`findResumePoint`, at subscription) is handed to
- * `build`, which replays the stream up to it (every stage is seeded) and continues training
- * from it. records.jsonl keeps what the first run logged up to the checkpoint (records of the
- * steps after it, which the resumed run trains again, are dropped; warnings stay).
+ * the newest checkpoint every SAE has in `runDir` in a valid state (`findResumePoint`, at
+ * subscription; damaged ones are passed over, saying why) is handed to `build`, which replays
+ * the stream up to it (every stage is seeded) and continues training from it. Temporary
+ * folders of writes a killed run left are removed. records.jsonl keeps what the first run
+ * logged up to the checkpoint (records of the steps after it, which the resumed run trains
+ * again, and the killed run's error are dropped; warnings stay); starting afresh drops it all.
  */
 export function resumableStream(
-  o: { runDir: string; saeIds: readonly string[]; resume: boolean; log: (line: string) => void },
+  o: { runDir: string; saeIds: readonly string[]; resume: boolean; log: (line: string) => void; totalSteps?: Readonly<Record<string, number>> },
   build: (r: ResumePoint | undefined) => Observable<TrainEvent>,
 ): Observable<TrainEvent> {
   if (!o.resume) return build(undefined);
-  return defer(() => from(findResumePoint(o.runDir, o.saeIds))).pipe(
+  const records = path.join(o.runDir, 'records.jsonl');
+  return defer(async () => {
+    for (const p of await removeLeftoverWrites(o.runDir, o.saeIds)) o.log(`resume: removed ${p}, left by a write that did not finish`);
+    return findResumePoint(o.runDir, o.saeIds, {
+      ...(o.totalSteps ? { totalSteps: o.totalSteps } : {}),
+      onDamaged: (d) => o.log(`sae-rx WARNING: resume: passing over ${d.path}: ${d.problem}`),
+    }).catch((e: unknown) => {
+      if (e instanceof ConfigError && /already finished/.test(e.message) && !fs.existsSync(path.join(o.runDir, 'report.html')))
+        throw new ConfigError(`${e.message}; it has no report.html: write it with 'sae-rx report ${o.runDir}'`, { cause: e });
+      throw e;
+    });
+  }).pipe(
     mergeMap((r) => {
       if (r) {
         o.log(`resuming from the checkpoints at ${r.tokens} tokens (replaying ${r.batchesConsumed} train batches)`);
-        trimRecords(path.join(o.runDir, 'records.jsonl'), r.batchesConsumed);
-      } else o.log(`resume: no checkpoint in ${o.runDir}; starting afresh`);
+        trimRecords(records, r.batchesConsumed);
+      } else {
+        o.log(`resume: no checkpoint in ${o.runDir}; starting afresh`);
+        // the records of the run that left nothing to resume from are not this run's
+        if (fs.existsSync(records)) fs.rmSync(records);
+      }
       return build(r);
     }),
   );
@@ -303,8 +320,9 @@ export function resumableStream(
 
 /**
  * Drops from a run's records.jsonl the records of steps at or after `steps` (step and eval
- * records with step index ≥ steps, checkpoints taken after `steps` steps, `done`): what a run
- * resumed from the checkpoint after `steps` steps writes again.
+ * records with step index ≥ steps, checkpoints taken after `steps` steps, `done`) and the
+ * error that stopped it: what a run resumed from the checkpoint after `steps` steps writes
+ * again (or, for the error, no longer has).
  */
 function trimRecords(file: string, steps: number): void {
   if (!fs.existsSync(file)) return;
@@ -314,54 +332,14 @@ function trimRecords(file: string, steps: number): void {
     try {
       r = JSON.parse(line) as { type?: unknown; step?: unknown };
     } catch {
-      return true; // not ours to judge (a partly written last line is kept as it was)
+      return false; // a line cut short by a killed process
     }
     const step = typeof r.step === 'number' ? r.step : -1;
     if (r.type === 'step' || r.type === 'eval') return step < steps;
     if (r.type === 'checkpoint') return step <= steps;
-    return r.type !== 'done';
+    return r.type !== 'done' && r.type !== 'error';
   });
   fs.writeFileSync(file, keep.map((l) => l + '\n').join(''));
 }
 
-/** Where a resumed run continues: a checkpoint folder per SAE, all at the same step. */
-export interface ResumePoint {
-  readonly dirs: Readonly<Record<string, string>>;
-  /** Train batches the checkpoints had consumed. */
-  readonly batchesConsumed: number;
-  readonly tokens: number;
-}
-
-/**
- * SAELens's `get_resume_checkpoint_path` for every SAE of a run: the latest checkpoint
- * (`<runDir>/<saeId>/<tokens>`) that all SAEs have. Undefined when there is none (SAELens then
- * starts afresh); a ConfigError when every SAE already has its `final_<tokens>` folder.
- */
-export async function findResumePoint(runDir: string, saeIds: readonly string[]): Promise<ResumePoint | undefined> {
-  const perSae = saeIds.map((id) => {
-    const dir = path.join(runDir, id);
-    const names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
-    const finished = names.some((n) => n.startsWith('final_'));
-    const steps = new Set(names.filter((n) => /^\d+$/.test(n) && fs.existsSync(path.join(dir, n, TRAINING_STATE_JSON))).map(Number));
-    return { finished, steps };
-  });
-  if (perSae.length > 0 && perSae.every((p) => p.finished)) {
-    throw new ConfigError(`resume: training in ${runDir} already finished (every SAE has a final_<tokens> folder)`);
-  }
-  const common = [...(perSae[0]?.steps ?? [])].filter((tok) => perSae.every((p) => p.steps.has(tok)));
-  if (common.length === 0) return undefined;
-  const tokens = Math.max(...common);
-  const dirs = Object.fromEntries(saeIds.map((id) => [id, path.join(runDir, id, String(tokens))]));
-  // only the JSON half of the training state (readCheckpointState would also decode the weights and optimizer moments)
-  const stateJson = path.join(dirs[saeIds[0]!]!, TRAINING_STATE_JSON);
-  let state: { data?: { batchesConsumed?: number } };
-  try {
-    state = JSON.parse(await fs.promises.readFile(stateJson, 'utf8')) as typeof state;
-  } catch (e) {
-    throw new FileFormatError(`${stateJson}: cannot read training state (${(e as Error).message})`, { cause: e });
-  }
-  const batchesConsumed = state.data?.batchesConsumed;
-  if (!(Number.isInteger(batchesConsumed) && batchesConsumed! >= 0))
-    throw new ConfigError(`resume: ${dirs[saeIds[0]!]} has no data.batchesConsumed in its training state`);
-  return { dirs, batchesConsumed: batchesConsumed!, tokens };
-}
+export { type ResumePoint, findResumePoint } from '../train/resume.js';

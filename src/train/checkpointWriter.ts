@@ -12,6 +12,7 @@ import { writeDirAtomic } from '../io/atomicWrite.js';
 import { decodeSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
 import type { SaeSnapshot, SaeWeights } from '../sae/Sae.js';
 import type { TrainerState } from './SaeTrainer.js';
+import { type TrainingStateJson as StateJson, validateTrainingState } from './checkpointValidation.js';
 
 export const TRAINING_STATE_JSON = 'training_state.json';
 export const TRAINING_STATE_TENSORS = 'training_state.safetensors';
@@ -35,16 +36,6 @@ export interface CheckpointContent {
   readonly data?: Readonly<Record<string, number>>;
 }
 
-interface StateJson {
-  saeId: string;
-  step: number;
-  finetuning: boolean;
-  nFracActiveTokens: number;
-  tokens: number;
-  normScalingFactor: number | null;
-  adam: { beta1: number; beta2: number; eps: number; steps: Record<string, number> };
-  data: Record<string, number>;
-}
 
 export async function writeCheckpoint(dir: string, c: CheckpointContent, writeSae: SaeFolderWriter): Promise<void> {
   const s = c.trainerState;
@@ -97,16 +88,22 @@ export interface CheckpointState {
 /** Reads the training state of a checkpoint folder (the SAE itself loads with `loadSae`). */
 export async function readCheckpointState(dir: string): Promise<CheckpointState> {
   const jsonPath = path.join(dir, TRAINING_STATE_JSON);
-  let json: StateJson;
+  let raw: unknown;
   try {
-    json = JSON.parse(await fsp.readFile(jsonPath, 'utf8')) as StateJson;
+    raw = JSON.parse(await fsp.readFile(jsonPath, 'utf8'));
   } catch (e) {
     throw new FileFormatError(`${jsonPath}: cannot read training state (${(e as Error).message})`, { cause: e });
   }
+  const json: StateJson = validateTrainingState(raw, jsonPath);
   const tensorsPath = path.join(dir, TRAINING_STATE_TENSORS);
   const st = decodeSafetensors(new Uint8Array(await fsp.readFile(tensorsPath)), tensorsPath);
-  // a copy: the decoded view would keep the whole file buffer alive
-  const f32 = (name: string): Float32Array => st.float32(name).slice();
+  // a copy: the decoded view would keep the whole file buffer alive; NaN/Inf would train on as NaN
+  const f32 = (name: string): Float32Array => {
+    const a = st.float32(name).slice();
+    for (let i = 0; i < a.length; i++)
+      if (!Number.isFinite(a[i]!)) throw new FileFormatError(`${tensorsPath}: tensor "${name}" holds ${a[i]} at index ${i}; this checkpoint cannot be resumed from`);
+    return a;
+  };
   const params: TrainerState['adam']['params'] = {};
   for (const [name, step] of Object.entries(json.adam.steps)) params[name] = { step, m: f32(`adam.${name}.m`), v: f32(`adam.${name}.v`) };
   return {
