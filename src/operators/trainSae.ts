@@ -1,107 +1,21 @@
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { Observable, Subscriber, defer, from, mergeMap, type OperatorFunction } from 'rxjs';
-import { ConfigError, SaeRxError, ShapeError, StageError } from '../errors.js';
-import { Sae } from '../sae/Sae.js';
+import { SaeRxError, StageError } from '../errors.js';
 import { writeSaeFolder } from '../sae/saeFolder.js';
-import type { SaeConfig } from '../sae/SaeConfig.js';
-import { SaeTrainer } from '../train/SaeTrainer.js';
-import type { TrainerConfig } from '../train/TrainerConfig.js';
-import type { TrainEvent } from '../stream/TrainEvent.js';
-import { readCheckpointState, writeCheckpoint, type CheckpointState, type SaeFolderWriter } from '../train/checkpointWriter.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { linkUpstream } from '../stream/subscribeUpstream.js';
-import { disposeAll } from '../stream/ownership.js';
-import type { LiveSae } from './evaluate.js';
+import type { TrainEvent } from '../stream/TrainEvent.js';
+import type { CheckpointState, SaeFolderWriter } from '../train/checkpointWriter.js';
+import { BDecInitBuffer } from './trainSae/bDecInit.js';
+import { type CheckpointKind, CheckpointQueue } from './trainSae/checkpointQueue.js';
+import { type HookSlices, hookSlices, releaseSlices, sliceKey } from './trainSae/hookSlices.js';
+import { type TrainSaeOptions, type TrainSaeSpec, resolveTrainSaeOptions } from './trainSae/options.js';
+import { loadResumeStates } from './trainSae/resumeLoading.js';
+import { onInterrupt } from './trainSae/signals.js';
+import { type Slot, createSlot, freeSlot } from './trainSae/slots.js';
 
-/** One SAE to train: its own config, its trainer's config, and an id for records and folders. */
-export interface TrainSaeSpec {
-  readonly sae: SaeConfig;
-  readonly trainer: TrainerConfig;
-  /** Default: 'sae' for a single SAE, 'sae_<i>' in a sweep. Also the folder name. */
-  readonly id?: string;
-}
-
-export interface TrainSaeOptions {
-  /** Emit a step record every `logEvery` steps (and always for the last step). Default 1. */
-  readonly logEvery?: number;
-  /**
-   * SAELens `n_checkpoints`: checkpoints after the steps whose token count passes
-   * k·total/n (k = 1 … n−1), plus the final SAE. Default 0 (only the final SAE).
-   */
-  readonly nCheckpoints?: number;
-  /**
-   * Folder for checkpoints (`<path>/<saeId>/<tokens>`) and the final SAE
-   * (`<path>/<saeId>/final_<tokens>`). Without it nothing is written (and SIGINT only stops).
-   */
-  readonly checkpointPath?: string;
-  /** Batches whose rows initialise b_dec (geometric median / mean), as SAELens's store. Default 1. */
-  readonly bDecInitBatches?: number;
-  /** On SIGINT/SIGTERM: write a checkpoint of every SAE, error the stream, then exit. Default true. */
-  readonly handleSignals?: boolean;
-  /** After the interrupt checkpoint, re-raise the signal so the process exits. Default true. */
-  readonly exitOnSignal?: boolean;
-  /**
-   * Intermediate checkpoints waiting to be written at most (each holds a copy of the weights
-   * and optimizer state); further ones are skipped with a warning. Default 4.
-   */
-  readonly maxPendingWrites?: number;
-  /** Writes an SAE folder (default: the SAE area's `writeSaeFolder`). */
-  readonly writeSaeFolder?: SaeFolderWriter;
-  /**
-   * Resume from checkpoints written by `trainSae` (`<checkpointPath>/<saeId>/<tokens>`): a map
-   * from SAE id to checkpoint folder (a string for a single SAE). Weights, optimizer, schedules,
-   * dead-feature counters and token counts continue where they were; b_dec is not
-   * re-initialised. The stream must continue where that run's stream was (the checkpoint's
-   * `training_state.json` records `data.batchesConsumed`), and `normalizeActivations` should be
-   * given the recorded factor.
-   */
-  readonly resume?: string | Readonly<Record<string, string>>;
-  /** Where loud warnings go besides the warning records (default: stderr). */
-  readonly warn?: (message: string) => void;
-  /**
-   * Filled with the live SAEs while a subscription trains (`handle.saeOf(id)`), e.g. for
-   * `evaluate`'s evals at SAELens's cadence. One handle per subscription.
-   */
-  readonly handle?: TrainSaeHandle;
-}
-
-/**
- * The SAEs a `trainSae` subscription is training, by id, for code that runs synchronously
- * inside the stream (an operator right after `trainSae`, reacting to a `step` record, sees the
- * weights of that step). An SAE is there from the subscription's start until it finishes (its
- * final folder is queued) or the stream ends; do not keep it or dispose of it. The inputs it
- * trains on are scaled by `normScalingFactor` (normalizeActivations) when there is one.
- */
-export class TrainSaeHandle {
-  private source: ((saeId: string) => LiveSae | undefined) | undefined;
-  /** The live SAE of `saeId`, or undefined (unknown id, finished, or nothing training). */
-  readonly saeOf = (saeId: string): LiveSae | undefined => this.source?.(saeId);
-  /** @internal trainSae attaches its slots here; returns the detach function. */
-  attach(source: (saeId: string) => LiveSae | undefined): () => void {
-    if (this.source) throw new ConfigError('trainSae(): a TrainSaeHandle serves one subscription at a time (make one per subscription)');
-    this.source = source;
-    return () => {
-      if (this.source === source) this.source = undefined;
-    };
-  }
-}
-
-interface Slot {
-  readonly id: string;
-  readonly spec: TrainSaeSpec;
-  sae: Sae | null;
-  trainer: SaeTrainer | null;
-  readonly totalSteps: number;
-  readonly thresholds: number[];
-  hookIndex: number | undefined;
-  tokens: number;
-  steps: number;
-  /** Continues a checkpoint (b_dec is not initialised again). */
-  resumed: boolean;
-  finished: boolean;
-  finalPath?: string;
-}
+export { TrainSaeHandle } from './trainSae/handle.js';
+export type { TrainSaeOptions, TrainSaeSpec } from './trainSae/options.js';
 
 /**
  * Trains one SAE, or a sweep of SAEs on the same stream (DESIGN.md §3.3): every batch is used
@@ -120,79 +34,40 @@ interface Slot {
  * asynchronously, one at a time, so writing never holds tensors and never blocks a step.
  * Each batch is handled synchronously in `next`, so pull sources stay paced.
  */
-export function trainSae(
-  specs: TrainSaeSpec | readonly TrainSaeSpec[],
-  opts: TrainSaeOptions = {},
-): OperatorFunction<ActivationBatch, TrainEvent> {
-  const list: readonly TrainSaeSpec[] = Array.isArray(specs) ? specs : [specs as TrainSaeSpec];
-  const logEvery = opts.logEvery ?? 1;
-  const nCheckpoints = opts.nCheckpoints ?? 0;
-  const bDecInitBatches = opts.bDecInitBatches ?? 1;
-  const maxPending = opts.maxPendingWrites ?? 4;
-  if (list.length === 0) throw new ConfigError('trainSae(): no SAE configs given');
-  if (!Number.isInteger(logEvery) || logEvery < 1) throw new ConfigError(`trainSae(): logEvery must be a positive integer, got ${logEvery}`);
-  if (!Number.isInteger(nCheckpoints) || nCheckpoints < 0) throw new ConfigError(`trainSae(): nCheckpoints must be an integer ≥ 0, got ${nCheckpoints}`);
-  if (!Number.isInteger(bDecInitBatches) || bDecInitBatches < 1)
-    throw new ConfigError(`trainSae(): bDecInitBatches must be a positive integer, got ${bDecInitBatches}`);
-  if (!Number.isInteger(maxPending) || maxPending < 1) throw new ConfigError(`trainSae(): maxPendingWrites must be a positive integer, got ${maxPending}`);
-  const ids = list.map((s, i) => s.id ?? (list.length === 1 ? 'sae' : `sae_${i}`));
-  if (new Set(ids).size !== ids.length) throw new ConfigError(`trainSae(): SAE ids must be unique, got ${ids.join(', ')}`);
-  list.forEach((s, i) => {
-    const total = s.trainer.totalTrainingSteps + s.trainer.finetuningSteps;
-    if (!(Number.isInteger(total) && total >= 1)) throw new ConfigError(`trainSae(): SAE ${ids[i]} has ${total} steps to train; expected ≥ 1`);
-  });
-  const warnOut = opts.warn ?? ((m: string) => process.stderr.write(`sae-rx WARNING: ${m}\n`));
-
-  const resumeDirs: Record<string, string> =
-    typeof opts.resume === 'string'
-      ? list.length === 1
-        ? { [ids[0]!]: opts.resume }
-        : (() => { throw new ConfigError(`trainSae(): resume must map SAE ids to checkpoint folders for a sweep of ${list.length}`); })()
-      : { ...(opts.resume ?? {}) };
-  for (const id of Object.keys(resumeDirs))
-    if (!ids.includes(id)) throw new ConfigError(`trainSae(): resume names SAE '${id}', the SAEs are ${ids.join(', ')}`);
+export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: TrainSaeOptions = {}): OperatorFunction<ActivationBatch, TrainEvent> {
+  const o = resolveTrainSaeOptions(specs, opts);
+  const { ids, logEvery } = o;
 
   const train = (source: Observable<ActivationBatch>, resumed: ReadonlyMap<string, CheckpointState>) =>
     new Observable<TrainEvent>((subscriber) => {
       const slots: Slot[] = [];
       let upstream: Subscriber<ActivationBatch> | undefined;
-      let initQueue: ActivationBatch[] = [];
-      let initialised = false;
+      const init = new BDecInitBuffer(o.bDecInitBatches);
       let finishing = false;
       let normScalingFactor: number | undefined;
-      let writeChain: Promise<void> = Promise.resolve();
-      let pendingWrites = 0;
       const writer: SaeFolderWriter = opts.writeSaeFolder ?? writeSaeFolder;
+      const writes = new CheckpointQueue(writer, o.maxPendingWrites);
 
       const emit = (r: TrainEvent) => {
         if (!subscriber.closed) subscriber.next(r);
       };
       const warn = (slot: Slot | undefined, message: string) => {
-        warnOut(slot ? `[${slot.id}] ${message}` : message);
+        o.warn(slot ? `[${slot.id}] ${message}` : message);
         emit({ type: 'warning', saeId: slot?.id ?? '*', step: slot?.steps ?? 0, tokens: slot?.tokens ?? 0, message });
       };
-      const freeSlot = (s: Slot) => {
-        s.trainer?.dispose();
-        s.sae?.dispose();
-        s.trainer = null;
-        s.sae = null;
-      };
       const freeAll = () => {
-        disposeAll(initQueue);
-        initQueue = [];
+        init.dispose();
         slots.forEach(freeSlot);
       };
 
-      /**
-       * Queues a checkpoint of `s` as it is now (snapshot taken synchronously). Intermediate
-       * checkpoints are skipped, loudly, when `maxPendingWrites` are already waiting.
-       */
-      const queueCheckpoint = (s: Slot, name: string, kind: 'checkpoint' | 'final' | 'interrupt') => {
+      /** Queues a checkpoint of `s` as it is now (snapshot taken synchronously). */
+      const queueCheckpoint = (s: Slot, name: string, kind: CheckpointKind) => {
         if (!opts.checkpointPath || !s.sae || !s.trainer) return;
         const step = s.trainer.stepCount;
         const tokens = s.tokens;
-        if (kind === 'checkpoint' && pendingWrites >= maxPending) {
-          warn(s, `checkpoint at step ${step} skipped: ${pendingWrites} checkpoint writes are still pending (slow disk?)`);
+        const pending = writes.full();
+        if (kind === 'checkpoint' && pending !== false) {
+          warn(s, `checkpoint at step ${step} skipped: ${pending} checkpoint writes are still pending (slow disk?)`);
           return;
         }
         const dir = path.join(opts.checkpointPath, s.id, name);
@@ -205,17 +80,12 @@ export function trainSae(
           normScalingFactor,
           data: { batchesConsumed: step },
         };
-        pendingWrites++;
-        writeChain = writeChain.then(async () => {
-          try {
-            await writeCheckpoint(dir, content, writer);
+        writes.enqueue(dir, content, {
+          written: () => {
             if (kind === 'final') s.finalPath = dir;
             emit({ type: 'checkpoint', saeId: s.id, step, tokens, path: dir });
-          } catch (e) {
-            warn(s, `writing ${kind === 'final' ? 'the final SAE' : 'a checkpoint'} to ${dir} FAILED: ${e instanceof Error ? e.message : String(e)}`);
-          } finally {
-            pendingWrites--;
-          }
+          },
+          failed: (e) => warn(s, `writing ${kind === 'final' ? 'the final SAE' : 'a checkpoint'} to ${dir} FAILED: ${e instanceof Error ? e.message : String(e)}`),
         });
       };
 
@@ -232,47 +102,20 @@ export function trainSae(
         finishing = true;
         upstream?.unsubscribe();
         slots.forEach(finishSlot);
-        void writeChain.then(() => {
-          for (const s of slots) {
-            emit({ type: 'done', saeId: s.id, step: s.steps, tokens: s.tokens, ...(s.finalPath ? { path: s.finalPath } : {}) });
-          }
+        void writes.settled().then(() => {
+          for (const s of slots) emit({ type: 'done', saeId: s.id, step: s.steps, tokens: s.tokens, ...(s.finalPath ? { path: s.finalPath } : {}) });
           if (!subscriber.closed) subscriber.complete();
         });
       };
 
-      /** The 2-D input of each active SAE's hook (fills `out`; on a throw, the caller releases what is there). */
-      const hookSlices = (b: ActivationBatch, out: Map<number | undefined, tf.Tensor2D>): void => {
-        if (b.acts.rank !== 2 && b.acts.rank !== 3) throw new ShapeError(`trainSae(): activations must be [n, dIn] or [n, hooks, dIn], got [${b.acts.shape}]`);
-        for (const s of slots) {
-          if (s.finished) continue;
-          if (s.hookIndex === undefined && b.acts.rank === 3) {
-            const i = b.hooks.indexOf(s.spec.sae.hookPoint);
-            if (i < 0) throw new ShapeError(`trainSae(): SAE ${s.id} reads hook '${s.spec.sae.hookPoint}', the batch has ${b.hooks.join(', ')}`);
-            s.hookIndex = i;
-          }
-          const key = b.acts.rank === 3 ? s.hookIndex : undefined;
-          let x = out.get(key);
-          if (!x) {
-            x = key === undefined
-              ? (b.acts as tf.Tensor2D)
-              : tf.tidy(() => tf.squeeze(tf.slice(b.acts, [0, key, 0], [-1, 1, -1]), [1]) as tf.Tensor2D);
-            out.set(key, x);
-          }
-          if (x.shape[1] !== s.spec.sae.dIn) throw new ShapeError(`trainSae(): SAE ${s.id} has d_in ${s.spec.sae.dIn}, the batch has ${x.shape[1]}`);
-        }
-      };
-      const releaseSlices = (b: ActivationBatch, xs: Map<number | undefined, tf.Tensor2D>) => {
-        for (const x of xs.values()) if (x !== b.acts) x.dispose();
-      };
-
       const trainOn = (b: ActivationBatch) => {
         if (b.normScalingFactor !== undefined) normScalingFactor = b.normScalingFactor;
-        const xs = new Map<number | undefined, tf.Tensor2D>();
+        const xs: HookSlices = new Map();
         try {
-          hookSlices(b, xs);
+          hookSlices(b, slots, xs);
           for (const s of slots) {
             if (s.finished || finishing || subscriber.closed) continue;
-            const x = xs.get(b.acts.rank === 3 ? s.hookIndex : undefined)!;
+            const x = xs.get(sliceKey(b, s))!;
             let m;
             try {
               m = s.trainer!.step(x);
@@ -296,51 +139,23 @@ export function trainSae(
         }
         if (slots.every((s) => s.finished)) finish();
       };
+      const drainInit = () => init.drain(slots, trainOn, () => !subscriber.closed && !finishing);
 
-      const initialise = () => {
-        initialised = true;
-        const queue = initQueue;
-        initQueue = [];
-        try {
-          if (queue.length > 0) {
-            const sample: ActivationBatch = { acts: queue.length === 1 ? queue[0]!.acts : tf.concat(queue.map((q) => q.acts), 0), hooks: queue[0]!.hooks };
-            const xs = new Map<number | undefined, tf.Tensor2D>();
-            try {
-              hookSlices(sample, xs);
-              for (const s of slots) if (!s.resumed && !s.finished) s.sae!.initBDec(xs.get(sample.acts.rank === 3 ? s.hookIndex : undefined)!);
-            } finally {
-              releaseSlices(sample, xs);
-              if (queue.length > 1) sample.acts.dispose();
-            }
-          }
-          while (queue.length > 0 && !subscriber.closed && !finishing) trainOn(queue.shift()!);
-        } finally {
-          disposeAll(queue);
-        }
-      };
-
-      let interrupted = false;
+      const handleSignals = opts.handleSignals ?? true;
       const onSignal = (sig: NodeJS.Signals) => {
-        if (interrupted) return;
-        interrupted = true;
         finishing = true;
         upstream?.unsubscribe();
         for (const s of slots) if (!s.finished) queueCheckpoint(s, String(s.tokens), 'interrupt');
         const where = opts.checkpointPath ? `checkpoints under ${opts.checkpointPath}` : 'no checkpoint (no checkpointPath)';
-        warnOut(`trainSae: ${sig} received; writing ${where}`);
+        o.warn(`trainSae: ${sig} received; writing ${where}`);
         freeAll();
-        void writeChain.then(() => {
-          removeSignalHandlers();
+        void writes.settled().then(() => {
+          signals?.remove();
           if (!subscriber.closed) subscriber.error(new SaeRxError(`trainSae: interrupted by ${sig}; ${where}`));
           if (opts.exitOnSignal ?? true) process.kill(process.pid, sig);
         });
       };
-      const handleSignals = opts.handleSignals ?? true;
-      const removeSignalHandlers = () => {
-        if (!handleSignals) return;
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      };
+      let signals: { remove: () => void } | undefined;
 
       let detach: (() => void) | undefined;
       try {
@@ -349,33 +164,13 @@ export function trainSae(
           const s = slots.find((x) => x.id === id);
           return s?.sae && !s.finished ? { sae: s.sae, ...(normScalingFactor !== undefined ? { normScalingFactor } : {}) } : undefined;
         });
-        list.forEach((spec, i) => {
-          const totalSteps = spec.trainer.totalTrainingSteps + spec.trainer.finetuningSteps;
-          // SAELens: range(0, total_tokens, total_tokens // n_checkpoints)[1:]
-          const totalTokens = totalSteps * spec.trainer.trainBatchSize;
-          const thresholds: number[] = [];
-          if (nCheckpoints > 0) {
-            const every = Math.floor(totalTokens / nCheckpoints);
-            if (every > 0) for (let t = every; t < totalTokens; t += every) thresholds.push(t);
-          }
-          const slot: Slot = { id: ids[i]!, spec, sae: null, trainer: null, totalSteps, thresholds, hookIndex: undefined, tokens: 0, steps: 0, resumed: false, finished: false };
-          slots.push(slot);
-          const ck = resumed.get(slot.id);
-          if (ck) {
-            slot.sae = Sae.fromWeights(spec.sae, ck.weights);
-            slot.trainer = SaeTrainer.restore(slot.sae, spec.trainer, ck.trainerState);
-            slot.tokens = ck.tokens;
-            slot.steps = ck.trainerState.step;
-            slot.resumed = true;
-            while (thresholds.length > 0 && slot.tokens > thresholds[0]!) thresholds.shift();
-            if (ck.normScalingFactor !== undefined) normScalingFactor = ck.normScalingFactor;
-          } else {
-            slot.sae = Sae.create(spec.sae, { seed: spec.sae.seed });
-            slot.trainer = new SaeTrainer(slot.sae, spec.trainer);
-          }
+        o.specs.forEach((spec, i) => {
+          const ck = resumed.get(ids[i]!);
+          createSlot(slots, ids[i]!, spec, o.nCheckpoints, ck);
+          if (ck?.normScalingFactor !== undefined) normScalingFactor = ck.normScalingFactor;
         });
         // b_dec comes from the checkpoint when every SAE resumes.
-        if (resumed.size === slots.length) initialised = true;
+        if (resumed.size === slots.length) init.done = true;
         for (const s of slots) if (s.trainer!.stepCount >= s.totalSteps) finishSlot(s);
       } catch (e) {
         detach?.();
@@ -383,14 +178,11 @@ export function trainSae(
         subscriber.error(e instanceof SaeRxError ? e : new StageError('trainSae', e));
         return;
       }
-      if (handleSignals) {
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      }
+      if (handleSignals) signals = onInterrupt(onSignal);
 
       const teardown = () => {
         detach?.();
-        removeSignalHandlers();
+        signals?.remove();
         freeAll();
       };
       if (slots.every((s) => s.finished)) {
@@ -400,35 +192,33 @@ export function trainSae(
       }
       // Linked before subscribing (and kept in `upstream` before the source runs), so that finishing, or an unsubscribe from
       // downstream, stops even a synchronous source mid-emission.
-      upstream = linkUpstream(subscriber, {
-        next: (b: ActivationBatch) => {
-          if (finishing || subscriber.closed) {
-            b.acts.dispose();
-            return;
-          }
-          if (!initialised) {
-            initQueue.push(b);
-            if (initQueue.length >= bDecInitBatches) initialise();
-            return;
-          }
-          trainOn(b);
+      upstream = linkUpstream(
+        subscriber,
+        {
+          next: (b: ActivationBatch) => {
+            if (finishing || subscriber.closed) {
+              b.acts.dispose();
+              return;
+            }
+            if (!init.done) {
+              if (init.add(b)) drainInit();
+              return;
+            }
+            trainOn(b);
+          },
+          complete: () => {
+            if (!init.done) drainInit();
+            for (const s of slots)
+              if (!s.finished) warn(s, `the activation stream ended after ${s.trainer?.stepCount ?? 0} of ${s.totalSteps} steps; saving what was trained`);
+            finish();
+          },
         },
-        complete: () => {
-          if (!initialised) initialise();
-          for (const s of slots)
-            if (!s.finished) warn(s, `the activation stream ended after ${s.trainer?.stepCount ?? 0} of ${s.totalSteps} steps; saving what was trained`);
-          finish();
-        },
-      }, teardown);
+        teardown,
+      );
       source.subscribe(upstream);
     });
 
-  if (Object.keys(resumeDirs).length === 0) return (source) => train(source, new Map());
+  if (Object.keys(o.resumeDirs).length === 0) return (source) => train(source, new Map());
   // Reading the checkpoints is async; the stream is subscribed only once they are in memory.
-  return (source) =>
-    defer(() =>
-      from(
-        Promise.all(Object.entries(resumeDirs).map(async ([id, dir]) => [id, await readCheckpointState(dir)] as const)).then((e) => new Map(e)),
-      ),
-    ).pipe(mergeMap((resumed) => train(source, resumed)));
+  return (source) => defer(() => from(loadResumeStates(o.resumeDirs))).pipe(mergeMap((resumed) => train(source, resumed)));
 }
