@@ -12,7 +12,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { blasStatus, saeMatMul, setMatMulKernel } from '../src/backend/index.js';
+import { blasStatus, saeMatMul } from '../src/backend/index.js';
+import { setMatMulKernel } from '../src/backend/register.js';
 import { registerSaeKernels } from '../src/backend/register.js';
 
 export interface MatMulBenchOptions {

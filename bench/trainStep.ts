@@ -13,7 +13,8 @@
  * Run alone: `npx tsx bench/trainStep.ts [--quick]`; `npm run bench` calls benchTrainStep().
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { blasStatus, matMulKernelState, selectBackend, setMatMulKernel } from '../src/backend/index.js';
+import { blasStatus, matMulKernelState, selectBackend } from '../src/backend/index.js';
+import { setMatMulKernel } from '../src/backend/register.js';
 import { setSaeMatMulImpl, type SaeMatMulImpl } from '../src/sae/ops.js';
 import { Sae } from '../src/sae/Sae.js';
 import { DEFAULT_SAE_CONFIG } from '../src/sae/SaeConfig.js';

@@ -8,11 +8,15 @@
  *    import each other (sources/ -> operators/ -> sources/ is a cycle even when no single module
  *    closes it).
  *
+ * 3. No `export *` in src/: src/index.ts and the barrels name what they export, so nothing becomes
+ *    public API by accident (a module-level switch, a helper).
+ *
  * Prints one line per violation and a summary line starting with `depcheck:`; exits 1 on any
  * violation.
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -104,9 +108,17 @@ for (const c of components) {
   problems.push(`folder-cycle: ${c.map((f) => `${f}/`).join(', ')} import each other\n${examples.join('\n')}`);
 }
 
+for (const m of result.modules) {
+  if (!/^src\/.*\.ts$/.test(m.source)) continue;
+  const lines = readFileSync(join(root, m.source), 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (/^\s*export\s+(type\s+)?\*/.test(line)) problems.push(`export-star: ${m.source}:${i + 1}: name the exports (${line.trim()})`);
+  });
+}
+
 const { totalCruised, totalDependenciesCruised } = result.summary;
 if (problems.length === 0) {
-  console.log(`depcheck: OK — ${totalCruised} modules, ${totalDependenciesCruised} imports: no upward import, no cycle (rules: .dependency-cruiser.cjs)`);
+  console.log(`depcheck: OK — ${totalCruised} modules, ${totalDependenciesCruised} imports: no upward import, no cycle, no export * (rules: .dependency-cruiser.cjs)`);
 } else {
   for (const p of problems) console.log(`  ${p}`);
   console.log(`depcheck: FAILED — ${problems.length} violation(s) of the layering of DESIGN.md §1 (rules: .dependency-cruiser.cjs)`);

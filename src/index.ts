@@ -1,69 +1,154 @@
 /**
- * The public API of sae-rx. Everything a user may import is re-exported here; nothing else is
- * public. Each area keeps its exports in its own section.
+ * The public API of sae-rx. Everything a user may import is re-exported here by name; nothing
+ * else is public. Each area keeps its exports in its own section. Names, not `export *`
+ * (`npm run depcheck` refuses it): helpers and module-level switches (the matMul and sparse-step
+ * choices of the benchmarks) stay internal to their folder.
  */
-export * from './errors.js';
+export {
+  SaeRxError, ConfigError, FileFormatError, ShapeError, BackendError, HubError, StageError,
+} from './errors.js';
 
 // --- stream ---
-export * from './stream/index.js';
+export {
+  type ActivationBatch, type TokenBatch, type Document, type CheckpointRecord, type DoneRecord,
+  type EvalRecord, type Histogram, type StepRecord, type TrainEvent, type WarningRecord, Rng, seededRandom,
+  seededShuffle,
+} from './stream/index.js';
 
 // --- backend ---
-export * from './backend/index.js';
+export {
+  selectBackend, backendInfo, BACKEND_PREFERENCE, type BackendName, type BackendChoice, type BackendInfo,
+  saeMatMul, blasStatus, type BlasStatus,
+} from './backend/index.js';
 
 // --- io ---
-export * from './io/safetensors.js';
-export * from './io/atomicWrite.js';
-export * from './io/parquet.js';
+export {
+  dtypeSize, isSafetensorsDtype, decodeSafetensors, loadSafetensors, encodeSafetensors, writeSafetensors,
+  type SafetensorsDtype, type SafetensorsInfo, type SafetensorsTypedArray, type RawTensor,
+  type TensorInput, DecodedSafetensors, SafetensorsFile,
+} from './io/safetensors.js';
+export { withAtomicFile, writeFileAtomic, writeDirAtomic } from './io/atomicWrite.js';
+export { DOCUMENT_COLUMNS, type ParquetInput, type ParquetRowGroupInfo, ParquetFile } from './io/parquet.js';
 
 // --- config ---
-export * from './config/index.js';
+export {
+  type ConfigProblem, type FieldSpec, type FieldTable, RunnerConfigError, ACTIVATION_FNS,
+  B_DEC_INIT_METHODS, FINETUNING_METHODS, LANGUAGE_MODEL_DERIVED_KEYS, LANGUAGE_MODEL_FIELDS,
+  LR_SCHEDULER_NAMES, MODEL_CLASS_NAMES, NORMALIZE_ACTIVATIONS, SAE_LENS_VERSION, SWEEP_FIELDS,
+  type DecodeOptions, type LanguageModelSaeRunnerConfig, type Sweep, defaultCachedActivationsPath,
+  defaultRunName, generateRunId, decodeCacheActivationsRunnerConfig, type CacheActivationsRunnerConfig,
+  CACHE_ACTIVATIONS_FIELDS, decodeToyModelRunnerConfig, type ToyModelRunnerConfig, TOY_MODEL_FIELDS,
+  decodeLanguageModelSaeRunnerConfig, decodeRunnerConfig, encodeRunnerConfig, type RunnerKind,
+  type RunnerConfigs, LanguageModelSaeRunnerConfigCodec, CacheActivationsRunnerConfigCodec,
+  ToyModelRunnerConfigCodec, type SingleLanguageModelSaeRunnerConfig, expandSweep, isSweep, applyOverrides,
+  loadConfigFile, parseConfigText, REDACTED, isSecretKey, redactSecrets, redactString,
+} from './config/index.js';
 
 // --- sae ---
-export * from './sae/index.js';
+export {
+  type ActivationFn, type BDecInitMethod, type MseLossNormalization, type SaeConfig, DEFAULT_SAE_CONFIG,
+  validateConfig, type SaeSnapshot, type SaeWeights, type SaeForward, type SaeParams, SAE_HOOK_NAMES,
+  type SaeHookName, Sae, kaimingUniform, unitRows, orthogonal, initialWeights, type InitialWeights,
+  perItemMse, sparsityTerm, ghostGradLoss, saeLosses, type LossOptions, type LossTerms, geometricMedian,
+  type GeometricMedianResult, saeConfigToCfgJson, saeConfigFromCfgJson, logFeatureSparsity, writeSaeFolder,
+  loadSaeSparsity, loadSae, SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, type WriteSaeFolderOptions,
+} from './sae/index.js';
 
 // --- train ---
-export * from './train/index.js';
-export * from './train/resume.js';
+export {
+  type LrSchedulerName, type FinetuningMethod, type TrainerConfig, DEFAULT_TRAINER_CONFIG,
+  type AdamParamState, type AdamState, Adam, l1CoefficientAt, type LrScheduleParams, LrSchedule,
+  validateTrainerConfig, type StepMetrics, type TrainerState, type SaeTrainerOptions, SaeTrainer,
+} from './train/index.js';
+export {
+  inspectCheckpoint, findLatestCheckpoint, dataPosition, CHECKPOINT_FILES, type FoundCheckpoint,
+  type DataPosition,
+} from './train/resume.js';
 
 // --- model ---
-export * from './model/index.js';
+export {
+  HookedTransformer, lossPerTokenFromLogits, type HookFn, type NameFilter, type TokenInput,
+  type ModelRunOptions, type ModelRunResult, type FromFolderOptions, configFromHf,
+  type HookedTransformerConfig, type ModelFamily, type ActivationName, type NormalizationType,
+  weightsFromHf, disposeWeights, weightTensors, type ModelWeights, type BlockWeights, type TensorSource,
+  processModelWeights, type WeightProcessingOptions, loadModelFolder, modelWeightFiles, readModelConfig,
+  hookShapesFor, HfTokenizer, Llama2cTokenizer, loadTokenizer, type TextTokenizer,
+  type TokenizerEncodeOptions, type TokenizerDecodeOptions,
+} from './model/index.js';
 
 // --- hub ---
-export * from './hub/index.js';
+export {
+  hubConfig, hubToken, redactSecret, toHubConfig, type HubConfig, cachedCommit, cachedFile,
+  listCachedSnapshot, type CachedEntry, type HubRepoType, downloadHubFile, hubFileExists, listHubFiles,
+  openHubFileRange, type HubRangeFile, resolveHubRevision, type HubFileEntry, type HubFileRef,
+  type HubRepoRef,
+} from './hub/index.js';
 
 // --- sources ---
-export * from './sources/documents.js';
-export * from './sources/localDocuments.js';
-export * from './sources/hfDataset.js';
-export * from './sources/fromPull.js';
-export * from './sources/fromActivations.js';
-export * from './sources/toyModel.js';
-export * from './sources/toyActivations.js';
-export * from './sources/cachedActivations.js';
+export { parquetDocuments } from './sources/documents.js';
+export { fileDocuments, localDocuments, type LocalDocumentsOptions } from './sources/localDocuments.js';
+export { hfDataset, type HfDatasetOptions } from './sources/hfDataset.js';
+export { fromPull } from './sources/fromPull.js';
+export {
+  fromActivations, type ActivationData, type FromActivationsOptions,
+} from './sources/fromActivations.js';
+export {
+  toyModel, toyFeatures, toyHidden, trainToyModel, toyFeatureRecovery, type ToyModelConfig,
+  DEFAULT_TOY_MODEL_CONFIG, type ToyModel, type TrainToyModelOptions, type FeatureRecovery,
+} from './sources/toyModel.js';
+export { toyActivations, type ToyActivationsOptions } from './sources/toyActivations.js';
+export {
+  readCacheManifest, checkCacheManifest, cachedActivations, CACHE_MANIFEST, CACHE_TENSOR, CACHE_FORMAT,
+  type CacheManifest, type CacheExpectation, type CachedActivationsOptions,
+} from './sources/cachedActivations.js';
 
 // --- operators ---
-export * from './operators/batch.js';
-export * from './operators/shuffle.js';
-export * from './operators/mixingBuffer.js';
-export * from './operators/normalizeActivations.js';
-export * from './operators/trainSae.js';
-export * from './operators/packContext.js';
-export * from './operators/modelActivations.js';
-export * from './operators/evaluate.js';
+export { batch, type BatchOptions } from './operators/batch.js';
+export { shuffle } from './operators/shuffle.js';
+export { mixingBuffer, type MixingBufferOptions } from './operators/mixingBuffer.js';
+export {
+  normalizeActivations, type NormalizeMethod, type NormalizeOptions,
+} from './operators/normalizeActivations.js';
+export { trainSae, type TrainSaeSpec, type TrainSaeOptions, TrainSaeHandle } from './operators/trainSae.js';
+export {
+  documentTokens, packContext, type PackContextOptions, ContextPacker,
+} from './operators/packContext.js';
+export { modelActivations, type ModelActivationsOptions } from './operators/modelActivations.js';
+export { evaluate, type LiveSae, type EvaluateOptions } from './operators/evaluate.js';
 
 // --- sinks ---
-export * from './sinks/sinks.js';
-export * from './sinks/consoleSink.js';
-export * from './sinks/jsonlSink.js';
-export * from './sinks/wandb.js';
-export * from './sinks/report/index.js';
+export { sinks, sinksWith, type SinksOptions } from './sinks/sinks.js';
+export { consoleSink, type ConsoleSinkOptions } from './sinks/consoleSink.js';
+export { jsonlSink, type JsonlSinkOptions } from './sinks/jsonlSink.js';
+export {
+  wandbSink, wandbOptionsFromRunnerConfig, type WandbClock, type WandbRetryOptions, type WandbSinkOptions,
+  type WandbSinkStats, type WandbSink,
+} from './sinks/wandb.js';
+export {
+  renderReport, type ReportInput, type FeatureLogDensity, reportSink, type ReportSink,
+  type ReportSinkOptions, writeReport, readRecords, type WriteReportOptions,
+} from './sinks/report/index.js';
 
 // --- analysis ---
-export * from './analysis/index.js';
+export {
+  logDensityHistogram, featureDensity, LOG_DENSITY_EPS, type FeatureDensity, type DensityOptions,
+  FeatureDensityAccumulator, topActivations, type ActivationExample, type FeatureTopActivations,
+  type TopActivationsOptions, TopActivationsAccumulator, cleanTokenString, logitWeights, neuronpediaExport,
+  neuronpediaSkippedIndexes, DEFAULT_SPARSITY_THRESHOLD, type FeatureLogits, type NeuronpediaActivation,
+  type NeuronpediaFeature, type NeuronpediaBatch, type NeuronpediaExportInput, histogram, runEvals,
+  type EvalTokens, type RunEvalsOptions, type EvalResult, featureProperties, decoderLogitProjection,
+  logitWeightStats, type SaeWeightsView, type FeatureProperties, DEAD_LOG_DENSITY, type LogitWeightStats,
+  type LogitWeightOptions,
+} from './analysis/index.js';
 
 // --- runners ---
-export * from './runners/trainingRun.js';
-export * from './runners/languageModelRunner.js';
-export * from './runners/toyModelRunner.js';
-export * from './runners/cacheActivationsRunner.js';
-export * from './runners/configMapping.js';
+export { type SaeRunSummary, type RunSummary, type RunOptions, type Runner } from './runners/trainingRun.js';
+export { languageModelRunner, type LanguageModelRunnerOptions } from './runners/languageModelRunner.js';
+export {
+  toyModelRunner, type ToyModelRunnerOptions, type ToyRunSummary, type ToyRunner,
+} from './runners/toyModelRunner.js';
+export {
+  cacheDiskBytes, cacheActivationsRunner, runCacheActivations, type CacheRunnerSettings,
+  type CacheActivationsRunnerOptions, type CacheActivationsSummary, type RunCacheActivationsOptions,
+} from './runners/cacheActivationsRunner.js';
+export { toSaeConfig, toTrainerConfig } from './runners/configMapping.js';

@@ -1,5 +1,20 @@
-export * from './featureDensity.js';
-export * from './topActivations.js';
-export * from './neuronpedia.js';
-export * from './evals.js';
-export * from './featureStatistics.js';
+export {
+  logDensityHistogram, featureDensity, LOG_DENSITY_EPS, type FeatureDensity, type DensityOptions,
+  FeatureDensityAccumulator,
+} from './featureDensity.js';
+export {
+  topActivations, type ActivationExample, type FeatureTopActivations, type TopActivationsOptions,
+  TopActivationsAccumulator,
+} from './topActivations.js';
+export {
+  cleanTokenString, logitWeights, neuronpediaExport, neuronpediaSkippedIndexes, DEFAULT_SPARSITY_THRESHOLD,
+  type FeatureLogits, type NeuronpediaActivation, type NeuronpediaFeature, type NeuronpediaBatch,
+  type NeuronpediaExportInput,
+} from './neuronpedia.js';
+export {
+  isHeadHook, histogram, runEvals, type EvalTokens, type RunEvalsOptions, type EvalResult,
+} from './evals.js';
+export {
+  featureProperties, decoderLogitProjection, logitWeightStats, type SaeWeightsView, type FeatureProperties,
+  DEAD_LOG_DENSITY, type LogitWeightStats, type LogitWeightOptions,
+} from './featureStatistics.js';

@@ -1,9 +1,19 @@
-export * from './SaeConfig.js';
-export * from './Sae.js';
-export * from './ops.js';
-export * from './init.js';
-export * from './losses.js';
-export * from './geometricMedian.js';
-export * from './cfgJson.js';
-export * from './saeFolder.js';
-export * from './sparse.js';
+export {
+  type ActivationFn, type BDecInitMethod, type MseLossNormalization, type SaeConfig, DEFAULT_SAE_CONFIG,
+} from './SaeConfig.js';
+export {
+  activation, encodePre, decodeWith, validateConfig, type SaeSnapshot, type SaeWeights, type SaeForward,
+  type SaeParams, SAE_HOOK_NAMES, type SaeHookName, Sae,
+} from './Sae.js';
+export { mm, colSum, stopGradient, lpNorm, rowNorms, gatherRows, gatherCols } from './ops.js';
+export { kaimingUniform, unitRows, orthogonal, initialWeights, type InitialWeights } from './init.js';
+export {
+  perItemMse, sparsityTerm, ghostGradLoss, saeLosses, type LossOptions, type LossTerms,
+} from './losses.js';
+export { geometricMedian, type GeometricMedianResult } from './geometricMedian.js';
+export { saeConfigToCfgJson, saeConfigFromCfgJson } from './cfgJson.js';
+export {
+  logFeatureSparsity, writeSaeFolder, loadSaeSparsity, loadSae, SAE_CFG_PATH, SAE_WEIGHTS_PATH,
+  SPARSITY_PATH, type WriteSaeFolderOptions,
+} from './saeFolder.js';
+export { sparseDecodeMm, sparseGradEncode, encodeConstantInput } from './sparse.js';

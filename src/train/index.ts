@@ -1,4 +1,8 @@
-export * from './TrainerConfig.js';
-export * from './Adam.js';
-export * from './schedules.js';
-export * from './SaeTrainer.js';
+export {
+  type LrSchedulerName, type FinetuningMethod, type TrainerConfig, DEFAULT_TRAINER_CONFIG,
+} from './TrainerConfig.js';
+export { type AdamParamState, type AdamState, Adam } from './Adam.js';
+export { l1CoefficientAt, type LrScheduleParams, LrSchedule } from './schedules.js';
+export {
+  validateTrainerConfig, type StepMetrics, type TrainerState, type SaeTrainerOptions, SaeTrainer,
+} from './SaeTrainer.js';

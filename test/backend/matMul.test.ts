@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { setupTf } from '../helpers/tf.js';
-import { backendInfo, blasStatus, matMulKernelState, saeMatMul, setMatMulKernel } from '../../src/backend/index.js';
+import { backendInfo, blasStatus, matMulKernelState, saeMatMul } from '../../src/backend/index.js';
+import { setMatMulKernel } from '../../src/backend/register.js';
 import { ensureSaeKernels } from '../../src/backend/register.js';
 import { batchOffsets } from '../../src/backend/kernels/blasBatchMatMul.js';
 
