@@ -5,6 +5,7 @@ import { writeSaeFolder } from '../sae/saeFolder.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { linkUpstream } from '../stream/subscribeUpstream.js';
 import type { TrainEvent } from '../stream/TrainEvent.js';
+import { stepRecordLosses } from '../train/stepRecordLosses.js';
 import type { CheckpointState, SaeFolderWriter } from '../train/checkpointWriter.js';
 import { BDecInitBuffer } from './trainSae/bDecInit.js';
 import { type CheckpointKind, CheckpointQueue } from './trainSae/checkpointQueue.js';
@@ -126,7 +127,7 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
             s.steps = s.trainer!.stepCount;
             const last = s.trainer!.stepCount >= s.totalSteps;
             if (m.step % logEvery === 0 || last)
-              emit({ type: 'step', saeId: s.id, step: m.step, tokens: s.tokens, losses: m.losses, l0: m.l0, explainedVarianceMean: m.explainedVarianceMean, explainedVarianceStd: m.explainedVarianceStd, deadFeatures: m.deadFeatures, lr: m.lr, l1Coefficient: m.l1Coefficient, phase: m.phase });
+              emit({ type: 'step', saeId: s.id, step: m.step, tokens: s.tokens, losses: stepRecordLosses(m), l0: m.l0, explainedVarianceMean: m.explainedVarianceMean, explainedVarianceStd: m.explainedVarianceStd, deadFeatures: m.deadFeatures, lr: m.lr, l1Coefficient: m.l1Coefficient, phase: m.phase });
             if (s.thresholds.length > 0 && s.tokens > s.thresholds[0]!) {
               while (s.thresholds.length > 0 && s.tokens > s.thresholds[0]!) s.thresholds.shift();
               if (!last) queueCheckpoint(s, String(s.tokens), 'checkpoint');

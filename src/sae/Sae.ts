@@ -1,36 +1,87 @@
 /**
- * The standard sparse autoencoder of SAELens v1.5.0 (DESIGN.md §5), as tfjs variables.
- *
- *   sae_in = x − b_dec (apply_b_dec_to_input),  h_pre = sae_in @ W_enc + b_enc,
- *   f = act(h_pre) (relu | tanh-relu),          x̂ = (f ⊙ scaling_factor) @ W_dec + b_dec.
- *
- * Losses and the training step live in losses.ts and src/train/; this class holds weights,
- * runs the (inference) forward pass, and initialises.
+ * An SAE of any registered architecture (src/sae/architectures/): its config, its parameters as
+ * tfjs variables under their SAELens names, and the architecture's float64 state (BatchTopK's
+ * threshold). Maths lives in the architecture; losses and the training step in
+ * architectures/ and src/train/. The v1.5 standard SAE (DESIGN.md §5) is the default.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
+import type { Architecture, ArchState, ParamTensors } from './architectures/Architecture.js';
+import { architectureOf } from './architectures/registry.js';
 import type { SaeConfig } from './SaeConfig.js';
 import { geometricMedian } from './geometricMedian.js';
-import { initialWeights, unitRows, type InitialWeights } from './init.js';
-import { mm } from './ops.js';
+import { unitRows } from './init.js';
+import { standardParams } from './architectures/standard.js';
+import type { SaeParams } from './standardForward.js';
 
-/** Plain-data copy of an SAE: Float32Arrays (row-major) + its config. No tensors. */
-export interface SaeSnapshot {
-  readonly cfg: SaeConfig;
-  readonly W_enc: Float32Array; // [dIn, dSae]
-  readonly b_enc: Float32Array; // [dSae]
-  readonly W_dec: Float32Array; // [dSae, dIn]
-  readonly b_dec: Float32Array; // [dIn]
-  readonly scalingFactor: Float32Array; // [dSae]
+export { activation, decodeWith, encodePre, type SaeParams } from './standardForward.js';
+
+/**
+ * An SAE's parameters as row-major Float32Arrays by SAELens name, and its architecture state.
+ * No tensors. The standard SAE's tensors also read as W_enc … scalingFactor (a clear error for
+ * an architecture without that parameter).
+ */
+export class SaeParamArrays {
+  constructor(
+    readonly params: Readonly<Record<string, Float32Array>>,
+    readonly state: Readonly<ArchState> = {},
+  ) {}
+  get W_enc(): Float32Array {
+    return this.get('W_enc');
+  }
+  get b_enc(): Float32Array {
+    return this.get('b_enc');
+  }
+  get W_dec(): Float32Array {
+    return this.get('W_dec');
+  }
+  get b_dec(): Float32Array {
+    return this.get('b_dec');
+  }
+  get scalingFactor(): Float32Array {
+    return this.get('scaling_factor');
+  }
+  /** The parameter `name`; a ShapeError naming the parameters there are when absent. */
+  get(name: string): Float32Array {
+    const a = this.params[name];
+    if (!a) throw new ShapeError(`${this.owner()} has no parameter ${name} (it has ${Object.keys(this.params).join(', ')})`);
+    return a;
+  }
+  protected owner(): string {
+    return 'the SAE weights';
+  }
 }
 
-export interface SaeWeights {
+/** Plain-data copy of an SAE: SaeParamArrays plus its config. */
+export class SaeSnapshot extends SaeParamArrays {
+  constructor(
+    readonly cfg: SaeConfig,
+    params: Readonly<Record<string, Float32Array>>,
+    state: Readonly<ArchState> = {},
+  ) {
+    super(params, state);
+  }
+  protected override owner(): string {
+    return `the '${this.cfg.architecture}' SAE`;
+  }
+}
+
+/** The standard SAE's weights (scalingFactor defaults to ones, as SAELens). */
+export interface StandardSaeWeights {
   W_enc: Float32Array;
   b_enc: Float32Array;
   W_dec: Float32Array;
   b_dec: Float32Array;
   scalingFactor?: Float32Array;
 }
+
+/** Weights of any architecture by SAELens name, plus its state. */
+export interface NamedSaeWeights {
+  params: Readonly<Record<string, Float32Array>>;
+  state?: Readonly<ArchState>;
+}
+
+export type SaeWeights = StandardSaeWeights | NamedSaeWeights;
 
 export interface SaeForward {
   out: tf.Tensor2D;
@@ -39,111 +90,134 @@ export interface SaeForward {
   saeIn: tf.Tensor2D;
 }
 
-/** The parameter tensors the maths runs on (variables, or plain tensors in tests). */
-export interface SaeParams {
-  W_enc: tf.Tensor2D;
-  b_enc: tf.Tensor1D;
-  W_dec: tf.Tensor2D;
-  b_dec: tf.Tensor1D;
-  /** null: known to be all ones (training phase), the multiply is skipped (x·1 = x exactly). */
-  scalingFactor: tf.Tensor1D | null;
-}
-
-export function activation(fn: SaeConfig['activationFn'], h: tf.Tensor2D): tf.Tensor2D {
-  if (fn === 'relu') return tf.relu(h);
-  if (fn === 'tanh-relu') return tf.tanh(tf.relu(h));
-  throw new ConfigError(`activation_fn: unknown '${String(fn)}', expected relu or tanh-relu`);
-}
-
-/** sae_in and hidden_pre (before noise) for x. */
-export function encodePre(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D): { saeIn: tf.Tensor2D; hiddenPre: tf.Tensor2D } {
-  const saeIn = cfg.applyBDecToInput ? (tf.sub(x, p.b_dec) as tf.Tensor2D) : x;
-  const hiddenPre = tf.add(mm(saeIn, p.W_enc), p.b_enc) as tf.Tensor2D;
-  return { saeIn, hiddenPre };
-}
-
-/** x̂ = (f ⊙ scaling_factor) @ W_dec + b_dec. */
-export function decodeWith(p: SaeParams, f: tf.Tensor2D): tf.Tensor2D {
-  const scaled = p.scalingFactor ? (tf.mul(f, p.scalingFactor) as tf.Tensor2D) : f;
-  return tf.add(mm(scaled, p.W_dec), p.b_dec) as tf.Tensor2D;
-}
-
 export const SAE_HOOK_NAMES = ['hook_sae_in', 'hook_hidden_pre', 'hook_hidden_post', 'hook_sae_out'] as const;
 export type SaeHookName = (typeof SAE_HOOK_NAMES)[number];
 
 let nextVariableId = 0;
 
+function namedWeights(w: SaeWeights): NamedSaeWeights {
+  if ('params' in w && w.params) return w;
+  const s = w as StandardSaeWeights;
+  return {
+    params: {
+      W_enc: s.W_enc,
+      b_enc: s.b_enc,
+      W_dec: s.W_dec,
+      b_dec: s.b_dec,
+      ...(s.scalingFactor ? { scaling_factor: s.scalingFactor } : {}),
+    },
+  };
+}
+
 export class Sae {
   readonly cfg: SaeConfig;
-  readonly W_enc: tf.Variable;
-  readonly b_enc: tf.Variable;
-  readonly W_dec: tf.Variable;
-  readonly b_dec: tf.Variable;
-  readonly scalingFactor: tf.Variable;
+  readonly arch: Architecture;
+  /** The architecture's float64 state (e.g. topk_threshold); the trainer updates it in place. */
+  readonly state: ArchState;
+  private readonly vars: Record<string, tf.Variable>;
   private disposed = false;
 
-  private constructor(cfg: SaeConfig, w: InitialWeights) {
-    validateConfig(cfg);
+  private constructor(cfg: SaeConfig, tensors: Readonly<Record<string, tf.Tensor>>, state: Readonly<ArchState>) {
+    this.arch = validateConfig(cfg);
     this.cfg = cfg;
+    this.state = { ...state };
     // Unique names: tfjs keeps a global registry of variable names.
     const id = nextVariableId++;
-    this.W_enc = tf.variable(w.W_enc, true, `sae${id}/W_enc`);
-    this.b_enc = tf.variable(w.b_enc, true, `sae${id}/b_enc`);
-    this.W_dec = tf.variable(w.W_dec, true, `sae${id}/W_dec`);
-    this.b_dec = tf.variable(w.b_dec, true, `sae${id}/b_dec`);
-    this.scalingFactor = tf.variable(w.scalingFactor, true, `sae${id}/scaling_factor`);
+    const vars: Record<string, tf.Variable> = {};
+    try {
+      for (const spec of this.arch.params(cfg)) vars[spec.name] = tf.variable(tensors[spec.name]!, true, `sae${id}/${spec.name}`);
+    } catch (e) {
+      tf.dispose(Object.values(vars));
+      throw e;
+    }
+    this.vars = vars;
   }
 
-  /** A fresh SAE initialised per cfg (kaiming-uniform, decoder options); b_dec zeros. */
+  /** A fresh SAE initialised per cfg and its architecture; b_dec zeros. */
   static create(cfg: SaeConfig, opts: { seed?: number } = {}): Sae {
-    validateConfig(cfg);
-    const w = initialWeights(cfg, opts.seed ?? cfg.seed);
+    const arch = validateConfig(cfg);
+    const tensors = arch.init(cfg, opts.seed ?? cfg.seed);
     try {
-      return new Sae(cfg, w);
+      return new Sae(cfg, tensors, arch.initialState());
     } finally {
-      tf.dispose(Object.values(w));
+      tf.dispose(Object.values(tensors));
     }
   }
 
-  /** An SAE from row-major Float32Arrays (scalingFactor defaults to ones, as SAELens). */
+  /**
+   * An SAE from row-major Float32Arrays: the standard SAE's fields (scalingFactor defaults to
+   * ones, as SAELens), or `params` by SAELens name for any architecture.
+   */
   static fromWeights(cfg: SaeConfig, w: SaeWeights): Sae {
-    validateConfig(cfg);
-    const { dIn, dSae } = cfg;
-    const want: Array<[string, Float32Array | undefined, number]> = [
-      ['W_enc', w.W_enc, dIn * dSae],
-      ['b_enc', w.b_enc, dSae],
-      ['W_dec', w.W_dec, dSae * dIn],
-      ['b_dec', w.b_dec, dIn],
-      ['scaling_factor', w.scalingFactor, dSae],
-    ];
-    for (const [name, arr, n] of want) {
-      if (arr !== undefined && arr.length !== n) {
-        throw new ShapeError(`Sae.fromWeights: ${name} has ${arr.length} values, expected ${n} (d_in ${dIn}, d_sae ${dSae})`);
-      }
-    }
-    const t: InitialWeights = {
-      W_enc: tf.tensor2d(w.W_enc, [dIn, dSae]),
-      b_enc: tf.tensor1d(w.b_enc),
-      W_dec: tf.tensor2d(w.W_dec, [dSae, dIn]),
-      b_dec: tf.tensor1d(w.b_dec),
-      scalingFactor: w.scalingFactor ? tf.tensor1d(w.scalingFactor) : (tf.ones([dSae]) as tf.Tensor1D),
-    };
+    const arch = validateConfig(cfg);
+    const named = namedWeights(w);
+    const specs = arch.params(cfg);
+    const tensors: Record<string, tf.Tensor> = {};
     try {
-      return new Sae(cfg, t);
+      for (const spec of specs) {
+        const n = spec.shape.reduce((a, b) => a * b, 1);
+        const arr = named.params[spec.name];
+        if (arr === undefined) {
+          if (spec.name === 'scaling_factor') {
+            tensors[spec.name] = tf.ones([...spec.shape]);
+            continue;
+          }
+          throw new ShapeError(`Sae.fromWeights: '${arch.name}' needs parameter ${spec.name} [${spec.shape.join(', ')}], not given`);
+        }
+        if (arr.length !== n) {
+          throw new ShapeError(`Sae.fromWeights: ${spec.name} has ${arr.length} values, expected ${n} (d_in ${cfg.dIn}, d_sae ${cfg.dSae})`);
+        }
+        tensors[spec.name] = tf.tensor(arr, [...spec.shape]);
+      }
+      const known = new Set(specs.map((s) => s.name));
+      const extra = Object.keys(named.params).filter((k) => !known.has(k));
+      if (extra.length > 0) throw new ShapeError(`Sae.fromWeights: '${arch.name}' has no parameter ${extra.join(', ')}`);
+      return new Sae(cfg, tensors, initialState(arch, named.state));
     } finally {
-      tf.dispose(Object.values(t));
+      tf.dispose(Object.values(tensors));
     }
   }
 
-  /** The variables as SaeParams (no copies). */
+  /** The variable of parameter `name`; a ShapeError naming the architecture's parameters when absent. */
+  param(name: string): tf.Variable {
+    const v = this.vars[name];
+    if (!v) throw new ShapeError(`the '${this.cfg.architecture}' SAE has no parameter ${name} (it has ${Object.keys(this.vars).join(', ')})`);
+    return v;
+  }
+
+  hasParam(name: string): boolean {
+    return name in this.vars;
+  }
+
+  /** Parameter names in the architecture's order. */
+  paramNames(): string[] {
+    return Object.keys(this.vars);
+  }
+
+  /** The variables by name (no copies). */
+  variables(): Readonly<Record<string, tf.Variable>> {
+    return this.vars;
+  }
+
+  get W_enc(): tf.Variable {
+    return this.param('W_enc');
+  }
+  get b_enc(): tf.Variable {
+    return this.param('b_enc');
+  }
+  get W_dec(): tf.Variable {
+    return this.param('W_dec');
+  }
+  get b_dec(): tf.Variable {
+    return this.param('b_dec');
+  }
+  get scalingFactor(): tf.Variable {
+    return this.param('scaling_factor');
+  }
+
+  /** The standard SAE's variables as SaeParams (no copies). */
   params(): SaeParams {
-    return {
-      W_enc: this.W_enc as tf.Tensor2D,
-      b_enc: this.b_enc as tf.Tensor1D,
-      W_dec: this.W_dec as tf.Tensor2D,
-      b_dec: this.b_dec as tf.Tensor1D,
-      scalingFactor: this.scalingFactor as tf.Tensor1D,
-    };
+    return standardParams(this.vars as ParamTensors);
   }
 
   /**
@@ -169,24 +243,21 @@ export class Sae {
 
   encode(x: tf.Tensor2D): tf.Tensor2D {
     this.checkInput(x, 'encode');
-    return tf.tidy(() => activation(this.cfg.activationFn, encodePre(this.cfg, this.params(), x).hiddenPre));
+    return tf.tidy(() => this.arch.forward(this.cfg, this.vars, x, this.state).featureActs);
   }
 
   decode(f: tf.Tensor2D): tf.Tensor2D {
     if (f.rank !== 2 || f.shape[1] !== this.cfg.dSae) {
       throw new ShapeError(`Sae.decode: feature acts must be [n, ${this.cfg.dSae}], got [${f.shape.join(', ')}]`);
     }
-    return tf.tidy(() => decodeWith(this.params(), f));
+    return tf.tidy(() => this.arch.decode(this.cfg, this.vars, f));
   }
 
   /** Inference forward pass (no noise). The caller disposes every returned tensor. */
   forward(x: tf.Tensor2D): SaeForward {
     this.checkInput(x, 'forward');
     return tf.tidy(() => {
-      const p = this.params();
-      const { saeIn, hiddenPre } = encodePre(this.cfg, p, x);
-      const featureActs = activation(this.cfg.activationFn, hiddenPre);
-      const out = decodeWith(p, featureActs);
+      const { saeIn, hiddenPre, featureActs, out } = this.arch.forward(this.cfg, this.vars, x, this.state);
       // sae_in may be x itself (apply_b_dec_to_input false): hand back a copy the caller owns.
       return { out, featureActs, hiddenPre, saeIn: saeIn === x ? tf.clone(x) : saeIn };
     });
@@ -209,14 +280,9 @@ export class Sae {
   }
 
   snapshot(): SaeSnapshot {
-    return {
-      cfg: this.cfg,
-      W_enc: this.W_enc.dataSync() as Float32Array,
-      b_enc: this.b_enc.dataSync() as Float32Array,
-      W_dec: this.W_dec.dataSync() as Float32Array,
-      b_dec: this.b_dec.dataSync() as Float32Array,
-      scalingFactor: this.scalingFactor.dataSync() as Float32Array,
-    };
+    const params: Record<string, Float32Array> = {};
+    for (const [name, v] of Object.entries(this.vars)) params[name] = v.dataSync() as Float32Array;
+    return new SaeSnapshot(this.cfg, params, { ...this.state });
   }
 
   get isDisposed(): boolean {
@@ -226,7 +292,7 @@ export class Sae {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    tf.dispose([this.W_enc, this.b_enc, this.W_dec, this.b_dec, this.scalingFactor]);
+    tf.dispose(Object.values(this.vars));
   }
 
   private checkInput(x: tf.Tensor, op: string): void {
@@ -236,18 +302,22 @@ export class Sae {
   }
 }
 
-export function validateConfig(cfg: SaeConfig): void {
-  if (cfg.architecture !== 'standard') {
-    throw new ConfigError(`architecture: '${String(cfg.architecture)}' is not supported by Sae, expected 'standard'`);
+/** The architecture's initial state with `given` entries over it (unknown names are an error). */
+function initialState(arch: Architecture, given: Readonly<ArchState> | undefined): ArchState {
+  const state = arch.initialState();
+  for (const [k, v] of Object.entries(given ?? {})) {
+    if (!(k in state)) throw new ShapeError(`Sae.fromWeights: '${arch.name}' has no state ${k} (it has ${Object.keys(state).join(', ') || 'none'})`);
+    state[k] = v;
   }
+  return state;
+}
+
+/** Checks cfg against its architecture (throws a ConfigError naming the field); returns the architecture. */
+export function validateConfig(cfg: SaeConfig): Architecture {
+  const arch = architectureOf(cfg.architecture);
   for (const k of ['dIn', 'dSae'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new ConfigError(`${k}: expected a positive integer, got ${cfg[k]}`);
   }
-  if (cfg.activationFn !== 'relu' && cfg.activationFn !== 'tanh-relu') {
-    throw new ConfigError(`activationFn: unknown '${String(cfg.activationFn)}', expected relu or tanh-relu`);
-  }
-  if (!(cfg.lpNorm > 0)) throw new ConfigError(`lpNorm: expected > 0, got ${cfg.lpNorm}`);
-  if (cfg.mseLossNormalization !== null && cfg.mseLossNormalization !== 'dense_batch') {
-    throw new ConfigError(`mseLossNormalization: expected null or 'dense_batch', got '${String(cfg.mseLossNormalization)}'`);
-  }
+  arch.validate(cfg);
+  return arch;
 }

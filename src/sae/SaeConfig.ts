@@ -8,8 +8,16 @@ export type BDecInitMethod = 'geometric_median' | 'mean' | 'zeros';
 export type MseLossNormalization = null | 'dense_batch';
 
 export interface SaeConfig {
-  /** 'standard' for SAELens v1.5's SAE. Other architectures add fields of their own. */
-  readonly architecture: 'standard';
+  /**
+   * The architecture's registry name (src/sae/architectures/registry.ts): 'standard' is SAELens
+   * v1.5's SAE, the default; the others follow SAELens 6 and keep their own fields in archFields.
+   */
+  readonly architecture: string;
+  /**
+   * The architecture's own fields under SAELens 6's names (k, aux_loss_coefficient, …), as its
+   * field table decodes them (defaults filled). Empty or absent for v1.5's standard SAE.
+   */
+  readonly archFields?: Readonly<Record<string, unknown>>;
   readonly dIn: number;
   readonly dSae: number;
   readonly activationFn: ActivationFn;

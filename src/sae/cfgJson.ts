@@ -9,7 +9,7 @@ import { DEFAULT_SAE_CONFIG, type SaeConfig } from './SaeConfig.js';
 type Json = Record<string, unknown>;
 
 /** SaeConfig field → v1.5 flat cfg key. */
-const FLAT_KEYS: Record<Exclude<keyof SaeConfig, 'architecture'>, string> = {
+const FLAT_KEYS: Record<Exclude<keyof SaeConfig, 'architecture' | 'archFields'>, string> = {
   dIn: 'd_in',
   dSae: 'd_sae',
   activationFn: 'activation_fn',

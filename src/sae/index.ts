@@ -2,9 +2,14 @@ export {
   type ActivationFn, type BDecInitMethod, type MseLossNormalization, type SaeConfig, DEFAULT_SAE_CONFIG,
 } from './SaeConfig.js';
 export {
-  activation, encodePre, decodeWith, validateConfig, type SaeSnapshot, type SaeWeights, type SaeForward,
-  type SaeParams, SAE_HOOK_NAMES, type SaeHookName, Sae,
+  activation, encodePre, decodeWith, validateConfig, SaeSnapshot, SaeParamArrays, type SaeWeights,
+  type StandardSaeWeights, type NamedSaeWeights, type SaeForward, type SaeParams, SAE_HOOK_NAMES, type SaeHookName, Sae,
 } from './Sae.js';
+export type {
+  Architecture, ArchState, Coefficient, InferenceForward, InferenceSave, ParamSpec, ParamTensors, TrainerSettings,
+  TrainingForwardOutput, TrainingStepInput, WeightTensor,
+} from './architectures/Architecture.js';
+export { ARCHITECTURES, architectureNames, architectureOf, hasArchitecture, checkUniqueNames } from './architectures/registry.js';
 export { mm, colSum, stopGradient, lpNorm, rowNorms, gatherRows, gatherCols } from './ops.js';
 export { kaimingUniform, unitRows, orthogonal, initialWeights, type InitialWeights } from './init.js';
 export {

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { SaeConfig } from './SaeConfig.js';
 import { reluTrain } from '../backend/index.js';
-import { activation, type SaeParams } from './Sae.js';
+import { activation, type SaeParams } from './standardForward.js';
 import { gatherCols, gatherRows, lpNorm, mm, rowNorms, saeMatMulImpl, stopGradient } from './ops.js';
 import { encodeConstantInput, sparseDecodeMm, sparseGradEncode, sparseStepMode, type SparseStepMode } from './sparse.js';
 

@@ -1,39 +1,52 @@
 /**
- * One SAE's training loop state and step, SAELens v1.5.0's `_train_step` (DESIGN.md §5):
+ * One SAE's training loop state and step, for every architecture (src/sae/architectures/):
+ * SAELens's `_train_step` (v1.5.0 for the `standard` SAE, DESIGN.md §5; SAELens 6's
+ * `SAETrainer._train_step` for the others, which is the same sequence without steps 1 and 7):
  *
- *   1. renormalize W_dec rows (normalize_sae_decoder)
+ *   1. the architecture's beforeStep (v1.5: renormalize W_dec rows)
  *   2. reset the feature-sampling window counters at the start of step i when
  *      (i + 1) % feature_sampling_window == 0
  *   3. dead mask = steps_since_fired > dead_feature_window (strict; before the forward)
- *   4. forward + backward (mse + l1 + ghost)
+ *   4. forward + backward of the architecture's loss terms (named as SAELens 6 logs them)
  *   5. steps_since_fired += 1, = 0 where a feature fired; act_freq += fired counts
  *   6. clip the global grad norm to 1.0 (torch clip_grad_norm_)
- *   7. remove the W_dec gradient component parallel to each row
- *   8. Adam; then the LR and L1 schedulers advance (closed forms of the step index here)
+ *   7. the architecture's adjustGrads (v1.5: remove the W_dec gradient parallel to each row)
+ *   8. Adam; the LR and coefficient schedulers advance (closed forms of the step index here);
+ *      the architecture's afterStep (BatchTopK: threshold EMA)
  *
  * After step index `totalTrainingSteps` (SAELens switches once n_tokens > training_tokens, i.e.
  * after step T = training_tokens / batch has run), a fine-tuning phase trains only the
- * parameters of `finetuningMethod`.
+ * parameters the architecture names for it (v1.5: per `finetuningMethod`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { Sae } from '../sae/Sae.js';
-import { saeLosses } from '../sae/losses.js';
 import { colSum } from '../sae/ops.js';
 import type { SparseStepMode } from '../sae/sparse.js';
 import { Adam, type AdamState } from './Adam.js';
-import { l1CoefficientAt, LrSchedule } from './schedules.js';
-import type { FinetuningMethod, TrainerConfig } from './TrainerConfig.js';
+import { coefficientAt, LrSchedule } from './schedules.js';
+import type { TrainerConfig } from './TrainerConfig.js';
 
 export interface StepMetrics {
   step: number;
-  /** l1 is the λ-weighted term that enters `total` (SAELens's l1_loss). */
+  /**
+   * Every loss term of the step under its SAELens 6 metric name (mse_loss, l1_loss,
+   * ghost_grad_loss, auxiliary_reconstruction_loss, inner_mse_loss_<w>, …) plus overall_loss.
+   */
+  terms: Record<string, number>;
+  /**
+   * The v1.5 short view of `terms`: mse, l1 (the λ-weighted term, SAELens's l1_loss), ghost,
+   * total; l1 and ghost are 0 for an architecture without such a term.
+   */
   losses: { mse: number; l1: number; ghost: number; total: number };
+  /** The value of each scheduled coefficient this step (after warm-up), by name (l1, l0, …). */
+  coefficients: Record<string, number>;
   l0: number;
   explainedVarianceMean: number;
   explainedVarianceStd: number;
   deadFeatures: number;
   lr: number;
+  /** coefficients.l1, or 0 for an architecture without one. */
   l1Coefficient: number;
   phase: 'train' | 'finetune';
 }
@@ -45,8 +58,8 @@ export interface TrainerState {
   /** Steps done (the next step's index). */
   step: number;
   /**
-   * Positions of the LR and L1 schedulers (steps they have advanced). Both equal `step`: the
-   * schedules are closed forms of the step index, kept explicit for readers of checkpoints.
+   * Positions of the LR and coefficient schedulers (steps they have advanced). Both equal
+   * `step`: the schedules are closed forms of the step index, kept explicit for readers.
    */
   lrSchedulerStep?: number;
   l1SchedulerStep?: number;
@@ -60,28 +73,22 @@ export interface TrainerState {
   nFracActiveTokens: number;
 }
 
-type ParamName = 'W_enc' | 'b_enc' | 'W_dec' | 'b_dec' | 'scaling_factor';
-
-/** Which parameters train in each phase (SAELens FINETUNING_PARAMETERS). */
-const FINETUNING_PARAMETERS: Record<FinetuningMethod, ParamName[]> = {
-  scale: ['scaling_factor'],
-  decoder: ['scaling_factor', 'W_dec', 'b_dec'],
-  unrotated_decoder: ['scaling_factor', 'b_dec'],
-};
-const TRAINING_PARAMETERS: ParamName[] = ['W_enc', 'b_enc', 'W_dec', 'b_dec'];
-
 export interface SaeTrainerOptions {
   /** Sparse products in the step (src/sae/sparse.ts); default: sparseStepMode() ('auto'). */
   sparseStep?: SparseStepMode;
   /**
    * Largest batch × d_sae a single forward/backward runs on; larger batches run in row chunks
-   * whose gradients are summed (same step up to float32 rounding). Default 2^25 (128 MB per
-   * [batch, d_sae] float32 tensor: the wasm heap holds at most 4 GB).
+   * whose gradients are summed (same step up to float32 rounding) when the architecture's
+   * forward is row-separable. Default 2^25 (128 MB per [batch, d_sae] float32 tensor: the wasm
+   * heap holds at most 4 GB).
    */
   maxChunkElements?: number;
 }
 
 const DEFAULT_MAX_CHUNK_ELEMENTS = 2 ** 25;
+
+/** SAELens 6 loss-term names → the v1.5 short names of StepMetrics.losses. */
+const SHORT_NAMES: Readonly<Record<string, 'mse' | 'l1' | 'ghost'>> = { mse_loss: 'mse', l1_loss: 'l1', ghost_grad_loss: 'ghost' };
 
 export class SaeTrainer {
   private readonly adam: Adam;
@@ -91,7 +98,6 @@ export class SaeTrainer {
   private readonly stepsSinceFired: Float32Array;
   private readonly actFreqScores: Float32Array;
   private nFracActiveTokens = 0;
-  private readonly useGhostGrads: boolean;
   /** scaling_factor is all ones and not trained: the decoder skips multiplying by it. */
   private readonly scalingIsOnes: boolean;
 
@@ -113,8 +119,7 @@ export class SaeTrainer {
     });
     this.stepsSinceFired = new Float32Array(sae.cfg.dSae);
     this.actFreqScores = new Float32Array(sae.cfg.dSae);
-    this.useGhostGrads = cfg.useGhostGrads || sae.cfg.useGhostGrads;
-    this.scalingIsOnes = sae.scalingFactor.dataSync().every((v) => v === 1);
+    this.scalingIsOnes = sae.hasParam('scaling_factor') && sae.scalingFactor.dataSync().every((v) => v === 1);
   }
 
   static restore(sae: Sae, cfg: TrainerConfig, state: TrainerState, options: SaeTrainerOptions = {}): SaeTrainer {
@@ -148,7 +153,12 @@ export class SaeTrainer {
   }
 
   get currentL1Coefficient(): number {
-    return l1CoefficientAt(this.stepsDone, this.cfg.l1Coefficient, this.cfg.l1WarmUpSteps);
+    return this.currentCoefficients()['l1'] ?? 0;
+  }
+
+  /** The value of every scheduled coefficient the next step will use, by name. */
+  currentCoefficients(): Record<string, number> {
+    return this.coefficientsAt(this.stepsDone);
   }
 
   /** act_freq_scores / n_frac_active_tokens (NaN right after a window reset, as SAELens). */
@@ -172,10 +182,11 @@ export class SaeTrainer {
     };
   }
 
-  /** The whole SAELens training step on batch x [batch, dIn]. Does not dispose x. */
+  /** The whole training step on batch x [batch, dIn]. Does not dispose x. */
   step(x: tf.Tensor2D): StepMetrics {
     const sae = this.sae;
     const scfg = sae.cfg;
+    const arch = sae.arch;
     if (x.rank !== 2 || x.shape[1] !== scfg.dIn) {
       throw new ShapeError(`SaeTrainer.step: batch must be [n, ${scfg.dIn}] (d_in), got [${x.shape.join(', ')}]`);
     }
@@ -183,11 +194,12 @@ export class SaeTrainer {
     const k = this.stepsDone;
     const batch = x.shape[0];
     const lr = this.lrSchedule.at(k);
-    const l1c = l1CoefficientAt(k, this.cfg.l1Coefficient, this.cfg.l1WarmUpSteps);
+    const coefficients = this.coefficientsAt(k);
     const phase = this.phase;
+    const vars = sae.variables();
 
-    // 1. decoder rows back to unit norm
-    if (scfg.normalizeSaeDecoder) sae.normalizeDecoder();
+    // 1. the architecture's own preparation (v1.5: decoder rows back to unit norm)
+    arch.beforeStep?.(scfg, vars);
     // 2. feature-sampling window
     if ((k + 1) % this.cfg.featureSamplingWindow === 0) {
       this.actFreqScores.fill(0);
@@ -201,64 +213,69 @@ export class SaeTrainer {
     const deadIdx = Int32Array.from(dead);
 
     const trainable = this.trainable();
-    const vars = trainable.map((n) => this.variable(n));
-    const params = sae.params();
-    if (this.scalingIsOnes && !trainable.includes('scaling_factor')) params.scalingFactor = null;
+    const trainVars = trainable.map((n) => sae.param(n));
+    const onesParams = new Set<string>(this.scalingIsOnes && !trainable.includes('scaling_factor') ? ['scaling_factor'] : []);
     // 4. forward + backward, in row chunks when the [batch, d_sae] activations are large
-    // (wasm's heap is at most 4 GB): mse, l1 and ghost are means over rows, so the gradient is
-    // the row-weighted sum of the chunks' gradients. Not with noise (its draw has the batch's
-    // shape) or dense_batch (its normalizer is a batch statistic). One chunk: the plain step.
+    // (wasm's heap is at most 4 GB) and the architecture's forward is row-separable: every loss
+    // term is a mean over rows, so the gradient is the row-weighted sum of the chunks'.
     const chunkRows = this.chunkRows(batch);
     // Explained variance is against the whole batch's mean; a column sum as a product (colSum:
     // wasm's axis-0 mean transposes the whole batch first).
     const xMean = tf.tidy(() => tf.div(colSum(x), batch));
     let grads: tf.NamedTensorMap = {};
-    let total = 0, mseSum = 0, l1Sum = 0, ghostSum = 0;
+    let total = 0;
+    const termSums: Record<string, number> = {};
+    const statValues: Record<string, number> = {};
     let counts: Float32Array | null = null;
     const evs = new Float32Array(batch);
-    let kept: tf.Tensor[] = [];
+    let kept: Record<string, tf.Tensor> = {};
     try {
       for (let start = 0; start < batch; start += chunkRows) {
         const rows = Math.min(chunkRows, batch - start);
         const xc = rows === batch ? x : (tf.slice(x, [start, 0], [rows, scfg.dIn]) as tf.Tensor2D);
         const w = rows / batch;
         const { value, grads: g } = tf.variableGrads(() => {
-          const terms = saeLosses(scfg, params, xc, {
-            l1Coefficient: l1c,
-            training: true,
-            constantInput: true,
+          const out = arch.trainingForward(scfg, vars, {
+            x: xc,
             deadIdx,
-            useGhostGrads: this.useGhostGrads,
+            coefficients,
+            step: k,
+            trainer: this.cfg,
+            onesParams,
             noiseSeed: scfg.seed * 7919 + k,
-            ...(this.options.sparseStep !== undefined ? { sparseStep: this.options.sparseStep } : {}),
+            // the sparse products only where they give the architecture's gradients
+            ...(!arch.sparseStepValid ? { sparseStep: 'never' as const } : this.options.sparseStep !== undefined ? { sparseStep: this.options.sparseStep } : {}),
           });
           // Statistics, kept out of the gradient scope's cleanup (small tensors only).
           // step(f) = 1 where f > 0 else 0 (one kernel where greater + cast are two, the first
           // slow on wasm); column sums as a product (colSum: axis-0 reductions are slow on wasm).
-          const fired = tf.step(terms.featureActs) as tf.Tensor2D;
+          const fired = tf.step(out.featureActs) as tf.Tensor2D;
           const firedCounts = colSum(fired); // l0 = Σ counts / batch, summed below in float64
           // Not on the loss's gradient path: free its [batch, d_sae] now, not at the scope's end.
           fired.dispose();
-          // ‖x̂ − x‖² per row: the loss's own per-row sum unless dense_batch divided it.
-          const perTokenL2 = scfg.mseLossNormalization === 'dense_batch' ? tf.sum(tf.square(tf.sub(terms.saeOut, xc)), -1) : terms.perTokenMse;
+          const perTokenL2 = out.perTokenL2 ?? tf.sum(tf.square(tf.sub(out.saeOut, xc)), -1);
           const totalVar = tf.sum(tf.square(tf.sub(xc, xMean)), -1);
           const ev = tf.sub(1, tf.div(perTokenL2, totalVar));
-          kept = [terms.mse, terms.l1, terms.ghost, firedCounts, ev].map((t) => tf.keep(t));
-          return w === 1 ? terms.loss : (tf.mul(terms.loss, w) as tf.Scalar);
-        }, vars);
+          kept = { firedCounts: tf.keep(firedCounts), ev: tf.keep(ev) };
+          for (const [name, t] of Object.entries(out.losses)) kept[`loss:${name}`] = tf.keep(t);
+          for (const [name, t] of Object.entries(out.stats ?? {})) kept[`stat:${name}`] = tf.keep(t);
+          return w === 1 ? out.loss : (tf.mul(out.loss, w) as tf.Scalar);
+        }, trainVars);
         if (xc !== x) xc.dispose();
-        const [mse, l1, ghost, firedCounts, ev] = kept;
         total += value.dataSync()[0]!;
         value.dispose();
-        mseSum += w * mse!.dataSync()[0]!;
-        l1Sum += w * l1!.dataSync()[0]!;
-        ghostSum += w * ghost!.dataSync()[0]!;
-        const c = firedCounts!.dataSync() as Float32Array;
+        for (const [key, t] of Object.entries(kept)) {
+          if (key.startsWith('loss:')) {
+            const name = key.slice(5);
+            termSums[name] = (termSums[name] ?? 0) + w * t.dataSync()[0]!;
+          } else if (key.startsWith('stat:')) statValues[key.slice(5)] = t.dataSync()[0]!;
+        }
+        const c = kept['firedCounts']!.dataSync() as Float32Array;
         if (!counts) counts = c.slice();
         else for (let i = 0; i < c.length; i++) counts[i] = counts[i]! + c[i]!;
-        evs.set(ev!.dataSync(), start);
-        tf.dispose(kept);
-        kept = [];
+        evs.set(kept['ev']!.dataSync(), start);
+        tf.dispose(Object.values(kept));
+        kept = {};
         if (start === 0) grads = g;
         else {
           for (const name of Object.keys(g)) {
@@ -270,7 +287,7 @@ export class SaeTrainer {
         }
       }
     } catch (e) {
-      tf.dispose(kept);
+      tf.dispose(Object.values(kept));
       tf.dispose(Object.values(grads));
       xMean.dispose();
       throw e;
@@ -279,24 +296,19 @@ export class SaeTrainer {
 
     try {
       tf.tidy(() => {
-        const names = trainable;
-        let g = names.map((n) => grads[this.variable(n).name]!);
+        const g: Record<string, tf.Tensor> = {};
+        for (const n of trainable) g[n] = grads[sae.param(n).name]!;
         // 6. clip_grad_norm_(1.0): coef = min(1, 1 / (‖(‖g_i‖)_i‖ + 1e-6))
-        const norms = g.map((gi) => tf.sqrt(tf.sum(tf.square(gi))));
-        const total = tf.sqrt(tf.sum(tf.square(tf.stack(norms))));
-        const coef = tf.minimum(tf.div(1.0, tf.add(total, 1e-6)), 1);
-        g = g.map((gi) => tf.mul(gi, coef));
-        // 7. project out the component of each W_dec row's gradient along the row
-        const iDec = names.indexOf('W_dec');
-        if (scfg.normalizeSaeDecoder && iDec >= 0) {
-          const w = sae.W_dec;
-          const gd = g[iDec]!;
-          const par = tf.sum(tf.mul(gd, w), 1, true);
-          g[iDec] = tf.sub(gd, tf.mul(par, w));
-        }
+        const norms = trainable.map((n) => tf.sqrt(tf.sum(tf.square(g[n]!))));
+        const totalNorm = tf.sqrt(tf.sum(tf.square(tf.stack(norms))));
+        const coef = tf.minimum(tf.div(1.0, tf.add(totalNorm, 1e-6)), 1);
+        for (const n of trainable) g[n] = tf.mul(g[n]!, coef);
+        // 7. the architecture's gradient adjustment (v1.5: decoder-parallel component removed)
+        arch.adjustGrads?.(scfg, vars, g);
         // 8. Adam
-        names.forEach((n, i) => this.adam.update(n, this.variable(n), g[i]!, lr));
+        for (const n of trainable) this.adam.update(n, sae.param(n), g[n]!, lr);
       });
+      arch.afterStep?.(scfg, sae.state, statValues);
 
       // 5. dead-feature and frequency bookkeeping
       let firedTotal = 0;
@@ -307,15 +319,23 @@ export class SaeTrainer {
         this.actFreqScores[i] = this.actFreqScores[i]! + c;
       }
       this.nFracActiveTokens += batch;
+      const terms: Record<string, number> = { ...termSums, overall_loss: total };
+      const losses = { mse: 0, l1: 0, ghost: 0, total };
+      for (const [name, v] of Object.entries(termSums)) {
+        const short = SHORT_NAMES[name];
+        if (short) losses[short] = v;
+      }
       const metrics: StepMetrics = {
         step: k,
-        losses: { mse: mseSum, l1: l1Sum, ghost: ghostSum, total },
+        terms,
+        losses,
+        coefficients,
         l0: firedTotal / batch,
         explainedVarianceMean: mean(evs),
         explainedVarianceStd: std(evs),
         deadFeatures: deadIdx.length,
         lr,
-        l1Coefficient: l1c,
+        l1Coefficient: coefficients['l1'] ?? 0,
         phase,
       };
       this.stepsDone = k + 1;
@@ -333,39 +353,29 @@ export class SaeTrainer {
     this.adam.dispose();
   }
 
+  private coefficientsAt(k: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, c] of Object.entries(this.sae.arch.coefficients(this.sae.cfg, this.cfg))) out[name] = coefficientAt(k, c.value, c.warmUpSteps);
+    return out;
+  }
+
   /** Rows per forward/backward chunk (the whole batch unless chunking applies, see step()). */
   private chunkRows(batch: number): number {
     const scfg = this.sae.cfg;
     const max = this.options.maxChunkElements ?? DEFAULT_MAX_CHUNK_ELEMENTS;
-    if (scfg.noiseScale > 0 || scfg.mseLossNormalization === 'dense_batch') return batch;
+    if (!this.sae.arch.rowSeparable(scfg)) return batch;
     if (batch * scfg.dSae <= max) return batch;
     return Math.max(1, Math.floor(max / scfg.dSae));
   }
 
-  private trainable(): ParamName[] {
-    if (!this.finetuning) return TRAINING_PARAMETERS;
-    return FINETUNING_PARAMETERS[this.cfg.finetuningMethod!];
-  }
-
-  private variable(n: ParamName): tf.Variable {
-    const s = this.sae;
-    switch (n) {
-      case 'W_enc':
-        return s.W_enc;
-      case 'b_enc':
-        return s.b_enc;
-      case 'W_dec':
-        return s.W_dec;
-      case 'b_dec':
-        return s.b_dec;
-      case 'scaling_factor':
-        return s.scalingFactor;
-    }
+  private trainable(): readonly string[] {
+    const arch = this.sae.arch;
+    return arch.trainableParams?.(this.sae.cfg, this.phase, this.cfg) ?? arch.params(this.sae.cfg).map((p) => p.name);
   }
 
   private shapes(): Record<string, number[]> {
     const out: Record<string, number[]> = {};
-    for (const n of ['W_enc', 'b_enc', 'W_dec', 'b_dec', 'scaling_factor'] as const) out[n] = this.variable(n).shape;
+    for (const [n, v] of Object.entries(this.sae.variables())) out[n] = v.shape;
     return out;
   }
 }
@@ -398,7 +408,7 @@ export function validateTrainerConfig(cfg: TrainerConfig): void {
   posInt('nRestartCycles', 1);
   if (!(cfg.adamBeta1 >= 0 && cfg.adamBeta1 < 1)) throw new ConfigError(`adamBeta1: expected in [0, 1), got ${cfg.adamBeta1}`);
   if (!(cfg.adamBeta2 >= 0 && cfg.adamBeta2 < 1)) throw new ConfigError(`adamBeta2: expected in [0, 1), got ${cfg.adamBeta2}`);
-  if (cfg.finetuningMethod !== null && !(cfg.finetuningMethod in FINETUNING_PARAMETERS)) {
+  if (cfg.finetuningMethod !== null && !['scale', 'decoder', 'unrotated_decoder'].includes(cfg.finetuningMethod)) {
     throw new ConfigError(`finetuningMethod: unknown '${String(cfg.finetuningMethod)}', expected scale, decoder or unrotated_decoder`);
   }
 }

@@ -14,6 +14,8 @@ export interface TrainingStateJson {
   nFracActiveTokens: number;
   tokens: number;
   normScalingFactor: number | null;
+  /** The architecture's float64 state (BatchTopK's topk_threshold), by name. */
+  saeState?: Record<string, number>;
   adam: { beta1: number; beta2: number; eps: number; steps: Record<string, number> };
   data: Record<string, number>;
 }
@@ -53,6 +55,10 @@ export function validateTrainingState(raw: unknown, file: string, folderTokens?:
     if (!isCount(s)) bad(`adam.steps.${name}`, `must be an integer ≥ 0, got ${JSON.stringify(s)}`);
     if ((s as number) > step) bad(`adam.steps.${name}`, `is ${String(s)}, more than the ${step} steps trained`);
   }
+  const saeState = j['saeState'] ?? {};
+  if (typeof saeState !== 'object' || saeState === null || Array.isArray(saeState)) return bad('saeState', 'must be an object');
+  for (const [k, v] of Object.entries(saeState as Record<string, unknown>))
+    if (typeof v !== 'number' || !Number.isFinite(v)) bad(`saeState.${k}`, `must be a finite number, got ${JSON.stringify(v)}`);
   const data = j['data'] ?? {};
   if (typeof data !== 'object' || data === null) return bad('data', 'must be an object');
   for (const [k, v] of Object.entries(data as Record<string, unknown>))

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { FileFormatError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomicWrite.js';
 import { decodeSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
-import type { SaeSnapshot, SaeWeights } from '../sae/Sae.js';
+import { SaeParamArrays, type SaeSnapshot } from '../sae/Sae.js';
+import { architectureOf } from '../sae/architectures/registry.js';
 import type { TrainerState } from './SaeTrainer.js';
 import { type TrainingStateJson as StateJson, validateTrainingState } from './checkpointValidation.js';
 
@@ -44,14 +45,11 @@ export async function writeCheckpoint(dir: string, c: CheckpointContent, writeSa
     act_freq_scores: { dtype: 'F32', shape: [s.actFreqScores.length], data: s.actFreqScores },
   };
   // The weights as trained (before the norm scaling factor is folded into the SAE folder's
-  // copy), so that a resumed run continues bit for bit.
+  // copy, and before any conversion for inference), by parameter name, so that a resumed run
+  // continues bit for bit.
   const snap = c.snapshot;
-  const { dIn, dSae } = snap.cfg;
-  tensors['sae.W_enc'] = { dtype: 'F32', shape: [dIn, dSae], data: snap.W_enc };
-  tensors['sae.b_enc'] = { dtype: 'F32', shape: [dSae], data: snap.b_enc };
-  tensors['sae.W_dec'] = { dtype: 'F32', shape: [dSae, dIn], data: snap.W_dec };
-  tensors['sae.b_dec'] = { dtype: 'F32', shape: [dIn], data: snap.b_dec };
-  tensors['sae.scaling_factor'] = { dtype: 'F32', shape: [dSae], data: snap.scalingFactor };
+  const shapes = new Map(architectureOf(snap.cfg.architecture).params(snap.cfg).map((p) => [p.name, [...p.shape]]));
+  for (const [name, data] of Object.entries(snap.params)) tensors[`sae.${name}`] = { dtype: 'F32', shape: shapes.get(name) ?? [data.length], data };
   const steps: Record<string, number> = {};
   for (const [name, p] of Object.entries(s.adam.params)) {
     steps[name] = p.step;
@@ -65,6 +63,7 @@ export async function writeCheckpoint(dir: string, c: CheckpointContent, writeSa
     nFracActiveTokens: s.nFracActiveTokens,
     tokens: c.tokens,
     normScalingFactor: c.normScalingFactor ?? null,
+    saeState: { ...snap.state },
     adam: { beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps, steps },
     data: { ...(c.data ?? {}) },
   };
@@ -77,8 +76,8 @@ export async function writeCheckpoint(dir: string, c: CheckpointContent, writeSa
 
 export interface CheckpointState {
   readonly saeId: string;
-  /** The SAE's weights as trained (norm scaling factor not folded in). */
-  readonly weights: SaeWeights;
+  /** The SAE's weights as trained (norm scaling factor not folded in), by parameter name. */
+  readonly weights: SaeParamArrays;
   readonly trainerState: TrainerState;
   readonly tokens: number;
   readonly normScalingFactor?: number;
@@ -108,13 +107,10 @@ export async function readCheckpointState(dir: string): Promise<CheckpointState>
   for (const [name, step] of Object.entries(json.adam.steps)) params[name] = { step, m: f32(`adam.${name}.m`), v: f32(`adam.${name}.v`) };
   return {
     saeId: json.saeId,
-    weights: {
-      W_enc: f32('sae.W_enc'),
-      b_enc: f32('sae.b_enc'),
-      W_dec: f32('sae.W_dec'),
-      b_dec: f32('sae.b_dec'),
-      scalingFactor: f32('sae.scaling_factor'),
-    },
+    weights: new SaeParamArrays(
+      Object.fromEntries(st.names().filter((n) => n.startsWith('sae.')).map((n) => [n.slice(4), f32(n)])),
+      json.saeState ?? {},
+    ),
     tokens: json.tokens,
     normScalingFactor: json.normScalingFactor ?? undefined,
     data: json.data ?? {},

@@ -96,3 +96,10 @@ export function l1CoefficientAt(k: number, l1Coefficient: number, l1WarmUpSteps:
   const s = k - 1; // the scheduler's own counter when it set the value used at step k
   return s < l1WarmUpSteps ? l1Coefficient * ((1 + s) / l1WarmUpSteps) : l1Coefficient;
 }
+
+/**
+ * A scheduled coefficient at step k (SAELens 6's CoefficientScheduler: 0 at step 0 when warming
+ * up, then value·min(k, W)/W; it steps after the optimizer). The same closed form as the v1.5
+ * L1 scheduler, under the name SAELens 6 uses for every coefficient (l1, l0, …).
+ */
+export const coefficientAt = l1CoefficientAt;

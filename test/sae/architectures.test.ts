@@ -1,0 +1,78 @@
+/**
+ * The architecture seam: the registry rejects duplicates and unknown names, and every registered
+ * architecture builds, runs its inference forward pass and its training forward pass with the
+ * parameters it declares (names, shapes), without leaking tensors.
+ */
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import { setupTf } from '../helpers/tf.js';
+import { ARCHITECTURES, architectureOf, checkUniqueNames } from '../../src/sae/architectures/registry.js';
+import { tableDefaults } from '../../src/config/fields.js';
+import { Sae } from '../../src/sae/Sae.js';
+import { DEFAULT_SAE_CONFIG, type SaeConfig } from '../../src/sae/SaeConfig.js';
+import { SaeTrainer } from '../../src/train/SaeTrainer.js';
+import { DEFAULT_TRAINER_CONFIG } from '../../src/train/TrainerConfig.js';
+
+test.before(async () => {
+  await setupTf();
+});
+
+/** Fields a test SAE needs beyond its architecture's defaults (small k, matryoshka widths). */
+const OVERRIDES: Record<string, Record<string, unknown>> = {
+  topk: { k: 4 },
+  batchtopk: { k: 4 },
+  matryoshka_batchtopk: { k: 4, matryoshka_widths: [8, 24, 32] },
+};
+
+export function testConfig(name: string, dIn = 8, dSae = 32): SaeConfig {
+  const arch = architectureOf(name);
+  const fields = { ...tableDefaults(arch.fields), ...(OVERRIDES[name] ?? {}) };
+  return { ...DEFAULT_SAE_CONFIG, architecture: name, dIn, dSae, bDecInitMethod: 'zeros', archFields: name === 'standard' ? {} : fields };
+}
+
+test('the registry rejects a name registered twice and names the known ones for an unknown name', (t) => {
+  t.throws(() => checkUniqueNames([ARCHITECTURES[0]!, ARCHITECTURES[0]!]), { message: /registered twice/ });
+  t.notThrows(() => checkUniqueNames(ARCHITECTURES));
+  const e = t.throws(() => architectureOf('nope'));
+  t.regex(e!.message, /unknown 'nope'.*standard/);
+  t.throws(() => Sae.create({ ...DEFAULT_SAE_CONFIG, architecture: 'nope' }), { message: /architecture: unknown 'nope'/ });
+});
+
+for (const arch of ARCHITECTURES) {
+  test(`${arch.name}: declared parameters, inference and training forward, one trainer step, no leaks`, (t) => {
+    const cfg = testConfig(arch.name);
+    const before = tf.memory().numTensors;
+    const sae = Sae.create(cfg, { seed: 3 });
+    const specs = arch.params(cfg);
+    t.deepEqual(sae.paramNames(), specs.map((s) => s.name));
+    for (const s of specs) t.deepEqual(sae.param(s.name).shape, [...s.shape], s.name);
+    const x = tf.randomNormal([16, cfg.dIn], 0, 1, 'float32', 7) as tf.Tensor2D;
+    const f = sae.forward(x);
+    t.deepEqual(f.out.shape, [16, cfg.dIn]);
+    t.deepEqual(f.featureActs.shape, [16, cfg.dSae]);
+    tf.dispose(Object.values(f));
+    const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, lrWarmUpSteps: 0, totalTrainingSteps: 10, trainBatchSize: 16 });
+    const m = tr.step(x);
+    t.true(Number.isFinite(m.terms['overall_loss']!) && 'mse_loss' in m.terms, JSON.stringify(m.terms));
+    const sum = Object.entries(m.terms).filter(([k]) => k !== 'overall_loss').reduce((a, [, v]) => a + v, 0);
+    t.true(Math.abs(sum - m.terms['overall_loss']!) <= 1e-5 * Math.abs(sum) + 1e-7, 'overall_loss is the sum of the terms');
+    // a snapshot restores into an identical SAE (parameters and state by name)
+    const snap = sae.snapshot();
+    const back = Sae.fromWeights(cfg, snap);
+    t.deepEqual(back.snapshot().params, snap.params);
+    t.deepEqual(back.state, sae.state);
+    back.dispose();
+    tr.dispose();
+    sae.dispose();
+    x.dispose();
+    t.is(tf.memory().numTensors, before);
+  });
+}
+
+test('snapshot accessors name the architecture when a parameter is absent', (t) => {
+  const sae = Sae.create(testConfig('standard'));
+  const snap = sae.snapshot();
+  t.throws(() => snap.get('threshold'), { message: /'standard' SAE has no parameter threshold/ });
+  t.throws(() => sae.param('threshold'), { message: /no parameter threshold/ });
+  sae.dispose();
+});
