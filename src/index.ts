@@ -138,7 +138,9 @@ export {
   type NeuronpediaFeature, type NeuronpediaBatch, type NeuronpediaExportInput, histogram, runEvals,
   type EvalTokens, type RunEvalsOptions, type EvalResult, featureProperties, decoderLogitProjection,
   logitWeightStats, type SaeWeightsView, type FeatureProperties, DEAD_LOG_DENSITY, type LogitWeightStats,
-  type LogitWeightOptions,
+  type LogitWeightOptions, featureDashboards, FeatureDashboardBuilder, chosenFeatureActs, nearestByDecoder,
+  renderDashboards, type DashboardData, type DashboardExample, type DashboardInterval, type FeatureDashboard,
+  type FeatureDashboardOptions, type FeatureDashboardRun, type TokenValue, type RenderDashboardsOptions,
 } from './analysis/index.js';
 
 // --- runners ---

@@ -18,3 +18,8 @@ export {
   featureProperties, decoderLogitProjection, logitWeightStats, type SaeWeightsView, type FeatureProperties,
   DEAD_LOG_DENSITY, type LogitWeightStats, type LogitWeightOptions,
 } from './featureStatistics.js';
+export {
+  featureDashboards, FeatureDashboardBuilder, chosenFeatureActs, nearestByDecoder, renderDashboards,
+  type DashboardData, type DashboardExample, type DashboardInterval, type FeatureDashboard,
+  type FeatureDashboardOptions, type FeatureDashboardRun, type TokenValue, type RenderDashboardsOptions,
+} from './dashboard/index.js';

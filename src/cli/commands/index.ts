@@ -1,5 +1,6 @@
 import { cache } from './cache.js';
 import type { Command } from './command.js';
+import { dashboards } from './dashboards.js';
 import { evalCommand } from './eval.js';
 import { hooks } from './hooks.js';
 import { models } from './models.js';
@@ -10,4 +11,4 @@ import { train } from './train.js';
 export type CommandList = readonly Command[];
 
 /** Every `sae-rx` command, in the order `--help` lists them. */
-export const COMMANDS: CommandList = [train, cache, evalCommand, report, models, hooks, pretrained];
+export const COMMANDS: CommandList = [train, cache, evalCommand, report, models, hooks, pretrained, dashboards];

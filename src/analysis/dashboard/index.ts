@@ -1,0 +1,14 @@
+export {
+  featureDashboards,
+  FeatureDashboardBuilder,
+  chosenFeatureActs,
+  nearestByDecoder,
+  type DashboardData,
+  type DashboardExample,
+  type DashboardInterval,
+  type FeatureDashboard,
+  type FeatureDashboardOptions,
+  type FeatureDashboardRun,
+  type TokenValue,
+} from './featureDashboards.js';
+export { renderDashboards, type RenderDashboardsOptions } from './renderDashboards.js';
