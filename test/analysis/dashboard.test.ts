@@ -1,6 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { ActivationDistribution, FINE_BINS, seededUniform } from '../../src/analysis/dashboard/activationDistribution.js';
+import { ActivationDistribution, FINE_BINS } from '../../src/analysis/dashboard/activationDistribution.js';
+import { seededRandom } from '../../src/stream/rng.js';
 import { FeatureDashboardBuilder, nearestByDecoder } from '../../src/analysis/dashboard/featureDashboards.js';
 import { renderDashboards } from '../../src/analysis/dashboard/renderDashboards.js';
 import { INJECTION_TOKEN, lcg, syntheticBatches, syntheticDashboards } from '../fixtures/dashboard/synthetic.js';
@@ -104,7 +105,7 @@ test.serial('dashboards: seeded (same seed, same examples), no tensors left', as
 });
 
 test('ActivationDistribution: exact counts and bounded samples while the range doubles', (t) => {
-  const d = new ActivationDistribution(4, seededUniform(1));
+  const d = new ActivationDistribution(4, seededRandom(1));
   const r = lcg(8);
   const vals: number[] = [];
   // small values first, then ever larger ones: the grid doubles many times

@@ -11,22 +11,11 @@
  */
 import type { ActivationExample } from '../topActivations.js';
 
+
 /** Bins of the fine grid over [0, R]. */
 export const FINE_BINS = 320;
 /** Sample cells over [0, R] (each covers FINE_BINS / SAMPLE_CELLS fine bins). */
 export const SAMPLE_CELLS = 40;
-
-/** A seeded uniform generator in [0, 1) (mulberry32): the same examples for the same seed. */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Cell {
   /** Activations seen in this cell's range. */

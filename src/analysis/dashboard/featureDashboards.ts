@@ -15,13 +15,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Observable, count, lastValueFrom, tap } from 'rxjs';
 import { ConfigError, ShapeError } from '../../errors.js';
 import type { HookedTransformer } from '../../model/HookedTransformer.js';
-import type { TokenBatch } from '../../operators/types.js';
+import type { TokenBatch } from '../../stream/TokenBatch.js';
 import type { Sae } from '../../sae/Sae.js';
-import type { Histogram } from '../../train/TrainEvent.js';
+import type { Histogram } from '../../stream/TrainEvent.js';
 import { isHeadHook } from '../evals.js';
 import { logitWeights } from '../neuronpedia.js';
 import { type ActivationExample, TopActivationsAccumulator } from '../topActivations.js';
-import { ActivationDistribution, seededUniform } from './activationDistribution.js';
+import { seededRandom } from '../../stream/rng.js';
+import { ActivationDistribution } from './activationDistribution.js';
 
 export interface FeatureDashboardOptions {
   /** SAE features to build dashboards for. */
@@ -148,7 +149,7 @@ export class FeatureDashboardBuilder {
     }
     const F = this.features.length;
     this.top = new TopActivationsAccumulator(F, this.o.topK, { contextBefore: this.o.contextBefore, contextAfter: this.o.contextAfter });
-    const rand = seededUniform(this.o.seed);
+    const rand = seededRandom(this.o.seed);
     this.dists = Array.from({ length: F }, () => new ActivationDistribution(this.o.perQuantile, rand));
   }
 
