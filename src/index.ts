@@ -128,6 +128,7 @@ export {
   renderReport, type ReportInput, type FeatureLogDensity, reportSink, type ReportSink,
   type ReportSinkOptions, writeReport, readRecords, type WriteReportOptions,
 } from './sinks/report/index.js';
+export { renderDashboards, type RenderDashboardsOptions } from './sinks/dashboard/index.js';
 
 // --- analysis ---
 export {
@@ -139,8 +140,8 @@ export {
   type EvalTokens, type RunEvalsOptions, type EvalResult, featureProperties, decoderLogitProjection,
   logitWeightStats, type SaeWeightsView, type FeatureProperties, DEAD_LOG_DENSITY, type LogitWeightStats,
   type LogitWeightOptions, featureDashboards, FeatureDashboardBuilder, chosenFeatureActs, nearestByDecoder,
-  renderDashboards, type DashboardData, type DashboardExample, type DashboardInterval, type FeatureDashboard,
-  type FeatureDashboardOptions, type FeatureDashboardRun, type TokenValue, type RenderDashboardsOptions,
+  type DashboardData, type DashboardExample, type DashboardInterval, type FeatureDashboard,
+  type FeatureDashboardOptions, type FeatureDashboardRun, type TokenValue,
 } from './analysis/index.js';
 
 // --- runners ---

@@ -19,7 +19,7 @@ export {
   DEAD_LOG_DENSITY, type LogitWeightStats, type LogitWeightOptions,
 } from './featureStatistics.js';
 export {
-  featureDashboards, FeatureDashboardBuilder, chosenFeatureActs, nearestByDecoder, renderDashboards,
+  featureDashboards, FeatureDashboardBuilder, chosenFeatureActs, nearestByDecoder,
   type DashboardData, type DashboardExample, type DashboardInterval, type FeatureDashboard,
-  type FeatureDashboardOptions, type FeatureDashboardRun, type TokenValue, type RenderDashboardsOptions,
+  type FeatureDashboardOptions, type FeatureDashboardRun, type TokenValue,
 } from './dashboard/index.js';

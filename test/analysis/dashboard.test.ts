@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ActivationDistribution, FINE_BINS } from '../../src/analysis/dashboard/activationDistribution.js';
 import { seededRandom } from '../../src/stream/rng.js';
 import { FeatureDashboardBuilder, nearestByDecoder } from '../../src/analysis/dashboard/featureDashboards.js';
-import { renderDashboards } from '../../src/analysis/dashboard/renderDashboards.js';
+import { renderDashboards } from '../../src/sinks/dashboard/renderDashboards.js';
 import { INJECTION_TOKEN, lcg, syntheticBatches, syntheticDashboards } from '../fixtures/dashboard/synthetic.js';
 import { leakedTensors, setupTf } from '../helpers/tf.js';
 

@@ -11,4 +11,3 @@ export {
   type FeatureDashboardRun,
   type TokenValue,
 } from './featureDashboards.js';
-export { renderDashboards, type RenderDashboardsOptions } from './renderDashboards.js';

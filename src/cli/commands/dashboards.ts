@@ -8,7 +8,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { take } from 'rxjs';
 import { featureDashboards } from '../../analysis/dashboard/featureDashboards.js';
-import { renderDashboards } from '../../analysis/dashboard/renderDashboards.js';
+import { renderDashboards } from '../../sinks/dashboard/renderDashboards.js';
 import { ConfigError } from '../../errors.js';
 import { hubConfig } from '../../hub/config.js';
 import { downloadHubFile, hubFileExists } from '../../hub/download.js';

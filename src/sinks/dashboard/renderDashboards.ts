@@ -4,9 +4,9 @@
  * network and no library. Its only script switches between features (picker, ←/→ keys, #f123
  * links) and writes nothing but `hidden` flags. Every token's text goes through `escapeHtml`.
  */
-import { histogramSvg } from '../../sinks/report/charts.js';
-import { escapeHtml, formatInt, formatNumber } from '../../sinks/report/format.js';
-import type { DashboardData, DashboardExample, FeatureDashboard } from './featureDashboards.js';
+import { histogramSvg } from '../report/charts.js';
+import { escapeHtml, formatInt, formatNumber } from '../report/format.js';
+import type { DashboardData, DashboardExample, FeatureDashboard } from '../../analysis/dashboard/featureDashboards.js';
 
 /** Levels of the token highlight (an activation maps to the nearest of 10 shades). */
 const SHADES = 10;

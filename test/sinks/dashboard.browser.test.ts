@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test from 'ava';
-import { renderDashboards } from '../../src/analysis/dashboard/renderDashboards.js';
+import { renderDashboards } from '../../src/sinks/dashboard/renderDashboards.js';
 import { INJECTION_TOKEN, syntheticDashboards } from '../fixtures/dashboard/synthetic.js';
 import { withBrowser } from '../helpers/browser.js';
 import { setupTf } from '../helpers/tf.js';

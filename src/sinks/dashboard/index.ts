@@ -1,0 +1,1 @@
+export { renderDashboards, type RenderDashboardsOptions } from './renderDashboards.js';
