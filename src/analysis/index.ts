@@ -23,3 +23,14 @@ export {
   type DashboardData, type DashboardExample, type DashboardInterval, type FeatureDashboard,
   type FeatureDashboardOptions, type FeatureDashboardRun, type TokenValue,
 } from './dashboard/index.js';
+export {
+  readTokenizerVocab, pythonMatchRegExp, regexTokenSets, letterTokenSets, posTokenSets, nameTokenSets,
+  wordListTokenSets, mergeTokenSets, SAELENS_REGEX_SETS, type Vocab, type TokenSets,
+} from './tokenSets.js';
+export { SAELENS_WORD_LISTS } from './tseaWordLists.js';
+export {
+  enrichmentScores, enrichmentScoresFromRows, enrichmentToLogScale, topFeaturesForSet, type EnrichmentScores,
+} from './tsea.js';
+export {
+  manhattanPlotSvg, featureProjectionsSvg, escapeXml, type ManhattanPlotOptions, type ProjectionPlotInput,
+} from './tseaPlots.js';
