@@ -11,7 +11,8 @@ import { downloadFileToCacheDir, listFiles } from '@huggingface/hub';
 import { HubError } from '../errors.js';
 import { cachedCommit, cachedFile, isCommitHash, listCachedSnapshot, writeCachedRef, type HubRepoType } from './cache.js';
 import { type HubConfig, toHubConfig } from './config.js';
-import { backoff, type FetchContext, type HubTarget, hubFetch, sleep, toHubError } from './http.js';
+import { sleep } from '../io/retry.js';
+import { backoff, type FetchContext, type HubTarget, hubFetch, toHubError } from './http.js';
 
 export interface HubRepoRef {
   /** `owner/name` */

@@ -5,6 +5,9 @@
  * gated) without parsing the client's messages.
  */
 import { HubError } from '../errors.js';
+import {
+  type BackoffPolicy, backoffDelay, isTransientHttpStatus, isTransientNetworkError, retryWithBackoff,
+} from '../io/retry.js';
 import { type HubConfig, hubToken, redactSecret } from './config.js';
 
 export interface HttpFailure {
@@ -24,33 +27,21 @@ export interface FetchContext {
   retries: number;
 }
 
-const TRANSIENT_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
-]);
-
-/** A network-level failure worth retrying (connection reset/refused, timeouts, DNS hiccups). */
-export function isTransientNetworkError(e: unknown): boolean {
-  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
-    if (cur instanceof TypeError && cur.message === 'fetch failed') return true;
-  }
-  return false;
+/** The hub's retry policy: cfg.retryBaseMs doubling to cfg.retryMaxMs, with 25 % jitter. */
+function hubPolicy(cfg: HubConfig): BackoffPolicy {
+  return { initialDelayMs: cfg.retryBaseMs, maxDelayMs: cfg.retryMaxMs, factor: 2, jitter: 0.25 };
 }
-
-function isTransientStatus(status: number): boolean {
-  return status >= 500 || status === 429 || status === 408;
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The delay before retry `attempt`: the server's Retry-After, else exponential with jitter. */
 export function backoff(cfg: HubConfig, attempt: number, retryAfter: string | null = null): number {
-  const ra = retryAfter !== null ? Number(retryAfter) : NaN;
-  if (Number.isFinite(ra) && ra >= 0) return Math.min(ra * 1000, cfg.retryMaxMs);
-  const base = Math.min(cfg.retryBaseMs * 2 ** attempt, cfg.retryMaxMs);
-  return base + Math.random() * base * 0.25;
+  return backoffDelay(hubPolicy(cfg), attempt, retryAfter);
+}
+
+/** A transient HTTP answer with retries left: thrown inside the retry loop, never out of it. */
+class TransientStatus extends Error {
+  constructor(readonly retryAfter: string | null) {
+    super('transient HTTP status');
+  }
 }
 
 /** A fetch that authenticates against the hub's origin and retries transient failures. */
@@ -64,36 +55,38 @@ export function hubFetch(cfg: HubConfig, ctx: FetchContext): typeof fetch {
     if (token && !headers.has('authorization') && new URL(url).origin === hubOrigin) {
       headers.set('authorization', `Bearer ${token}`);
     }
-    for (let attempt = 0; ; attempt++) {
-      let resp: Response;
-      try {
-        resp = await inner(url, { ...init, headers });
-      } catch (e) {
-        if (isTransientNetworkError(e) && attempt < cfg.maxRetries) {
-          ctx.retries++;
-          await sleep(backoff(cfg, attempt, null));
-          continue;
+    return retryWithBackoff(
+      async (attempt) => {
+        let resp: Response;
+        try {
+          resp = await inner(url, { ...init, headers });
+        } catch (e) {
+          if (isTransientNetworkError(e) && attempt >= cfg.maxRetries) ctx.unreachable = true;
+          throw e;
         }
-        if (isTransientNetworkError(e)) ctx.unreachable = true;
-        throw e;
-      }
-      if (isTransientStatus(resp.status) && attempt < cfg.maxRetries) {
-        await resp.body?.cancel().catch(() => {});
-        ctx.retries++;
-        await sleep(backoff(cfg, attempt, resp.headers.get('retry-after')));
-        continue;
-      }
-      if (!resp.ok) {
-        ctx.lastFailure = {
-          status: resp.status,
-          url,
-          ...(resp.headers.get('x-error-code') ? { errorCode: resp.headers.get('x-error-code')! } : {}),
-          ...(resp.headers.get('x-error-message') ? { errorMessage: resp.headers.get('x-error-message')! } : {}),
-        };
-        if (isTransientStatus(resp.status)) ctx.unreachable = true;
-      }
-      return resp;
-    }
+        if (isTransientHttpStatus(resp.status) && attempt < cfg.maxRetries) {
+          await resp.body?.cancel().catch(() => {});
+          throw new TransientStatus(resp.headers.get('retry-after'));
+        }
+        if (!resp.ok) {
+          ctx.lastFailure = {
+            status: resp.status,
+            url,
+            ...(resp.headers.get('x-error-code') ? { errorCode: resp.headers.get('x-error-code')! } : {}),
+            ...(resp.headers.get('x-error-message') ? { errorMessage: resp.headers.get('x-error-message')! } : {}),
+          };
+          if (isTransientHttpStatus(resp.status)) ctx.unreachable = true;
+        }
+        return resp;
+      },
+      {
+        policy: hubPolicy(cfg),
+        maxRetries: cfg.maxRetries,
+        retryable: (e) => e instanceof TransientStatus || isTransientNetworkError(e),
+        retryAfter: (e) => (e instanceof TransientStatus ? e.retryAfter : null),
+        onRetry: () => ctx.retries++,
+      },
+    );
   };
   return wrapped as typeof fetch;
 }

@@ -263,3 +263,55 @@ test('options from a decoded runner config: SAELens names and suffixes per sae_i
   const [s] = expandSweep(single);
   t.is(wandbOptionsFromRunnerConfig(single).metricSuffix!(s!.sae_id), '');
 });
+
+// Issue #11 item 6: an unreachable W&B server used to hold the end of every run for the whole
+// closeTimeoutMs (60 s). When W&B never answered during the run, the end waits a few seconds.
+for (const mode of ['drop', '503'] as const) {
+  test(`W&B unreachable for the whole run (${mode === 'drop' ? 'dropped connections' : 'HTTP 503'}): the end waits a few seconds, not 60, and says what was not sent`, async (t) => {
+    const fake = await startFakeWandb({ apiKey: KEY });
+    t.teardown(() => fake.close());
+    fake.outage(60 * 60_000, mode); // real clock: unreachable for an hour
+    const warnings: string[] = [];
+    // Defaults: closeTimeoutMs 60 s, unansweredCloseTimeoutMs 5 s, backoff from 2 s.
+    const sink = wandbSink({ project: 'p', entity: 'e', id: 'down1', baseUrl: fake.url, apiKey: KEY, logFrequency: 1, warn: (m) => warnings.push(m) });
+    for (let i = 0; i < 12; i++) sink.next(step(i));
+    const t0 = Date.now();
+    sink.complete();
+    await sink.closed;
+    const waited = Date.now() - t0;
+    t.true(waited >= 4000 && waited < 15_000, `the end waited ${waited} ms`);
+    t.true(fake.outageRefusals >= 1, 'the sink did try');
+    t.is(sink.stats().state, 'failed');
+    t.is(sink.stats().sentLines, 0);
+    const gaveUp = warnings.filter((w) => /did not answer any request during the run/.test(w));
+    t.is(gaveUp.length, 1, warnings.join('\n'));
+    t.regex(gaveUp[0]!, /timed out 5 s after training ended/);
+    t.regex(gaveUp[0]!, /Not sent: 12 history lines, the run summary and the run's completion \(no run e\/p\/down1 was created on W&B\)/);
+    t.regex(gaveUp[0]!, new RegExp(fake.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    t.false(warnings.join('\n').includes(KEY));
+    t.is(fake.runs.size, 0);
+  });
+}
+
+test('W&B that answered during the run keeps the full close timeout: it comes back 1.5 s after the end, past the short bound, and gets everything', async (t) => {
+  const fake = await startFakeWandb({ apiKey: KEY });
+  t.teardown(() => fake.close());
+  const warnings: string[] = [];
+  const sink = wandbSink({
+    project: 'p', entity: 'e', id: 'late1', baseUrl: fake.url, apiKey: KEY, logFrequency: 1, heartbeatMs: 0,
+    minSendIntervalMs: 0, unansweredCloseTimeoutMs: 1000, retry: { initialDelayMs: 200, maxDelayMs: 400 },
+    warn: (m) => warnings.push(m),
+  });
+  sink.next(step(0));
+  await sink.flush();
+  fake.outage(60 * 60_000, 'drop');
+  for (let i = 1; i < 6; i++) sink.next(step(i));
+  sink.complete();
+  setTimeout(() => fake.endOutage(), 1500); // past unansweredCloseTimeoutMs, well within closeTimeoutMs
+  await sink.closed;
+  const run = fake.runs.get('e/p/late1')!;
+  t.is(run.history.length, 6);
+  t.true(run.complete);
+  t.is(sink.stats().state, 'finished');
+  t.false(warnings.some((w) => /did not answer/.test(w)), warnings.join('\n'));
+});
