@@ -52,6 +52,10 @@ export {
   perItemMse, sparsityTerm, ghostGradLoss, saeLosses, type LossOptions, type LossTerms, geometricMedian,
   type GeometricMedianResult, saeConfigToCfgJson, saeConfigFromCfgJson, logFeatureSparsity, writeSaeFolder,
   loadSaeSparsity, loadSae, SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, type WriteSaeFolderOptions,
+  parseRegistry, readRegistryFile, bundledRegistry, pretrainedRegistry, findRelease, findSae, BUNDLED_REGISTRY_PATH,
+  REGISTRY_ENV, type PretrainedSaeEntry, type PretrainedRelease, type PretrainedRegistry, type RegistryOptions,
+  fromPretrained, resolvePretrained, downloadSaeFolder, foldNormScalingFactor, SUPPORTED_PRETRAINED_LOADERS,
+  type PretrainedTarget, type FromPretrainedOptions, type PretrainedSae,
 } from './sae/index.js';
 
 // --- train ---
@@ -142,6 +146,10 @@ export {
   type LogitWeightOptions, featureDashboards, FeatureDashboardBuilder, chosenFeatureActs, nearestByDecoder,
   type DashboardData, type DashboardExample, type DashboardInterval, type FeatureDashboard,
   type FeatureDashboardOptions, type FeatureDashboardRun, type TokenValue,
+  readTokenizerVocab, pythonMatchRegExp, regexTokenSets, letterTokenSets, posTokenSets, nameTokenSets,
+  wordListTokenSets, mergeTokenSets, SAELENS_REGEX_SETS, type Vocab, type TokenSets, SAELENS_WORD_LISTS,
+  enrichmentScores, enrichmentScoresFromRows, enrichmentToLogScale, topFeaturesForSet, type EnrichmentScores,
+  manhattanPlotSvg, featureProjectionsSvg, type ManhattanPlotOptions, type ProjectionPlotInput,
 } from './analysis/index.js';
 
 // --- runners ---

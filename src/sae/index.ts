@@ -22,3 +22,9 @@ export {
   SPARSITY_PATH, type WriteSaeFolderOptions,
 } from './saeFolder.js';
 export { sparseDecodeMm, sparseGradEncode, encodeConstantInput } from './sparse.js';
+export {
+  parseRegistry, readRegistryFile, bundledRegistry, pretrainedRegistry, findRelease, findSae, BUNDLED_REGISTRY_PATH,
+  REGISTRY_ENV, type PretrainedSaeEntry, type PretrainedRelease, type PretrainedRegistry, type RegistryOptions,
+  fromPretrained, resolvePretrained, downloadSaeFolder, foldNormScalingFactor, SUPPORTED_PRETRAINED_LOADERS,
+  type PretrainedTarget, type FromPretrainedOptions, type PretrainedSae,
+} from './pretrained/index.js';
