@@ -18,16 +18,17 @@ test.before(async () => {
 });
 
 /** Fields a test SAE needs beyond its architecture's defaults (small k, matryoshka widths). */
-const OVERRIDES: Record<string, Record<string, unknown>> = {
+const OVERRIDES_: Record<string, Record<string, unknown>> = {
   topk: { k: 4 },
   batchtopk: { k: 4 },
   matryoshka_batchtopk: { k: 4, matryoshka_widths: [8, 24, 32] },
 };
 
-export function testConfig(name: string, dIn = 8, dSae = 32): SaeConfig {
+function testConfig(name: string, dIn = 8, dSae = 32): SaeConfig {
   const arch = architectureOf(name);
-  const fields = { ...tableDefaults(arch.fields), ...(OVERRIDES[name] ?? {}) };
-  return { ...DEFAULT_SAE_CONFIG, architecture: name, dIn, dSae, bDecInitMethod: 'zeros', archFields: name === 'standard' ? {} : fields };
+  const fields = { ...tableDefaults(arch.fields), ...(OVERRIDES_[name] ?? {}) };
+  const v15 = name === 'standard';
+  return { ...DEFAULT_SAE_CONFIG, architecture: name, dIn, dSae, bDecInitMethod: 'zeros', normalizeSaeDecoder: v15, archFields: v15 ? {} : fields };
 }
 
 test('the registry rejects a name registered twice and names the known ones for an unknown name', (t) => {

@@ -77,7 +77,10 @@ export interface TrainingForwardOutput {
   readonly saeOut: tf.Tensor2D;
   /** ‖x̂ − x‖² per row when the loss has it at hand (else the trainer computes it). */
   readonly perTokenL2?: tf.Tensor1D;
-  /** Scalars `afterStep` needs (e.g. the smallest positive activation), by name. */
+  /**
+   * Scalars `afterStep` needs (e.g. the smallest positive activation), by name. They are kept
+   * (tf.keep: they outlive the gradient scope); the caller disposes them.
+   */
   readonly stats?: Readonly<Record<string, tf.Scalar>>;
 }
 

@@ -14,9 +14,13 @@
  */
 import { ConfigError } from '../../errors.js';
 import type { Architecture } from './Architecture.js';
+import { batchtopk } from './batchtopk.js';
+import { matryoshkaBatchtopk } from './matryoshkaBatchtopk.js';
 import { standard } from './standard.js';
+import { standardV6 } from './standardV6.js';
+import { topk } from './topk.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [standard];
+export const ARCHITECTURES: readonly Architecture[] = [standard, standardV6, topk, batchtopk, matryoshkaBatchtopk];
 
 const BY_NAME: ReadonlyMap<string, Architecture> = (() => {
   checkUniqueNames(ARCHITECTURES);
