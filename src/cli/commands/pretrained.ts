@@ -1,15 +1,20 @@
 /**
- * `sae-rx pretrained SOURCE [SAE_PATH]`: a minimal loader of SAEs saved in SAELens's layout,
- * from a local folder or a Hugging Face Hub repo. Without SAE_PATH it lists the SAE folders
- * (those with a cfg.json) in SOURCE; with it (or when SOURCE is itself an SAE folder) it
- * fetches cfg.json, sae_weights.safetensors and sparsity.safetensors (if present), loads the
- * SAE and prints what it is.
+ * `sae-rx pretrained [RELEASE|SOURCE] [SAE_ID|SAE_PATH]`: SAEs by SAELens release name, or
+ * saved in SAELens's layout in a local folder or a Hugging Face Hub repo.
+ * - no argument: the releases of the registry (SAELens's list, plus --registry / SAE_RX_PRETRAINED_YAML);
+ * - RELEASE: its SAE ids, with L0, variance explained and Neuronpedia id where known;
+ * - RELEASE SAE_ID: loads it (fromPretrained: hub download, loader, overrides, norm folding);
+ * - SOURCE (a local folder, or a hub repo `owner/name` that is not a release): lists the SAE
+ *   folders (with a cfg.json) in it; with SAE_PATH (or when SOURCE is an SAE folder) loads one.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { hubConfig } from '../../hub/config.js';
-import { downloadHubFile, hubFileExists, listHubFiles } from '../../hub/download.js';
-import { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, loadSae, loadSaeSparsity } from '../../sae/saeFolder.js';
+import { listHubFiles } from '../../hub/download.js';
+import { fromPretrained } from '../../sae/pretrained/fromPretrained.js';
+import { pretrainedRegistry, type PretrainedRegistry, type PretrainedRelease } from '../../sae/pretrained/registry.js';
+import type { Sae } from '../../sae/Sae.js';
+import { SAE_CFG_PATH, loadSae, loadSaeSparsity } from '../../sae/saeFolder.js';
 import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
 import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
@@ -18,6 +23,7 @@ import type { Command } from './command.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'revision', type: 'string', valueName: 'REV', description: 'hub branch, tag or commit (default main)' },
+  { name: 'registry', type: 'string', valueName: 'FILE', description: 'a pretrained_saes.yaml of your own, added to the shipped list (also: SAE_RX_PRETRAINED_YAML, \':\'-separated)' },
 ];
 
 /** SAE folders (with cfg.json) under a local folder, relative to it, up to `depth` levels down. */
@@ -36,16 +42,26 @@ function localSaeFolders(root: string, depth = 4, rel = ''): string[] {
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const [source, saePath, ...extra] = args.positionals;
-  if (source === undefined || extra.length > 0) {
-    throw new UsageError('pretrained takes SOURCE (a local folder or a hub repo owner/name) and optionally SAE_PATH (a folder inside it)');
+  if (extra.length > 0) {
+    throw new UsageError('pretrained takes at most RELEASE SAE_ID (or SOURCE SAE_PATH, SOURCE a local folder or hub repo owner/name)');
   }
   const revision = typeof args.flags['revision'] === 'string' ? args.flags['revision'] : undefined;
+  const registryFile = typeof args.flags['registry'] === 'string' ? path.resolve(ctx.io.cwd, args.flags['registry']) : undefined;
+  const registry = (): PretrainedRegistry => {
+    const reg = pretrainedRegistry({ ...(registryFile ? { files: [registryFile] } : {}), env: ctx.io.env });
+    for (const w of reg.warnings) ctx.warn(w);
+    return reg;
+  };
+  if (source === undefined) {
+    listReleases(ctx, registry());
+    return 0;
+  }
   const local = path.resolve(ctx.io.cwd, source);
   const isLocal = existsSync(local);
-  if (!isLocal && !looksLikeRepo(source)) throw new UsageError(`pretrained: ${source} is neither a folder nor a hub repo id (owner/name)`);
   if (isLocal && revision !== undefined) throw new UsageError('--revision is for hub repos, not local folders');
 
   let saeDir: string | undefined;
+  let loaded: { sae: Sae; sparsity: Float32Array | null; extra: Record<string, unknown> } | undefined;
   if (isLocal) {
     const dir = saePath !== undefined ? path.join(local, saePath) : local;
     if (!existsSync(dir)) throw new UsageError(`no such SAE folder: ${path.join(source, saePath ?? '')}`);
@@ -56,24 +72,56 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
       return 0;
     }
   } else {
+    const reg = registry();
+    const release = reg.releases.get(source);
+    if (!release && !looksLikeRepo(source)) {
+      throw new UsageError(`pretrained: ${source} is not a release of the registry ('sae-rx pretrained' lists them), a folder, or a hub repo id (owner/name)`);
+    }
+    if (release && saePath === undefined) {
+      listReleaseSaes(ctx, release);
+      return 0;
+    }
     const hub = hubConfig({ warn: (m) => ctx.warn(m) }, ctx.io.env);
-    const ref = { repo: source, ...(revision ? { revision } : {}) };
-    if (saePath === undefined) {
+    if (!release && saePath === undefined) {
+      const ref = { repo: source, ...(revision ? { revision } : {}) };
       const files = await stage(`listing hub repo ${source}`, () => listHubFiles(ref, hub));
       const cfgs = files.filter((f) => f.type === 'file' && (f.path === SAE_CFG_PATH || f.path.endsWith(`/${SAE_CFG_PATH}`)));
       const dirs = cfgs.map((f) => path.posix.dirname(f.path));
-      if (dirs.length === 1 && dirs[0] === '.') saeDir = await download(ctx, ref, '', hub);
-      else {
+      if (!(dirs.length === 1 && dirs[0] === '.')) {
         listing(ctx, source, dirs);
         return 0;
       }
-    } else saeDir = await download(ctx, ref, saePath.replace(/^\/+|\/+$/g, ''), hub);
+    }
+    const id = saePath ?? '';
+    await cliBackend(ctx);
+    const p = await stage(release ? `loading ${source} ${id}` : `downloading ${source}${id ? `/${id}` : ''}`, () =>
+      fromPretrained(source, id, { registry: reg, hub, ...(revision ? { revision } : {}), warn: (m) => ctx.warn(m) }),
+    );
+    saeDir = p.folder;
+    loaded = {
+      sae: p.sae,
+      sparsity: p.sparsity,
+      extra: {
+        ...(release ? { release: source, sae_id: id, repo_id: p.target.repoId } : {}),
+        ...(p.target.entry?.neuronpedia !== undefined ? { neuronpedia_id: p.target.entry.neuronpedia } : {}),
+        ...(p.target.entry?.l0 !== undefined ? { expected_l0: p.target.entry.l0 } : {}),
+        ...(p.foldedNormScalingFactor !== undefined ? { folded_norm_scaling_factor: p.foldedNormScalingFactor } : {}),
+      },
+    };
   }
 
-  await cliBackend(ctx);
-  const sae = await stage(`loading the SAE in ${saeDir}`, () => loadSae(saeDir!));
+  if (!loaded) {
+    await cliBackend(ctx);
+    const sae = await stage(`loading the SAE in ${saeDir}`, () => loadSae(saeDir!));
+    try {
+      loaded = { sae, sparsity: await stage('reading the feature sparsity', () => loadSaeSparsity(saeDir!)), extra: {} };
+    } catch (e) {
+      sae.dispose();
+      throw e;
+    }
+  }
+  const { sae, sparsity } = loaded;
   try {
-    const sparsity = await stage('reading the feature sparsity', () => loadSaeSparsity(saeDir!));
     const c = sae.cfg;
     let dense: { dead: number; meanLog10: number } | undefined;
     if (sparsity) {
@@ -94,6 +142,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
       type: 'sae',
       source,
       path: saeDir,
+      ...loaded.extra,
       architecture: c.architecture,
       d_in: c.dIn,
       d_sae: c.dSae,
@@ -105,12 +154,15 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
       activation_fn: c.activationFn,
       ...(dense ? { dead_features: dense.dead, mean_log10_feature_density: dense.meanLog10 } : {}),
     };
+    const ex = loaded.extra;
     ctx.emit(
       rec,
       [
         `SAE ${saeDir}`,
+        ...(ex['release'] !== undefined ? [`  release ${String(ex['release'])}, id ${String(ex['sae_id'])} (${String(ex['repo_id'])})${ex['neuronpedia_id'] !== undefined ? `, Neuronpedia ${String(ex['neuronpedia_id'])}` : ''}`] : []),
         `  ${c.architecture}, d_in ${c.dIn}, d_sae ${c.dSae}, activation ${c.activationFn}`,
         `  reads ${c.modelName} at ${c.hookPoint}${c.hookPointHeadIndex !== null ? ` head ${c.hookPointHeadIndex}` : ''} (layer ${c.hookPointLayer}), context ${c.contextSize}`,
+        ...(ex['folded_norm_scaling_factor'] !== undefined ? [`  norm scaling factor ${String(ex['folded_norm_scaling_factor'])} folded into the weights`] : []),
         dense ? `  sparsity: ${dense.dead} features never fired, mean log10 density of the others ${dense.meanLog10.toFixed(3)}` : '  no sparsity.safetensors',
       ].join('\n'),
     );
@@ -118,6 +170,53 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     sae.dispose();
   }
   return 0;
+}
+
+function listReleases(ctx: CliContext, reg: PretrainedRegistry): void {
+  const rows = [...reg.releases.values()];
+  if (ctx.flags.json) {
+    for (const r of rows) {
+      ctx.record({ type: 'release', release: r.release, repo_id: r.repoId, model: r.model, conversion_func: r.conversionFunc, saes: r.saes.length, source: r.source });
+    }
+    return;
+  }
+  const w = Math.max(...rows.map((r) => r.release.length));
+  ctx.print(
+    [
+      `${rows.length} releases (list one's SAEs with 'sae-rx pretrained RELEASE'; load with 'sae-rx pretrained RELEASE SAE_ID'):`,
+      ...rows.map((r) => `  ${r.release.padEnd(w)}  ${r.model}, ${r.saes.length} SAEs, ${r.repoId}${r.conversionFunc ? ` [loader ${r.conversionFunc}]` : ''}`),
+    ].join('\n'),
+  );
+}
+
+function listReleaseSaes(ctx: CliContext, r: PretrainedRelease): void {
+  if (ctx.flags.json) {
+    for (const s of r.saes) {
+      ctx.record({
+        type: 'release_sae', release: r.release, id: s.id, path: s.path, repo_id: r.repoId,
+        ...(s.l0 !== undefined ? { l0: s.l0 } : {}),
+        ...(s.varianceExplained !== undefined ? { variance_explained: s.varianceExplained } : {}),
+        ...(s.neuronpedia !== undefined ? { neuronpedia: s.neuronpedia } : {}),
+      });
+    }
+    return;
+  }
+  const w = Math.max(...r.saes.map((s) => s.id.length));
+  ctx.print(
+    [
+      `${r.release}: ${r.saes.length} SAEs of ${r.model} in ${r.repoId}${r.conversionFunc ? ` (loader ${r.conversionFunc})` : ''}:`,
+      ...r.saes.map((s) =>
+        [
+          `  ${s.id.padEnd(w)}`,
+          s.l0 !== undefined ? `L0 ${s.l0}` : '',
+          s.varianceExplained !== undefined ? `var. expl. ${s.varianceExplained}` : '',
+          s.neuronpedia !== undefined ? `neuronpedia ${s.neuronpedia}` : '',
+        ]
+          .filter((x) => x !== '')
+          .join('  '),
+      ),
+    ].join('\n'),
+  );
 }
 
 function listing(ctx: CliContext, source: string, dirs: readonly string[]): void {
@@ -132,31 +231,20 @@ function listing(ctx: CliContext, source: string, dirs: readonly string[]): void
   );
 }
 
-/** Downloads an SAE folder's files from the hub into the cache; returns the local folder. */
-async function download(ctx: CliContext, ref: { repo: string; revision?: string }, dir: string, hub: ReturnType<typeof hubConfig>): Promise<string> {
-  const p = (f: string) => (dir ? `${dir}/${f}` : f);
-  return stage(`downloading ${ref.repo}${dir ? `/${dir}` : ''}`, async () => {
-    ctx.info(`fetching ${p(SAE_CFG_PATH)}, ${p(SAE_WEIGHTS_PATH)} from ${ref.repo}`);
-    const cfgFile = await downloadHubFile({ ...ref, path: p(SAE_CFG_PATH) }, hub);
-    const weights = await downloadHubFile({ ...ref, path: p(SAE_WEIGHTS_PATH) }, hub);
-    if (await hubFileExists({ ...ref, path: p(SPARSITY_PATH) }, hub)) await downloadHubFile({ ...ref, path: p(SPARSITY_PATH) }, hub);
-    // The files of one revision share a snapshot folder in the cache.
-    if (path.dirname(cfgFile) !== path.dirname(weights)) throw new Error(`${SAE_CFG_PATH} and ${SAE_WEIGHTS_PATH} landed in different cache folders`);
-    return path.dirname(cfgFile);
-  });
-}
-
 export const pretrained: Command = {
   name: 'pretrained',
-  usage: 'pretrained SOURCE [SAE_PATH]',
-  summary: 'list or load SAELens-layout SAEs from a local folder or a hub repo',
+  usage: 'pretrained [RELEASE [SAE_ID] | SOURCE [SAE_PATH]]',
+  summary: 'list or load SAEs by SAELens release name, or from a local folder or hub repo',
   flags: FLAGS,
   help: () => ({
-    usage: 'pretrained SOURCE [SAE_PATH] [--revision REV]',
+    usage: 'pretrained [RELEASE [SAE_ID] | SOURCE [SAE_PATH]] [--registry FILE] [--revision REV]',
     summary:
-      'SOURCE is a local folder or a Hugging Face Hub repo (owner/name). Without SAE_PATH, lists the SAE folders (cfg.json) in it;\n' +
-      'with SAE_PATH (or when SOURCE is an SAE folder), downloads cfg.json, sae_weights.safetensors and sparsity.safetensors\n' +
-      'into the HF cache, loads the SAE and prints its shape, hook point and sparsity. Honours HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE.',
+      'Without arguments, lists the releases of the pretrained-SAE registry (SAELens v6.18.0\'s pretrained_saes.yaml, plus\n' +
+      '--registry FILE and SAE_RX_PRETRAINED_YAML files). RELEASE lists its SAE ids (L0, variance explained, Neuronpedia id);\n' +
+      'RELEASE SAE_ID downloads and loads one as SAELens\'s from_pretrained does (loader sae_lens; config_overrides; norm\n' +
+      'scaling factor folded). SOURCE is a local folder or a hub repo (owner/name) not in the registry: without SAE_PATH, lists\n' +
+      'the SAE folders (cfg.json) in it; with SAE_PATH (or when SOURCE is an SAE folder) loads it. Prints shape, hook point and\n' +
+      'sparsity. Honours HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE.',
     flags: FLAGS,
   }),
   run,
