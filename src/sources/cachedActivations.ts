@@ -13,7 +13,10 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Observable, defer, from, mergeMap, type OperatorFunction } from 'rxjs';
 import { ConfigError, FileFormatError } from '../errors.js';
-import { SafetensorsFile } from '../io/safetensors.js';
+import { SafetensorsFile, decodeSafetensors } from '../io/safetensors.js';
+import { isStoreUrl, openStore } from '../store/openStore.js';
+import { prefetched } from '../store/prefetch.js';
+import type { Store } from '../store/Store.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { subscribeUpstream } from '../stream/subscribeUpstream.js';
 import { emitOrDispose } from '../stream/ownership.js';
@@ -203,6 +206,7 @@ export function cachedActivations(opts: CachedActivationsOptions): Observable<Ac
   if (trainingTokens !== undefined && !(Number.isInteger(trainingTokens) && trainingTokens >= 0))
     throw new ConfigError(`cachedActivations(): trainingTokens must be an integer ≥ 0, got ${trainingTokens}`);
   if (!Number.isInteger(startRow) || startRow < 0) throw new ConfigError(`cachedActivations(): startRow must be an integer ≥ 0, got ${startRow}`);
+  if (isStoreUrl(dir)) return storeCachedActivations(opts);
   return defer(() => from(readCacheManifest(dir))).pipe(
     mergeMap((m) => {
       checkCacheManifest(m, expect, dir);
@@ -262,6 +266,90 @@ export function cachedActivations(opts: CachedActivationsOptions): Observable<Ac
       );
     }),
   );
+}
+
+/** A cache's manifest in an object store (`s3://…`); only a finished cache has one. */
+export async function readStoreCacheManifest(store: Store): Promise<CacheManifest> {
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await store.get(CACHE_MANIFEST));
+  } catch (e) {
+    throw new FileFormatError(`${store.url}: not a finished activation cache (${(e as Error).message})`, { cause: e });
+  }
+  const m = JSON.parse(text) as CacheManifest;
+  if (m.format !== CACHE_FORMAT) throw new FileFormatError(`${store.url}/${CACHE_MANIFEST}: format is ${JSON.stringify(m.format)}, expected "${CACHE_FORMAT}"`);
+  return m;
+}
+
+/**
+ * `cachedActivations` over a store-hosted cache (`s3://bucket/prefix`, credentials from the AWS
+ * environment): the same rows in the same batches as from a local copy. Shards are read whole,
+ * with the next shard's read in flight while the current one is served (bounded prefetch: at
+ * most two shards in memory), each request retried through store outages.
+ */
+function storeCachedActivations(opts: CachedActivationsOptions): Observable<ActivationBatch> {
+  const { path: url, batchSize, expect = {}, trainingTokens, startRow = 0 } = opts;
+  return defer(() => {
+    const store = openStore(url);
+    return from(readStoreCacheManifest(store)).pipe(
+      mergeMap((m) => {
+        checkCacheManifest(m, expect, url);
+        if (trainingTokens !== undefined && m.total_tokens < trainingTokens)
+          throw new ConfigError(`cached activations at ${url}: only ${m.total_tokens} tokens in the store (${m.n_shards} shards), training_tokens is ${trainingTokens}`);
+        const end = trainingTokens ?? m.total_tokens;
+        const H = m.hook_points.length;
+        const D = m.d_in;
+        const rowLen = H * D;
+        return fromPull(
+          async function* () {
+            let row = Math.min(startRow, end);
+            const first = cachePosition(m, Math.min(row, m.total_tokens));
+            let offset = first.offset;
+            const shards: number[] = [];
+            for (let s = first.shard, seen = first.shard > 0 ? m.shard_tokens.slice(0, first.shard).reduce((a, b) => a + b, 0) : 0; s < m.n_shards && seen < end; seen += m.shard_tokens[s]!, s++)
+              shards.push(s);
+            const reads = shards.map((s) => async () => {
+              const key = `${s}.safetensors`;
+              const st = decodeSafetensors(await store.get(key), `${url}/${key}`);
+              const shape = st.info(CACHE_TENSOR).shape;
+              const n = shape[0]!;
+              if (n !== m.shard_tokens[s] || (shape.length === 3 ? shape[1] !== H || shape[2] !== D : shape[1] !== D))
+                throw new FileFormatError(`${url}/${key}: "${CACHE_TENSOR}" is [${shape}], the manifest says [${m.shard_tokens[s]}, ${H}, ${D}]`);
+              return st.float32(CACHE_TENSOR);
+            });
+            let data: Float32Array | undefined;
+            let filled = 0;
+            try {
+              for await (const rows of prefetched(reads, 1)) {
+                const n = rows.length / rowLen;
+                while (offset < n && row < end) {
+                  const want = Math.min(batchSize, end - row) - filled;
+                  const take = Math.min(want, n - offset);
+                  data ??= new Float32Array(Math.min(batchSize, end - row) * rowLen);
+                  data.set(rows.subarray(offset * rowLen, (offset + take) * rowLen), filled * rowLen);
+                  filled += take;
+                  offset += take;
+                  if (filled * rowLen === data.length) {
+                    const bn = filled;
+                    row += bn;
+                    const out = data;
+                    data = undefined;
+                    filled = 0;
+                    yield { acts: H === 1 ? tf.tensor2d(out, [bn, D]) : tf.tensor3d(out, [bn, H, D]), hooks: [...m.hook_points] } as ActivationBatch;
+                  }
+                }
+                offset = 0;
+                if (row >= end) break;
+              }
+            } finally {
+              await store.close();
+            }
+          },
+          { discard: (b) => b.acts.dispose() },
+        );
+      }),
+    );
+  });
 }
 
 /**

@@ -58,6 +58,8 @@ export interface FaultProxy {
   faults: number;
   /** Requests passed through. */
   passed: number;
+  /** Called for each request passed through; 'hold' keeps it open, unanswered and unforwarded (a writer stuck mid-upload). */
+  onRequest?: (method: string, url: string) => 'pass' | 'hold';
   /** Faults for `ms`, then passes again. */
   outage(mode: Exclude<FaultMode, 'pass'>, ms: number): Promise<void>;
   close(): Promise<void>;
@@ -92,6 +94,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (proxy.mode === 'reset') {
       proxy.faults++;
       req.socket.destroy();
+      return;
+    }
+    if (proxy.onRequest?.(req.method ?? '', req.url ?? '') === 'hold') {
+      req.resume();
       return;
     }
     proxy.passed++;

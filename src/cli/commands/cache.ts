@@ -13,9 +13,13 @@ import { fieldLines } from '../help.js';
 import { loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
 import { printConfig } from './printConfig.js';
+import { runDistributedCache } from './distributedCache.js';
+import { QUEUE_FLAGS } from './worker.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'dry-run', type: 'boolean', description: 'check the config and print it decoded (defaults filled); cache nothing' },
+  ...QUEUE_FLAGS,
+  { name: 'store', type: 'string', valueName: 'DIR|s3://B/P', description: 'with --queue: where the shards go (default new_cached_activations_path); every worker must reach it' },
 ];
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
@@ -28,6 +32,8 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     printConfig(ctx, 'cache_activations', encodeRunnerConfig(config), []);
     return 0;
   }
+  if (args.flags['queue'] !== undefined || ctx.io.env['SAE_RX_QUEUE']) return runDistributedCache(ctx, args, config);
+  if (args.flags['store'] !== undefined) throw new UsageError('--store is for distributed caching: give --queue redis://HOST:PORT too (or set new_cached_activations_path)');
   await cliBackend(ctx);
   ctx.info(`caching ${config.hook_point} activations of ${config.model_name} into ${config.new_cached_activations_path}`);
   const s = await stage('caching activations', () => runCacheActivations(config, { log: (l) => ctx.info(l) }));

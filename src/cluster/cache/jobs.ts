@@ -1,0 +1,151 @@
+/**
+ * The jobs of a distributed cache run, as a BullMQ flow under one parent:
+ *
+ *   cache-finalize  (promote the shards, write manifest.json, remove _work/)
+ *     └─ cache-shuffle  (SAELens's pairwise passes, resumable)
+ *          └─ cache-shard × n  (one shard each, any order, any worker)
+ *
+ * Every job is idempotent: a shard already in the store is never computed again, the shuffle
+ * continues from its last committed pass, finalize skips what it already did. Job ids are
+ * derived from the run, so submitting the same run again adds nothing that exists.
+ */
+import type { CacheActivationsRunnerConfig } from '../../config/cacheActivationsRunnerConfig.js';
+import { FileFormatError } from '../../errors.js';
+import { CACHE_FORMAT, CACHE_TENSOR, type CacheManifest } from '../../sources/cachedActivations.js';
+import type { Store } from '../../store/Store.js';
+import { cacheKeys, cachePlan } from './plan.js';
+import { type ComputedShard } from './shard.js';
+import { countPasses, readShuffleState, runShufflePasses } from './shuffle.js';
+
+export const CACHE_JOB = { shard: 'cache-shard', shuffle: 'cache-shuffle', finalize: 'cache-finalize' } as const;
+
+export interface CacheJobData {
+  /** The run's id (job ids and progress derive from it). */
+  readonly runId: string;
+  /** Where the cache goes: a folder or s3:// URL every worker can reach. */
+  readonly store: string;
+  /** The encoded runner config (snake_case, as in the file). */
+  readonly config: Record<string, unknown>;
+  readonly shard?: number;
+}
+
+/** The rows of a shard object, from its safetensors header (two ranged reads). */
+export async function shardRows(store: Store, key: string): Promise<number> {
+  const len = Number(new DataView((await store.getRange(key, 0, 8)).buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(await store.getRange(key, 8, 8 + len))) as Record<string, { shape?: number[] }>;
+  const shape = header[CACHE_TENSOR]?.shape;
+  if (!shape) throw new FileFormatError(`${store.url}/${key}: no "${CACHE_TENSOR}" tensor`);
+  return shape[0]!;
+}
+
+export interface ShardOutcome {
+  readonly shard: number;
+  readonly computed: boolean;
+  readonly tokens: number;
+}
+
+/**
+ * Shard i: skipped when the store has it (or its empty marker), else computed and put (one
+ * atomic object: the shard is committed when it appears).
+ */
+export async function runShardJob(
+  store: Store,
+  i: number,
+  compute: () => Promise<ComputedShard>,
+  log: (line: string) => void,
+): Promise<ShardOutcome> {
+  if ((await store.size(cacheKeys.shard(i))) !== undefined) {
+    log(`shard ${i} already committed; not computed again`);
+    return { shard: i, computed: false, tokens: await shardRows(store, cacheKeys.shard(i)) };
+  }
+  if ((await store.size(cacheKeys.empty(i))) !== undefined) return { shard: i, computed: false, tokens: 0 };
+  log(`computing shard ${i}`);
+  const s = await compute();
+  if (s.tokens === 0) {
+    await store.put(cacheKeys.empty(i), '');
+    log(`shard ${i} is empty: the dataset ended before it`);
+    return { shard: i, computed: true, tokens: 0 };
+  }
+  // a duplicate delivery (the job retaken while this worker was slow, not dead) may have committed it meanwhile
+  if ((await store.size(cacheKeys.shard(i))) !== undefined) {
+    log(`shard ${i} was committed by another worker meanwhile; this copy is discarded`);
+    return { shard: i, computed: true, tokens: s.tokens };
+  }
+  await store.put(cacheKeys.shard(i), s.bytes);
+  log(`committed shard ${i} (${s.tokens} tokens)`);
+  return { shard: i, computed: true, tokens: s.tokens };
+}
+
+/** The shards the run has: those before the first empty one (the dataset's end), with their rows. */
+async function presentShards(store: Store, nShards: number): Promise<number[]> {
+  const tokens: number[] = [];
+  let ended = false;
+  for (let i = 0; i < nShards; i++) {
+    if ((await store.size(cacheKeys.empty(i))) !== undefined) {
+      ended = true;
+      continue;
+    }
+    if (ended) throw new FileFormatError(`${store.url}: shard ${i} has activations but an earlier shard is empty`);
+    tokens.push(await shardRows(store, cacheKeys.shard(i)));
+  }
+  return tokens;
+}
+
+export async function runShuffleJob(
+  store: Store,
+  cfg: CacheActivationsRunnerConfig,
+  o: { onPass?: (done: number, total: number) => void; yieldEvery?: () => Promise<void> } = {},
+): Promise<{ passes: number }> {
+  if ((await store.size(cacheKeys.manifest)) !== undefined) return { passes: 0 };
+  const tokens = await presentShards(store, cachePlan(cfg).nShards);
+  const state = await runShufflePasses(store, cfg, tokens, o);
+  return { passes: state.done };
+}
+
+/** Moves every shard's last version to `{i}.safetensors`, writes manifest.json, removes `_work/`. */
+export async function runFinalizeJob(store: Store, cfg: CacheActivationsRunnerConfig): Promise<CacheManifest> {
+  const existing = await store.size(cacheKeys.manifest);
+  if (existing !== undefined) return JSON.parse(new TextDecoder().decode(await store.get(cacheKeys.manifest))) as CacheManifest;
+  const plan = cachePlan(cfg);
+  const state = await readShuffleState(store);
+  // shard sizes: from the work copies, or (after a finalize that died midway) the promoted ones
+  const shardTokens: number[] = [];
+  for (let i = 0; i < plan.nShards; i++) {
+    const cur = state?.current[i] ?? cacheKeys.shard(i);
+    if ((await store.size(cacheKeys.empty(i))) !== undefined) break;
+    if ((await store.size(cur)) !== undefined) {
+      shardTokens.push(await shardRows(store, cur));
+      await store.move(cur, cacheKeys.final(i));
+    } else if ((await store.size(cacheKeys.final(i))) !== undefined) shardTokens.push(await shardRows(store, cacheKeys.final(i)));
+    else throw new FileFormatError(`${store.url}: shard ${i} is neither in _work/ nor promoted`);
+  }
+  if (shardTokens.length === 0) throw new FileFormatError(`${store.url}: the activation source gave no activations; nothing was cached`);
+  const manifest: CacheManifest = {
+    format: CACHE_FORMAT,
+    version: 1,
+    model_name: cfg.model_name,
+    hook_points: [cfg.hook_point],
+    hook_point_head_index: cfg.hook_point_head_index,
+    dataset_path: cfg.dataset_path,
+    context_size: cfg.context_size,
+    d_in: cfg.d_in,
+    dtype: 'float32',
+    n_shards: shardTokens.length,
+    shard_tokens: shardTokens,
+    total_tokens: shardTokens.reduce((a, b) => a + b, 0),
+    shuffle: {
+      within_buffer: true,
+      seed: cfg.seed,
+      shuffle_every_n_buffers: cfg.shuffle_every_n_buffers,
+      n_shuffles_with_last_section: cfg.n_shuffles_with_last_section,
+      n_shuffles_in_entire_dir: cfg.n_shuffles_in_entire_dir,
+      n_shuffles_final: cfg.n_shuffles_final,
+      pairwise_passes: countPasses(cfg, shardTokens),
+    },
+    created_by: 'sae-rx cacheActivationsRunner',
+  };
+  // the manifest is the cache's commit marker: readers ignore a folder without one
+  await store.put(cacheKeys.manifest, JSON.stringify(manifest, null, 2) + '\n');
+  await store.delete(await store.list(cacheKeys.work));
+  return manifest;
+}

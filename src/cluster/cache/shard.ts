@@ -1,0 +1,76 @@
+/**
+ * One shard of a distributed cache, computed alone: the documents are packed into store
+ * batches exactly as in the single-process runner, the first i·n_batches_in_buffer batches are
+ * skipped before the model (tokenizing them is cheap; no forward pass), the next
+ * n_batches_in_buffer go through the model one by one, and the rows are permuted with the
+ * buffer generator as the runner's i-th buffer is. Same model batches, same permutation, same
+ * encoder: the same bytes as shard i of `sae-rx cache` on one machine.
+ */
+import { lastValueFrom, of, skip, take, toArray, type Observable } from 'rxjs';
+import type { CacheActivationsRunnerConfig } from '../../config/cacheActivationsRunnerConfig.js';
+import { ShapeError } from '../../errors.js';
+import { encodeSafetensors } from '../../io/safetensors.js';
+import type { HookedTransformer } from '../../model/HookedTransformer.js';
+import type { TextTokenizer } from '../../model/tokenizer.js';
+import { modelActivations } from '../../operators/modelActivations.js';
+import { packContext } from '../../operators/packContext.js';
+import { packOptionsFor } from '../../runners/languageModelRunner.js';
+import { CACHE_TENSOR } from '../../sources/cachedActivations.js';
+import type { ActivationBatch } from '../../stream/ActivationBatch.js';
+import type { Document } from '../../stream/Document.js';
+import { cachePlan } from './plan.js';
+import { permuteRows, permutationDraws, rngAfterDraws } from './replay.js';
+
+export interface ComputedShard {
+  /** The safetensors bytes; empty when the dataset ended before this shard. */
+  readonly bytes: Uint8Array;
+  readonly tokens: number;
+  readonly hooks: string[];
+}
+
+/** Gives the event loop a turn (BullMQ renews the job's lock on a timer between forward passes). */
+const yieldToTimers = () => new Promise<void>((r) => setImmediate(r));
+
+export async function computeShard(
+  cfg: CacheActivationsRunnerConfig,
+  i: number,
+  model: HookedTransformer,
+  tokenizer: TextTokenizer,
+  documents: Observable<Document>,
+): Promise<ComputedShard> {
+  const plan = cachePlan(cfg);
+  const tokenBatches = await lastValueFrom(
+    documents.pipe(packContext(packOptionsFor(cfg, model, tokenizer)), skip(i * plan.batchesPerShard), take(plan.batchesPerShard), toArray()),
+  );
+  const dIn = cfg.d_in;
+  let rows: Float32Array | undefined;
+  let hooks: string[] | undefined;
+  let filled = 0;
+  for (const tb of tokenBatches) {
+    await yieldToTimers();
+    const batches = await lastValueFrom(of(tb).pipe(modelActivations(model, { hooks: [cfg.hook_point], headIndex: cfg.hook_point_head_index, withTokens: false }), toArray()));
+    for (const b of batches as ActivationBatch[]) {
+      try {
+        const a = b.acts;
+        const H = a.rank === 3 ? a.shape[1]! : 1;
+        if ((a.rank !== 2 && a.rank !== 3) || a.shape[a.rank - 1] !== dIn)
+          throw new ShapeError(`cache shard ${i}: activations must be [n, ${dIn}] or [n, hooks, ${dIn}] (d_in ${dIn}), got [${a.shape}]`);
+        hooks ??= [...b.hooks];
+        rows ??= new Float32Array(plan.tokensPerShard * H * dIn);
+        const n = Math.min(a.shape[0]!, plan.tokensPerShard - filled);
+        rows.set((a.dataSync() as Float32Array).subarray(0, n * H * dIn), filled * H * dIn);
+        filled += n;
+      } finally {
+        b.acts.dispose();
+      }
+    }
+  }
+  if (!rows || filled === 0) return { bytes: new Uint8Array(0), tokens: 0, hooks: [cfg.hook_point] };
+  const H = hooks!.length;
+  const rowLen = H * dIn;
+  // the buffer generator after the permutations of the i full buffers before this one
+  const rng = rngAfterDraws(cfg.seed, i * permutationDraws(plan.tokensPerShard));
+  const shuffled = permuteRows(rows.subarray(0, filled * rowLen), rng.permutation(filled), rowLen);
+  const bytes = encodeSafetensors({ [CACHE_TENSOR]: { dtype: 'F32', shape: [filled, H, dIn], data: shuffled } });
+  return { bytes, tokens: filled, hooks: hooks! };
+}

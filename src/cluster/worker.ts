@@ -1,0 +1,145 @@
+/**
+ * `sae-rx worker`: takes jobs from the queue (any number of workers, on any number of machines)
+ * and runs them: cache shards, shuffle passes and finalization, sweep groups. Each job names
+ * its store, so a worker needs only the queue URL (and the store's credentials in its
+ * environment). Jobs are idempotent (see cache/jobs.ts, sweep/jobs.ts): a job whose worker died
+ * is taken again by another one once its lock expires (BullMQ's stalled-job check), and
+ * finishes without redoing what was committed.
+ */
+import { type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import * as os from 'node:os';
+import { decodeRunnerConfig } from '../config/runnerConfig.js';
+import { ConfigError } from '../errors.js';
+import type { HubConfig } from '../hub/config.js';
+import type { HookedTransformer } from '../model/HookedTransformer.js';
+import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
+import { datasetDocuments, loadRunnerModel } from '../runners/languageModelRunner.js';
+import { openStore } from '../store/openStore.js';
+import type { Store } from '../store/Store.js';
+import { CACHE_JOB, type CacheJobData, runFinalizeJob, runShardJob, runShuffleJob } from './cache/jobs.js';
+import { computeShard } from './cache/shard.js';
+import { DEFAULT_QUEUE_NAME, describeQueue, redisConnection } from './connection.js';
+
+export interface WorkerOptions {
+  readonly queue: string;
+  readonly queueName?: string;
+  /** Jobs at once in this process (default 1: one job per core is the usual layout). */
+  readonly concurrency?: number;
+  /** How long a job's lock lasts without renewal (ms, default 60 000): a dead worker's job is retaken after about this long. */
+  readonly lockMs?: number;
+  /** How often workers look for stalled jobs (ms, default lockMs / 2). */
+  readonly stalledIntervalMs?: number;
+  /** Name in logs and in the coordinator's "workers seen" (default host:pid). */
+  readonly name?: string;
+  readonly hub?: Partial<HubConfig>;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningWorker {
+  readonly name: string;
+  /** Stops taking jobs, waits for the running ones, frees the model and connections. */
+  close(): Promise<void>;
+}
+
+/** A model kept between jobs of the same model (loading it per shard would dominate small shards). */
+interface LoadedModel {
+  readonly name: string;
+  readonly model: HookedTransformer;
+  readonly tokenizer: TextTokenizer;
+}
+
+export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
+  const name = o.name ?? `${os.hostname()}:${process.pid}`;
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const lockMs = o.lockMs ?? 60_000;
+  let redisDown = false;
+  const conn: Redis = redisConnection(o.queue, {
+    onError: (e) => {
+      if (!redisDown) log(`worker ${name}: queue ${describeQueue(o.queue)} unreachable (${e.message}); reconnecting`);
+      redisDown = true;
+    },
+  });
+  conn.on('ready', () => {
+    if (redisDown) log(`worker ${name}: queue reachable again`);
+    redisDown = false;
+  });
+  const stores = new Map<string, Store>();
+  const storeOf = (url: string) => {
+    let s = stores.get(url);
+    if (!s) stores.set(url, (s = openStore(url, { ...(o.env ? { env: o.env } : {}) })));
+    return s;
+  };
+  let loaded: LoadedModel | undefined;
+  const modelFor = async (modelName: string): Promise<LoadedModel> => {
+    if (loaded?.name === modelName) return loaded;
+    loaded?.model.dispose();
+    loaded = undefined;
+    const { dir, model } = await loadRunnerModel(modelName, o.hub);
+    loaded = { name: modelName, model, tokenizer: loadTokenizer(dir) };
+    return loaded;
+  };
+
+  const process_ = async (job: Job): Promise<unknown> => {
+    const tag = `[${name}] ${job.name} ${job.id}`;
+    const jlog = (l: string) => log(`${tag}: ${l}`);
+    switch (job.name) {
+      case CACHE_JOB.shard: {
+        const d = job.data as CacheJobData;
+        const cfg = decodeRunnerConfig(d.config, 'cache_activations');
+        const r = await runShardJob(storeOf(d.store), d.shard!, async () => {
+          const m = await modelFor(cfg.model_name);
+          return computeShard(cfg, d.shard!, m.model, m.tokenizer, datasetDocuments(cfg, o.hub));
+        }, jlog);
+        return { ...r, worker: name };
+      }
+      case CACHE_JOB.shuffle: {
+        const d = job.data as CacheJobData;
+        const cfg = decodeRunnerConfig(d.config, 'cache_activations');
+        const r = await runShuffleJob(storeOf(d.store), cfg, {
+          onPass: (done, total) => void job.updateProgress({ done, total }).catch(() => {}),
+          yieldEvery: () => new Promise((res) => setImmediate(res)),
+        });
+        jlog(`shuffle passes done (${r.passes})`);
+        return { ...r, worker: name };
+      }
+      case CACHE_JOB.finalize: {
+        const d = job.data as CacheJobData;
+        const cfg = decodeRunnerConfig(d.config, 'cache_activations');
+        const m = await runFinalizeJob(storeOf(d.store), cfg);
+        jlog(`manifest.json written: ${m.n_shards} shards, ${m.total_tokens} tokens`);
+        return { shards: m.n_shards, tokens: m.total_tokens, worker: name };
+      }
+      // SWEEP_CASES
+      default:
+        throw new ConfigError(`worker: unknown job kind ${JSON.stringify(job.name)} (a newer sae-rx submitted it?)`);
+    }
+  };
+
+  const worker = new Worker(o.queueName ?? DEFAULT_QUEUE_NAME, process_, {
+    connection: conn,
+    concurrency: o.concurrency ?? 1,
+    lockDuration: lockMs,
+    stalledInterval: o.stalledIntervalMs ?? Math.max(1000, Math.floor(lockMs / 2)),
+    maxStalledCount: 10,
+    name,
+    autorun: true,
+  });
+  worker.on('error', (e) => {
+    if (!redisDown) log(`worker ${name}: ${e.message}`);
+  });
+  worker.on('failed', (job, e) => log(`[${name}] ${job?.name} ${job?.id} failed (attempt ${job?.attemptsMade}): ${e.message}`));
+  await worker.waitUntilReady();
+  log(`worker ${name} on ${describeQueue(o.queue)} (queue "${o.queueName ?? DEFAULT_QUEUE_NAME}", ${o.concurrency ?? 1} at a time, lock ${lockMs / 1000} s)`);
+  return {
+    name,
+    close: async () => {
+      await worker.close();
+      loaded?.model.dispose();
+      loaded = undefined;
+      for (const s of stores.values()) await s.close();
+      conn.disconnect();
+    },
+  };
+}
