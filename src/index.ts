@@ -163,3 +163,6 @@ export {
   type CacheActivationsRunnerOptions, type CacheActivationsSummary, type RunCacheActivationsOptions,
 } from './runners/cacheActivationsRunner.js';
 export { toSaeConfig, toTrainerConfig } from './runners/configMapping.js';
+export {
+  loadSession, type SessionSaeSpec, type LoadSessionOptions, type SessionSae, type SessionSettings, type Session,
+} from './runners/sessionLoader.js';
