@@ -9,8 +9,12 @@ export {
 export {
   cleanTokenString, logitWeights, neuronpediaExport, neuronpediaSkippedIndexes, DEFAULT_SPARSITY_THRESHOLD,
   type FeatureLogits, type NeuronpediaActivation, type NeuronpediaFeature, type NeuronpediaBatch,
-  type NeuronpediaExportInput,
+  type NeuronpediaExportInput, OUT_OF_RANGE_TOKEN, npRound3,
 } from './neuronpedia.js';
+export {
+  saeVisFeatureData, saeVisHistogram, linspace32, type SaeVisInputs, type SaeVisOptions, type SaeVisFeature,
+  type SaeVisGroup, type SaeVisSequence, type SaeVisHistogram,
+} from './saeVisFeatureData.js';
 export {
   isHeadHook, histogram, runEvals, type EvalTokens, type RunEvalsOptions, type EvalResult,
 } from './evals.js';

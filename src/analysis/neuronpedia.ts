@@ -1,13 +1,15 @@
 /**
- * Export of feature dashboards in the JSON that SAELens's Neuronpedia runner uploads
- * (`batch-N.json`: model_id, layer, sae_id, features[] with top activations and logit tables;
- * plus `skipped_indexes.json` for features too sparse to show). Field names are Neuronpedia's.
+ * Export of feature dashboards in the files SAELens v1.5's Neuronpedia runner writes
+ * (`sae_lens/analysis/neuronpedia_runner.py`): `batch-N.json` (model_id, layer, sae_id,
+ * features[] from sae_vis's feature data: tables, logit tables and histograms, activation groups
+ * with per-token logit contributions and loss changes) and `skipped_indexes.json` for features
+ * too sparse to show. Keys, key order, rounding and token strings are the runner's.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import type { Histogram } from '../stream/TrainEvent.js';
 import { histogram } from './evals.js';
-import type { FeatureTopActivations } from './topActivations.js';
+import type { SaeVisFeature } from './saeVisFeatureData.js';
 
 /** SAELens's default: features with log10 density at or below -5 are skipped. */
 export const DEFAULT_SPARSITY_THRESHOLD = -5;
@@ -32,8 +34,6 @@ export function cleanTokenString(s: string): string {
   for (const [from, to] of TOKEN_ANOMALIES) out = out.split(from).join(to);
   return out;
 }
-
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export interface FeatureLogits {
   readonly feature: number;
@@ -81,11 +81,23 @@ export function logitWeights(wDec: tf.Tensor2D, wU: tf.Tensor2D, features: reado
   });
 }
 
+/** SAELens's stand-in for token ids past the tokenizer's vocabulary. */
+export const OUT_OF_RANGE_TOKEN = '<|outofrange|>';
+
+/** numpy's `np.round(x, 3)` (scale, round half to even, unscale), which the runner applies to every list. */
+export function npRound3(x: number): number {
+  const y = x * 1000;
+  let r = Math.round(y);
+  if (r - y === 0.5 && r % 2 !== 0) r -= 1;
+  return r / 1000 + 0; // no -0: JSON writes it as 0 anyway
+}
+const roundList = (xs: readonly number[]) => xs.map(npRound3);
+
 export interface NeuronpediaActivation {
   binMin: number;
   binMax: number;
   binContains: number;
-  /** JSON string {"pos": [...], "neg": [...]}, one entry per token (empty objects when unknown). */
+  /** JSON string {"pos": [{t, v}...], "neg": [...]}, one entry per token. */
   logitContributions: string;
   tokens: string[];
   values: number[];
@@ -93,8 +105,18 @@ export interface NeuronpediaActivation {
   lossValues: number[];
 }
 
+/** One feature of a batch file, keys in the runner's order. */
 export interface NeuronpediaFeature {
   featureIndex: number;
+  neuron_alignment_indices: number[];
+  neuron_alignment_values: number[];
+  neuron_alignment_l1: number[];
+  correlated_neurons_indices: number[];
+  correlated_neurons_l1: number[];
+  correlated_neurons_pearson: number[];
+  correlated_features_indices: number[];
+  correlated_features_l1: number[];
+  correlated_features_pearson: number[];
   neg_str: string[];
   neg_values: number[];
   pos_str: string[];
@@ -121,57 +143,78 @@ export interface NeuronpediaExportInput {
   readonly modelId: string;
   readonly layer: number | string;
   readonly saeId: string;
-  /** Top activations per feature (from `topActivations`). */
-  readonly features: readonly FeatureTopActivations[];
-  /** Token id → vocab string (cleaned with `cleanTokenString`). */
-  readonly decode: (tokenId: number) => string;
-  /** Firing frequency per feature, indexed by feature (e.g. `featureDensity(...).frequency`). */
-  readonly frequency?: ArrayLike<number>;
-  /** Logit tables (from `logitWeights`), matched by feature. */
-  readonly logits?: readonly FeatureLogits[];
-  /** Histograms of each feature's non-zero activations, by feature. */
-  readonly activationHistograms?: ReadonlyMap<number, Histogram>;
-  /** Tokens the dashboards were computed on. */
-  readonly numTokens?: number;
-  readonly nBatchesToSampleFrom?: number;
-  readonly nPromptsToSelect?: number;
+  /** sae_vis feature data of the batch's features (`saeVisFeatureData`). */
+  readonly features: readonly SaeVisFeature[];
+  /** Vocabulary strings by token id, before cleaning (the tokenizer's vocab); ids past it are out of range. */
+  readonly vocab: readonly string[];
+  /** The model's d_vocab (ids from vocab.length to d_vocab - 1 are `<|outofrange|>`, as the runner pads them). */
+  readonly dVocab: number;
+  readonly nBatchesToSampleFrom: number;
+  readonly nPromptsToSelect: number;
 }
 
-const centers = (h: Histogram) => h.edges.slice(0, -1).map((e, i) => r3((e + h.edges[i + 1]!) / 2));
+/** Bin fields of a sequence group, parsed from its sae_vis title exactly as the runner does. */
+function groupBins(title: string): { binMin: number; binMax: number; binContains: number } {
+  if (title.includes('TOP ACTIVATIONS')) return { binMin: -1, binMax: Number(title.split(' = ').pop()), binContains: -1 };
+  if (title.includes('INTERVAL')) {
+    const [first, second] = title.split('<br>') as [string, string];
+    const a = first.split(' ');
+    const b = second.split(' ');
+    return { binMin: Number(a[1]), binMax: Number(a[a.length - 1]), binContains: Number(b[b.length - 1]!.replace(/%+$/, '')) / 100 };
+  }
+  return { binMin: 0, binMax: 0, binContains: 0 };
+}
 
-/** One Neuronpedia batch file's JSON object (write it with JSON.stringify). */
+/**
+ * One `batch-N.json` object of SAELens v1.5's Neuronpedia runner (write it with JSON.stringify):
+ * the same keys in the same order, the same rounding (np.round to 3 decimals), the same token
+ * strings (vocab with Ġ/Ċ/… replaced, `<|outofrange|>` past the vocabulary).
+ */
 export function neuronpediaExport(input: NeuronpediaExportInput): NeuronpediaBatch {
-  const logits = new Map((input.logits ?? []).map((l) => [l.feature, l]));
-  const str = (id: number) => cleanTokenString(input.decode(id));
-  const features = input.features.map((ft): NeuronpediaFeature => {
-    const lg = logits.get(ft.feature);
-    const ah = input.activationHistograms?.get(ft.feature);
-    const activations = ft.examples.map((ex): NeuronpediaActivation => {
-      const values = ex.values.map(r3);
-      return {
-        // SAELens marks the top-activations group with binMin = binContains = -1, binMax = its max
-        binMin: -1,
-        binMax: r3(ft.examples[0]?.value ?? ex.value),
-        binContains: -1,
-        logitContributions: JSON.stringify({ pos: ex.tokens.map(() => ({})), neg: ex.tokens.map(() => ({})) }),
-        tokens: ex.tokens.map(str),
-        values,
-        maxValue: Math.max(...values),
-        lossValues: [],
-      };
-    });
+  const cleaned = input.vocab.map(cleanTokenString);
+  const str = (id: number) => (id < input.dVocab && id < cleaned.length ? cleaned[id]! : id < input.dVocab ? OUT_OF_RANGE_TOKEN : OUT_OF_RANGE_TOKEN);
+  const features = input.features.map((fd): NeuronpediaFeature => {
+    const t = fd.tables;
+    const title = fd.actsHistogram.title;
+    const activations: NeuronpediaActivation[] = [];
+    for (const g of fd.groups) {
+      const bins = groupBins(g.title);
+      for (const sd of g.sequences) {
+        const values = roundList(sd.featActs);
+        activations.push({
+          ...bins,
+          logitContributions: JSON.stringify({
+            pos: sd.topTokenIds.map((ids, i) => (ids.length > 0 ? { t: ids.map(str), v: roundList(sd.topLogits[i]!) } : {})),
+            neg: sd.bottomTokenIds.map((ids, i) => (ids.length > 0 ? { t: ids.map(str), v: roundList(sd.bottomLogits[i]!) } : {})),
+          }),
+          tokens: sd.tokenIds.map(str),
+          values,
+          maxValue: Math.max(...values),
+          lossValues: roundList(sd.lossContribution),
+        });
+      }
+    }
     return {
-      featureIndex: ft.feature,
-      neg_str: lg ? lg.bottomIds.map(str) : [],
-      neg_values: lg ? lg.bottomValues.map(r3) : [],
-      pos_str: lg ? lg.topIds.map(str) : [],
-      pos_values: lg ? lg.topValues.map(r3) : [],
-      frac_nonzero: input.frequency ? Number(input.frequency[ft.feature] ?? 0) : 0,
-      freq_hist_data_bar_values: ah ? centers(ah) : [],
-      freq_hist_data_bar_heights: ah ? ah.counts.map(r3) : [],
-      logits_hist_data_bar_heights: lg ? lg.histogram.counts.map(r3) : [],
-      logits_hist_data_bar_values: lg ? centers(lg.histogram) : [],
-      num_tokens_for_dashboard: input.numTokens ?? input.nPromptsToSelect ?? 0,
+      featureIndex: fd.feature,
+      neuron_alignment_indices: t.neuronAlignmentIndices,
+      neuron_alignment_values: roundList(t.neuronAlignmentValues),
+      neuron_alignment_l1: roundList(t.neuronAlignmentL1),
+      correlated_neurons_indices: t.correlatedNeuronsIndices,
+      correlated_neurons_l1: roundList(t.correlatedNeuronsCossim),
+      correlated_neurons_pearson: roundList(t.correlatedNeuronsPearson),
+      correlated_features_indices: t.correlatedFeaturesIndices,
+      correlated_features_l1: roundList(t.correlatedFeaturesCossim),
+      correlated_features_pearson: roundList(t.correlatedFeaturesPearson),
+      neg_str: fd.logitsTable.bottomIds.map(str),
+      neg_values: roundList(fd.logitsTable.bottomValues),
+      pos_str: fd.logitsTable.topIds.map(str),
+      pos_values: roundList(fd.logitsTable.topValues),
+      frac_nonzero: title !== null ? Number(title.split(' = ')[1]!.split('%')[0]) / 100 : 0,
+      freq_hist_data_bar_values: roundList(fd.actsHistogram.barValues),
+      freq_hist_data_bar_heights: roundList(fd.actsHistogram.barHeights),
+      logits_hist_data_bar_heights: roundList(fd.logitsHistogram.barHeights),
+      logits_hist_data_bar_values: roundList(fd.logitsHistogram.barValues),
+      num_tokens_for_dashboard: input.nPromptsToSelect,
       activations,
     };
   });
@@ -180,8 +223,8 @@ export function neuronpediaExport(input: NeuronpediaExportInput): NeuronpediaBat
     layer: String(input.layer),
     sae_id: input.saeId,
     features,
-    n_batches_to_sample_from: input.nBatchesToSampleFrom ?? 0,
-    n_prompts_to_select: input.nPromptsToSelect ?? 0,
+    n_batches_to_sample_from: input.nBatchesToSampleFrom,
+    n_prompts_to_select: input.nPromptsToSelect,
   };
 }
 
