@@ -15,6 +15,7 @@ export {
   saeVisFeatureData, saeVisHistogram, linspace32, type SaeVisInputs, type SaeVisOptions, type SaeVisFeature,
   type SaeVisGroup, type SaeVisSequence, type SaeVisHistogram,
 } from './saeVisFeatureData.js';
+export { runNeuronpedia, arraySplit, type NeuronpediaRunOptions } from './neuronpediaRunner.js';
 export {
   isHeadHook, histogram, runEvals, type EvalTokens, type RunEvalsOptions, type EvalResult,
 } from './evals.js';

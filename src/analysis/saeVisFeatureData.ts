@@ -138,11 +138,28 @@ export function saeVisHistogram(data: ArrayLike<number>, nBins: number): SaeVisH
   return { barHeights: heights, barValues };
 }
 
-/** Indices of the k largest (or smallest) values, ties by index (torch.topk on CPU). */
+/**
+ * Indices of the k largest (or smallest) values, largest first (smallest first), ties by index;
+ * one scan with a small sorted buffer: k is a handful, the input up to a vocabulary.
+ */
 function topk(values: ArrayLike<number>, k: number, largest: boolean): number[] {
-  const idx = Array.from({ length: values.length }, (_, i) => i);
-  idx.sort((a, b) => (largest ? values[b]! - values[a]! : values[a]! - values[b]!) || a - b);
-  return idx.slice(0, Math.min(k, values.length));
+  const kk = Math.min(k, values.length);
+  const idx: number[] = [];
+  const val: number[] = [];
+  const before = (a: number, b: number) => (largest ? a > b : a < b);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (idx.length === kk && !before(v, val[kk - 1]!)) continue;
+    let at = idx.length === kk ? kk - 1 : idx.length;
+    while (at > 0 && before(v, val[at - 1]!)) at--;
+    idx.splice(at, 0, i);
+    val.splice(at, 0, v);
+    if (idx.length > kk) {
+      idx.pop();
+      val.pop();
+    }
+  }
+  return idx;
 }
 
 /** Pearson and cosine similarity of each x row with each y row, with sae_vis's 1e-6 in the denominators. */
@@ -271,12 +288,19 @@ export function saeVisFeatureData(inp: SaeVisInputs, opts: SaeVisOptions = {}): 
  * get_sequences_data with buffer=None, compute_buffer=True).
  */
 function sequenceData(inp: SaeVisInputs, i: number, bold: readonly number[], k: number, dModel: number, V: number): SaeVisSequence[] {
+  const L = inp.seqLen;
+  // with buffer=None a sequence is its whole row: compute each row once
+  const uniq = [...new Set(bold.map((t) => Math.floor(t / L)))];
+  const byRow = new Map(rowData(inp, i, uniq, k, dModel, V).map((d, j) => [uniq[j]!, d]));
+  return bold.map((t) => ({ ...byRow.get(Math.floor(t / L))!, position: t % L }));
+}
+
+function rowData(inp: SaeVisInputs, i: number, rows: readonly number[], k: number, dModel: number, V: number): SaeVisSequence[] {
   const { seqLen: L, features } = inp;
   const F = features.length;
-  const n = bold.length;
+  const n = rows.length;
   if (n === 0) return [];
   const W = L - 1;
-  const rows = bold.map((t) => Math.floor(t / L));
   // activations before ablation (positions 0..L-2) and the residual there
   const pre = new Float32Array(n * W);
   const resid = new Float32Array(n * W * dModel);
@@ -306,8 +330,7 @@ function sequenceData(inp: SaeVisInputs, i: number, bold: readonly number[], k: 
   // unless no token of any bold sequence has one
   let anyMask = false;
   for (let j = 0; j < n * W; j++) if (Math.abs(pre[j]!) > 1e-5) anyMask = true;
-  return bold.map((t, b) => {
-    const r = rows[b]!;
+  return rows.map((r, b) => {
     const tops: number[][] = [], topV: number[][] = [], bots: number[][] = [], botV: number[][] = [];
     for (let p = 0; p < W; p++) {
       const j = b * W + p;
@@ -327,7 +350,7 @@ function sequenceData(inp: SaeVisInputs, i: number, bold: readonly number[], k: 
     }
     return {
       row: r,
-      position: t % L,
+      position: 0,
       tokenIds: Array.from(inp.tokens.subarray(r * L + 1, r * L + L)),
       featActs: Array.from({ length: W }, (_, p) => Number(inp.featureActs[(r * L + p + 1) * F + i]!.toFixed(4))),
       lossContribution: Array.from(lv.subarray(b * W, (b + 1) * W)),
