@@ -4,6 +4,7 @@
  * drift from what the decoder accepts.
  */
 import { type FieldTable, defaultOf } from '../config/fields.js';
+import { ARCHITECTURES } from '../sae/architectures/registry.js';
 import type { FlagSpec } from './args.js';
 import { GLOBAL_FLAGS } from './args.js';
 
@@ -33,6 +34,20 @@ export function fieldLines(table: FieldTable): string[] {
   const w1 = Math.max(...rows.map((r) => r.flag.length));
   const w2 = Math.min(60, Math.max(...rows.map((r) => r.expected.length)));
   return rows.map((r) => `  ${r.flag.padEnd(w1)}  ${r.expected.padEnd(w2)}  default ${r.dflt}`);
+}
+
+/**
+ * The SAE architectures a runner config can name (`architecture:` in a flat config or in a
+ * SAELens 6 `sae:` block), each with its own fields and their defaults.
+ */
+export function architectureLines(): string[] {
+  const out: string[] = [];
+  for (const a of ARCHITECTURES) {
+    out.push(`  ${a.name}: ${a.summary}`);
+    const fields = fieldLines(a.fields);
+    out.push(...(fields.length > 0 ? fields.map((l) => `  ${l}`) : ['    (the runner fields above: l1_coefficient, lp_norm, ghost grads, decoder init, fine-tuning)']));
+  }
+  return out;
 }
 
 export interface CommandHelp {

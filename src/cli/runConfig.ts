@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { closestKey } from '../config/fields.js';
-import { FIELD_TABLES, applyOverrides, loadConfigFile } from '../config/files.js';
+import { applyOverrides, loadConfigFile, runnerFieldTable } from '../config/files.js';
 import { LANGUAGE_MODEL_FIELDS } from '../config/languageModelRunnerConfig.js';
 import { type RunnerConfigs, type RunnerKind, decodeRunnerConfig } from '../config/runnerConfig.js';
 import { TOY_MODEL_FIELDS } from '../config/toyModelRunnerConfig.js';
@@ -75,7 +75,7 @@ export async function loadRunConfig<K extends RunnerKind>(
   if (kind === undefined) {
     kind = kinds.includes('toy_model' as K) && TOY_ONLY_KEYS.some((k) => k in raw) ? 'toy_model' : kinds[0]!;
   }
-  const { overrides, positionals } = configOverrides(command, args.rest, FIELD_TABLES[kind], flags);
+  const { overrides, positionals } = configOverrides(command, args.rest, runnerFieldTable(kind), flags);
   const merged = applyOverrides(raw, overrides, kind);
   const config = decodeRunnerConfig(merged, kind) as RunnerConfigs[K];
   return { kind: kind as K, file: abs, raw: merged, config, extraPositionals: positionals };

@@ -7,7 +7,9 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { CACHE_ACTIVATIONS_FIELDS } from './cacheActivationsRunnerConfig.js';
-import { type FieldTable, isPlainObject, toSnakeCase } from './fields.js';
+import { architectureFieldTables, V15_STANDARD } from './architectureFields.js';
+import { NonEmptyStr } from './codecs.js';
+import { type FieldSpec, type FieldTable, isPlainObject, toSnakeCase } from './fields.js';
 import { LANGUAGE_MODEL_FIELDS } from './languageModelRunnerConfig.js';
 import type { RunnerKind } from './runnerConfig.js';
 import { TOY_MODEL_FIELDS } from './toyModelRunnerConfig.js';
@@ -18,6 +20,19 @@ export const FIELD_TABLES: Record<RunnerKind, FieldTable> = {
   cache_activations: CACHE_ACTIVATIONS_FIELDS,
   toy_model: TOY_MODEL_FIELDS,
 };
+
+/**
+ * The fields a runner config of `kind` accepts: its own, `architecture`, and every registered
+ * architecture's fields (which one applies is checked when the config is decoded). What
+ * command-line overrides and `--help` go by.
+ */
+export function runnerFieldTable(kind: RunnerKind): FieldTable {
+  const out: Record<string, FieldSpec> = { ...FIELD_TABLES[kind] };
+  if (kind === 'cache_activations') return out;
+  out['architecture'] = { codec: NonEmptyStr, default: V15_STANDARD };
+  for (const t of architectureFieldTables().values()) for (const [k, spec] of Object.entries(t)) if (!(k in out)) out[k] = spec;
+  return out;
+}
 
 // YAML 1.2 reads `1_000_000` as a string; Python users write it (PyYAML and Python accept it).
 const GROUPED_NUMBER = /^[+-]?\d+(_\d+)+(\.\d+)?([eE][+-]?\d+)?$/;
@@ -86,7 +101,7 @@ export function applyOverrides(
   overrides: Readonly<Record<string, string>>,
   kind: RunnerKind = 'language_model',
 ): Record<string, unknown> {
-  const table = FIELD_TABLES[kind];
+  const table = runnerFieldTable(kind);
   const out: Record<string, unknown> = structuredClone(raw);
   for (const [flag, text] of Object.entries(overrides)) {
     const path = flag.replace(/^-+/, '').split('.');

@@ -18,6 +18,8 @@ import {
 import { type ConfigProblem, type FieldTable, RunnerConfigError, decodeFields, isPlainObject } from './fields.js';
 import { hookLayerMismatch, hookNameProblems, layerOfHookName } from './hookPoint.js';
 import { pyExp3, pyStr } from './pyFormat.js';
+import { takeArchitectureFields } from './architectureFields.js';
+import { flattenSaelens6RunnerConfig, isSaelens6RunnerConfig } from './saelens6RunnerConfig.js';
 
 /** The SAELens version whose numerics and cfg.json sae-rx follows. */
 export const SAE_LENS_VERSION = '1.5.0';
@@ -37,6 +39,12 @@ export const NORMALIZE_ACTIVATIONS = ['none', 'expected_average_only_in'] as con
 
 /** A decoded runner config: SAELens's fields after __post_init__; list values are sweeps. */
 export interface LanguageModelSaeRunnerConfig {
+  /**
+   * The SAE architecture (src/sae/architectures/): 'standard' (SAELens v1.5's, the default) or a
+   * registered one; its own fields (SAELens 6 names: k, aux_loss_coefficient, …) sit at the top
+   * level of the decoded config beside the runner's. Absent for v1.5's standard SAE.
+   */
+  architecture?: string;
   // Data generating function (model + training distribution)
   model_name: string;
   model_class_name: (typeof MODEL_CLASS_NAMES)[number];
@@ -335,9 +343,14 @@ export function decodeLanguageModelFields(raw: unknown, opts: DecodeOptions = {}
   if (!isPlainObject(raw)) {
     throw new RunnerConfigError(what, [{ path: '(root)', message: `expected an object of settings, got ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw}` }]);
   }
-  const { values: v, given, problems } = decodeFields(raw, LANGUAGE_MODEL_FIELDS, LANGUAGE_MODEL_DERIVED_KEYS);
+  // A SAELens 6 runner config (nested `sae:` block) becomes the flat form first.
+  const six = isSaelens6RunnerConfig(raw) ? flattenSaelens6RunnerConfig(raw) : { flat: raw, problems: [] };
+  const arch = takeArchitectureFields(six.flat, LANGUAGE_MODEL_FIELDS);
+  const { values: v, given, problems } = decodeFields(arch.rest, LANGUAGE_MODEL_FIELDS, LANGUAGE_MODEL_DERIVED_KEYS);
+  problems.unshift(...six.problems, ...arch.problems);
   if (problems.length === 0) problems.push(...crossFieldProblems(v, given));
   if (problems.length > 0) throw new RunnerConfigError(what, problems);
+  Object.assign(v, arch.values);
 
   // A concrete hook point names its layer: take it when hook_point_layer was left at its default.
   const named = layerOfHookName(v.hook_point as string);

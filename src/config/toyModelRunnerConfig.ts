@@ -15,9 +15,12 @@ import {
   nullable, oneOf,
 } from './codecs.js';
 import { type ConfigProblem, type FieldTable, RunnerConfigError, decodeFields, isPlainObject } from './fields.js';
+import { takeArchitectureFields } from './architectureFields.js';
 import { ACTIVATION_FNS, B_DEC_INIT_METHODS, LANGUAGE_MODEL_FIELDS, decoderNormProblems } from './languageModelRunnerConfig.js';
 
 export interface ToyModelRunnerConfig {
+  /** The SAE architecture (absent: 'standard', SAELens v1.5's); its own fields sit beside. */
+  architecture?: string;
   // ReLU toy model
   n_features: number;
   n_hidden: number;
@@ -117,7 +120,10 @@ export function decodeToyModelRunnerConfig(raw: unknown): ToyModelRunnerConfig {
   if (!isPlainObject(raw)) {
     throw new RunnerConfigError(what, [{ path: '(root)', message: `expected an object of settings, got ${raw === null ? 'null' : typeof raw}` }]);
   }
-  const { values: v, problems } = decodeFields(raw, TOY_MODEL_FIELDS, ['d_in']);
+  const arch = takeArchitectureFields(raw, TOY_MODEL_FIELDS);
+  const { values: v, problems } = decodeFields(arch.rest, TOY_MODEL_FIELDS, ['d_in']);
+  problems.unshift(...arch.problems);
+  Object.assign(v, arch.values);
   if (problems.length === 0) {
     const p: ConfigProblem[] = [];
     const paired = 2 * ((v.n_correlated_pairs as number) + (v.n_anticorrelated_pairs as number));

@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { SaeConfig } from '../sae/SaeConfig.js';
+import { architectureOf } from '../sae/architectures/registry.js';
 import type { TrainerConfig } from '../train/TrainerConfig.js';
 import type { SingleLanguageModelSaeRunnerConfig } from '../config/sweep.js';
 import type { ToyModelRunnerConfig } from '../config/toyModelRunnerConfig.js';
@@ -13,7 +14,7 @@ type SingleConfig = SingleLanguageModelSaeRunnerConfig | ToyModelRunnerConfig;
 const isToy = (c: SingleConfig): c is ToyModelRunnerConfig => 'n_features' in c;
 
 function assertSingle(c: SingleConfig, fn: string): void {
-  const swept = Object.entries(c).filter(([k, v]) => Array.isArray(v) && k !== 'model_kwargs');
+  const swept = Object.entries(c).filter(([k, v]) => Array.isArray(v) && k !== 'model_kwargs' && k !== 'matryoshka_widths');
   if (swept.length > 0) {
     throw new ConfigError(
       `${fn}: ${swept.map(([k]) => k).join(', ')} ${swept.length === 1 ? 'is a list' : 'are lists'} (a sweep); ` +
@@ -22,25 +23,46 @@ function assertSingle(c: SingleConfig, fn: string): void {
   }
 }
 
+/** Runner fields a SAELens 6 standard SAE reads as its own (v1.5's l1 settings). */
+const STANDARD_V6_RUNNER_FIELDS = ['l1_coefficient', 'lp_norm', 'l1_warm_up_steps'] as const;
+
+/**
+ * The architecture name and its own fields of a decoded runner config (the v1.5 standard SAE:
+ * 'standard', none). The other architectures take the v1.5 SAE's settings at what SAELens 6
+ * does (ReLU, no decoder normalisation, b_dec zeros, no noise, no ghost grads).
+ */
+function architectureOfConfig(c: SingleConfig): { name: string; fields: Record<string, unknown> } {
+  const name = (c as { architecture?: string }).architecture ?? 'standard';
+  if (name === 'standard') return { name, fields: {} };
+  const raw = c as unknown as Record<string, unknown>;
+  const fields: Record<string, unknown> = {};
+  for (const k of Object.keys(architectureOf(name).fields)) if (k in raw) fields[k] = raw[k];
+  if (name === 'standard_v6') for (const k of STANDARD_V6_RUNNER_FIELDS) fields[k] = raw[k];
+  return { name, fields };
+}
+
 /** The SAE's config from one SAE's runner config (an expandSweep element, or a toy config). */
 export function toSaeConfig(c: SingleConfig): SaeConfig {
   assertSingle(c, 'toSaeConfig');
+  const arch = architectureOfConfig(c);
+  const v15 = arch.name === 'standard';
   const common = {
-    architecture: 'standard' as const,
+    architecture: arch.name,
+    ...(v15 ? {} : { archFields: arch.fields }),
     dIn: c.d_in,
     dSae: c.d_sae,
-    activationFn: c.activation_fn,
+    activationFn: v15 ? c.activation_fn : 'relu',
     applyBDecToInput: c.apply_b_dec_to_input,
-    normalizeSaeDecoder: c.normalize_sae_decoder,
-    decoderOrthogonalInit: c.decoder_orthogonal_init,
-    decoderHeuristicInit: c.decoder_heuristic_init,
-    initEncoderAsDecoderTranspose: c.init_encoder_as_decoder_transpose,
-    bDecInitMethod: c.b_dec_init_method,
-    noiseScale: c.noise_scale,
+    normalizeSaeDecoder: v15 && c.normalize_sae_decoder,
+    decoderOrthogonalInit: v15 && c.decoder_orthogonal_init,
+    decoderHeuristicInit: v15 && c.decoder_heuristic_init,
+    initEncoderAsDecoderTranspose: v15 && c.init_encoder_as_decoder_transpose,
+    bDecInitMethod: v15 ? c.b_dec_init_method : 'zeros',
+    noiseScale: v15 ? c.noise_scale : 0,
     mseLossNormalization: c.mse_loss_normalization,
     lpNorm: c.lp_norm,
-    scaleSparsityPenaltyByDecoderNorm: c.scale_sparsity_penalty_by_decoder_norm,
-    useGhostGrads: c.use_ghost_grads,
+    scaleSparsityPenaltyByDecoderNorm: v15 && c.scale_sparsity_penalty_by_decoder_norm,
+    useGhostGrads: v15 && c.use_ghost_grads,
     dtype: 'float32' as const,
     seed: c.seed,
   };

@@ -20,7 +20,7 @@ import type { FlagSpec, ParsedArgs } from '../args.js';
 import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
-import { fieldLines } from '../help.js';
+import { architectureLines, fieldLines } from '../help.js';
 import { loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
 import { printConfig } from './printConfig.js';
@@ -173,6 +173,12 @@ export const train: Command = {
     sections: [
       { title: 'Language-model runner config fields (--kind lm; SAELens LanguageModelSAERunnerConfig)', lines: fieldLines(FIELD_TABLES.language_model) },
       { title: 'Toy-model runner config fields (--kind toy; SAELens SAEToyModelRunnerConfig)', lines: fieldLines(FIELD_TABLES.toy_model) },
+      {
+        title:
+          "SAE architectures (--architecture NAME, default standard = SAELens v1.5's SAE; in a SAELens 6 config's `sae:` block, " +
+          "standard means standard_v6) and their own fields with SAELens 6's defaults (a flat config's l1_coefficient, lp_norm, l1_warm_up_steps are the runner fields above; a field of another architecture is an error)",
+        lines: architectureLines(),
+      },
     ],
   }),
   run,

@@ -12,6 +12,7 @@
  * tests that loop over every architecture pick it up by name. A name listed twice is an error
  * at load time.
  */
+import { registerArchitectureFields } from '../../config/architectureFields.js';
 import { ConfigError } from '../../errors.js';
 import type { Architecture } from './Architecture.js';
 import { batchtopk } from './batchtopk.js';
@@ -24,6 +25,8 @@ export const ARCHITECTURES: readonly Architecture[] = [standard, standardV6, top
 
 const BY_NAME: ReadonlyMap<string, Architecture> = (() => {
   checkUniqueNames(ARCHITECTURES);
+  // the runner-config decoders (config/, a layer below) accept each architecture's fields
+  for (const a of ARCHITECTURES) registerArchitectureFields(a.name, a.fields);
   return new Map(ARCHITECTURES.map((a) => [a.name, a]));
 })();
 
