@@ -2,12 +2,15 @@
  * `sae-rx pretrained` by release name: lists the registry's releases, a release's SAE ids (L0,
  * Neuronpedia id), loads RELEASE SAE_ID from a loopback hub; a user registry file via --registry.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import test from 'ava';
 import { FakeHub } from '../helpers/fakeHub.js';
+import { TINY_GPT2_DIR } from '../helpers/tinyGpt2.js';
 import { jsonLines, runMain } from './helpers.js';
+
+const HAVE_GPT2 = existsSync(path.join(TINY_GPT2_DIR, 'model.safetensors'));
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sae-rx-cli-pretrained-'));
 let hub: FakeHub;
@@ -17,7 +20,10 @@ test.before(async () => {
   const repo = path.join(tmp, 'repo');
   mkdirSync(repo, { recursive: true });
   cpSync('test/fixtures/analysis/sae', path.join(repo, 'layer1'), { recursive: true });
-  hub = await FakeHub.start({ 'models/someone/tiny-release': repo });
+  // the SAE's config names a model the same hub serves
+  const cfgPath = path.join(repo, 'layer1', 'cfg.json');
+  writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, 'utf8')), model_name: 'someone/tiny-gpt2' }));
+  hub = await FakeHub.start({ 'models/someone/tiny-release': repo, ...(HAVE_GPT2 ? { 'models/someone/tiny-gpt2': TINY_GPT2_DIR } : {}) });
   writeFileSync(
     registry,
     [
@@ -74,4 +80,20 @@ test.serial('pretrained RELEASE SAE_ID loads from the hub; unknown names and uns
   t.is(gemma.code, 2);
   t.regex(gemma.stderr, /loader \(conversion_func\) "gemma_2" is not supported by sae-rx/);
   t.is(hub.requests.length, n);
+});
+
+(HAVE_GPT2 ? test.serial : test.skip)('from a release name to dashboards in two commands (the README\'s), model and SAE from the hub', async (t) => {
+  const e = { ...env(), SAE_RX_PRETRAINED_YAML: registry };
+  const list = await runMain(['pretrained', 'tiny-release'], { env: e });
+  t.is(list.code, 0, list.stderr);
+  const id = /^\s+(\S+)\s+L0/m.exec(list.stdout)![1]!;
+  t.is(id, 'blocks.1.hook_resid_pre');
+  const out = path.join(tmp, 'dash.html');
+  const r = await runMain(['--json', 'dashboards', 'tiny-release', id, '--dataset', path.resolve('../shared/data/austen.txt'), '--features', '0:4', '--tokens', '256', '--batch-size', '4', '--out', out], { env: e });
+  t.is(r.code, 0, r.stderr);
+  t.like(jsonLines(r.stdout).find((x) => x['type'] === 'dashboards'), { path: out, features: 4 });
+  t.true(readFileSync(out, 'utf8').includes('blocks.1.hook_resid_pre'));
+  const noId = await runMain(['dashboards', 'tiny-release', '--dataset', 'a/b'], { env: e });
+  t.is(noId.code, 2);
+  t.regex(noId.stderr, /tiny-release is a release: give one of its SAE ids/);
 });

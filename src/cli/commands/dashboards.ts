@@ -17,6 +17,8 @@ import { HookedTransformer } from '../../model/HookedTransformer.js';
 import { loadTokenizer } from '../../model/tokenizer.js';
 import { packContext } from '../../operators/packContext.js';
 import { datasetDocuments, resolveModelFolder } from '../../runners/languageModelRunner.js';
+import { fromPretrained } from '../../sae/pretrained/fromPretrained.js';
+import { pretrainedRegistry } from '../../sae/pretrained/registry.js';
 import { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, loadSae } from '../../sae/saeFolder.js';
 import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
 import { cliBackend } from '../backend.js';
@@ -134,10 +136,16 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const revision = typeof args.flags['revision'] === 'string' ? args.flags['revision'] : undefined;
   const m = args.flags['model'];
 
-  const saeDir = await resolveSaeFolder(ctx, source, saePath, revision);
+  // a release name of the pretrained registry (analysis-a): SAELens's from_pretrained
+  const registry = existsSync(path.resolve(ctx.io.cwd, source)) ? undefined : pretrainedRegistry({ env: ctx.io.env });
+  const release = registry?.releases.get(source);
+  if (release && saePath === undefined) throw new UsageError(`dashboards: ${source} is a release: give one of its SAE ids ('sae-rx pretrained ${source}' lists them)`);
+  const saeDir = release ? undefined : await resolveSaeFolder(ctx, source, saePath, revision);
   await cliBackend(ctx);
   const hub = hubConfig({ warn: (w) => ctx.warn(w) }, ctx.io.env);
-  const sae = await stage(`loading the SAE in ${saeDir}`, () => loadSae(saeDir));
+  const sae = release
+    ? (await stage(`loading ${source} ${saePath}`, () => fromPretrained(source, saePath!, { registry: registry!, hub, ...(revision ? { revision } : {}), warn: (w) => ctx.warn(w) }))).sae
+    : await stage(`loading the SAE in ${saeDir}`, () => loadSae(saeDir!));
   let model: HookedTransformer | undefined;
   try {
     const bad = features.find((f) => f >= sae.cfg.dSae);
@@ -179,7 +187,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
         seed,
         batches: batches$,
         decode: (ids) => tokenizer.decodeEach(ids),
-        saeId: saePath ?? path.basename(saeDir),
+        saeId: saePath ?? path.basename(saeDir!),
         dataset,
         onProgress: (p) => bar.update(p.tokens),
       }).finally(() => bar.end()),
@@ -203,7 +211,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
 
 export const dashboards: Command = {
   name: 'dashboards',
-  usage: 'dashboards SOURCE [SAE_PATH] --dataset PATH --features 0:100',
+  usage: 'dashboards SOURCE [SAE_PATH] | RELEASE SAE_ID --dataset PATH --features 0:100',
   summary: 'feature dashboards of a saved SAE as one offline HTML file',
   flags: FLAGS,
   help: () => ({
@@ -212,7 +220,8 @@ export const dashboards: Command = {
       'Feature dashboards as SAELens builds with sae_vis: per feature the activation density histogram, the logit effects\n' +
       '(W_dec·W_U: top positive and negative tokens), top activating examples with their context, examples from\n' +
       'activation intervals and the nearest features by decoder cosine, in one self-contained HTML file with a feature\n' +
-      'picker. SOURCE is an SAE folder, a folder of SAE folders (SAE_PATH picks one) or a hub repo (SAE_PATH inside it).\n' +
+      'picker. SOURCE is an SAE folder, a folder of SAE folders (SAE_PATH picks one) or a hub repo (SAE_PATH inside it);\n' +
+      'or RELEASE SAE_ID of the pretrained registry (see sae-rx pretrained).\n' +
       'The dataset streams through the model once for all chosen features.',
     flags: FLAGS,
   }),
