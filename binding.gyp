@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "sae_rx_blas",
-      "sources": ["native/sae_rx_blas.cc", "native/model_kernels.cc"],
+      "sources": ["native/sae_rx_blas.cc", "native/model_kernels.cc", "native/topk_kernels.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "/usr/include/openblas",

@@ -118,5 +118,7 @@ inline bool GetSameLengthF32(const Napi::CallbackInfo& info, const char* fn, con
 
 // Adds the model forward's kernels (model_kernels.cc) to the addon's exports.
 void AddModelKernels(Napi::Env env, Napi::Object exports);
+// Adds the TopK-family step's kernels (topk_kernels.cc).
+void AddTopkKernels(Napi::Env env, Napi::Object exports);
 
 }  // namespace sae_rx

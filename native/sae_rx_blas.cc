@@ -429,7 +429,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("adam", Napi::Function::New(env, AdamUpdate, "adam"));
   exports.Set("reluGrad", Napi::Function::New(env, ReluGrad, "reluGrad"));
   AddModelKernels(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 3));
+  AddTopkKernels(env, exports);
+  exports.Set("abiVersion", Napi::Number::New(env, 4));
   return exports;
 }
 

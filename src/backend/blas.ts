@@ -51,6 +51,20 @@ export interface BlasAddon {
   causalAttention(q: Float32Array, k: Float32Array, v: Float32Array, z: Float32Array, B: number, P: number, H: number, K: number, dh: number, scale: number): void;
   /** Rows of d floats of x normalized into out (minus the row mean when center), scales into scale (native/model_kernels.cc). */
   normalize(x: Float32Array, out: Float32Array, scale: Float32Array, d: number, eps: number, center: boolean): void;
+  /**
+   * The TopK-family step's selection (native/topk_kernels.cc): x·W_enc + b_enc in row chunks,
+   * and per row the kept latents as CSR (rowPtr, colIdx, vals = pre-activations), the k largest
+   * positive scores (pre·scale; scale empty = 1) or, with total > 0, the batch's `total`
+   * largest; plus the kAux largest scores among the `dead` latents into auxCol/auxVal
+   * [rows×kAux]. Returns nnz. Absent in addons built before it.
+   */
+  topkSelect?(
+    x: Float32Array, wEnc: Float32Array, bEnc: Float32Array, scale: Float32Array, rows: number, dIn: number, dSae: number,
+    k: number, total: number, dead: Int32Array, kAux: number,
+    rowPtr: Int32Array, colIdx: Int32Array, vals: Float32Array, auxCol: Int32Array, auxVal: Float32Array,
+  ): number;
+  /** out[q] = ⟨a[r], w[colIdx[q]]⟩ for the CSR entries q of row r; a [rows×n], w [k×n] (native/topk_kernels.cc). */
+  sddmmCsr?(rowPtr: Int32Array, colIdx: Int32Array, rows: number, k: number, a: Float32Array, w: Float32Array, n: number, out: Float32Array): void;
   setNumThreads(n: number): void;
   numThreads(): number;
   /** OpenBLAS's build string (version, target core, max threads). */
@@ -66,7 +80,7 @@ export interface BlasStatus {
   readonly config?: string;
 }
 
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 // src/backend/blas.ts and dist/backend/blas.js are both two levels below the package root.
 const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'sae_rx_blas.node');
 

@@ -18,3 +18,11 @@ export const SaeGeluNew = 'SaeGeluNew';
 export const SaeCausalAttention = 'SaeCausalAttention';
 /** LayerNormPre / RMSNorm without the affine (kernels/modelKernels.ts): x; attrs eps, center → [normalized, scale]. */
 export const SaeNormalize = 'SaeNormalize';
+/**
+ * The TopK-family step (kernels/topkKernels.ts, ops/topk.ts). SaeTopKSelect: inputs x, wEnc,
+ * bEnc, scale, dead; attrs k, total, kAux, cap → rowPtr, colIdx, vals, auxCol, auxVal.
+ * SaeSddmmCsr: inputs rowPtr, colIdx, a, w → [cap] (one dot product per stored entry).
+ */
+export const SaeTopKSelect = 'SaeTopKSelect';
+export type SaeTopKSelectAttrs = { k: number; total: number; kAux: number; cap: number };
+export const SaeSddmmCsr = 'SaeSddmmCsr';

@@ -7,7 +7,7 @@
  * - with the BLAS addon loaded and the backend wasm or cpu: OpenBLAS as `BatchMatMul`, so that
  *   plain `tf.matMul` and tfjs's own matMul gradient use it too. The stock kernel is kept and
  *   still runs non-float32 inputs; `setMatMulKernel(backend, 'stock')` puts it back;
- * - with the addon: the sparse SAE-step kernels, the fused Adam step, the relu gradient
+ * - with the addon: the sparse SAE-step kernels, the TopK-family step's kernels, the fused Adam step, the relu gradient
  *   (`SaeReluGrad`) and the model forward's fused gelu_new and causal attention.
  * Called by selectBackend(), and lazily by saeMatMul() on a backend not yet set up.
  */
@@ -20,6 +20,7 @@ import { BLAS_BACKENDS, makeBlasBatchMatMul, type BlasBackendKind } from './kern
 import { makeStockSaeMatMul } from './kernels/stockSaeMatMul.js';
 import { makeAdamKernel } from './kernels/adamKernel.js';
 import { makeSparseKernels } from './kernels/sparseKernels.js';
+import { makeTopkKernels } from './kernels/topkKernels.js';
 import { makeRowGather } from './kernels/rowGather.js';
 import { makeReluGradKernel } from './kernels/reluGradKernel.js';
 import { makeModelKernels } from './kernels/modelKernels.js';
@@ -87,6 +88,8 @@ export function registerSaeKernels(backend: string): MatMulKernelState {
     // The sparse kernels (SAE step) need the addon and in-place access; elsewhere the sparse
     // ops in ops/sparse.ts fall back to dense tfjs products.
     for (const k of makeSparseKernels(addon, backend as BlasBackendKind)) replaceKernel(k);
+    // The TopK-family step's selection and compact sddmm (src/sae/topkSparse.ts).
+    for (const k of makeTopkKernels(addon, backend as BlasBackendKind)) replaceKernel(k);
     // The fused Adam step (src/train/Adam.ts runs tfjs ops where it is not registered).
     const adam = makeAdamKernel(addon, backend as BlasBackendKind);
     if (adam) replaceKernel(adam);
