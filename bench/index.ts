@@ -7,7 +7,8 @@
  * Logs go to stderr.
  * `--compare-torch [--rounds N]` runs only the PyTorch comparisons: bench/compareTorch.ts (SAE
  * training step, ours dense/sparse) and bench/compareModelForward.ts (activation generation and
- * full forward); `--filter model` keeps only the latter.
+ * full forward) and bench/compareTorchTopK.ts (the TopK-family step, ours sparse vs SAELens 6-style
+ * torch); `--filter model` keeps only the model forward, `--filter topk` only the TopK step.
  */
 import os from 'node:os';
 import { backendInfo, blasStatus, selectBackend } from '../src/backend/index.js';
@@ -48,10 +49,18 @@ async function main(): Promise<void> {
   });
   if (opts.compareTorch) {
     // Only the PyTorch comparison (bench/compareTorch.ts): it alone takes minutes.
-    const { benchCompareTorch } = await import('./compareTorch.js');
-    await benchCompareTorch({ ...opts, emit: print, log: (l) => console.error(l) });
-    const { benchCompareModelForward } = await import('./compareModelForward.js');
-    await benchCompareModelForward({ ...opts, emit: print, log: (l) => console.error(l) });
+    // `--filter topk` keeps only the TopK-family comparison (bench/compareTorchTopK.ts).
+    const topkOnly = opts.filter !== undefined && opts.filter.toLowerCase().includes('topk');
+    if (!topkOnly) {
+      const { benchCompareTorch } = await import('./compareTorch.js');
+      await benchCompareTorch({ ...opts, emit: print, log: (l) => console.error(l) });
+      const { benchCompareModelForward } = await import('./compareModelForward.js');
+      await benchCompareModelForward({ ...opts, emit: print, log: (l) => console.error(l) });
+    }
+    if (opts.filter === undefined || topkOnly) {
+      const { benchCompareTorchTopK } = await import('./compareTorchTopK.js');
+      await benchCompareTorchTopK({ ...opts, emit: print, log: (l) => console.error(l) });
+    }
     return;
   }
   await benchMatMul({ ...opts, emit: print });
@@ -70,6 +79,10 @@ async function main(): Promise<void> {
   if (wants('stepMemory')) {
     const { benchStepMemory } = await import('./stepMemory.js');
     print(await benchStepMemory({ quick: opts.quick }));
+  }
+  if (wants('topkStepMemory')) {
+    const { benchTopKStepMemory } = await import('./topkStepMemory.js');
+    print(await benchTopKStepMemory({ quick: opts.quick }));
   }
   if (wants('toyRun')) {
     const { benchToyRun } = await import('./toyRun.js');

@@ -24,6 +24,8 @@ const DEAD_FEATURE_WINDOW = 1000;
 export function timeTopKStep(
   dIn: number, dSae: number, batch: number, k: number, selection: 'topk' | 'batchtopk', warmup: number, steps: number,
   data: Float32Array, deadFrac = 0,
+  /** Called after each step (1-based count) with its L0 and dead count (bench/topkStepMemory.ts samples memory there). */
+  onStep?: (step: number, l0: number, dead: number) => void,
 ): { ms: number[]; l0: number[]; dead: number } {
   const nBatches = Math.floor(data.length / (batch * dIn));
   if (nBatches < 1) throw new Error(`topkStepWorker: the data file holds less than one batch of ${batch}×${dIn}`);
@@ -74,6 +76,7 @@ export function timeTopKStep(
       if (process.env['TOPK_PROF']) console.error(`fwd+bwd ${Math.round(t1 - t0)} ms, clip+adam ${Math.round(performance.now() - t1)} ms`);
       for (let j = 0; j < dSae; j++) since[j] = fired!.counts[j]! > 0 ? 0 : since[j]! + 1;
       if (selection === 'batchtopk') threshold = 0.99 * threshold + 0.01 * fired!.minActivation;
+      onStep?.(i + 1, fired!.nnz / batch, deadCount);
       if (i >= warmup) {
         ms.push(performance.now() - t0);
         l0.push(+(fired!.nnz / batch).toFixed(2));
