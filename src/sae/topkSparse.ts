@@ -62,8 +62,8 @@ export interface TopKFamilyForward {
   loss: tf.Scalar;
   mse: tf.Scalar;
   auxiliaryReconstruction: tf.Scalar;
-  /** Σ over inner widths of their partial-reconstruction MSE (0 without Matryoshka). */
-  matryoshkaInner: tf.Scalar;
+  /** Each inner width's partial-reconstruction MSE, in width order (empty without Matryoshka). */
+  innerMse: Array<[number, tf.Scalar]>;
   /** Per-row ‖x̂ − x‖² [batch]. */
   perTokenMse: tf.Tensor1D;
   /** x̂ [batch, d_in]. */
@@ -186,16 +186,16 @@ export function topkFamilyForward(p: TopKFamilyParams, x: tf.Tensor2D, o: TopKFa
       aux = tf.mul(tf.mean(rowSumSq(tf.sub(auxRecon, residual) as tf.Tensor2D)), o.auxLossCoefficient * scaleAux) as tf.Scalar;
     }
 
-    let inner = tf.scalar(0);
+    const innerMse: Array<[number, tf.Scalar]> = [];
     for (const w of widths) {
       const mask = new Float32Array(colIdx.length);
       for (let q = 0; q < sel.index.nnz; q++) mask[q] = colIdx[q]! < w ? 1 : 0;
       const partial = tf.add(decodeAt(sel.index, tf.mul(pre, tf.tensor1d(mask)) as tf.Tensor1D, p.W_dec), p.b_dec) as tf.Tensor2D;
-      inner = tf.add(inner, tf.mean(rowSumSq(tf.sub(partial, x) as tf.Tensor2D))) as tf.Scalar;
+      innerMse.push([w, tf.mean(rowSumSq(tf.sub(partial, x) as tf.Tensor2D)) as tf.Scalar]);
     }
-    const loss = tf.addN([mse, aux, inner]) as tf.Scalar;
+    const loss = tf.addN([mse, aux, ...innerMse.map(([, l]) => l)]) as tf.Scalar;
     return {
-      loss, mse, auxiliaryReconstruction: aux, matryoshkaInner: inner, perTokenMse, saeOut,
+      loss, mse, auxiliaryReconstruction: aux, innerMse, perTokenMse, saeOut,
       fired: { counts, nnz: sel.index.nnz, minActivation: sel.index.nnz > 0 ? minAct : 0 },
     };
   } finally {

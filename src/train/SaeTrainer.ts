@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { Sae } from '../sae/Sae.js';
 import { colSum } from '../sae/ops.js';
-import type { SparseStepMode } from '../sae/sparse.js';
+import { sparseStepMode, type SparseStepMode } from '../sae/sparse.js';
 import { Adam, type AdamState } from './Adam.js';
 import { coefficientAt, LrSchedule } from './schedules.js';
 import type { TrainerConfig } from './TrainerConfig.js';
@@ -249,10 +249,14 @@ export class SaeTrainer {
           // Statistics, kept out of the gradient scope's cleanup (small tensors only).
           // step(f) = 1 where f > 0 else 0 (one kernel where greater + cast are two, the first
           // slow on wasm); column sums as a product (colSum: axis-0 reductions are slow on wasm).
-          const fired = tf.step(out.featureActs) as tf.Tensor2D;
-          const firedCounts = colSum(fired); // l0 = Σ counts / batch, summed below in float64
-          // Not on the loss's gradient path: free its [batch, d_sae] now, not at the scope's end.
-          fired.dispose();
+          let firedCounts = out.firedCounts;
+          if (!firedCounts) {
+            if (!out.featureActs) throw new ShapeError(`architecture '${scfg.architecture}': trainingForward gave neither featureActs nor firedCounts`);
+            const fired = tf.step(out.featureActs) as tf.Tensor2D;
+            firedCounts = colSum(fired); // l0 = Σ counts / batch, summed below in float64
+            // Not on the loss's gradient path: free its [batch, d_sae] now, not at the scope's end.
+            fired.dispose();
+          }
           const perTokenL2 = out.perTokenL2 ?? tf.sum(tf.square(tf.sub(out.saeOut, xc)), -1);
           const totalVar = tf.sum(tf.square(tf.sub(xc, xMean)), -1);
           const ev = tf.sub(1, tf.div(perTokenL2, totalVar));
@@ -364,6 +368,7 @@ export class SaeTrainer {
     const scfg = this.sae.cfg;
     const max = this.options.maxChunkElements ?? DEFAULT_MAX_CHUNK_ELEMENTS;
     if (!this.sae.arch.rowSeparable(scfg)) return batch;
+    if (this.sae.arch.materializesActivations?.(scfg, this.options.sparseStep ?? sparseStepMode()) === false) return batch;
     if (batch * scfg.dSae <= max) return batch;
     return Math.max(1, Math.floor(max / scfg.dSae));
   }

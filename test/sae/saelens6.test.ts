@@ -46,7 +46,7 @@ for (const c of fx.cases) {
       return {
         losses: Object.fromEntries(Object.entries(r.losses).map(([k, v]) => [k, v.dataSync()[0]!])),
         loss: r.loss.dataSync()[0]!,
-        featureActs: r.featureActs.dataSync(),
+        featureActs: r.featureActs!.dataSync(),
         saeOut: r.saeOut.dataSync(),
         hiddenPre: inf.hiddenPre.dataSync(),
         infActs: inf.featureActs.dataSync(),

@@ -73,7 +73,10 @@ export interface TrainingForwardOutput {
   /** Every loss term under its SAELens 6 metric name; `loss` is their sum. */
   readonly losses: Readonly<Record<string, tf.Scalar>>;
   readonly loss: tf.Scalar;
-  readonly featureActs: tf.Tensor2D;
+  /** The feature activations [n, d_sae]; absent when the step never builds them (then `firedCounts`). */
+  readonly featureActs?: tf.Tensor2D;
+  /** Per latent, how many rows fired it [d_sae] (else the trainer counts featureActs > 0). */
+  readonly firedCounts?: tf.Tensor1D;
   readonly saeOut: tf.Tensor2D;
   /** ‖x̂ − x‖² per row when the loss has it at hand (else the trainer computes it). */
   readonly perTokenL2?: tf.Tensor1D;
@@ -124,6 +127,11 @@ export interface Architecture {
    * when the forward pass couples rows, as BatchTopK's batch-wide top-k does).
    */
   rowSeparable(cfg: SaeConfig): boolean;
+  /**
+   * Whether the training forward builds [batch, d_sae] tensors in this sparse-step mode (default
+   * true). The trainer splits large batches into row chunks only to bound those.
+   */
+  materializesActivations?(cfg: SaeConfig, mode: SparseStepMode): boolean;
   /** Throws a ConfigError naming the field when cfg cannot build this architecture. */
   validate(cfg: SaeConfig): void;
   params(cfg: SaeConfig): readonly ParamSpec[];

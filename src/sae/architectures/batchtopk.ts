@@ -19,6 +19,7 @@ import type { Architecture, ArchState, InferenceSave } from './Architecture.js';
 import { baseInit, baseParams, baseTensors, field, inferencePreActs } from './saelens6Base.js';
 import { TOPK_FAMILY_FIELDS, rescaledPreActs, topkDecode, topkFamilyForward, topkInferenceWeights, validateTopkFamily } from './topk.js';
 import { batchTopkRelu } from './topkSelect.js';
+import { topkSparseStepApplies, topkSparseTrainingForward } from './topkSparseStep.js';
 
 /** BatchTopKTrainingSAEConfig's fields. */
 export const BATCHTOPK_FIELDS: FieldTable = {
@@ -62,6 +63,7 @@ export const batchtopk: Architecture = {
   fields: BATCHTOPK_FIELDS,
   sparseStepValid: true,
   rowSeparable: () => false,
+  materializesActivations: (cfg, mode) => !topkSparseStepApplies(cfg, mode),
 
   validate: (cfg) => validateBatchTopk(cfg, BATCHTOPK_FIELDS),
 
@@ -80,6 +82,7 @@ export const batchtopk: Architecture = {
   decode: (cfg, p, f) => topkDecode(cfg, p, f, 'dense'),
 
   trainingForward(cfg, p, s) {
+    if (topkSparseStepApplies(cfg, s.sparseStep)) return topkSparseTrainingForward(cfg, p, s, 'batchtopk');
     const { hiddenPre: _h, ...out } = topkFamilyForward(cfg, p, s, (h) => {
       const { acts, minPositive } = batchTopkRelu(h, batchKeep(cfg, h.shape[0]));
       return { acts, stats: { min_positive_act: minPositive } };

@@ -25,6 +25,7 @@ import { BATCHTOPK_FIELDS, batchKeep, toJumpReluSave, updateTopkThreshold, valid
 import { baseInit, baseParams, baseTensors, field, inferencePreActs } from './saelens6Base.js';
 import { invDecoderNorms, rescaledPreActs, topkDecode, topkFamilyForward } from './topk.js';
 import { batchTopkRelu, topkAmong } from './topkSelect.js';
+import { topkSparseStepApplies, topkSparseTrainingForward } from './topkSparseStep.js';
 
 const WidthList = new t.Type<number[], unknown, unknown>(
   'a non-empty list of positive integers',
@@ -98,6 +99,7 @@ export const matryoshkaBatchtopk: Architecture = {
   fields: FIELDS,
   sparseStepValid: true,
   rowSeparable: () => false,
+  materializesActivations: (cfg, mode) => !topkSparseStepApplies(cfg, mode),
 
   validate(cfg) {
     validateBatchTopk(cfg, FIELDS);
@@ -124,6 +126,7 @@ export const matryoshkaBatchtopk: Architecture = {
   decode: (cfg, p, f) => topkDecode(cfg, p, f, 'dense'),
 
   trainingForward(cfg, p, s) {
+    if (topkSparseStepApplies(cfg, s.sparseStep)) return topkSparseTrainingForward(cfg, p, s, 'batchtopk', matryoshkaWidths(cfg).slice(0, -1));
     const useLevelAux = field<boolean>(cfg, 'use_matryoshka_aux_loss');
     const base = topkFamilyForward(cfg, p, s, (h) => {
       const { acts, minPositive } = batchTopkRelu(h, batchKeep(cfg, h.shape[0]));

@@ -25,6 +25,7 @@ import {
   mseLoss, trainingPreActs,
 } from './saelens6Base.js';
 import { topkAmong, topkRelu } from './topkSelect.js';
+import { topkSparseStepApplies, topkSparseTrainingForward } from './topkSparseStep.js';
 
 /** Fields TopK, BatchTopK and Matryoshka BatchTopK share (TopKTrainingSAEConfig). */
 export const TOPK_FAMILY_FIELDS: FieldTable = {
@@ -80,7 +81,7 @@ export function auxKLoss(
 export function topkFamilyForward(
   cfg: SaeConfig, p: ParamTensors, s: TrainingStepInput,
   select: (h: tf.Tensor2D) => { acts: tf.Tensor2D; stats?: Record<string, tf.Scalar> },
-): TrainingForwardOutput & { hiddenPre: tf.Tensor2D } {
+): TrainingForwardOutput & { hiddenPre: tf.Tensor2D; featureActs: tf.Tensor2D } {
   const mode = s.sparseStep ?? sparseStepMode();
   const { W_dec } = baseTensors(p);
   const hiddenPre = rescaledPreActs(cfg, trainingPreActs(cfg, p, s.x, mode), W_dec);
@@ -126,6 +127,7 @@ export const topk: Architecture = {
   fields: FIELDS,
   sparseStepValid: true,
   rowSeparable: (cfg) => cfg.mseLossNormalization !== 'dense_batch',
+  materializesActivations: (cfg, mode) => !topkSparseStepApplies(cfg, mode),
 
   validate(cfg) {
     validateTopkFamily(cfg, FIELDS);
@@ -147,6 +149,7 @@ export const topk: Architecture = {
   decode: (cfg, p, f) => topkDecode(cfg, p, f, 'dense'),
 
   trainingForward(cfg, p, s) {
+    if (topkSparseStepApplies(cfg, s.sparseStep)) return topkSparseTrainingForward(cfg, p, s, 'topk');
     const k = field<number>(cfg, 'k');
     const { hiddenPre: _h, ...out } = topkFamilyForward(cfg, p, s, (h) => ({ acts: topkRelu(h, k) }));
     return out;

@@ -1,0 +1,143 @@
+/**
+ * The TopK family's sparse training step (src/sae/architectures/topkSparseStep.ts over
+ * src/sae/topkSparse.ts) driven through the architectures and SaeTrainer with sparseStep
+ * 'always', against the plain-PyTorch SAELens 6 reference fixtures the dense path is tested on
+ * (test/sae/saelens6.test.ts): every loss term, x̂, fired counts, BatchTopK's smallest
+ * activation, every gradient, and the 150-step trainer trajectories (Adam, dead latents and
+ * AuxK, threshold EMA). Skipped (with the reason) when the native kernels are not built.
+ */
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import { setupTf } from '../helpers/tf.js';
+import { blasStatus, topkKernelsAvailable } from '../../src/backend/index.js';
+import { architectureOf } from '../../src/sae/architectures/registry.js';
+import { topkSparseStepApplies } from '../../src/sae/architectures/topkSparseStep.js';
+import { Sae } from '../../src/sae/Sae.js';
+import { SaeTrainer } from '../../src/train/SaeTrainer.js';
+import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from '../../src/train/TrainerConfig.js';
+import { compare, readFixture } from './fixtures.js';
+import { saelens6Cfg } from './saelens6Fixtures.js';
+import { SyntheticActs } from '../train/syntheticData.js';
+
+const HAVE = blasStatus().loaded;
+const nativeTest = HAVE ? test : test.skip;
+if (!HAVE) console.log(`sparse TopK-family step tests skipped: ${blasStatus().reason}`);
+
+test.before(async () => {
+  await setupTf();
+});
+
+const fx = readFixture('saelens6_forward.json');
+const { d_in: dIn, d_sae: dSae, batch } = fx;
+const PARAMS = ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const;
+const FAMILY = new Set(['topk', 'batchtopk', 'matryoshka_batchtopk']);
+const close = (a: number, b: number, rtol: number, atol = 1e-7) => Math.abs(a - b) <= rtol * Math.abs(b) + atol;
+
+for (const c of fx.cases.filter((k: any) => FAMILY.has(k.arch))) {
+  nativeTest(`${c.name}: the sparse step's losses, fired counts and gradients match PyTorch`, (t) => {
+    t.true(topkKernelsAvailable());
+    const arch = architectureOf(c.arch);
+    const cfg = saelens6Cfg(c.arch, c.cfg, dIn, dSae);
+    arch.validate(cfg);
+    if (c.cfg.use_matryoshka_aux_loss) {
+      // Per-level AuxK is not in the sparse step: the dense forward runs (and is what saelens6.test.ts checks).
+      t.false(topkSparseStepApplies(cfg, 'always'));
+      return;
+    }
+    t.true(topkSparseStepApplies(cfg, 'always'));
+    t.false(topkSparseStepApplies(cfg, 'never'));
+    const x = tf.tensor2d(fx.x, [batch, dIn]);
+    const p: Record<string, tf.Tensor> = {};
+    for (const s of arch.params(cfg)) p[s.name] = tf.tensor(c.params[s.name], [...s.shape]);
+    const e = c.expected;
+    const before = tf.memory().numTensors;
+    const input = (ps: Record<string, tf.Tensor>) => ({
+      x, deadIdx: Int32Array.from(c.dead as number[]), coefficients: c.coefficients, step: 0,
+      trainer: DEFAULT_TRAINER_CONFIG, onesParams: new Set<string>(), noiseSeed: 0, sparseStep: 'always' as const, params: ps,
+    });
+    const got = tf.tidy(() => {
+      const r = arch.trainingForward(cfg, p, input(p));
+      t.is(r.featureActs, undefined, 'no dense [batch, d_sae] activations');
+      return {
+        losses: Object.fromEntries(Object.entries(r.losses).map(([k, v]) => [k, v.dataSync()[0]!])),
+        loss: r.loss.dataSync()[0]!,
+        fired: Array.from(r.firedCounts!.dataSync()),
+        saeOut: r.saeOut.dataSync(),
+        stats: Object.fromEntries(Object.entries(r.stats ?? {}).map(([k, v]) => [k, v.dataSync()[0]!])),
+      };
+    });
+    t.deepEqual(Object.keys(got.losses).sort(), Object.keys(e.losses).sort(), 'the same loss terms, by SAELens 6 name');
+    for (const [k, want] of Object.entries<number>(e.losses)) t.true(close(got.losses[k]!, want, 1e-5, 1e-8), `${k}: ${got.losses[k]} vs ${want}`);
+    t.true(close(got.loss, e.loss, 1e-5), `loss ${got.loss} vs ${e.loss}`);
+    const r = compare(got.saeOut, e.sae_out, 1e-5);
+    t.true(r.ok, `sae_out: ${r.nBad} off, e.g. ${JSON.stringify(r.bad)}`);
+    const wantFired = new Array<number>(dSae).fill(0);
+    (e.feature_acts as number[]).forEach((v, i) => { if (v > 0) wantFired[i % dSae]! += 1; });
+    t.deepEqual(got.fired, wantFired, 'fired counts per latent');
+    if (e.stats.min_positive_act !== undefined) t.true(close(got.stats['min_positive_act']!, e.stats.min_positive_act, 1e-6), 'smallest positive activation');
+    const grads = tf.tidy(() => {
+      const g = tf.grads((...ts: tf.Tensor[]) => {
+        const q = Object.fromEntries(PARAMS.map((n, i) => [n, ts[i]!]));
+        const out = arch.trainingForward(cfg, q, input(q));
+        return out.loss;
+      });
+      return g(PARAMS.map((n) => p[n]!)).map((gi) => gi.dataSync());
+    });
+    grads.forEach((g, i) => {
+      const cmp = compare(g, e.grads[PARAMS[i]!], 1e-5, 1e-5);
+      t.true(cmp.ok, `grad ${PARAMS[i]}: ${cmp.nBad} off (worst ${cmp.worst.toExponential(2)}), e.g. ${JSON.stringify(cmp.bad)}`);
+    });
+    t.is(tf.memory().numTensors - before, 0, 'no tensors leaked');
+    tf.dispose([x, ...Object.values(p)]);
+  });
+}
+
+const tfx = readFixture('saelens6_train.json');
+
+function trainerCfg(tc: any): TrainerConfig {
+  return {
+    ...DEFAULT_TRAINER_CONFIG,
+    lr: tc.lr, lrSchedulerName: tc.lr_scheduler_name, lrWarmUpSteps: tc.lr_warm_up_steps, lrDecaySteps: tc.lr_decay_steps,
+    adamBeta1: tc.adam_beta1, adamBeta2: tc.adam_beta2, trainBatchSize: tc.train_batch_size,
+    totalTrainingSteps: tc.total_training_steps, featureSamplingWindow: tc.feature_sampling_window,
+    deadFeatureWindow: tc.dead_feature_window,
+  };
+}
+
+for (const run of tfx.runs.filter((r: any) => FAMILY.has(r.arch))) {
+  nativeTest(`${run.name}: 150-step trajectory on the sparse step matches PyTorch`, (t) => {
+    const cfg = saelens6Cfg(run.arch, run.cfg, tfx.d_in, tfx.d_sae);
+    const sae = Sae.fromWeights(cfg, { params: Object.fromEntries(PARAMS.map((n) => [n, Float32Array.from(run.initial[n])])) });
+    const tr = new SaeTrainer(sae, trainerCfg(run.trainer), { sparseStep: 'always' });
+    const data = new SyntheticActs(run.data_seed);
+    const snaps = new Map<number, any>(run.snapshots.map((s: any) => [s.after_step, s.params]));
+    let before = 0; // after step 0, once Adam holds its moments
+    let deadSeen = 0;
+    for (let k = 0; k < run.metrics.length; k++) {
+      const bs = run.trainer.train_batch_size;
+      const x = tf.tensor2d(data.batch(bs), [bs, tfx.d_in]);
+      const m = tr.step(x);
+      x.dispose();
+      if (k === 0) before = tf.memory().numTensors;
+      const w = run.metrics[k];
+      deadSeen = Math.max(deadSeen, m.deadFeatures);
+      t.is(m.deadFeatures, w.dead, `step ${k} dead latents`);
+      for (const [n, v] of Object.entries<number>(w.losses)) t.true(close(m.terms[n]!, v, 1e-4, 1e-7), `step ${k} ${n}: ${m.terms[n]} vs ${v}`);
+      t.true(close(m.l0, w.l0, 0, 1e-9), `step ${k} l0 ${m.l0} vs ${w.l0}`);
+      if (run.arch !== 'topk') t.true(close(sae.state['topk_threshold']!, w.topk_threshold, 1e-5), `step ${k} threshold`);
+      const want = snaps.get(k);
+      if (want) {
+        const snap = sae.snapshot();
+        for (const n of PARAMS) {
+          const r = compare(snap.params[n]!, want[n], 1e-4, 1e-5);
+          t.true(r.ok, `after step ${k} ${n}: ${r.nBad} off (worst ${r.worst.toExponential(2)})`);
+        }
+      }
+    }
+    t.true(deadSeen > 0, 'dead latents (AuxK) were in play');
+    t.deepEqual(Array.from(tr.state().stepsSinceFired), run.steps_since_fired);
+    t.is(tf.memory().numTensors, before, 'no tensors leaked over the run');
+    tr.dispose();
+    sae.dispose();
+  });
+}
