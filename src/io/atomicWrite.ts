@@ -8,6 +8,7 @@
  * file under the final name.
  */
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -140,4 +141,81 @@ export async function writeDirAtomic(
   }
   await fsyncDir(parent);
   if (old) await fsp.rm(old, { recursive: true, force: true });
+}
+
+/** fsync a directory, synchronously (best effort, as `fsyncDir`). */
+function fsyncDirSync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    /* not on every platform; the rename still happened */
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** fsync every regular file under `dir` (recursively) and the directories, synchronously. */
+function fsyncTreeSync(dir: string): void {
+  for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, ent.name);
+    if (ent.isDirectory()) fsyncTreeSync(p);
+    else if (ent.isFile()) {
+      const fd = fs.openSync(p, 'r+');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
+  fsyncDirSync(dir);
+}
+
+/**
+ * `writeDirAtomic` done synchronously: `fill` writes into a fresh temporary folder beside
+ * `finalDir`; every file is fsynced and the folder renamed into place (an existing `finalDir`
+ * is replaced as `writeDirAtomic` does). When this returns the folder is on disk: a process
+ * killed at any later point keeps it. For writes that must be durable at a known point of a
+ * computation that does not yield to the event loop (training checkpoints).
+ */
+export function writeDirAtomicSync(finalDir: string, fill: (tmpDir: string) => void): void {
+  const parent = path.dirname(path.resolve(finalDir));
+  fs.mkdirSync(parent, { recursive: true });
+  const tmp = tempSibling(path.resolve(finalDir));
+  fs.mkdirSync(tmp);
+  try {
+    fill(tmp);
+    fsyncTreeSync(tmp);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  let old: string | undefined;
+  try {
+    fs.renameSync(tmp, finalDir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR' && code !== 'EPERM') {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    old = tempSibling(path.resolve(finalDir), 'old');
+    fs.renameSync(finalDir, old);
+    try {
+      fs.renameSync(tmp, finalDir);
+    } catch (e2) {
+      // put the previous folder back so a failed replace changes nothing
+      try {
+        fs.renameSync(old, finalDir);
+      } catch {
+        /* both complete folders stay beside each other; nothing is lost */
+      }
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e2;
+    }
+  }
+  fsyncDirSync(parent);
+  if (old) fs.rmSync(old, { recursive: true, force: true });
 }

@@ -34,7 +34,8 @@ export interface MixingBufferOptions {
  * Shuffles use one seeded RNG per subscription. Token ids/positions move with their rows.
  * Owns its inputs and the store (≈ 2·half rows at most, plus one input batch); each emitted
  * batch belongs to the subscriber. The store is disposed on complete, error and unsubscribe.
- * Everything happens synchronously inside `next`, so a pull source is paced by the consumer.
+ * Everything happens synchronously inside `next`, so a pull source is paced by the consumer;
+ * a refill's half is served over the inputs that follow it, about one input's rows per input.
  */
 export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<ActivationBatch, ActivationBatch> {
   const { batchesInBuffer, storeBatchSize, seed } = opts ?? ({} as MixingBufferOptions);
@@ -54,14 +55,37 @@ export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<Activa
       const incoming = new RowQueue();
       let store: ActivationBatch | null = null;
 
-      const serve = (b: ActivationBatch) => {
-        const n = b.acts.shape[0];
-        try {
-          for (let s = 0; s < n && !subscriber.closed; s += trainBatchSize)
-            emitOrDispose(subscriber, sliceRows(b, s, Math.min(trainBatchSize, n - s)));
-        } finally {
-          b.acts.dispose();
+      /**
+       * The half being served and the next row of it. A refill's half is not served at once
+       * but at the pace rows come in (`credit`: rows received and not yet matched by rows
+       * served), so each input gives about its own size in train batches: a pipeline that yields
+       * to the event loop between inputs also yields between a few steps (signals, writes),
+       * never only once per refill. The order of the rows served is unchanged.
+       */
+      let serving: { b: ActivationBatch; at: number } | null = null;
+      let credit = 0;
+      const serveSome = (all: boolean) => {
+        while (serving && !subscriber.closed && (all || credit > 0)) {
+          const { b, at } = serving;
+          const n = b.acts.shape[0];
+          const size = Math.min(trainBatchSize, n - at);
+          serving.at += size;
+          credit -= size;
+          if (serving.at >= n) serving = null;
+          try {
+            emitOrDispose(subscriber, sliceRows(b, at, size));
+          } finally {
+            if (serving === null) b.acts.dispose();
+          }
         }
+        if (!serving) credit = Math.min(credit, 0);
+      };
+      const serve = (b: ActivationBatch) => {
+        if (b.acts.shape[0] === 0) {
+          b.acts.dispose();
+          return;
+        }
+        serving = { b, at: 0 };
       };
       /** Mixes `fresh` into the store; returns the half to serve (everything when `all`). */
       const mix = (fresh: ActivationBatch | null, all: boolean): ActivationBatch | null => {
@@ -82,22 +106,31 @@ export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<Activa
 
       subscribeUpstream(subscriber, source, {
         next: (b: ActivationBatch) => {
+          const rows = b.acts.shape[0];
           incoming.push(b);
           if (store === null && incoming.rows >= half) store = shuffleRows(incoming.take(half), rng);
           while (store !== null && incoming.rows >= half && !subscriber.closed) {
+            // the previous half first: rows leave in the order SAELens serves them
+            serveSome(true);
             const out = mix(incoming.take(half), false);
             if (out) serve(out);
           }
+          if (store !== null) credit += rows;
+          serveSome(false);
         },
         complete: () => {
+          serveSome(true);
           const out = mix(incoming.takeAll(), true);
           if (out) serve(out);
-          subscriber.complete();
+          serveSome(true);
+          if (!subscriber.closed) subscriber.complete();
         },
       }, () => {
         incoming.dispose();
         if (store) store.acts.dispose();
         store = null;
+        if (serving) serving.b.acts.dispose();
+        serving = null;
       });
     });
 }

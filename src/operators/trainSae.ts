@@ -1,14 +1,13 @@
 import * as path from 'node:path';
 import { Observable, Subscriber, defer, from, mergeMap, type OperatorFunction } from 'rxjs';
 import { SaeRxError, StageError } from '../errors.js';
-import { writeSaeFolder } from '../sae/saeFolder.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { linkUpstream } from '../stream/subscribeUpstream.js';
 import type { TrainEvent } from '../stream/TrainEvent.js';
 import { stepRecordLosses } from '../train/stepRecordLosses.js';
-import type { CheckpointState, SaeFolderWriter } from '../train/checkpointWriter.js';
+import type { CheckpointState } from '../train/checkpointWriter.js';
 import { BDecInitBuffer } from './trainSae/bDecInit.js';
-import { type CheckpointKind, CheckpointQueue } from './trainSae/checkpointQueue.js';
+import { type CheckpointKind, checkpointDir, writeSlotCheckpoint } from './trainSae/checkpoints.js';
 import { type HookSlices, hookSlices, releaseSlices, sliceKey } from './trainSae/hookSlices.js';
 import { type TrainSaeOptions, type TrainSaeSpec, resolveTrainSaeOptions } from './trainSae/options.js';
 import { loadResumeStates } from './trainSae/resumeLoading.js';
@@ -31,9 +30,13 @@ export type { TrainSaeOptions, TrainSaeSpec } from './trainSae/options.js';
  * slice of its `hookPoint`. The batches' `normScalingFactor` is folded into saved SAEs.
  *
  * Owns the SAEs, trainers and the batches it receives (disposed after each step); they are
- * freed on complete, error and unsubscribe. Checkpoints are snapshots (plain arrays) written
- * asynchronously, one at a time, so writing never holds tensors and never blocks a step.
- * Each batch is handled synchronously in `next`, so pull sources stay paced.
+ * freed on complete, error and unsubscribe. Checkpoints are written synchronously at their
+ * step (atomically: temporary folder, fsync, rename), so one is on disk before the next step
+ * whatever the pipeline (a chain that never yields to the event loop included); a failed
+ * checkpoint is a loud warning, a final SAE that cannot be written errors the stream (after
+ * every SAE was tried). A NaN/Inf loss errors the stream, naming the SAE and step, unless
+ * `allowNonFiniteLoss`. Each batch is handled synchronously in `next`, so pull sources stay
+ * paced.
  */
 export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: TrainSaeOptions = {}): OperatorFunction<ActivationBatch, TrainEvent> {
   const o = resolveTrainSaeOptions(specs, opts);
@@ -46,8 +49,10 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
       const init = new BDecInitBuffer(o.bDecInitBatches);
       let finishing = false;
       let normScalingFactor: number | undefined;
-      const writer: SaeFolderWriter = opts.writeSaeFolder ?? writeSaeFolder;
-      const writes = new CheckpointQueue(writer, o.maxPendingWrites);
+      /** Final SAEs that could not be written: the stream errors once every SAE was tried. */
+      const lostFinals: Array<{ slot: Slot; dir: string; error: unknown }> = [];
+      /** SAEs whose NaN/Inf loss was already warned about (with allowNonFiniteLoss). */
+      const warnedNonFinite = new Set<string>();
 
       const emit = (r: TrainEvent) => {
         if (!subscriber.closed) subscriber.next(r);
@@ -61,52 +66,47 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
         slots.forEach(freeSlot);
       };
 
-      /** Queues a checkpoint of `s` as it is now (snapshot taken synchronously). */
-      const queueCheckpoint = (s: Slot, name: string, kind: CheckpointKind) => {
-        if (!opts.checkpointPath || !s.sae || !s.trainer) return;
-        const step = s.trainer.stepCount;
-        const tokens = s.tokens;
-        const pending = writes.full();
-        if (kind === 'checkpoint' && pending !== false) {
-          warn(s, `checkpoint at step ${step} skipped: ${pending} checkpoint writes are still pending (slow disk?)`);
-          return;
+      /**
+       * Writes a checkpoint of `s` now (synchronously: on disk before the next step) and says
+       * so in a `checkpoint` record. A failed intermediate checkpoint is a loud warning and
+       * training goes on; a failure of the others is returned for the caller to fail with.
+       */
+      const checkpoint = (s: Slot, kind: CheckpointKind): { dir: string; error: unknown } | undefined => {
+        if (!opts.checkpointPath || !s.sae || !s.trainer) return undefined;
+        const dir = checkpointDir(opts.checkpointPath, s, kind);
+        try {
+          writeSlotCheckpoint(dir, s, normScalingFactor, opts.writeSaeFolder);
+        } catch (error) {
+          const what = kind === 'final' ? 'the final SAE' : kind === 'interrupt' ? 'the checkpoint asked for by the signal' : 'a checkpoint';
+          warn(s, `writing ${what} to ${dir} FAILED: ${error instanceof Error ? error.message : String(error)}`);
+          return { dir, error };
         }
-        const dir = path.join(opts.checkpointPath, s.id, name);
-        const content = {
-          saeId: s.id,
-          snapshot: s.sae.snapshot(),
-          trainerState: s.trainer.state(),
-          tokens,
-          sparsity: s.trainer.featureSparsity(),
-          normScalingFactor,
-          data: { batchesConsumed: step },
-        };
-        writes.enqueue(dir, content, {
-          written: () => {
-            if (kind === 'final') s.finalPath = dir;
-            emit({ type: 'checkpoint', saeId: s.id, step, tokens, path: dir });
-          },
-          failed: (e) => warn(s, `writing ${kind === 'final' ? 'the final SAE' : 'a checkpoint'} to ${dir} FAILED: ${e instanceof Error ? e.message : String(e)}`),
-        });
+        if (kind === 'final') s.finalPath = dir;
+        emit({ type: 'checkpoint', saeId: s.id, step: s.trainer.stepCount, tokens: s.tokens, path: dir });
+        return undefined;
       };
 
       const finishSlot = (s: Slot) => {
         if (s.finished) return;
         s.finished = true;
-        queueCheckpoint(s, `final_${s.tokens}`, 'final');
+        const lost = checkpoint(s, 'final');
+        if (lost) lostFinals.push({ slot: s, ...lost });
         freeSlot(s);
       };
 
-      /** All SAEs done (or the stream ended): stop reading, wait for the writes, say done. */
+      /** All SAEs done (or the stream ended): stop reading, write the final SAEs, say done. */
       const finish = () => {
         if (finishing) return;
         finishing = true;
         upstream?.unsubscribe();
         slots.forEach(finishSlot);
-        void writes.settled().then(() => {
-          for (const s of slots) emit({ type: 'done', saeId: s.id, step: s.steps, tokens: s.tokens, ...(s.finalPath ? { path: s.finalPath } : {}) });
-          if (!subscriber.closed) subscriber.complete();
-        });
+        for (const s of slots) emit({ type: 'done', saeId: s.id, step: s.steps, tokens: s.tokens, ...(s.finalPath ? { path: s.finalPath } : {}) });
+        if (subscriber.closed) return;
+        if (lostFinals.length > 0) {
+          const first = lostFinals[0]!;
+          const also = lostFinals.length > 1 ? ` (and ${lostFinals.length - 1} more: ${lostFinals.slice(1).map((l) => l.slot.id).join(', ')})` : '';
+          subscriber.error(new StageError(`trainSae(${first.slot.id}): writing the final SAE to ${first.dir}${also}`, first.error));
+        } else subscriber.complete();
       };
 
       const trainOn = (b: ActivationBatch) => {
@@ -125,12 +125,23 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
             }
             s.tokens += x.shape[0];
             s.steps = s.trainer!.stepCount;
+            if (!Number.isFinite(m.losses.total)) {
+              const what = `the loss is ${m.losses.total} (${Object.entries(m.losses).map(([k, v]) => `${k} ${v}`).join(', ')})`;
+              if (!o.allowNonFiniteLoss) {
+                const where = opts.checkpointPath ? `; the checkpoints written before this step under ${path.join(opts.checkpointPath, s.id)} are intact` : '';
+                throw new StageError(`trainSae(${s.id}) step ${m.step}`, new Error(`${what}: training stopped${where}. To train on regardless, allow it (TrainSaeOptions.allowNonFiniteLoss; sae-rx train --allow-nan)`));
+              }
+              if (!warnedNonFinite.has(s.id)) {
+                warnedNonFinite.add(s.id);
+                warn(s, `step ${m.step}: ${what}; training goes on (allowNonFiniteLoss / --allow-nan)`);
+              }
+            }
             const last = s.trainer!.stepCount >= s.totalSteps;
             if (m.step % logEvery === 0 || last)
               emit({ type: 'step', saeId: s.id, step: m.step, tokens: s.tokens, losses: stepRecordLosses(m), l0: m.l0, explainedVarianceMean: m.explainedVarianceMean, explainedVarianceStd: m.explainedVarianceStd, deadFeatures: m.deadFeatures, lr: m.lr, l1Coefficient: m.l1Coefficient, phase: m.phase });
             if (s.thresholds.length > 0 && s.tokens > s.thresholds[0]!) {
               while (s.thresholds.length > 0 && s.tokens > s.thresholds[0]!) s.thresholds.shift();
-              if (!last) queueCheckpoint(s, String(s.tokens), 'checkpoint');
+              if (!last) checkpoint(s, 'checkpoint');
             }
             if (last) finishSlot(s);
           }
@@ -143,21 +154,28 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
       const drainInit = () => init.drain(slots, trainOn, () => !subscriber.closed && !finishing);
 
       const handleSignals = opts.handleSignals ?? true;
+      let signals: { remove: () => void } | undefined;
       const onSignal = (sig: NodeJS.Signals) => {
         finishing = true;
         upstream?.unsubscribe();
-        for (const s of slots) if (!s.finished) queueCheckpoint(s, String(s.tokens), 'interrupt');
         const where = opts.checkpointPath ? `checkpoints under ${opts.checkpointPath}` : 'no checkpoint (no checkpointPath)';
         o.warn(`trainSae: ${sig} received; writing ${where}`);
+        let lost: { slot: Slot; dir: string; error: unknown } | undefined;
+        for (const s of slots) {
+          if (s.finished) continue;
+          const failed = checkpoint(s, 'interrupt');
+          if (failed && !lost) lost = { slot: s, ...failed };
+        }
         freeAll();
-        void writes.settled().then(() => {
-          signals?.remove();
-          if (!subscriber.closed) subscriber.error(new SaeRxError(`trainSae: interrupted by ${sig}; ${where}`));
-          if (opts.exitOnSignal ?? true) process.kill(process.pid, sig);
-        });
+        signals?.remove();
+        if (lost) {
+          // the checkpoint the user asked for is not there: a failure (exit 1), not an interruption
+          if (!subscriber.closed) subscriber.error(new StageError(`trainSae(${lost.slot.id}): ${sig} received; writing its checkpoint to ${lost.dir}`, lost.error));
+          return;
+        }
+        if (!subscriber.closed) subscriber.error(new SaeRxError(`trainSae: interrupted by ${sig}; ${where}`));
+        if (opts.exitOnSignal ?? true) process.kill(process.pid, sig);
       };
-      let signals: { remove: () => void } | undefined;
-
       let detach: (() => void) | undefined;
       try {
         // first, so that a handle already in use fails before anything is allocated

@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { FileFormatError, ShapeError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomicWrite.js';
-import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
+import { SafetensorsFile, encodeSafetensors } from '../io/safetensors.js';
 import { saeConfigFromCfgJson, saeConfigToCfgJson } from './cfgJson.js';
 import { Sae, type SaeSnapshot } from './Sae.js';
 
@@ -44,8 +44,11 @@ function scaled(a: Float32Array, by: number): Float32Array {
   return out;
 }
 
-/** Writes the SAE folder atomically (a temporary folder beside `dir`, then renamed). */
-export async function writeSaeFolder(dir: string, snap: SaeSnapshot, opts: WriteSaeFolderOptions = {}): Promise<void> {
+/**
+ * The files of an SAE folder (name → bytes) for `snap`: what `writeSaeFolder` writes, for
+ * writers that put them somewhere else or write them synchronously (training checkpoints).
+ */
+export function saeFolderFiles(snap: SaeSnapshot, opts: WriteSaeFolderOptions = {}): Array<{ name: string; bytes: Uint8Array | string }> {
   const { dIn, dSae } = snap.cfg;
   const check = (name: string, a: Float32Array, n: number) => {
     if (a.length !== n) throw new ShapeError(`writeSaeFolder: ${name} has ${a.length} values, expected ${n} (d_in ${dIn}, d_sae ${dSae})`);
@@ -70,18 +73,28 @@ export async function writeSaeFolder(dir: string, snap: SaeSnapshot, opts: Write
     ...(s !== undefined ? { normalize_activations: false } : {}),
     ...opts.extraCfg,
   });
+  const files: Array<{ name: string; bytes: Uint8Array | string }> = [
+    {
+      name: SAE_WEIGHTS_PATH,
+      bytes: encodeSafetensors({
+        W_enc: { dtype: 'F32', shape: [dIn, dSae], data: W_enc },
+        b_enc: { dtype: 'F32', shape: [dSae], data: snap.b_enc },
+        W_dec: { dtype: 'F32', shape: [dSae, dIn], data: W_dec },
+        b_dec: { dtype: 'F32', shape: [dIn], data: b_dec },
+        scaling_factor: { dtype: 'F32', shape: [dSae], data: snap.scalingFactor },
+      }),
+    },
+    { name: SAE_CFG_PATH, bytes: JSON.stringify(cfgJson, null, 2) },
+  ];
+  if (logSparsity) files.push({ name: SPARSITY_PATH, bytes: encodeSafetensors({ sparsity: { dtype: 'F32', shape: [dSae], data: logSparsity } }) });
+  return files;
+}
+
+/** Writes the SAE folder atomically (a temporary folder beside `dir`, then renamed). */
+export async function writeSaeFolder(dir: string, snap: SaeSnapshot, opts: WriteSaeFolderOptions = {}): Promise<void> {
+  const files = saeFolderFiles(snap, opts);
   await writeDirAtomic(dir, async (tmp) => {
-    await writeSafetensors(path.join(tmp, SAE_WEIGHTS_PATH), {
-      W_enc: { dtype: 'F32', shape: [dIn, dSae], data: W_enc },
-      b_enc: { dtype: 'F32', shape: [dSae], data: snap.b_enc },
-      W_dec: { dtype: 'F32', shape: [dSae, dIn], data: W_dec },
-      b_dec: { dtype: 'F32', shape: [dIn], data: b_dec },
-      scaling_factor: { dtype: 'F32', shape: [dSae], data: snap.scalingFactor },
-    });
-    await fsp.writeFile(path.join(tmp, SAE_CFG_PATH), JSON.stringify(cfgJson, null, 2));
-    if (logSparsity) {
-      await writeSafetensors(path.join(tmp, SPARSITY_PATH), { sparsity: { dtype: 'F32', shape: [dSae], data: logSparsity } });
-    }
+    for (const f of files) await fsp.writeFile(path.join(tmp, f.name), f.bytes);
   });
 }
 

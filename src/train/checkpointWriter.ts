@@ -5,25 +5,35 @@
  * position, norm scaling factor). The whole folder is written under a temporary name and
  * renamed, so a crash never leaves half a checkpoint. Plain data in, no tensors.
  */
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileFormatError } from '../errors.js';
-import { writeDirAtomic } from '../io/atomicWrite.js';
-import { decodeSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { writeDirAtomicSync } from '../io/atomicWrite.js';
+import { decodeSafetensors, encodeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { SaeParamArrays, type SaeSnapshot } from '../sae/Sae.js';
 import { architectureOf } from '../sae/architectures/registry.js';
+import { saeFolderFiles } from '../sae/saeFolder.js';
 import type { TrainerState } from './SaeTrainer.js';
 import { type TrainingStateJson as StateJson, validateTrainingState } from './checkpointValidation.js';
 
 export const TRAINING_STATE_JSON = 'training_state.json';
 export const TRAINING_STATE_TENSORS = 'training_state.safetensors';
 
-/** Writes an SAE folder into `dir` (the SAE area's `writeSaeFolder`). */
+/**
+ * Writes the files of an SAE folder into the (existing, empty) folder `dir`, synchronously
+ * (default: the SAE area's `saeFolderFiles`, the layout `writeSaeFolder` writes).
+ */
 export type SaeFolderWriter = (
   dir: string,
   snap: SaeSnapshot,
   extra: { sparsity?: Float32Array; normScalingFactor?: number },
-) => Promise<void>;
+) => void;
+
+/** The SAE area's SAE folder layout, written into `dir`. */
+export const writeSaeFolderFiles: SaeFolderWriter = (dir, snap, extra) => {
+  for (const f of saeFolderFiles(snap, extra)) fs.writeFileSync(path.join(dir, f.name), f.bytes);
+};
 
 export interface CheckpointContent {
   readonly saeId: string;
@@ -38,7 +48,13 @@ export interface CheckpointContent {
 }
 
 
-export async function writeCheckpoint(dir: string, c: CheckpointContent, writeSae: SaeFolderWriter): Promise<void> {
+/**
+ * Writes the checkpoint folder `dir` synchronously and atomically (a temporary folder, every
+ * file fsynced, then renamed): when it returns, the checkpoint survives a kill at any later
+ * point. Synchronous on purpose: a training stream may never yield to the event loop, so an
+ * asynchronous write could wait until the run ends.
+ */
+export function writeCheckpoint(dir: string, c: CheckpointContent, writeSae: SaeFolderWriter = writeSaeFolderFiles): void {
   const s = c.trainerState;
   const tensors: Record<string, RawTensor> = {
     steps_since_fired: { dtype: 'F32', shape: [s.stepsSinceFired.length], data: s.stepsSinceFired },
@@ -67,10 +83,10 @@ export async function writeCheckpoint(dir: string, c: CheckpointContent, writeSa
     adam: { beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps, steps },
     data: { ...(c.data ?? {}) },
   };
-  await writeDirAtomic(dir, async (tmp) => {
-    await writeSae(tmp, c.snapshot, { sparsity: c.sparsity, normScalingFactor: c.normScalingFactor });
-    await writeSafetensors(path.join(tmp, TRAINING_STATE_TENSORS), tensors);
-    await fsp.writeFile(path.join(tmp, TRAINING_STATE_JSON), JSON.stringify(json, null, 2) + '\n');
+  writeDirAtomicSync(dir, (tmp) => {
+    writeSae(tmp, c.snapshot, { ...(c.sparsity ? { sparsity: c.sparsity } : {}), ...(c.normScalingFactor !== undefined ? { normScalingFactor: c.normScalingFactor } : {}) });
+    fs.writeFileSync(path.join(tmp, TRAINING_STATE_TENSORS), encodeSafetensors(tensors));
+    fs.writeFileSync(path.join(tmp, TRAINING_STATE_JSON), JSON.stringify(json, null, 2) + '\n');
   });
 }
 

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
-import { concat, filter, firstValueFrom, map, take, throwError, toArray, tap, lastValueFrom } from 'rxjs';
+import { concat, filter, firstValueFrom, from, map, take, throwError, toArray, tap, lastValueFrom } from 'rxjs';
 import { setupTf } from '../helpers/tf.js';
 import { TrainSaeHandle, trainSae } from '../../src/operators/trainSae.js';
 import { batch } from '../../src/operators/batch.js';
@@ -14,7 +14,8 @@ import { toyActivations } from '../../src/sources/toyActivations.js';
 import { toyModel } from '../../src/sources/toyModel.js';
 import { fromPull } from '../../src/sources/fromPull.js';
 import { sinksWith } from '../../src/sinks/sinks.js';
-import { readCheckpointState } from '../../src/train/checkpointWriter.js';
+import { readCheckpointState, writeSaeFolderFiles } from '../../src/train/checkpointWriter.js';
+import { StageError } from '../../src/errors.js';
 import type { SaeSnapshot } from '../../src/sae/Sae.js';
 import type { TrainEvent, StepRecord } from '../../src/stream/TrainEvent.js';
 import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
@@ -33,7 +34,7 @@ const quiet = { warn: () => {}, handleSignals: false };
 test.serial('trainSae(): step records, n_checkpoints checkpoints + final SAE folder, done; no tensor left', async (t) => {
   const dir = tmp();
   const before = tf.memory().numTensors;
-  const recs = await firstValueFrom(toy().pipe(trainSae(spec(), { ...quiet, checkpointPath: dir, nCheckpoints: 4, maxPendingWrites: 16 }), toArray()));
+  const recs = await firstValueFrom(toy().pipe(trainSae(spec(), { ...quiet, checkpointPath: dir, nCheckpoints: 4 }), toArray()));
   t.is(tf.memory().numTensors, before);
   const steps = recs.filter((r): r is StepRecord => r.type === 'step');
   t.deepEqual(steps.map((s) => s.step), [...Array(12).keys()]);
@@ -58,14 +59,13 @@ test.serial('trainSae(): step records, n_checkpoints checkpoints + final SAE fol
 test.serial('trainSae(): resuming from a checkpoint continues bit for bit (weights, optimizer, counters, tokens)', async (t) => {
   const dir = tmp();
   const finals = new Map<string, SaeSnapshot>();
-  const { writeSaeFolder } = await import('../../src/sae/saeFolder.js');
-  const keep = (tag: string) => async (d: string, snap: SaeSnapshot, extra: object) => {
+  const keep = (tag: string) => (d: string, snap: SaeSnapshot, extra: object) => {
     if (/final_/.test(d)) finals.set(tag, snap);
-    await writeSaeFolder(d, snap, extra);
+    writeSaeFolderFiles(d, snap, extra);
   };
   const s = spec({ sae: { bDecInitMethod: 'geometric_median', useGhostGrads: true }, trainer: { useGhostGrads: true, deadFeatureWindow: 2, lrWarmUpSteps: 4, l1WarmUpSteps: 3 } });
   await lastValueFrom(toy().pipe(trainSae(s, { ...quiet, checkpointPath: path.join(dir, 'straight'), writeSaeFolder: keep('straight') })));
-  await lastValueFrom(toy().pipe(trainSae(s, { ...quiet, checkpointPath: path.join(dir, 'first'), nCheckpoints: 2, maxPendingWrites: 8 })));
+  await lastValueFrom(toy().pipe(trainSae(s, { ...quiet, checkpointPath: path.join(dir, 'first'), nCheckpoints: 2 })));
   const ck = path.join(dir, 'first', 'sae', '224');
   const st = await readCheckpointState(ck);
   t.is(st.data.batchesConsumed, 7);
@@ -118,22 +118,24 @@ test.serial('trainSae(): a sweep of 4 SAEs over one stream trains each exactly a
   ];
   const capture = () => {
     const snaps = new Map<string, SaeSnapshot>();
-    const writer = async (dir: string, snap: SaeSnapshot) => {
+    const writer = (dir: string, snap: SaeSnapshot) => {
       snaps.set(dir, snap);
     };
     return { snaps, writer };
   };
   let pulled = 0;
   const counted = () => toy(undefined, 3).pipe(tap(() => pulled++));
+  const sweepDir = tmp();
+  t.teardown(() => fs.rmSync(sweepDir, { recursive: true, force: true }));
   const sweep = capture();
   const before = tf.memory().numTensors;
-  const recs = await firstValueFrom(counted().pipe(trainSae(specs, { ...quiet, checkpointPath: '/nonexistent-sweep', writeSaeFolder: sweep.writer }), toArray()));
+  const recs = await firstValueFrom(counted().pipe(trainSae(specs, { ...quiet, checkpointPath: sweepDir, writeSaeFolder: sweep.writer }), toArray()));
   t.is(tf.memory().numTensors, before);
   t.is(pulled, 12, 'one pass over the source: each batch used by every SAE');
   t.deepEqual(recs.filter((r) => r.type === 'done').map((r) => r.saeId), ['a', 'b', 'c', 'd']);
   for (const s of specs) {
     const alone = capture();
-    await lastValueFrom(toy(undefined, 3).pipe(trainSae(s, { ...quiet, checkpointPath: '/nonexistent-sweep', writeSaeFolder: alone.writer })));
+    await lastValueFrom(toy(undefined, 3).pipe(trainSae(s, { ...quiet, checkpointPath: sweepDir, writeSaeFolder: alone.writer })));
     const a = finalOfTmp(alone.snaps, s.id!);
     const b = finalOfTmp(sweep.snaps, s.id!);
     t.deepEqual(Array.from(b.W_dec), Array.from(a.W_dec), `${s.id}: W_dec`);
@@ -181,32 +183,47 @@ test.serial('trainSae(): a throwing sink does not stop training; the others get 
   t.is(warnings.filter((w) => /sink broke/.test(w)).length, 1);
 });
 
-test.serial('trainSae(): a failed checkpoint write is a loud warning record, never silent', async (t) => {
+test.serial('trainSae(): a failed mid-run checkpoint is a loud warning record; a lost final SAE errors the stream, naming the stage', async (t) => {
   const warned: string[] = [];
-  const recs = await firstValueFrom(
-    toy().pipe(trainSae(spec(), { handleSignals: false, warn: (m) => warned.push(m), checkpointPath: '/x', nCheckpoints: 2, writeSaeFolder: async () => { throw new Error('disk full'); } }), toArray()),
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const recs: TrainEvent[] = [];
+  const err = await new Promise<unknown>((resolve) =>
+    toy()
+      .pipe(trainSae(spec(), { handleSignals: false, warn: (m) => warned.push(m), checkpointPath: dir, nCheckpoints: 2, writeSaeFolder: () => { throw new Error('disk full'); } }))
+      .subscribe({ next: (r) => recs.push(r), error: resolve, complete: () => resolve(undefined) }),
   );
   const w = recs.filter((r) => r.type === 'warning');
   t.is(w.length, 2, 'the mid-run checkpoint and the final SAE');
   t.true(w.every((r) => /FAILED: disk full/.test((r as { message: string }).message)));
   t.is(warned.length, 2);
-  t.false('path' in recs[recs.length - 1]!);
+  t.deepEqual(recs.filter((r) => r.type === 'step').length, 12, 'training went on after the failed checkpoint');
+  t.true(err instanceof StageError, String(err));
+  t.regex((err as Error).message, new RegExp(`^trainSae\\(sae\\): writing the final SAE to ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/sae/final_384: disk full$`));
+  t.deepEqual(fs.readdirSync(path.join(dir, 'sae')), [], 'no temporary folder left behind');
 });
 
-test.serial('trainSae(): checkpoints beyond maxPendingWrites are skipped with a warning; the final SAE is always written', async (t) => {
-  const written: string[] = [];
-  const slowWriter = async (dir: string) => {
-    await new Promise((r) => setTimeout(r, 50));
-    written.push(dir);
-  };
-  const recs = await firstValueFrom(
-    toy().pipe(trainSae(spec(), { ...quiet, checkpointPath: '/x', nCheckpoints: 6, maxPendingWrites: 1, writeSaeFolder: slowWriter }), toArray()),
-  );
-  const skipped = recs.filter((r) => r.type === 'warning' && /skipped/.test(r.message));
-  const ckpts = recs.filter((r) => r.type === 'checkpoint');
-  t.true(skipped.length >= 1);
-  t.is(ckpts.length + skipped.length, 6, 'every checkpoint is either written or reported skipped');
-  t.regex((ckpts[ckpts.length - 1] as { path: string }).path, /final_384$/);
+test.serial('trainSae(): a checkpoint is on disk before the next step, even on a stream that never yields to the event loop', async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // a plain synchronous source: the whole run happens inside subscribe()
+  const batches: ActivationBatch[] = [];
+  batches.push(...(await firstValueFrom(toy(12).pipe(toArray()))));
+  const seen: Array<{ step: number; onDisk: string[] }> = [];
+  from(batches)
+    .pipe(
+      trainSae(spec(), { ...quiet, checkpointPath: dir, nCheckpoints: 4 }),
+      tap((r) => {
+        if (r.type === 'step') seen.push({ step: r.step, onDisk: fs.existsSync(path.join(dir, 'sae')) ? fs.readdirSync(path.join(dir, 'sae')).filter((n) => !n.startsWith('.')).sort() : [] });
+      }),
+    )
+    .subscribe();
+  t.is(seen.length, 12, 'the whole run happened inside subscribe()');
+  // checkpoints after 128, 224, 320 tokens: steps 3, 6, 9 (0-based)
+  t.deepEqual(seen[4]!.onDisk, ['128']);
+  t.deepEqual(seen[7]!.onDisk, ['128', '224']);
+  t.deepEqual(seen[10]!.onDisk, ['128', '224', '320']);
+  t.deepEqual(fs.readdirSync(path.join(dir, 'sae')).sort(), ['128', '224', '320', 'final_384']);
 });
 
 test.serial('trainSae(): with a slow consumer the source is never more than a fixed number of batches ahead', async (t) => {

@@ -31,13 +31,13 @@ export interface TrainSaeOptions {
   readonly handleSignals?: boolean;
   /** After the interrupt checkpoint, re-raise the signal so the process exits. Default true. */
   readonly exitOnSignal?: boolean;
-  /**
-   * Intermediate checkpoints waiting to be written at most (each holds a copy of the weights
-   * and optimizer state); further ones are skipped with a warning. Default 4.
-   */
-  readonly maxPendingWrites?: number;
-  /** Writes an SAE folder (default: the SAE area's `writeSaeFolder`). */
+  /** Writes the SAE folder part of a checkpoint into a folder, synchronously (default: the SAE area's layout). */
   readonly writeSaeFolder?: SaeFolderWriter;
+  /**
+   * Keep training when a step's loss is NaN or ±Inf (warned once per SAE). Default false: the
+   * stream errors, naming the SAE and the step (the checkpoints written before stay).
+   */
+  readonly allowNonFiniteLoss?: boolean;
   /**
    * Resume from checkpoints written by `trainSae` (`<checkpointPath>/<saeId>/<tokens>`): a map
    * from SAE id to checkpoint folder (a string for a single SAE). Weights, optimizer, schedules,
@@ -63,7 +63,7 @@ export interface ResolvedTrainSae {
   readonly logEvery: number;
   readonly nCheckpoints: number;
   readonly bDecInitBatches: number;
-  readonly maxPendingWrites: number;
+  readonly allowNonFiniteLoss: boolean;
   readonly resumeDirs: Readonly<Record<string, string>>;
   readonly warn: (message: string) => void;
 }
@@ -74,14 +74,11 @@ export function resolveTrainSaeOptions(specs: TrainSaeSpec | readonly TrainSaeSp
   const logEvery = opts.logEvery ?? 1;
   const nCheckpoints = opts.nCheckpoints ?? 0;
   const bDecInitBatches = opts.bDecInitBatches ?? 1;
-  const maxPendingWrites = opts.maxPendingWrites ?? 4;
   if (list.length === 0) throw new ConfigError('trainSae(): no SAE configs given');
   if (!Number.isInteger(logEvery) || logEvery < 1) throw new ConfigError(`trainSae(): logEvery must be a positive integer, got ${logEvery}`);
   if (!Number.isInteger(nCheckpoints) || nCheckpoints < 0) throw new ConfigError(`trainSae(): nCheckpoints must be an integer ≥ 0, got ${nCheckpoints}`);
   if (!Number.isInteger(bDecInitBatches) || bDecInitBatches < 1)
     throw new ConfigError(`trainSae(): bDecInitBatches must be a positive integer, got ${bDecInitBatches}`);
-  if (!Number.isInteger(maxPendingWrites) || maxPendingWrites < 1)
-    throw new ConfigError(`trainSae(): maxPendingWrites must be a positive integer, got ${maxPendingWrites}`);
   const ids = list.map((s, i) => s.id ?? (list.length === 1 ? 'sae' : `sae_${i}`));
   if (new Set(ids).size !== ids.length) throw new ConfigError(`trainSae(): SAE ids must be unique, got ${ids.join(', ')}`);
   list.forEach((s, i) => {
@@ -96,5 +93,5 @@ export function resolveTrainSaeOptions(specs: TrainSaeSpec | readonly TrainSaeSp
   for (const id of Object.keys(resumeDirs))
     if (!ids.includes(id)) throw new ConfigError(`trainSae(): resume names SAE '${id}', the SAEs are ${ids.join(', ')}`);
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`sae-rx WARNING: ${m}\n`));
-  return { specs: list, ids, logEvery, nCheckpoints, bDecInitBatches, maxPendingWrites, resumeDirs, warn };
+  return { specs: list, ids, logEvery, nCheckpoints, bDecInitBatches, allowNonFiniteLoss: opts.allowNonFiniteLoss ?? false, resumeDirs, warn };
 }
