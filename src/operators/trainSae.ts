@@ -159,7 +159,7 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
         finishing = true;
         upstream?.unsubscribe();
         const where = opts.checkpointPath ? `checkpoints under ${opts.checkpointPath}` : 'no checkpoint (no checkpointPath)';
-        o.warn(`trainSae: ${sig} received; writing ${where}`);
+        warn(undefined, `trainSae: ${sig} received; writing ${where}`);
         let lost: { slot: Slot; dir: string; error: unknown } | undefined;
         for (const s of slots) {
           if (s.finished) continue;

@@ -253,6 +253,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
       nCheckpoints: cfg.n_checkpoints,
       logEvery: opts.logEvery ?? 1,
       handleSignals: opts.handleSignals ?? true,
+          ...(opts.allowNonFiniteLoss ? { allowNonFiniteLoss: true } : {}),
       ...(resume ? { resume: resume.dirs, skipTrainBatches: resume.batchesConsumed } : {}),
       ...(evals ? { evals } : {}),
     });

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import { toSaeConfig, toTrainerConfig } from './configMapping.js';
 import type { ToyModelRunnerConfig } from '../config/toyModelRunnerConfig.js';
+import { FileFormatError } from '../errors.js';
 import { loadSae } from '../sae/saeFolder.js';
 import { toyActivations } from '../sources/toyActivations.js';
 import { type FeatureRecovery, type ToyModel, toyFeatureRecovery, toyModel, trainToyModel } from '../sources/toyModel.js';
@@ -85,6 +86,7 @@ export function toyModelRunner(cfg: ToyModelRunnerConfig, opts: ToyModelRunnerOp
           checkpointPath: runDir,
           logEvery: opts.logEvery ?? 1,
           handleSignals: opts.handleSignals ?? true,
+          ...(opts.allowNonFiniteLoss ? { allowNonFiniteLoss: true } : {}),
           ...(resume ? { resume: resume.dirs, skipTrainBatches: resume.batchesConsumed } : {}),
         }),
       ),
@@ -118,7 +120,15 @@ export function toyModelRunner(cfg: ToyModelRunnerConfig, opts: ToyModelRunnerOp
       const finalDir = summary.saes[0]?.path;
       if (!finalDir) return { ...summary, toyModel: model };
       // the SAE as saved (SAELens layout), compared with the true directions W[:, i]
-      const sae = await loadSae(finalDir);
+      let sae;
+      try {
+        sae = await loadSae(finalDir);
+      } catch (e) {
+        // e.g. NaN weights of a run that was allowed to go on (--allow-nan): no recovery to measure
+        if (!(e instanceof FileFormatError)) throw e;
+        log(`sae-rx WARNING: no feature recovery: ${e.message}`);
+        return { ...summary, toyModel: model };
+      }
       try {
         return { ...summary, toyModel: model, recovery: toyFeatureRecovery(model, sae.snapshot().W_dec, opts.recoveryThreshold ?? 0.9) };
       } finally {

@@ -41,6 +41,8 @@ export interface TrainingTailOptions {
   readonly logEvery?: number;
   /** Checkpoint on SIGINT/SIGTERM, then exit (default true). */
   readonly handleSignals?: boolean;
+  /** Keep training when a step's loss is NaN/Inf (default false: the run fails naming the SAE and step). */
+  readonly allowNonFiniteLoss?: boolean;
   /** Continue from checkpoints: SAE id → checkpoint folder (trainSae's `resume`). */
   readonly resume?: Readonly<Record<string, string>>;
   /**
@@ -79,6 +81,9 @@ export function trainingTail(o: TrainingTailOptions): OperatorFunction<Activatio
           nCheckpoints: o.nCheckpoints ?? 0,
           logEvery: o.logEvery ?? 1,
           handleSignals: o.handleSignals ?? true,
+          // warnings travel as records: the run's sinks print them once (console, or the CLI)
+          warn: () => {},
+          ...(o.allowNonFiniteLoss ? { allowNonFiniteLoss: true } : {}),
           ...(handle ? { handle } : {}),
         }),
       );
@@ -126,6 +131,8 @@ export interface RunOptions {
   readonly logEvery?: number;
   /** Checkpoint on SIGINT/SIGTERM, then exit (default true). */
   readonly handleSignals?: boolean;
+  /** Keep training when a step's loss is NaN/Inf (default false: the run fails, naming the SAE and step). */
+  readonly allowNonFiniteLoss?: boolean;
   /** Progress messages of the runner itself (default: stderr). */
   readonly log?: (line: string) => void;
   /**

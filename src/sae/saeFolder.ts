@@ -12,6 +12,7 @@ import { writeDirAtomic } from '../io/atomicWrite.js';
 import { SafetensorsFile, encodeSafetensors } from '../io/safetensors.js';
 import { saeConfigFromCfgJson, saeConfigToCfgJson } from './cfgJson.js';
 import { Sae, type SaeSnapshot } from './Sae.js';
+import { cfgDSae, checkSparsityShape, finiteWeights } from './weightChecks.js';
 
 export const SAE_CFG_PATH = 'cfg.json';
 export const SAE_WEIGHTS_PATH = 'sae_weights.safetensors';
@@ -108,6 +109,8 @@ export async function loadSaeSparsity(dir: string): Promise<Float32Array | null>
   }
   const f = await SafetensorsFile.open(p);
   try {
+    const cfgText = await fsp.readFile(path.join(dir, SAE_CFG_PATH), 'utf8').catch(() => undefined);
+    checkSparsityShape(p, f.info('sparsity').shape, cfgDSae(cfgText));
     return await f.readFloat32('sparsity');
   } finally {
     await f.close();
@@ -134,7 +137,7 @@ export async function loadSae(dir: string): Promise<Sae> {
       if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
         throw new FileFormatError(`${wPath}: tensor "${name}" has shape [${got.join(', ')}], expected [${shape.join(', ')}] from cfg.json`);
       }
-      return f.readFloat32(name);
+      return finiteWeights(wPath, name, await f.readFloat32(name));
     };
     return Sae.fromWeights(cfg, {
       W_enc: await read('W_enc', [dIn, dSae]),

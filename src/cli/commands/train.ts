@@ -29,6 +29,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'dry-run', type: 'boolean', description: 'check the config and print it decoded (defaults filled, sweep expanded); train nothing' },
   { name: 'kind', type: 'string', valueName: 'toy|lm', description: 'runner kind (default: a `kind:` key in the file, else toy when the file has toy-model fields, else lm)' },
   { name: 'out', type: 'string', valueName: 'DIR', description: 'run folder (default: checkpoint_path, with the run id SAELens appends)' },
+  { name: 'allow-nan', type: 'boolean', description: "keep training when a step's loss is NaN or Inf (default: stop, exit 1, naming the SAE and step)" },
 ];
 
 const fmt = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(3) : x.toPrecision(4));
@@ -82,6 +83,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     log: (l) => ctx.info(l),
     wandb: { warn: (m) => ctx.warn(m) },
     ...(resumeDir !== undefined ? { resume: true } : {}),
+    ...(args.flags['allow-nan'] === true ? { allowNonFiniteLoss: true } : {}),
   };
   await cliBackend(ctx);
   const runner = await stage(`setting up the ${what} runner`, () =>
