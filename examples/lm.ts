@@ -69,7 +69,8 @@ export async function runLm(opts: { quick?: boolean; runsDir?: string; verbose?:
     process.stdout.write(`lm example skipped: the model ${MODEL_DIR} is absent (it ships in ../shared)\n`);
     return undefined;
   }
-  await selectBackend({ log: verbose ? (l) => log(l) : () => {} });
+  // one short line, as the CLI prints
+  log(`sae-rx: tfjs backend '${(await selectBackend({ log: () => {} })).name}'`);
   const quick = opts.quick ?? false;
   const cfg = decodeRunnerConfig({ ...lmConfig(quick), wandb_id: 'lm' });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');

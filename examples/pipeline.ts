@@ -42,7 +42,8 @@ export async function main(args: string[] = []): Promise<void> {
   const runsDir = runsAt >= 0 && args[runsAt + 1] ? args[runsAt + 1]! : 'runs';
   const runDir = path.resolve(runsDir, `pipeline-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 
-  await selectBackend();
+  // one short line, as the CLI prints
+  console.error(`sae-rx: tfjs backend '${(await selectBackend({ log: () => {} })).name}'`);
   const model = await HookedTransformer.fromFolder(modelDir);
   const tokenizer = loadTokenizer(modelDir);
   try {

@@ -61,7 +61,8 @@ export async function runToy(opts: ToyRunOptions = {}): Promise<ToyRunResult> {
   const quick = opts.quick ?? false;
   const verbose = opts.verbose ?? true;
   const log = (s: string) => verbose && process.stderr.write(s + '\n');
-  await selectBackend({ log: verbose ? (l) => log(l) : () => {} });
+  // one short line, as the CLI prints
+  log(`sae-rx: tfjs backend '${(await selectBackend({ log: () => {} })).name}'`);
   const cfg = decodeRunnerConfig(toyConfig(quick), 'toy_model');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const runDir = path.resolve(opts.runsDir ?? 'runs', `toy-${stamp}`);

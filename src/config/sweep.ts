@@ -108,9 +108,8 @@ function expandSweepUnchecked(cfg: LanguageModelSaeRunnerConfig): SingleLanguage
     if (c.lr_end === null) c.lr_end = (c.lr as number) / 10;
     c.hook_point = formatHookName(cfg.hook_point, c.hook_point_layer as number);
     c.hook_point_eval = formatHookName(cfg.hook_point_eval, c.hook_point_layer as number);
-    c.sae_id =
-      `${cfg.model_name.replace(/\//g, '_')}_${c.hook_point as string}_${c.d_sae as number}_` +
-      keys.map((k, i) => `${k}_${pyStr(combo[i])}`).join('_');
+    // model_hook_dSae, then the swept values (no trailing '_' when nothing is swept)
+    c.sae_id = [`${cfg.model_name.replace(/\//g, '_')}_${c.hook_point as string}_${c.d_sae as number}`, ...keys.map((k, i) => `${k}_${pyStr(combo[i])}`)].join('_');
     c.wandb_suffix = keys.map((k, i) => `_${SUFFIX_NAMES[k] ?? k}${pyStr(combo[i])}`).join('');
     c.sweep_values = sweepValues;
     return c as unknown as SingleLanguageModelSaeRunnerConfig;

@@ -190,10 +190,10 @@ test('sweep expands to the cartesian product with distinct SAELens ids', (t) => 
     'gelu-2l_blocks.1.hook_mlp_out_4096_hook_point_layer_1_expansion_factor_8_l1_coefficient_5e-05_lr_1e-05',
   );
   t.is(last.wandb_suffix, '_layer1_expansion_factor8_coeff5e-05_lr1e-05');
-  // No lists: one config, SAELens's name with its trailing underscore.
+  // No lists: one config, SAELens's name without the trailing '_' SAELens leaves there (#11 item 8).
   const one = expandSweep(decodeRunnerConfig({}, 'language_model', fixedId));
   t.is(one.length, 1);
-  t.is(one[0]!.sae_id, 'gelu-2l_blocks.0.hook_mlp_out_2048_');
+  t.is(one[0]!.sae_id, 'gelu-2l_blocks.0.hook_mlp_out_2048');
   t.is(one[0]!.wandb_suffix, '');
 });
 

@@ -16,7 +16,7 @@ import { toyActivations } from '../../src/sources/toyActivations.js';
 import { toyModel } from '../../src/sources/toyModel.js';
 import { FileFormatError, StageError } from '../../src/errors.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
-import { Sae } from '../../src/sae/Sae.js';
+import { Sae, SaeSnapshot } from '../../src/sae/Sae.js';
 import { loadSae, loadSaeSparsity, writeSaeFolder } from '../../src/sae/saeFolder.js';
 import type { TrainEvent } from '../../src/stream/TrainEvent.js';
 import { REPO, runMain } from '../cli/helpers.js';
@@ -81,7 +81,7 @@ test.serial('loadSae: NaN/Inf weights are an error naming the file and tensor; s
   const W_dec = snap.W_dec.slice();
   W_dec[9] = NaN;
   W_dec[10] = Infinity;
-  await writeSaeFolder(dir, { ...snap, W_dec });
+  await writeSaeFolder(dir, new SaeSnapshot(snap.cfg, { ...snap.params, W_dec }, snap.state));
   await t.throwsAsync(loadSae(dir), { instanceOf: FileFormatError, message: /sae_weights\.safetensors: tensor "W_dec" holds NaN at index 9 \(2 non-finite values\)/ });
 
   const ok = path.join(tmp, 'bad-sparsity');
