@@ -20,6 +20,7 @@ import type { Store } from '../store/Store.js';
 import { CACHE_JOB, type CacheJobData, runFinalizeJob, runShardJob, runShuffleJob } from './cache/jobs.js';
 import { computeShard } from './cache/shard.js';
 import { DEFAULT_QUEUE_NAME, describeQueue, redisConnection } from './connection.js';
+import { SWEEP_JOB, type SweepJobData, runSweepFinalizeJob, runSweepGroupJob } from './sweep/jobs.js';
 
 export interface WorkerOptions {
   readonly queue: string;
@@ -111,7 +112,22 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         jlog(`manifest.json written: ${m.n_shards} shards, ${m.total_tokens} tokens`);
         return { shards: m.n_shards, tokens: m.total_tokens, worker: name };
       }
-      // SWEEP_CASES
+      case SWEEP_JOB.group: {
+        const d = job.data as SweepJobData;
+        const r = await runSweepGroupJob(d, {
+          store: storeOf(d.store),
+          log: jlog,
+          onStep: (step) => void job.updateProgress({ step }).catch(() => {}),
+          ...(o.hub ? { hub: o.hub } : {}),
+        });
+        return { ...r, worker: name };
+      }
+      case SWEEP_JOB.finalize: {
+        const d = job.data as SweepJobData;
+        const r = await runSweepFinalizeJob(d, storeOf(d.store));
+        jlog(`sweep finished: ${r.saes} SAEs in ${d.store}`);
+        return { ...r, worker: name };
+      }
       default:
         throw new ConfigError(`worker: unknown job kind ${JSON.stringify(job.name)} (a newer sae-rx submitted it?)`);
     }

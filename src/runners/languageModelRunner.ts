@@ -51,6 +51,11 @@ export interface LanguageModelRunnerOptions extends RunOptions {
    * eval batches out of the data stream).
    */
   readonly evalBatches?: number;
+  /**
+   * Train only these SAEs of the sweep (ids as `runnerSingles` names them), on the same stream:
+   * one group of a sweep split into jobs (cluster/). Each SAE comes out as in the whole sweep.
+   */
+  readonly saeIds?: readonly string[];
 }
 
 function isLocalPath(name: string): boolean {
@@ -64,6 +69,16 @@ function isLocalPath(name: string): boolean {
  */
 export function runnerSingles(cfg: LanguageModelSaeRunnerConfig): SingleLanguageModelSaeRunnerConfig[] {
   return expandSweep(isLocalPath(cfg.model_name) ? { ...cfg, model_name: path.basename(path.resolve(cfg.model_name)) } : cfg);
+}
+
+/** The singles named by `ids` (all when undefined); an unknown id is a ConfigError naming it. */
+export function selectSingles(singles: SingleLanguageModelSaeRunnerConfig[], ids: readonly string[] | undefined): SingleLanguageModelSaeRunnerConfig[] {
+  if (ids === undefined) return singles;
+  const known = new Set(singles.map((s) => s.sae_id));
+  const bad = ids.find((id) => !known.has(id));
+  if (bad !== undefined) throw new ConfigError(`saeIds: ${bad} is not an SAE of this config's sweep (${[...known].join(', ')})`);
+  if (ids.length === 0) throw new ConfigError('saeIds: empty; name at least one SAE of the sweep');
+  return singles.filter((s) => ids.includes(s.sae_id));
 }
 
 /** A local model folder (has config.json), else the folder of a hub repo's files in the hub cache. */
@@ -229,7 +244,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   if (cfg.model_class_name !== 'HookedTransformer') throw new ConfigError(`model_class_name: ${cfg.model_class_name} is not supported (HookedTransformer only)`);
   if (cfg.from_pretrained_path !== null)
     throw new ConfigError(`from_pretrained_path: continuing from a pretrained SAE (${cfg.from_pretrained_path}) is not supported; use resume with a checkpoint of this runner`);
-  const singles = runnerSingles(cfg);
+  const singles = selectSingles(runnerSingles(cfg), opts.saeIds);
   const specs = runnerSpecs(singles);
   const hooks = runnerHooks(singles);
   const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);

@@ -24,12 +24,17 @@ import { architectureLines, fieldLines } from '../help.js';
 import { loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
 import { printConfig } from './printConfig.js';
+import { runDistributedSweep } from './distributedSweep.js';
+import { QUEUE_FLAGS } from './worker.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'dry-run', type: 'boolean', description: 'check the config and print it decoded (defaults filled, sweep expanded); train nothing' },
   { name: 'kind', type: 'string', valueName: 'toy|lm', description: 'runner kind (default: a `kind:` key in the file, else toy when the file has toy-model fields, else lm)' },
   { name: 'out', type: 'string', valueName: 'DIR', description: 'run folder (default: checkpoint_path, with the run id SAELens appends)' },
   { name: 'allow-nan', type: 'boolean', description: "keep training when a step's loss is NaN or Inf (default: stop, exit 1, naming the SAE and step)" },
+  ...QUEUE_FLAGS,
+  { name: 'store', type: 'string', valueName: 'DIR|s3://B/P', description: 'with --queue: where checkpoints, final SAEs, records.jsonl and reports go (every worker must reach it)' },
+  { name: 'saes-per-job', type: 'string', valueName: 'N', description: 'with --queue: SAEs of one stream per job (default: all of a stream in one job)' },
 ];
 
 const fmt = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(3) : x.toPrecision(4));
@@ -52,6 +57,11 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     return 0;
   }
 
+  if (args.flags['queue'] !== undefined || ctx.io.env['SAE_RX_QUEUE']) {
+    if (kind !== 'language_model') throw new UsageError('--queue: distributed training is for language-model sweeps (kind lm)');
+    return runDistributedSweep(ctx, args, config as RunnerConfigs['language_model']);
+  }
+  if (args.flags['store'] !== undefined || args.flags['saes-per-job'] !== undefined) throw new UsageError('--store and --saes-per-job are for distributed sweeps: give --queue redis://HOST:PORT too');
   const out = typeof args.flags['out'] === 'string' ? path.resolve(ctx.io.cwd, args.flags['out']) : undefined;
   // --resume DIR: continue the run in DIR from its latest checkpoint (the runner replays the
   // data stream up to it); a language-model config's `resume: true` continues in its run folder.

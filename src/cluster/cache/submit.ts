@@ -111,7 +111,7 @@ export async function submitCache(cfg: CacheActivationsRunnerConfig, o: SubmitCa
         let done = 0;
         for (let i = 0; i < plan.nShards; i++) if (keys.has(cacheKeys.shard(i)) || keys.has(cacheKeys.empty(i))) done++;
         startDone ??= done;
-        for (const w of await queue.getWorkers()) if (typeof w['name'] === 'string') workers.add(String(w['id'] ?? w['name']) + String(w['addr'] ?? ''));
+        for (const w of await queue.getWorkers()) workers.add(String(w['name'] ?? w['id']));
         const fin = await Job.fromId(queue, finalizeId);
         if (!fin) {
           // the queue lost the run (Redis restarted empty): add it again; committed work is skipped
