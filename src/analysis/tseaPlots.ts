@@ -112,7 +112,7 @@ export interface ProjectionPlotInput {
   /** The features of `rows`, in order. */
   readonly rowFeatures: readonly number[];
   readonly vocab: number;
-  /** Features to plot (default: the `k` best for `category`). */
+  /** Features to plot (default: the `k` best for `category` among `rowFeatures`). */
   readonly features?: readonly number[];
   readonly k?: number;
   readonly bins?: number;
@@ -134,7 +134,13 @@ export function featureProjectionsSvg(input: ProjectionPlotInput): string {
   const onto = input.projectionOnto ?? 'W_U';
   const s = es.setNames.indexOf(category);
   if (s < 0) throw new ConfigError(`featureProjectionsSvg: no token set "${category}" (have: ${es.setNames.join(', ')})`);
-  const picks = input.features ?? topFeaturesForSet(es, category, input.k ?? 5).map((p) => p.feature);
+  // default: the best-scoring features among those with a row
+  const picks =
+    input.features ??
+    topFeaturesForSet(es, category, es.features.length)
+      .map((p) => p.feature)
+      .filter((f) => rowFeatures.includes(f))
+      .slice(0, input.k ?? 5);
   const pw = 420;
   const ph = 220;
   const m = { l: 46, r: 10, t: 30, b: 30 };
