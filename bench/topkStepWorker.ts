@@ -36,11 +36,12 @@ export function timeTopKStep(
     const wd = tf.mul(tf.div(w, tf.norm(w, 2, 1, true)), 0.1) as tf.Tensor2D;
     return { W_dec: wd, W_enc: tf.transpose(wd) as tf.Tensor2D };
   });
+  const zEnc = tf.zeros([dSae]), zDec = tf.zeros([dIn]);
   const p = {
-    W_enc: tf.variable(init.W_enc, true, 'W_enc'), b_enc: tf.variable(tf.zeros([dSae]), true, 'b_enc'),
-    W_dec: tf.variable(init.W_dec, true, 'W_dec'), b_dec: tf.variable(tf.zeros([dIn]), true, 'b_dec'),
+    W_enc: tf.variable(init.W_enc, true, 'W_enc'), b_enc: tf.variable(zEnc, true, 'b_enc'),
+    W_dec: tf.variable(init.W_dec, true, 'W_dec'), b_dec: tf.variable(zDec, true, 'b_dec'),
   };
-  tf.dispose([init.W_enc, init.W_dec]);
+  tf.dispose([init.W_enc, init.W_dec, zEnc, zDec]);
   const vars = Object.values(p);
   const adam = new Adam(0.9, 0.999);
   const since = new Float32Array(dSae);
