@@ -141,3 +141,42 @@ for (const run of tfx.runs.filter((r: any) => FAMILY.has(r.arch))) {
     sae.dispose();
   });
 }
+
+nativeTest("SaeTrainer under 'auto' takes the sparse step at k/d_sae ≤ 5 % without row chunks, and agrees with the chunked dense step", (t) => {
+  const base = { apply_b_dec_to_input: true, decoder_init_norm: 0.1, aux_loss_coefficient: 1, rescale_acts_by_decoder_norm: true, use_sparse_activations: false, k: 4 };
+  const cfg = saelens6Cfg('topk', base, 16, 256);
+  t.true(topkSparseStepApplies(cfg, 'auto'), 'k/d_sae = 1/64: sparse under auto');
+  t.false(topkSparseStepApplies(saelens6Cfg('topk', { ...base, k: 32 }, 16, 256), 'auto'), 'k/d_sae = 1/8: dense under auto');
+  const arch = architectureOf('topk');
+  t.false(arch.materializesActivations!(cfg, 'auto'));
+  t.true(arch.materializesActivations!(cfg, 'never'));
+  const run = (mode: 'auto' | 'never') => {
+    const sae = Sae.create(cfg, { seed: 5 });
+    // maxChunkElements 4096: the dense step runs 16-row chunks of the 64-row batch; the sparse one does not chunk.
+    const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, lr: 1e-3, adamBeta1: 0.9, trainBatchSize: 64, totalTrainingSteps: 10, deadFeatureWindow: 2 }, { sparseStep: mode, maxChunkElements: 4096 });
+    const data = new SyntheticActs(9);
+    const metrics = [];
+    for (let k = 0; k < 5; k++) {
+      const x = tf.tensor2d(data.batch(64), [64, 16]);
+      metrics.push(tr.step(x));
+      x.dispose();
+    }
+    const snap = sae.snapshot();
+    tr.dispose();
+    sae.dispose();
+    return { metrics, snap };
+  };
+  const before = tf.memory().numTensors;
+  const s = run('auto'), d = run('never');
+  t.is(tf.memory().numTensors, before, 'no tensors leaked');
+  t.true(s.metrics.some((m) => m.deadFeatures > 0), 'dead latents (AuxK) in play');
+  s.metrics.forEach((m, k) => {
+    t.is(m.l0, d.metrics[k]!.l0, `step ${k} l0`);
+    t.is(m.deadFeatures, d.metrics[k]!.deadFeatures, `step ${k} dead`);
+    for (const [n, v] of Object.entries(d.metrics[k]!.terms)) t.true(close(m.terms[n]!, v, 1e-4, 1e-7), `step ${k} ${n}: ${m.terms[n]} vs ${v}`);
+  });
+  for (const n of PARAMS) {
+    const r = compare(s.snap.params[n]!, Array.from(d.snap.params[n]!), 1e-4, 1e-6);
+    t.true(r.ok, `${n} after 5 steps: ${r.nBad} off (worst ${r.worst.toExponential(2)})`);
+  }
+});
