@@ -1,12 +1,14 @@
 /**
  * `sae-rx dashboards` as a user runs it: an SAE folder of the shared tiny GPT-2, a local text
- * dataset, a feature range; the HTML file it writes holds one dashboard per feature.
+ * dataset, a feature range; the HTML file it writes holds one dashboard per feature. And from a
+ * release name to a dashboard in two commands, against a loopback hub serving the release.
  */
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseFeatureSpec } from '../../src/cli/commands/dashboards.js';
+import { FakeHub } from '../helpers/fakeHub.js';
 import { REPO, jsonLines, runMain } from './helpers.js';
 
 const SHARED = path.resolve(REPO, '../shared');
@@ -16,10 +18,38 @@ const SAE = path.join(REPO, 'test/fixtures/evals/sae'); // tiny-gpt2 blocks.1.ho
 const haveGpt2 = existsSync(path.join(GPT2, 'model.safetensors')) && existsSync(AUSTEN);
 
 let tmp: string;
-test.before(() => {
+let hub: FakeHub;
+let registry: string;
+test.before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'sae-rx-dashboards-'));
+  // a release of one SAE (a trained tiny-GPT-2 SAE) on a loopback hub, named in a user registry
+  const repo = path.join(tmp, 'repo');
+  mkdirSync(repo, { recursive: true });
+  cpSync(path.join(REPO, 'test/fixtures/analysis/sae'), path.join(repo, 'layer1'), { recursive: true });
+  hub = await FakeHub.start({ 'models/someone/tiny-release': repo });
+  registry = path.join(tmp, 'my_saes.yaml');
+  writeFileSync(registry, ['SAE_LOOKUP:', '  tiny-release:', '    repo_id: someone/tiny-release', '    model: tiny-gpt2-sotu', '    conversion_func: null', '    saes:', '      - id: blocks.1.hook_resid_pre', '        path: layer1', ''].join('\n'));
 });
-test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
+test.after.always(async () => {
+  await hub?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const hubEnv = () => ({ HF_ENDPOINT: hub.url, HF_HOME: path.join(tmp, 'hf'), HF_HUB_CACHE: path.join(tmp, 'hf', 'hub'), HF_TOKEN: '', HF_HUB_OFFLINE: '', SAE_RX_PRETRAINED_YAML: registry });
+
+(haveGpt2 ? test : test.skip)('from a release name to a dashboard in two commands (pretrained RELEASE, dashboards RELEASE SAE_ID)', async (t) => {
+  const list = await runMain(['pretrained', 'tiny-release'], { env: hubEnv() });
+  t.is(list.code, 0, list.stderr);
+  t.regex(list.stdout, /blocks\.1\.hook_resid_pre/);
+  const out = path.join(tmp, 'release.html');
+  const r = await runMain(['dashboards', 'tiny-release', 'blocks.1.hook_resid_pre', '--model', GPT2, '--dataset', AUSTEN, '--features', '0:4', '--tokens', '512', '--out', out], { env: hubEnv() });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /wrote .*release\.html: dashboards of 4 features over 512 tokens/);
+  const html = readFileSync(out, 'utf8');
+  t.is((html.match(/<section class="feature"/g) ?? []).length, 4);
+  t.regex(html, /SAE tiny-release\/blocks\.1\.hook_resid_pre/);
+  t.true(hub.requests.some((r) => r.url.includes('layer1/sae_weights.safetensors')), 'the SAE came from the hub');
+});
 
 (haveGpt2 ? test : test.skip)('dashboards SAE_DIR --dataset --features writes one HTML file with every chosen feature', async (t) => {
   const out = path.join(tmp, 'sub', 'dash.html');
@@ -43,9 +73,9 @@ test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
   r = await runMain(['dashboards', SAE, '--dataset', AUSTEN, '--features', '250:300', '--model', GPT2]);
   t.is(r.code, 2);
   t.regex(r.stderr, /feature 256 is not in \[0, d_sae=256\)/);
-  r = await runMain(['dashboards', SAE, '--features', '0:2']);
+  r = await runMain(['dashboards', 'no-such-release']);
   t.is(r.code, 2);
-  t.regex(r.stderr, /needs --dataset/);
+  t.regex(r.stderr, /give its SAE id too/);
 });
 
 test('parseFeatureSpec: ranges are end-exclusive, lists and errors', (t) => {
