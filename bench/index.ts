@@ -76,6 +76,11 @@ async function main(): Promise<void> {
     const f = opts.filter !== undefined && opts.filter.startsWith('modelForward') ? { filter: opts.filter } : {};
     for (const line of await benchModelForward({ quick: opts.quick, ...f })) print(line);
   }
+  if (wants('archStep')) {
+    const { benchArchStep } = await import('./archStep.js');
+    const f = opts.filter !== undefined && opts.filter.startsWith('archStep') ? { filter: opts.filter } : {};
+    for (const line of await benchArchStep({ quick: opts.quick, ...f })) print(line);
+  }
   if (wants('stepMemory')) {
     const { benchStepMemory } = await import('./stepMemory.js');
     print(await benchStepMemory({ quick: opts.quick }));

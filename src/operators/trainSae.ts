@@ -4,7 +4,7 @@ import { SaeRxError, StageError } from '../errors.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { linkUpstream } from '../stream/subscribeUpstream.js';
 import type { TrainEvent } from '../stream/TrainEvent.js';
-import { stepRecordLosses } from '../train/stepRecordLosses.js';
+import { stepRecordArchitecture, stepRecordLosses } from '../train/stepRecordLosses.js';
 import type { CheckpointState } from '../train/checkpointWriter.js';
 import { BDecInitBuffer } from './trainSae/bDecInit.js';
 import { type CheckpointKind, checkpointDir, writeSlotCheckpoint } from './trainSae/checkpoints.js';
@@ -138,7 +138,7 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
             }
             const last = s.trainer!.stepCount >= s.totalSteps;
             if (m.step % logEvery === 0 || last)
-              emit({ type: 'step', saeId: s.id, step: m.step, tokens: s.tokens, losses: stepRecordLosses(m), l0: m.l0, explainedVarianceMean: m.explainedVarianceMean, explainedVarianceStd: m.explainedVarianceStd, deadFeatures: m.deadFeatures, lr: m.lr, l1Coefficient: m.l1Coefficient, phase: m.phase });
+              emit({ type: 'step', saeId: s.id, step: m.step, tokens: s.tokens, losses: stepRecordLosses(m), ...stepRecordArchitecture(m), l0: m.l0, explainedVarianceMean: m.explainedVarianceMean, explainedVarianceStd: m.explainedVarianceStd, deadFeatures: m.deadFeatures, lr: m.lr, l1Coefficient: m.l1Coefficient, phase: m.phase });
             if (s.thresholds.length > 0 && s.tokens > s.thresholds[0]!) {
               while (s.thresholds.length > 0 && s.tokens > s.thresholds[0]!) s.thresholds.shift();
               if (!last) checkpoint(s, 'checkpoint');

@@ -7,14 +7,25 @@ export interface StepRecord {
   readonly saeId: string;
   readonly step: number;
   readonly tokens: number;
+  /**
+   * mse and total always; l1 and ghost for the architectures that have those terms (SAELens
+   * v1.5's standard SAE: both; SAELens 6's standard: l1, λ-weighted); every other loss term under
+   * its SAELens 6 metric name (auxiliary_reconstruction_loss, inner_mse_loss_<w>, …).
+   */
   readonly losses: {
     readonly mse: number;
-    readonly l1: number;
-    readonly ghost: number;
+    readonly l1?: number;
+    readonly ghost?: number;
     readonly total: number;
-    /** Further named loss terms of other architectures (auxk, …). */
-    readonly [name: string]: number;
+    readonly [name: string]: number | undefined;
   };
+  /**
+   * The SAE architecture, for every one but SAELens v1.5's standard SAE (whose records stay as
+   * they were). With it, W&B rows follow SAELens 6's logging.
+   */
+  readonly architecture?: string;
+  /** This step's scheduled coefficients by name (SAELens 6: details/<name>_coefficient); with `architecture`. */
+  readonly coefficients?: Readonly<Record<string, number>>;
   readonly l0: number;
   readonly explainedVarianceMean: number;
   readonly explainedVarianceStd: number;

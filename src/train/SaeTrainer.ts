@@ -29,6 +29,8 @@ import type { TrainerConfig } from './TrainerConfig.js';
 
 export interface StepMetrics {
   step: number;
+  /** The SAE's architecture (registry name). */
+  architecture: string;
   /**
    * Every loss term of the step under its SAELens 6 metric name (mse_loss, l1_loss,
    * ghost_grad_loss, auxiliary_reconstruction_loss, inner_mse_loss_<w>, …) plus overall_loss.
@@ -331,6 +333,7 @@ export class SaeTrainer {
       }
       const metrics: StepMetrics = {
         step: k,
+        architecture: arch.name,
         terms,
         losses,
         coefficients,

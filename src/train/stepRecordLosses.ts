@@ -10,7 +10,14 @@ import type { StepMetrics } from './SaeTrainer.js';
 const SHORT_NAMED = new Set(['mse_loss', 'l1_loss', 'ghost_grad_loss', 'overall_loss']);
 
 export function stepRecordLosses(m: StepMetrics): StepRecord['losses'] {
-  const out: Record<string, number> = { ...m.losses };
+  const out: Record<string, number> = { mse: m.losses.mse, total: m.losses.total };
+  if ('l1_loss' in m.terms) out['l1'] = m.losses.l1;
+  if ('ghost_grad_loss' in m.terms) out['ghost'] = m.losses.ghost;
   for (const [name, v] of Object.entries(m.terms)) if (!SHORT_NAMED.has(name)) out[name] = v;
   return out as StepRecord['losses'];
+}
+
+/** The architecture and coefficients of a step record: absent for SAELens v1.5's standard SAE (its records stay as they were). */
+export function stepRecordArchitecture(m: StepMetrics): Pick<StepRecord, 'architecture' | 'coefficients'> {
+  return m.architecture === 'standard' ? {} : { architecture: m.architecture, coefficients: { ...m.coefficients } };
 }

@@ -139,7 +139,8 @@ export function renderReport(input: ReportInput): string {
   };
 
   // ---- training curves
-  const lossNames = new Set<string>(['total', 'mse', 'l1', 'ghost']);
+  // total and mse first, then every loss term the records carry (l1, ghost, auxiliary_reconstruction_loss, …)
+  const lossNames = new Set<string>(['total', 'mse']);
   for (const r of saes) for (const s of r.steps) for (const k of Object.keys(s.losses ?? {})) lossNames.add(k);
   const lossTitles: Record<string, string> = { total: 'Total loss', mse: 'MSE loss', l1: 'L1 (sparsity) loss', ghost: 'Ghost-grad loss' };
   const curves: string[] = [];

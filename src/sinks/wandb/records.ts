@@ -23,18 +23,26 @@ export function stepRow(r: StepRecord, suffix: string): HistoryRow {
   const row: HistoryRow = {};
   const { mse, l1, ghost, total, ...extra } = r.losses;
   put(row, `losses/mse_loss${suffix}`, mse);
-  // SAELens logs the L1 term divided by the current coefficient (0 during the first warm-up
-  // step, where it would log NaN: we leave the value out instead).
-  if (r.l1Coefficient > 0) put(row, `losses/l1_loss${suffix}`, l1 / r.l1Coefficient);
-  put(row, `losses/ghost_grad_loss${suffix}`, ghost);
+  if (r.architecture === undefined) {
+    // SAELens v1.5 logs the L1 term divided by the current coefficient (0 during the first
+    // warm-up step, where it would log NaN: we leave the value out instead).
+    if (r.l1Coefficient > 0 && l1 !== undefined) put(row, `losses/l1_loss${suffix}`, l1 / r.l1Coefficient);
+    if (ghost !== undefined) put(row, `losses/ghost_grad_loss${suffix}`, ghost);
+  } else {
+    // SAELens 6 logs every loss term as trained (l1_loss λ-weighted) and each coefficient.
+    if (l1 !== undefined) put(row, `losses/l1_loss${suffix}`, l1);
+    for (const [name, v] of Object.entries(r.coefficients ?? {})) put(row, `details/${name}_coefficient${suffix}`, v);
+  }
   put(row, `losses/overall_loss${suffix}`, total);
-  for (const [name, v] of Object.entries(extra)) put(row, `losses/${name.endsWith('_loss') ? name : `${name}_loss`}${suffix}`, v);
+  // SAELens 6 architectures name their terms as SAELens logs them (inner_mse_loss_<w>, …)
+  const key = (name: string) => (r.architecture !== undefined || name.endsWith('_loss') ? name : `${name}_loss`);
+  for (const [name, v] of Object.entries(extra)) if (v !== undefined) put(row, `losses/${key(name)}${suffix}`, v);
   put(row, `metrics/explained_variance${suffix}`, r.explainedVarianceMean);
   put(row, `metrics/explained_variance_std${suffix}`, r.explainedVarianceStd);
   put(row, `metrics/l0${suffix}`, r.l0);
   put(row, `sparsity/dead_features${suffix}`, r.deadFeatures);
   put(row, `details/current_learning_rate${suffix}`, r.lr);
-  put(row, `details/current_l1_coefficient${suffix}`, r.l1Coefficient);
+  if (r.architecture === undefined) put(row, `details/current_l1_coefficient${suffix}`, r.l1Coefficient);
   // SAELens logs the token count without a suffix: it is shared by every SAE of a sweep.
   put(row, 'details/n_training_tokens', r.tokens);
   return row;
