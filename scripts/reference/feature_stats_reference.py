@@ -10,7 +10,8 @@ formulas of those files in plain torch/numpy.
    (cfg.json, sae_weights.safetensors, sparsity.safetensors).
 2. W_U as TransformerLens's from_pretrained sees it: ln_final's weight folded in, centered over
    d_model, then centered over the vocabulary (center_unembed).
-3. Feature properties (get_feature_property_df) in float32 torch, as SAELens computes them.
+3. Feature properties (get_feature_property_df) in float32 torch, as SAELens computes them, and
+   the two projections in float64 from the float32 weights.
 4. Logit-weight statistics of W_dec @ W_U (get_stats_df): mean, std, skewness, kurtosis, in
    float64 from the float32 weights, and SAELens's float32 numbers beside them; top/bottom 10.
 5. TSEA: the letter sets and the 17 regex sets of SAELens's tutorial over the tokenizer's
@@ -190,6 +191,10 @@ def main():
         "b_dec_projection": b_dec_proj.tolist(),
         "dead_neuron": (log_sparsity < -9).tolist(),
     }
+    # the same in float64 from the float32 weights (sae-rx sums the projections in float64)
+    Wd, We = S["W_dec"].double(), S["W_enc"].double()
+    props["d_e_projection_float64"] = (Wd * (We / We.norm(dim=-1, keepdim=True)).T).sum(-1).tolist()
+    props["b_dec_projection_float64"] = (S["b_dec"].double() @ Wd.T).tolist()
 
     # --- logit weight statistics
     W_U = processed_W_U(W32)

@@ -31,10 +31,10 @@ export interface FeatureProperties {
    * divided by its norm over the features: SAELens v1.5 normalizes W_enc along its last axis
    * (d_sae), not per feature; kept so the numbers match.
    */
-  readonly dEProjection: Float32Array;
+  readonly dEProjection: Float64Array;
   readonly bEnc: Float32Array;
-  /** `b_dec · W_dec[f]` (decoder rows not normalized, as in SAELens). */
-  readonly bDecProjection: Float32Array;
+  /** `b_dec · W_dec[f]` (decoder rows not normalized, as in SAELens). Projections are summed in float64. */
+  readonly bDecProjection: Float64Array;
   /** `logFeatureSparsity < -9` (never or almost never fired). */
   readonly dead: Uint8Array;
 }
@@ -64,22 +64,34 @@ function checkSae(sae: SaeWeightsView, where: string): { dIn: number; dSae: numb
  * `sparsity.safetensors` (log10 of the firing frequency), one value per feature.
  */
 export function featureProperties(sae: SaeWeightsView, logFeatureDensity: ArrayLike<number>): FeatureProperties {
-  const { dSae } = checkSae(sae, 'featureProperties');
+  const { dIn, dSae } = checkSae(sae, 'featureProperties');
   if (logFeatureDensity.length !== dSae) {
     throw new ShapeError(`featureProperties: log feature density has ${logFeatureDensity.length} values, the SAE has d_sae ${dSae}`);
   }
-  const [dE, bDecProj] = tf.tidy(() => {
-    const wEnc = sae.W_enc as tf.Tensor2D;
-    const wDec = sae.W_dec as tf.Tensor2D;
-    const encNorm = tf.sqrt(tf.sum(tf.square(wEnc), 1, true)); // [d_in, 1]
-    const wEncHatT = tf.transpose(tf.div(wEnc, encNorm)); // [d_sae, d_in]
-    const de = tf.sum(tf.mul(wDec, wEncHatT), 1);
-    const bd = tf.reshape(tf.matMul(tf.reshape(sae.b_dec, [1, -1]), wDec, false, true), [-1]);
-    return [de, bd];
-  });
-  const dEProjection = dE.dataSync() as Float32Array;
-  const bDecProjection = bDecProj.dataSync() as Float32Array;
-  tf.dispose([dE, bDecProj]);
+  // Sums over d_in in float64 from the float32 weights: b_dec · W_dec[f] cancels to near zero for
+  // some features, where a float32 kernel's summation order alone moves it by 1e-5 relative.
+  const wEnc = sae.W_enc.dataSync() as Float32Array; // [d_in, d_sae]
+  const wDec = sae.W_dec.dataSync() as Float32Array; // [d_sae, d_in]
+  const bDec = sae.b_dec.dataSync() as Float32Array;
+  const encNorm = new Float64Array(dIn);
+  for (let d = 0; d < dIn; d++) {
+    let ss = 0;
+    for (let f = 0; f < dSae; f++) ss += wEnc[d * dSae + f]! ** 2;
+    encNorm[d] = Math.sqrt(ss);
+  }
+  const dEProjection = new Float64Array(dSae);
+  const bDecProjection = new Float64Array(dSae);
+  for (let f = 0; f < dSae; f++) {
+    let de = 0;
+    let bd = 0;
+    for (let d = 0; d < dIn; d++) {
+      const w = wDec[f * dIn + d]!;
+      de += (w * wEnc[d * dSae + f]!) / encNorm[d]!;
+      bd += bDec[d]! * w;
+    }
+    dEProjection[f] = de;
+    bDecProjection[f] = bd;
+  }
   const logFeatureSparsity = new Float32Array(dSae);
   const dead = new Uint8Array(dSae);
   const feature = new Int32Array(dSae);
