@@ -40,7 +40,7 @@ export function spawnWorker(queue: string, env: Record<string, string>, extra: r
   return {
     proc,
     output: () => out,
-    waitFor: (re, ms = 60_000) =>
+    waitFor: (re, ms = 240_000) =>
       new Promise((resolve, reject) => {
         const m = out.split('\n').find((l) => re.test(l));
         if (m !== undefined) return resolve(m);

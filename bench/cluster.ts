@@ -1,0 +1,87 @@
+/**
+ * `npx tsx bench/cluster.ts [--rounds N]`: throughput of the distributed cache and sweep with
+ * 1 worker vs 2 workers (each its own process, one thread: OPENBLAS/OMP threads 1), on a
+ * local redis-server and a folder store. Rounds alternate the order (1,2 then 2,1). JSON lines
+ * on stdout with wall seconds, tokens/s, the speed-up and the load average before and after
+ * (the machine may be shared: read the numbers with it). Needs redis-server and ../shared.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnCli } from '../test/cli/helpers.js';
+import { startRedis } from '../test/helpers/redis.js';
+import { type WorkerProcess, spawnWorker } from '../test/helpers/workers.js';
+
+const MODEL_DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
+const TEXT = path.resolve('../shared/data/austen.txt');
+const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] ?? 1) || 1;
+const only = process.argv.includes('--cache') ? 'cache' : process.argv.includes('--sweep') ? 'sweep' : undefined;
+const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', hook_point_layer: 1, dataset_path: TEXT, context_size: 64, d_in: 128, store_batch_size: 8, n_batches_in_buffer: 4 };
+const SHARDS = 8;
+const TOKENS_PER_SHARD = 64 * 8 * 4;
+const STEPS = 150;
+const ONE_THREAD = { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
+
+const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+
+async function main(): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-bench-cluster-'));
+  const redis = await startRedis();
+  const all: WorkerProcess[] = [];
+  try {
+    // a local cache for the sweeps to train from
+    const cache = path.join(tmp, 'sweep-cache');
+    fs.writeFileSync(path.join(tmp, 'c.json'), JSON.stringify({ ...common, training_tokens: STEPS * 256, new_cached_activations_path: cache, n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 0 }));
+    const c = await spawnCli(['cache', path.join(tmp, 'c.json')], { timeoutMs: 600_000, env: ONE_THREAD });
+    if (c.code !== 0) throw new Error(c.stderr);
+    fs.writeFileSync(path.join(tmp, 't.json'), JSON.stringify({
+      ...common, use_cached_activations: true, cached_activations_path: cache, expansion_factor: 8, train_batch_size: 256, training_tokens: STEPS * 256,
+      lr_warm_up_steps: 0, log_to_wandb: false, checkpoint_path: path.join(tmp, 'unused'),
+    }));
+    let run = 0;
+    const once = async (kind: 'cache' | 'sweep', nWorkers: number) => {
+      const ws = Array.from({ length: nWorkers }, () => spawnWorker(redis.url, ONE_THREAD, ['--lock-seconds', '60']));
+      all.push(...ws);
+      await Promise.all(ws.map((w) => w.waitFor(/worker .* on redis/)));
+      const before = load();
+      const t0 = Date.now();
+      let r;
+      if (kind === 'cache') {
+        fs.writeFileSync(path.join(tmp, `d${run}.json`), JSON.stringify({ ...common, training_tokens: SHARDS * TOKENS_PER_SHARD, new_cached_activations_path: path.join(tmp, `dist-${run}`), n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 4 }));
+        r = await spawnCli(['cache', path.join(tmp, `d${run}.json`), '--queue', redis.url], { timeoutMs: 600_000 });
+      } else {
+        r = await spawnCli(['train', path.join(tmp, 't.json'), '--lr', '1e-4,3e-4', '--l1-coefficient', '1e-2,3e-2', '--queue', redis.url, '--store', path.join(tmp, `sweep-${run}`), '--saes-per-job', '1'], { timeoutMs: 600_000 });
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      run++;
+      if (r.code !== 0) throw new Error(r.stderr);
+      for (const w of ws) await w.stop();
+      const tokens = kind === 'cache' ? SHARDS * TOKENS_PER_SHARD : 4 * STEPS * 256;
+      const line = { bench: `cluster/${kind}`, workers: nWorkers, seconds, tokensPerSecond: tokens / seconds, loadavgBefore: before, loadavgAfter: load(), cores: os.cpus().length };
+      console.log(JSON.stringify(line));
+      return seconds;
+    };
+    for (const kind of ['cache', 'sweep'] as const) {
+      if (only && kind !== only) continue;
+      const t1: number[] = [];
+      const t2: number[] = [];
+      for (let k = 0; k < rounds; k++) {
+        if (k % 2 === 0) {
+          t1.push(await once(kind, 1));
+          t2.push(await once(kind, 2));
+        } else {
+          t2.push(await once(kind, 2));
+          t1.push(await once(kind, 1));
+        }
+      }
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      console.log(JSON.stringify({ bench: `cluster/${kind}/speedup`, rounds, oneWorkerSeconds: t1, twoWorkerSeconds: t2, speedup: mean(t1) / mean(t2), loadavg: load() }));
+    }
+  } finally {
+    for (const w of all) await w.kill9();
+    await redis.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
