@@ -41,7 +41,7 @@ test('arraySplit: numpy array_split into ceil(n / size) parts', (t) => {
   const vocabObj = (JSON.parse(readFileSync(path.join(GPT2, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
   const vocab: string[] = [];
   for (const [s, id] of Object.entries(vocabObj)) vocab[id] = s;
-  const nSeq = 6, seqLen = 16;
+  const nSeq = 4, seqLen = 16;
   const ids = tok.encode(readFileSync(AUSTEN, 'utf8').slice(0, 4000)).slice(0, nSeq * (seqLen - 1));
   const tokens = new Int32Array(nSeq * seqLen);
   for (let s = 0; s < nSeq; s++) {
@@ -53,7 +53,7 @@ test('arraySplit: numpy array_split into ceil(n / size) parts', (t) => {
   const logS = Array.from(sparsity);
   const opts = {
     outputsDir: dir, modelId: 'tiny-gpt2-sotu', layer: 1, saeId: 'test-sae', tokens, nSeq, seqLen,
-    sparsity: logS, vocab, featuresPerBatch: 3, endBatch: 2, nPromptsToSelect: nSeq,
+    sparsity: logS, vocab, featuresPerBatch: 2, endBatch: 2, nPromptsToSelect: nSeq,
   };
   let res!: Awaited<ReturnType<typeof runNeuronpedia>>;
   t.is(await leakedTensors(async () => { res = await runNeuronpedia(model, sae, opts); }), 0);
@@ -63,7 +63,7 @@ test('arraySplit: numpy array_split into ceil(n / size) parts', (t) => {
   t.deepEqual(res.written.map((f) => path.basename(f)), ['batch-1.json', 'batch-2.json']);
   const b1 = JSON.parse(readFileSync(res.written[0]!, 'utf8')) as NeuronpediaBatch;
   t.deepEqual(Object.keys(b1), ['model_id', 'layer', 'sae_id', 'features', 'n_batches_to_sample_from', 'n_prompts_to_select']);
-  t.deepEqual(b1.features.map((f) => f.featureIndex), arraySplit(targets, 3)[0]);
+  t.deepEqual(b1.features.map((f) => f.featureIndex), arraySplit(targets, 2)[0]);
   for (const f of b1.features) {
     t.is(f.pos_str.length, 10);
     t.is(f.neuron_alignment_indices.length, 3);
