@@ -1,10 +1,21 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { SaeGeluNew, SaeReluGrad } from '../../src/backend/kernelNames.js';
+import { SaeCausalAttention, SaeGeluNew, SaeNormalize, SaeReluGrad } from '../../src/backend/kernelNames.js';
 import { ensureSaeKernels, stockKernelOf } from '../../src/backend/register.js';
 import { fusedAttentionAvailable, fusedCausalAttention, fusedNormalize, fusedNormalizeAvailable, geluNew, reluTrain } from '../../src/backend/index.js';
 import { ShapeError } from '../../src/errors.js';
-import { leakedTensors, setupTf } from '../helpers/tf.js';
+import { titled } from '../helpers/skip.js';
+import { kernelRegistered, leakedTensors, setupTf } from '../helpers/tf.js';
+
+// Which of our kernels exist here, decided before any test is declared (ava wants all
+// declarations in one go): a test needing an absent one is declared test.skip with the reason.
+const on2 = async (name: string) => ({ wasm: await kernelRegistered(name, 'wasm'), cpu: await kernelRegistered(name, 'cpu') });
+const registered = {
+  attention: await on2(SaeCausalAttention),
+  normalize: await on2(SaeNormalize),
+  reluGrad: await on2(SaeReluGrad),
+  geluNew: await on2(SaeGeluNew),
+};
 
 test.before(async () => {
   await setupTf();
@@ -139,13 +150,12 @@ function attentionRef(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: num
 }
 
 for (const backend of ['wasm', 'cpu'] as const) {
-  test.serial(`${backend}: fused causal attention and gelu_new equal the tfjs ops (odd sizes, grouped kv heads)`, async (t) => {
+  const skip = registered.attention[backend]
+    ? undefined
+    : `SaeCausalAttention is not registered on ${backend} (no BLAS addon): the model runs the tfjs ops`;
+  (skip ? test.serial.skip : test.serial)(titled(`${backend}: fused causal attention and gelu_new equal the tfjs ops (odd sizes, grouped kv heads)`, skip), async (t) => {
     await on(backend, () => {
-      if (!fusedAttentionAvailable()) {
-        t.log(`SaeCausalAttention is not registered on ${backend} (no BLAS addon): the model runs the tfjs ops`);
-        t.pass();
-        return;
-      }
+      t.true(fusedAttentionAvailable());
       for (const [B, P, H, K, dh] of [[2, 7, 4, 2, 5], [1, 13, 3, 3, 8], [3, 1, 2, 1, 4]] as const) {
         const q = tf.randomNormal([B, P, H, dh], 0, 2, 'float32', 1) as tf.Tensor4D;
         const k = tf.randomNormal([B, P, K, dh], 0, 2, 'float32', 2) as tf.Tensor4D;
@@ -172,15 +182,12 @@ for (const backend of ['wasm', 'cpu'] as const) {
   });
 }
 
-test.serial('without the native kernels (no addon), reluTrain and geluNew fall back to tfjs ops with the same results', async (t) => {
+const nativeElementKernels = registered.reluGrad.wasm && registered.geluNew.wasm;
+(nativeElementKernels ? test.serial : test.serial.skip)(titled('without the native kernels (no addon), reluTrain and geluNew fall back to tfjs ops with the same results', nativeElementKernels ? undefined : 'the native kernels are absent here, so the fallback is what every other test runs'), async (t) => {
   await on('wasm', () => {
     const names = [SaeReluGrad, SaeGeluNew];
     const saved = names.map((n) => tf.getKernel(n, 'wasm'));
-    if (saved.some((k) => !k)) {
-      t.log('native kernels absent: the fallback is what every other test runs');
-      t.pass();
-      return;
-    }
+    t.true(saved.every((k) => k !== undefined));
     const x = tf.tensor2d([[-2, 0, 3, 0.5], [1, -1, 0, 7]]);
     const w = tf.tensor2d([[1, -2, 3, 4], [-5, 6, -7, 8]]);
     const run = () => tf.tidy(() => {
@@ -234,13 +241,10 @@ test.serial('wasm: the view Slice equals the stock kernel (ranks 1–5, dtypes, 
 });
 
 for (const backend of ['wasm', 'cpu'] as const) {
-  test.serial(`${backend}: fused LayerNormPre / RMSNorm equal the tfjs formulas (odd widths), no leaks`, async (t) => {
+  const skip = registered.normalize[backend] ? undefined : `SaeNormalize is not registered on ${backend} (no BLAS addon)`;
+  (skip ? test.serial.skip : test.serial)(titled(`${backend}: fused LayerNormPre / RMSNorm equal the tfjs formulas (odd widths), no leaks`, skip), async (t) => {
     await on(backend, () => {
-      if (!fusedNormalizeAvailable()) {
-        t.log(`SaeNormalize is not registered on ${backend}`);
-        t.pass();
-        return;
-      }
+      t.true(fusedNormalizeAvailable());
       for (const [shape, center] of [[[2, 3, 13], true], [[5, 8], false], [[1, 1, 1], true], [[4, 37], true]] as const) {
         const x = tf.add(tf.mul(tf.randomNormal(shape as unknown as number[], 0, 1, 'float32', 5), 3), 0.5);
         const before = tf.memory().numTensors;

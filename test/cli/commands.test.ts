@@ -4,6 +4,7 @@
  * hub), eval and cache on the shared tiny GPT-2. Tests that need ../shared skip without it.
  */
 import test from 'ava';
+import { titled } from '../helpers/skip.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -79,11 +80,7 @@ test('the bin exits 2 on a bad config, with a JSON error record under --json', a
   t.is(jsonLines(b.stdout)[0]!.type, 'error');
 });
 
-test('hooks lists tiny-gpt2 hook points with symbolic shapes (--json)', async (t) => {
-  if (!haveGpt2) {
-    t.log(`skipped: ${GPT2} absent (needs ../shared)`);
-    return t.pass();
-  }
+(haveGpt2 ? test : test.skip)(titled('hooks lists tiny-gpt2 hook points with symbolic shapes (--json)', haveGpt2 ? undefined : `${GPT2} absent (needs ../shared)`), async (t) => {
   const r = await spawnCli(['--json', 'hooks', GPT2]);
   t.is(r.code, 0, r.stderr);
   const hooks = jsonLines(r.stdout);
@@ -198,11 +195,7 @@ test('pretrained: downloads cfg.json, weights and sparsity from a hub repo, then
   t.regex(missing.stderr, /sae-rx: failed: downloading someone\/nothing-here\/x: /);
 });
 
-test('eval: an SAE on tiny-gpt2 over two batches of Austen (--json)', async (t) => {
-  if (!haveGpt2) {
-    t.log(`skipped: ${GPT2} absent (needs ../shared)`);
-    return t.pass();
-  }
+(haveGpt2 ? test : test.skip)(titled('eval: an SAE on tiny-gpt2 over two batches of Austen (--json)', haveGpt2 ? undefined : `${GPT2} absent (needs ../shared)`), async (t) => {
   const r = await spawnCli(['--json', 'eval', path.join(saeRoot, 'layer1'), '--model', GPT2, '--dataset', AUSTEN, '--batches', '2', '--batch-size', '2']);
   t.is(r.code, 0, r.stderr);
   const rec = jsonLines(r.stdout)[0] as { type: string; tokens: number; metrics: Record<string, number> };
@@ -215,11 +208,7 @@ test('eval: an SAE on tiny-gpt2 over two batches of Austen (--json)', async (t) 
   t.regex(noModel.stderr, /no --model given, and the SAE's model_name "tiny-gpt2-sotu" is not a model folder or hub repo here: give --model/);
 });
 
-test('cache: tiny-gpt2 activations into safetensors shards', async (t) => {
-  if (!haveGpt2) {
-    t.log(`skipped: ${GPT2} absent (needs ../shared)`);
-    return t.pass();
-  }
+(haveGpt2 ? test : test.skip)(titled('cache: tiny-gpt2 activations into safetensors shards', haveGpt2 ? undefined : `${GPT2} absent (needs ../shared)`), async (t) => {
   const dir = path.join(tmp, 'acts');
   const cfg = path.join(tmp, 'cache.yaml');
   writeFileSync(
@@ -245,12 +234,10 @@ test('cache: tiny-gpt2 activations into safetensors shards', async (t) => {
   t.true(existsSync(path.join(dir, '1.safetensors')));
 });
 
-test('models lists the families and the shared model folders', async (t) => {
-  const models = path.join(SHARED, 'models');
-  if (!existsSync(models)) {
-    t.log(`skipped: ${models} absent (needs ../shared)`);
-    return t.pass();
-  }
+const sharedModels = path.join(SHARED, 'models');
+const haveModels = existsSync(sharedModels);
+(haveModels ? test : test.skip)(titled('models lists the families and the shared model folders', haveModels ? undefined : `${sharedModels} absent (needs ../shared)`), async (t) => {
+  const models = sharedModels;
   const r = await runMain(['models', models]);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /gpt2 +GPT2LMHeadModel/);

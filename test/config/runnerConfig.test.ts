@@ -1,7 +1,6 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isLeft } from 'fp-ts/lib/Either.js';
@@ -14,6 +13,7 @@ import { toSaeConfig, toTrainerConfig } from '../../src/runners/configMapping.js
 import { pyExp3, pyFloat, pyStr } from '../../src/config/pyFormat.js';
 import { DEFAULT_SAE_CONFIG } from '../../src/sae/SaeConfig.js';
 import { DEFAULT_TRAINER_CONFIG } from '../../src/train/TrainerConfig.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/config/', import.meta.url));
 const fixture = (name: string) => JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as Record<string, unknown>;
@@ -239,7 +239,7 @@ test('YAML file + CLI overrides', async (t) => {
 });
 
 test('JSON files, and unreadable files name the file', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'sae-rx-config-'));
+  const dir = tempDir(t, 'sae-rx-config-');
   await writeFile(join(dir, 'a.json'), JSON.stringify({ lr: 1e-3 }));
   t.deepEqual(await loadConfigFile(join(dir, 'a.json')), { lr: 1e-3 });
   await writeFile(join(dir, 'b.json'), '{ "lr": ');

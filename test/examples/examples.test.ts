@@ -1,12 +1,12 @@
 import test from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupTf } from '../helpers/tf.js';
 import { exampleNames, loadExample } from '../../examples/run.js';
 import { runToy } from '../../examples/toy.js';
 import { readRecords } from '../../src/sinks/report/writeReport.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 test.before(async () => {
   await setupTf();
@@ -24,7 +24,7 @@ test.serial('examples/run.ts lists every example with a description and main()',
 });
 
 test.serial('examples/toy.ts (quick): the SAE recovers the toy features; log and SAE folder on disk; no tensor left', async (t) => {
-  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'toy-example-'));
+  const runsDir = tempDir(t, 'toy-example-');
   const before = tf.memory().numTensors;
   const r = await runToy({ quick: true, runsDir, verbose: false });
   t.is(tf.memory().numTensors, before);

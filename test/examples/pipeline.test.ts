@@ -1,8 +1,9 @@
 import test from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { titled } from '../helpers/skip.js';
+import { tempDir } from '../helpers/tempDir.js';
 import { setupTf } from '../helpers/tf.js';
 import { loadExample } from '../../examples/run.js';
 import { readRecords } from '../../src/index.js';
@@ -13,13 +14,9 @@ test.before(async () => {
   await setupTf();
 });
 
-test('examples/pipeline.ts (the README snippet) trains on the tiny GPT-2 and writes its records', async (t) => {
-  if (!fs.existsSync(shared)) {
-    t.log(`SKIPPED: ${shared} is absent (it ships in ../shared)`);
-    t.pass();
-    return;
-  }
-  const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-pipeline-'));
+const haveShared = fs.existsSync(shared);
+(haveShared ? test : test.skip)(titled('examples/pipeline.ts (the README snippet) trains on the tiny GPT-2 and writes its records', haveShared ? undefined : `${shared} is absent (it ships in ../shared)`), async (t) => {
+  const runs = tempDir(t, 'sae-rx-pipeline-');
   const before = tf.memory().numTensors;
   const out: string[] = [];
   const write = process.stdout.write.bind(process.stdout);

@@ -1,8 +1,9 @@
 /**
  * A headless Chromium for tests that must see a page rendered (the HTML report). Uses the
  * system's Chromium (Debian's `chromium`; `.ci/run` installs it when it can) through
- * playwright-core, which downloads nothing. When no browser is found, or it does not start,
- * `withBrowser` logs why and passes, so the suite stays green on machines without one.
+ * playwright-core, which downloads nothing. A browser test file asks `browserSkipReason()`
+ * before declaring its tests (top-level await): without a usable browser they are declared
+ * `test.skip` with the reason, never passed without checking anything.
  */
 import { existsSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
@@ -35,31 +36,35 @@ export const CHROMIUM_ARGS = [
   '--disable-dev-shm-usage',
 ];
 
-/**
- * Runs `f` with a launched browser, closing it afterwards. Without a usable Chromium the test
- * logs the reason and passes (nothing is asserted).
- */
-export async function withBrowser(t: ExecutionContext, f: (browser: Browser) => Promise<void>): Promise<void> {
+async function launch(): Promise<Browser | string> {
   const executablePath = findChromium();
-  if (!executablePath) {
-    t.log('SKIPPED: no Chromium found (set CHROMIUM_PATH or install Debian\'s `chromium`); browser checks not run');
-    t.pass();
-    return;
-  }
+  if (!executablePath) return 'no Chromium found (set CHROMIUM_PATH or install Debian\'s `chromium`)';
   let chromium: typeof import('playwright-core').chromium;
   try {
     ({ chromium } = await import('playwright-core'));
   } catch (e) {
-    t.log(`SKIPPED: playwright-core not installed (${(e as Error).message})`);
-    t.pass();
-    return;
+    return `playwright-core not installed (${(e as Error).message})`;
   }
-  let browser: Browser;
   try {
-    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, timeout: 60_000 });
+    return await chromium.launch({ executablePath, args: CHROMIUM_ARGS, timeout: 60_000 });
   } catch (e) {
-    t.log(`SKIPPED: Chromium at ${executablePath} did not start: ${(e as Error).message.split('\n')[0]}`);
-    t.pass();
+    return `Chromium at ${executablePath} did not start: ${(e as Error).message.split('\n')[0]}`;
+  }
+}
+
+/** Why browser tests cannot run here (a browser is found, loads and starts), or undefined when they can. */
+export async function browserSkipReason(): Promise<string | undefined> {
+  const b = await launch();
+  if (typeof b === 'string') return b;
+  await b.close().catch(() => {});
+  return undefined;
+}
+
+/** Runs `f` with a launched browser, closing it afterwards; fails the test when none starts. */
+export async function withBrowser(t: ExecutionContext, f: (browser: Browser) => Promise<void>): Promise<void> {
+  const browser = await launch();
+  if (typeof browser === 'string') {
+    t.fail(browser);
     return;
   }
   try {

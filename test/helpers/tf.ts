@@ -16,3 +16,22 @@ export async function leakedTensors(f: () => unknown | Promise<unknown>): Promis
   await f();
   return tf.memory().numTensors - before;
 }
+
+/**
+ * Whether our kernel `name` is registered on `backend` (after setupTf): decided before the tests
+ * are declared (top-level await), so a test that needs it is declared `test.skip` with the reason
+ * instead of passing without checking anything (see skip.ts).
+ */
+export async function kernelRegistered(name: string, backend: string): Promise<boolean> {
+  const { ensureSaeKernels } = await import('../../src/backend/register.js');
+  await setupTf();
+  const prev = tf.getBackend();
+  await tf.setBackend(backend);
+  try {
+    ensureSaeKernels(backend);
+    return tf.getKernel(name, backend) !== undefined;
+  } finally {
+    await tf.setBackend(prev);
+  }
+}
+

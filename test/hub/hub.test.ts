@@ -1,4 +1,5 @@
 import test from 'ava';
+import { titled } from '../helpers/skip.js';
 import { existsSync, mkdirSync, promises as fsp, readlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -61,11 +62,7 @@ function cfg(extra: Partial<HubConfig> = {}): HubConfig {
   return hubConfig({ endpoint: hub.url, cacheDir, hfHome: path.join(tmp, 'home'), token: undefined, retryBaseMs: 1, ...extra }, {});
 }
 
-test.serial('downloads tiny-gpt2 through the real client into the standard cache layout, then works offline', async (t) => {
-  if (!haveShared) {
-    t.log(`skipped: ${gpt2Dir} absent (needs ../shared)`);
-    return t.pass();
-  }
+(haveShared ? test.serial : test.serial.skip)(titled('downloads tiny-gpt2 through the real client into the standard cache layout, then works offline', haveShared ? undefined : `${gpt2Dir} absent (needs ../shared)`), async (t) => {
   const c = cfg();
   const repo = 'sae-rx/tiny-gpt2-sotu';
   const sha = hub.commit('models/sae-rx/tiny-gpt2-sotu');

@@ -1,6 +1,5 @@
 import test from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstValueFrom, from, toArray } from 'rxjs';
@@ -15,6 +14,7 @@ import { seededRandom } from '../../src/stream/rng.js';
 import type { EvalRecord, StepRecord, TrainEvent } from '../../src/stream/TrainEvent.js';
 import { DEFAULT_SAE_CONFIG } from '../../src/sae/SaeConfig.js';
 import { DEFAULT_TRAINER_CONFIG } from '../../src/train/TrainerConfig.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const FIX = path.resolve('test/fixtures/evals');
 const ref = JSON.parse(fs.readFileSync(path.join(FIX, 'evals_reference.json'), 'utf8')) as { batches: number[][][]; expected: Record<string, number> };
@@ -83,7 +83,7 @@ withModel('evaluate(): tiny GPT-2 → modelActivations → trainSae → evaluate
   const recs = await firstValueFrom(
     tokenBatches(6).pipe(
       modelActivations(model(), { hooks: [hook] }),
-      trainSae(spec, { warn: () => {}, handleSignals: false, checkpointPath: fs.mkdtempSync(path.join(os.tmpdir(), 'evaluate-')), nCheckpoints: 2 }),
+      trainSae(spec, { warn: () => {}, handleSignals: false, checkpointPath: tempDir(t, 'evaluate-'), nCheckpoints: 2 }),
       evaluate({ model: model(), tokens: ref.batches }),
       toArray(),
     ),

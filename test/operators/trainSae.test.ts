@@ -1,6 +1,5 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,6 +20,7 @@ import type { TrainEvent, StepRecord } from '../../src/stream/TrainEvent.js';
 import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
 import { ConfigError } from '../../src/errors.js';
 import { spec } from './trainSaeHelpers.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 test.before(async () => {
   await setupTf();
@@ -28,11 +28,11 @@ test.before(async () => {
 
 const model = toyModel({ nFeatures: 8, nHidden: 4, featureProbability: 0.1 });
 const toy = (batches?: number, seed = 1) => toyActivations(model, { batchSize: 32, seed, batches });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'trainsae-'));
+const tmp = (t: ExecutionContext) => tempDir(t, 'trainsae-');
 const quiet = { warn: () => {}, handleSignals: false };
 
 test.serial('trainSae(): step records, n_checkpoints checkpoints + final SAE folder, done; no tensor left', async (t) => {
-  const dir = tmp();
+  const dir = tmp(t);
   const before = tf.memory().numTensors;
   const recs = await firstValueFrom(toy().pipe(trainSae(spec(), { ...quiet, checkpointPath: dir, nCheckpoints: 4 }), toArray()));
   t.is(tf.memory().numTensors, before);
@@ -57,7 +57,7 @@ test.serial('trainSae(): step records, n_checkpoints checkpoints + final SAE fol
 });
 
 test.serial('trainSae(): resuming from a checkpoint continues bit for bit (weights, optimizer, counters, tokens)', async (t) => {
-  const dir = tmp();
+  const dir = tmp(t);
   const finals = new Map<string, SaeSnapshot>();
   const keep = (tag: string) => (d: string, snap: SaeSnapshot, extra: object) => {
     if (/final_/.test(d)) finals.set(tag, snap);
@@ -85,7 +85,7 @@ test.serial('trainSae(): resuming from a checkpoint continues bit for bit (weigh
 });
 
 test.serial('trainSae(): the norm scaling factor from normalizeActivations is folded into the saved SAE', async (t) => {
-  const dir = tmp();
+  const dir = tmp(t);
   let factor = 0;
   const recs = await firstValueFrom(
     toy().pipe(normalizeActivations('expected_average_only_in', { estimationTokens: 64, onFactor: (f) => (factor = f) }), trainSae(spec(), { ...quiet, checkpointPath: dir }), toArray()),
@@ -252,7 +252,7 @@ test.serial('trainSae(): with a slow consumer the source is never more than a fi
 });
 
 test.serial('trainSae(): SIGINT during training writes a checkpoint, then the process exits', async (t) => {
-  const dir = tmp();
+  const dir = tmp(t);
   const child = spawn(process.execPath, ['--import=tsx', path.join(import.meta.dirname, 'fixtures', 'sigintTrain.ts'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -1,6 +1,5 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstValueFrom, map, range, take, toArray } from 'rxjs';
@@ -22,6 +21,7 @@ import type { SaeSnapshot } from '../../src/sae/Sae.js';
 import { ConfigError } from '../../src/errors.js';
 import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
 import { spec } from '../operators/trainSaeHelpers.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 test.before(async () => {
   await setupTf();
@@ -29,7 +29,7 @@ test.before(async () => {
 
 const model = toyModel({ nFeatures: 8, nHidden: 4, featureProbability: 0.1 });
 const toy = (batches?: number, seed = 3) => toyActivations(model, { batchSize: 32, seed, batches });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cache-runner-'));
+const tmp = (t: ExecutionContext) => tempDir(t, 'cache-runner-');
 
 const settings = (dir: string, over: Partial<CacheRunnerSettings> = {}): CacheRunnerSettings => ({
   model_name: 'toy',
@@ -63,7 +63,7 @@ const rowKeys = (parts: Float32Array[], d: number) => {
 };
 
 test.serial('cache runner: shards of [tokens, hooks, d_in], manifest, SAELens shuffles keep the multiset of rows', async (t) => {
-  const dir = path.join(tmp(), 'cache');
+  const dir = path.join(tmp(t), 'cache');
   const before = tf.memory().numTensors;
   const lines: string[] = [];
   const s = await cacheActivationsRunner(settings(dir), { source: toy(), log: (l) => lines.push(l) });
@@ -96,13 +96,13 @@ test.serial('cache runner: shards of [tokens, hooks, d_in], manifest, SAELens sh
 });
 
 test.serial('cache runner: training from the cache (no shuffles) gives the same SAE, bit for bit, as the live stream', async (t) => {
-  const dir = path.join(tmp(), 'cache');
+  const dir = path.join(tmp(t), 'cache');
   const noShuffle = settings(dir, { n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 0, training_tokens: 12 * 32 });
   await cacheActivationsRunner(noShuffle, { source: toy(), shuffleWithinBuffer: false });
   const before = tf.memory().numTensors;
   const finals: SaeSnapshot[] = [];
   const keep = async (_d: string, snap: SaeSnapshot) => void finals.push(snap);
-  const opts = { warn: () => {}, handleSignals: false, checkpointPath: tmp(), writeSaeFolder: keep };
+  const opts = { warn: () => {}, handleSignals: false, checkpointPath: tmp(t), writeSaeFolder: keep };
   await firstValueFrom(toy().pipe(trainSae(spec(), opts), toArray()));
   await firstValueFrom(
     cachedActivations({ path: dir, batchSize: 32, trainingTokens: 12 * 32, expect: { modelName: 'toy', hookPoints: 'hook_hidden', dIn: 4, contextSize: 8 } }).pipe(trainSae(spec(), opts), toArray()),
@@ -113,7 +113,7 @@ test.serial('cache runner: training from the cache (no shuffles) gives the same 
 });
 
 test.serial('cache runner: a short source leaves a short last shard; 3-D batches keep their hooks; bad widths are errors', async (t) => {
-  const dir = path.join(tmp(), 'cache');
+  const dir = path.join(tmp(t), 'cache');
   const rows = Array.from({ length: 100 }, (_, i) => [i, i + 0.5, -i, 1, 2, 3]);
   // two hooks of d_in 3
   const src = fromActivations(rows, { batchSize: 30 });
@@ -132,12 +132,12 @@ test.serial('cache runner: a short source leaves a short last shard; 3-D batches
   t.deepEqual(bs.map((b) => b.acts.shape), [[50, 2, 3], [50, 2, 3]]);
   t.deepEqual(Array.from(bs[1]!.acts.dataSync().subarray(0, 6)), [50, 50.5, -50, 1, 2, 3]);
   bs.forEach((b) => b.acts.dispose());
-  const d2 = path.join(tmp(), 'cache');
+  const d2 = path.join(tmp(t), 'cache');
   await t.throwsAsync(cacheActivationsRunner(settings(d2, { d_in: 5 }), { source: toy(2) }), { message: /\[n, 5\].*got \[32,4\]/ });
 });
 
 test.serial('cache runner: a synchronous source stops as soon as the last shard is full (nothing computed after)', async (t) => {
-  const dir = path.join(tmp(), 'cache');
+  const dir = path.join(tmp(t), 'cache');
   const before = tf.memory().numTensors;
   let made = 0;
   // 10 000 batches of 32 rows offered synchronously; the cache needs 384 rows (12 batches)
@@ -158,7 +158,7 @@ const TEXT = path.resolve('../shared/data/austen.txt');
 const HAVE_LM = fs.existsSync(path.join(MODEL_DIR, 'model.safetensors')) && fs.existsSync(TEXT);
 if (!HAVE_LM) console.log(`skipping the language-model cache test: ${MODEL_DIR} or ${TEXT} is absent`);
 (HAVE_LM ? test.serial : test.skip)('runCacheActivations: tiny GPT-2 on local text; the cache holds the pipeline\'s activations in order', async (t) => {
-  const dir = path.join(tmp(), 'cache');
+  const dir = path.join(tmp(t), 'cache');
   const cfg = decodeCacheActivationsRunnerConfig({
     model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', dataset_path: TEXT, context_size: 32, d_in: 128,
     store_batch_size: 4, n_batches_in_buffer: 4, training_tokens: 1024, new_cached_activations_path: dir,

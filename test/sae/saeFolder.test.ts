@@ -1,6 +1,5 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupTf, leakedTensors } from '../helpers/tf.js';
@@ -9,6 +8,7 @@ import { DEFAULT_SAE_CONFIG } from '../../src/sae/SaeConfig.js';
 import { loadSae, loadSaeSparsity, writeSaeFolder } from '../../src/sae/saeFolder.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { compare, FIXTURES, readFixture } from './fixtures.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 test.before(async () => {
   await setupTf();
@@ -16,13 +16,13 @@ test.before(async () => {
 
 const cfg = { ...DEFAULT_SAE_CONFIG, dIn: 8, dSae: 24 };
 
-function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-saefolder-'));
+function tmpDir(t: ExecutionContext): string {
+  return tempDir(t, 'sae-rx-saefolder-');
 }
 
 test('writeSaeFolder writes SAELens tensor names/shapes and loadSae round-trips', async (t) => {
   const sae = Sae.create(cfg, { seed: 3 });
-  const dir = path.join(tmpDir(), 'sae');
+  const dir = path.join(tmpDir(t), 'sae');
   const freq = new Float32Array(24).map((_, i) => i / 100);
   await writeSaeFolder(dir, sae.snapshot(), { sparsity: freq, extraCfg: { l1_coefficient: 0.01 } });
   t.deepEqual(fs.readdirSync(dir).sort(), ['cfg.json', 'sae_weights.safetensors', 'sparsity.safetensors']);
@@ -50,7 +50,7 @@ test('writeSaeFolder writes SAELens tensor names/shapes and loadSae round-trips'
 test('normScalingFactor is folded in: the saved SAE on raw x equals the trained SAE on x·s, rescaled', async (t) => {
   const sae = Sae.create(cfg, { seed: 4 });
   const s = 2.5;
-  const dir = path.join(tmpDir(), 'sae');
+  const dir = path.join(tmpDir(t), 'sae');
   await writeSaeFolder(dir, sae.snapshot(), { normScalingFactor: s });
   const back = await loadSae(dir);
   const leaked = await leakedTensors(() => {
@@ -101,7 +101,7 @@ test('folders written in SAELens layout by the Python reference load with the sa
 });
 
 test('loadSae errors name the file and the problem', async (t) => {
-  const dir = path.join(tmpDir(), 'bad');
+  const dir = path.join(tmpDir(t), 'bad');
   fs.mkdirSync(dir);
   await t.throwsAsync(loadSae(dir), { message: /cfg\.json/ });
   fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify({ architecture: 'topk', d_in: 4, d_sae: 8, metadata: {} }));

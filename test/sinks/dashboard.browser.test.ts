@@ -11,12 +11,14 @@ import { pathToFileURL } from 'node:url';
 import test from 'ava';
 import { renderDashboards } from '../../src/sinks/dashboard/renderDashboards.js';
 import { INJECTION_TOKEN, syntheticDashboards } from '../fixtures/dashboard/synthetic.js';
-import { withBrowser } from '../helpers/browser.js';
+import { browserSkipReason, withBrowser } from '../helpers/browser.js';
+import { titled } from '../helpers/skip.js';
 import { setupTf } from '../helpers/tf.js';
 
 const PANELS = ['activation-density', 'logit-tables', 'logit-histogram', 'neighbours', 'top-examples', 'quantile-examples'];
 
-test('dashboards render in Chromium: every panel draws, picker works, escaped tokens, no errors', async (t) => {
+const noBrowser = await browserSkipReason();
+(noBrowser ? test.skip : test)(titled('dashboards render in Chromium: every panel draws, picker works, escaped tokens, no errors', noBrowser), async (t) => {
   await setupTf();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sae-rx-dash-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

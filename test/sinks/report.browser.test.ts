@@ -9,11 +9,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'ava';
 import { renderReport } from '../../src/sinks/report/renderReport.js';
 import { INJECTION, syntheticRun } from '../fixtures/report/synthetic.js';
-import { withBrowser } from '../helpers/browser.js';
+import { browserSkipReason, withBrowser } from '../helpers/browser.js';
+import { titled } from '../helpers/skip.js';
 
 const TMP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.tmp');
 
-test('report renders in Chromium: every chart has marks, tooltips, no errors', async (t) => {
+const noBrowser = await browserSkipReason();
+(noBrowser ? test.skip : test)(titled('report renders in Chromium: every chart has marks, tooltips, no errors', noBrowser), async (t) => {
   const run = syntheticRun({ steps: 300 });
   const html = renderReport({
     records: run.records,

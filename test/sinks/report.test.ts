@@ -1,7 +1,6 @@
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Subject } from 'rxjs';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { renderReport } from '../../src/sinks/report/renderReport.js';
@@ -12,8 +11,9 @@ import { escapeHtml, formatNumber, jsonForScript, niceTicks } from '../../src/si
 import { downsampleIndices } from '../../src/sinks/report/charts.js';
 import type { TrainEvent } from '../../src/stream/TrainEvent.js';
 import { INJECTION, syntheticRun } from '../fixtures/report/synthetic.js';
+import { tempDir } from '../helpers/tempDir.js';
 
-const tmpDir = () => fsp.mkdtemp(path.join(os.tmpdir(), 'sae-rx-report-'));
+const tmpDir = async (t: ExecutionContext) => tempDir(t, 'sae-rx-report-');
 
 test('format helpers: escaping, numbers, ticks', (t) => {
   t.is(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
@@ -98,7 +98,7 @@ test('the report density histogram (logDensityHistogram) clamps to the edges', (
 });
 
 test('reportSink writes the report on complete, and on error with what it has', async (t) => {
-  const dir = await tmpDir();
+  const dir = await tmpDir(t);
   const run = syntheticRun({ steps: 50 });
   const file = path.join(dir, 'report.html');
   const sink = reportSink(file, { config: run.config, featureLogDensity: () => run.featureLogDensity, title: 'sink test' });
@@ -132,7 +132,7 @@ test('reportSink writes the report on complete, and on error with what it has', 
 });
 
 test('writeReport reads records.jsonl, config.json and sparsity from a run folder', async (t) => {
-  const dir = await tmpDir();
+  const dir = await tmpDir(t);
   const run = syntheticRun({ steps: 60, dSae: 256 });
   const lines = run.records.map((r) => JSON.stringify(r)).join('\n');
   await fsp.writeFile(path.join(dir, 'records.jsonl'), `${lines}\n{"type":"step","saeId":`); // crash left half a line

@@ -1,6 +1,5 @@
 import test from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { from } from 'rxjs';
@@ -9,6 +8,7 @@ import { jsonlSink } from '../../src/sinks/jsonlSink.js';
 import { readRecords } from '../../src/sinks/report/writeReport.js';
 import { consoleSink } from '../../src/sinks/consoleSink.js';
 import type { StepRecord, TrainEvent } from '../../src/stream/TrainEvent.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const step = (i: number, saeId = 'a'): StepRecord => ({
   type: 'step', saeId, step: i, tokens: (i + 1) * 128,
@@ -24,7 +24,7 @@ const records: TrainEvent[] = [
 ];
 
 test('jsonlSink(): appends records; they read back unchanged', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jsonl-'));
+  const dir = tempDir(t, 'jsonl-');
   const file = path.join(dir, 'sub', 'log.jsonl');
   from(records).subscribe(jsonlSink(file));
   t.deepEqual(await readRecords(file), records);

@@ -1,6 +1,5 @@
 import test from 'ava';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { decodeRunnerConfig, expandSweep } from '../../src/config/index.js';
@@ -8,6 +7,7 @@ import { wandbOptionsFromRunnerConfig, wandbSink } from '../../src/sinks/wandb.j
 import { netrcPassword, resolveWandbAuth } from '../../src/sinks/wandb/auth.js';
 import type { EvalRecord, StepRecord, TrainEvent } from '../../src/stream/TrainEvent.js';
 import { startFakeWandb, virtualClock } from '../helpers/fakeWandb.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678'; // 40 hex chars, like a real key
 const KEY_B64 = Buffer.from(`api:${KEY}`).toString('base64');
@@ -223,7 +223,7 @@ test('a sweep logs each SAE with its suffix; done for every SAE completes the ru
 });
 
 test('auth: option, WANDB_API_KEY, netrc for the base URL host; a missing key names no secret', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'sae-rx-netrc-'));
+  const dir = tempDir(t, 'sae-rx-netrc-');
   const netrc = join(dir, 'netrc');
   await writeFile(netrc, `machine api.wandb.ai\n  login user\n  password ${KEY}\nmachine wandb.example.com login user password local-key-123\n`);
   t.is(netrcPassword(`default login x password dflt`, 'any.host'), 'dflt');

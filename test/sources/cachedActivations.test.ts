@@ -1,6 +1,5 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
@@ -11,16 +10,17 @@ import {
 import { fromActivations } from '../../src/sources/fromActivations.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { ConfigError, FileFormatError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 test.before(async () => {
   await setupTf();
 });
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cached-acts-'));
+const tmp = (t: ExecutionContext) => tempDir(t, 'cached-acts-');
 
 /** A cache of `sizes` shards, row r = [r, r + 0.25] (d_in 2, one hook), with or without manifest. */
-async function makeCache(sizes: number[], manifest = true): Promise<string> {
-  const dir = tmp();
+async function makeCache(t: ExecutionContext, sizes: number[], manifest = true): Promise<string> {
+  const dir = tmp(t);
   let r = 0;
   for (const [i, n] of sizes.entries()) {
     const data = new Float32Array(n * 2);
@@ -48,7 +48,7 @@ const firstCol = async (o: ReturnType<typeof cachedActivations>) => {
 };
 
 test.serial('cachedActivations: batches cross shard boundaries in order; startRow seeks; trainingTokens bounds', async (t) => {
-  const dir = await makeCache([10, 10, 5]);
+  const dir = await makeCache(t, [10, 10, 5]);
   const before = tf.memory().numTensors;
   t.deepEqual(await firstCol(cachedActivations({ path: dir, batchSize: 8 })), [
     [0, 1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14, 15], [16, 17, 18, 19, 20, 21, 22, 23], [24],
@@ -69,7 +69,7 @@ test.serial('cachedActivations: batches cross shard boundaries in order; startRo
 });
 
 test.serial('cachedActivations: manifest mismatches and too few tokens are ConfigErrors naming the field', async (t) => {
-  const dir = await makeCache([10, 6]);
+  const dir = await makeCache(t, [10, 6]);
   const run = (o: Parameters<typeof cachedActivations>[0]) => lastValueFrom(cachedActivations(o).pipe(toArray()));
   const cases: Array<[Parameters<typeof cachedActivations>[0]['expect'], RegExp]> = [
     [{ modelName: 'pythia' }, /model_name is "gpt2" on disk, the training config expects "pythia"/],
@@ -84,11 +84,11 @@ test.serial('cachedActivations: manifest mismatches and too few tokens are Confi
   const all = await run({ path: dir, batchSize: 16, trainingTokens: 16, expect: { modelName: 'gpt2', hookPoints: ['blocks.0.hook_resid_pre'], dIn: 2, contextSize: 8 } });
   t.is(all.length, 1);
   all.forEach((b) => b.acts.dispose());
-  await t.throwsAsync(run({ path: tmp(), batchSize: 4 }), { instanceOf: FileFormatError, message: /not an activation cache/ });
+  await t.throwsAsync(run({ path: tmp(t), batchSize: 4 }), { instanceOf: FileFormatError, message: /not an activation cache/ });
 });
 
 test.serial('cachedActivations: a SAELens cache (no manifest) is read from the shard headers', async (t) => {
-  const dir = await makeCache([4, 4], false);
+  const dir = await makeCache(t, [4, 4], false);
   const m = await readCacheManifest(dir);
   t.like(m, { n_shards: 2, total_tokens: 8, d_in: 2, model_name: null });
   t.deepEqual(await firstCol(cachedActivations({ path: dir, batchSize: 5, expect: { dIn: 2, modelName: 'anything' } })), [[0, 1, 2, 3, 4], [5, 6, 7]]);

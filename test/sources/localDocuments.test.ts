@@ -9,6 +9,7 @@ import { type Document } from '../../src/stream/Document.js';
 import { seededRandom, seededShuffle } from '../../src/stream/rng.js';
 import { localDocuments } from '../../src/sources/localDocuments.js';
 import { writeParquet } from '../helpers/parquetFixtures.js';
+import { titled } from '../helpers/skip.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = path.resolve(here, '..', '..', '..', 'shared');
@@ -103,12 +104,10 @@ test('seededShuffle is a deterministic permutation', (t) => {
   t.deepEqual([...a].sort((x, y) => x - y), xs);
 });
 
-test('reads the shared Shakespeare text as paragraphs', async (t) => {
-  const p = path.join(shared, 'data', 'tinyshakespeare.txt');
-  if (!existsSync(p)) {
-    t.log(`skipped: ${p} absent (needs ../shared)`);
-    return t.pass();
-  }
+const shakespeare = path.join(shared, 'data', 'tinyshakespeare.txt');
+const haveShakespeare = existsSync(shakespeare);
+(haveShakespeare ? test : test.skip)(titled('reads the shared Shakespeare text as paragraphs', haveShakespeare ? undefined : `${shakespeare} absent (needs ../shared)`), async (t) => {
+  const p = shakespeare;
   const docs = await all(localDocuments(p));
   t.true(docs.length > 5000, `${docs.length} paragraphs`);
   t.true(docs.every((d) => 'text' in d && d.text.trim().length > 0));

@@ -1,6 +1,5 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstValueFrom, take, toArray, type Observable } from 'rxjs';
@@ -16,6 +15,7 @@ import { cacheActivationsRunner } from '../../src/runners/cacheActivationsRunner
 import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
 import type { TrainEvent } from '../../src/stream/TrainEvent.js';
 import { spec } from '../operators/trainSaeHelpers.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 test.before(async () => {
   await setupTf();
@@ -23,7 +23,7 @@ test.before(async () => {
 
 const model = toyModel({ nFeatures: 8, nHidden: 4, featureProbability: 0.1 });
 const toy = (batches?: number) => toyActivations(model, { batchSize: 32, seed: 5, batches });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'resume-'));
+const tmp = (t: ExecutionContext) => tempDir(t, 'resume-');
 const quiet = { warn: () => {}, handleSignals: false };
 // 12 steps of 32 rows; n_checkpoints 2: one checkpoint once tokens pass 192 (after step 7, 224 tokens)
 const S = spec({ trainer: { totalTrainingSteps: 12, featureSamplingWindow: 5, deadFeatureWindow: 3 } });
@@ -53,7 +53,7 @@ function simulateCrashLeftovers(saeDir: string) {
 }
 
 test.serial('findLatestCheckpoint: the newest complete folder; temp names and incomplete folders are never picked', async (t) => {
-  const dir = tmp();
+  const dir = tmp(t);
   t.is(await findLatestCheckpoint(path.join(dir, 'nothing')), null);
   // stream cut after 9 batches: checkpoint 224 (step 7) + final_288 (step 9)
   await run(toy(9), dir);
@@ -73,14 +73,14 @@ test.serial('findLatestCheckpoint: the newest complete folder; temp names and in
 
 test.serial('resume on a live (toy) source: interrupted at step 7 or 9 and resumed = the uninterrupted run, bit for bit', async (t) => {
   const before = tf.memory().numTensors;
-  const full = await finalWeights(await run(toy(), tmp()));
-  const dir = tmp();
+  const full = await finalWeights(await run(toy(), tmp(t)));
+  const dir = tmp(t);
   await run(toy(9), dir);
   simulateCrashLeftovers(path.join(dir, 'sae'));
   for (const includeFinal of [false, true]) {
     const ck = (await findLatestCheckpoint(path.join(dir, 'sae'), { includeFinal }))!;
     const pos = dataPosition(ck, 32);
-    const recs = await run(toy().pipe(skipBatches(pos.batchesConsumed)), tmp(), { resume: ck.path });
+    const recs = await run(toy().pipe(skipBatches(pos.batchesConsumed)), tmp(t), { resume: ck.path });
     const done = recs.find((r) => r.type === 'done')!;
     t.like(done, { step: 12, tokens: 384 });
     const w = await finalWeights(recs);
@@ -91,18 +91,18 @@ test.serial('resume on a live (toy) source: interrupted at step 7 or 9 and resum
 
 test.serial('resume through a mixing buffer: regenerating and skipping the mixed batches gives the same SAE', async (t) => {
   const mixed = (src: Observable<ActivationBatch>) => src.pipe(mixingBuffer({ batchesInBuffer: 4, storeBatchSize: 32, trainBatchSize: 32, seed: 9 }));
-  const full = await finalWeights(await run(mixed(toy()), tmp()));
-  const dir = tmp();
+  const full = await finalWeights(await run(mixed(toy()), tmp(t)));
+  const dir = tmp(t);
   // interrupted: the stream of mixed batches stops after 8
   await run(mixed(toy()).pipe(take(8)), dir);
   const ck = (await findLatestCheckpoint(path.join(dir, 'sae'), { includeFinal: false }))!;
   t.is(ck.step, 7);
-  const w = await finalWeights(await run(mixed(toy()).pipe(skipBatches(dataPosition(ck, 32).batchesConsumed)), tmp(), { resume: ck.path }));
+  const w = await finalWeights(await run(mixed(toy()).pipe(skipBatches(dataPosition(ck, 32).batchesConsumed)), tmp(t), { resume: ck.path }));
   for (const k of ['W_enc', 'W_dec', 'b_dec'] as const) t.deepEqual(w[k], full[k], k);
 });
 
 test.serial('resume on cached activations: continue at the checkpoint\'s row (shard/offset), same SAE as uninterrupted', async (t) => {
-  const cache = path.join(tmp(), 'cache');
+  const cache = path.join(tmp(t), 'cache');
   // shards of 40 rows: train batches of 32 straddle shard boundaries
   await cacheActivationsRunner(
     {
@@ -114,13 +114,13 @@ test.serial('resume on cached activations: continue at the checkpoint\'s row (sh
   );
   const cached = (startRow = 0) => cachedActivations({ path: cache, batchSize: 32, trainingTokens: 384, startRow, expect: { dIn: 4, hookPoints: 'hook_hidden' } });
   const before = tf.memory().numTensors;
-  const full = await finalWeights(await run(cached(), tmp()));
-  const dir = tmp();
+  const full = await finalWeights(await run(cached(), tmp(t)));
+  const dir = tmp(t);
   await run(cached().pipe(take(8)), dir);
   const ck = (await findLatestCheckpoint(path.join(dir, 'sae'), { includeFinal: false }))!;
   const pos = dataPosition(ck, 32);
   t.deepEqual(pos, { batchesConsumed: 7, rows: 224 });
-  const w = await finalWeights(await run(cached(pos.rows), tmp(), { resume: ck.path }));
+  const w = await finalWeights(await run(cached(pos.rows), tmp(t), { resume: ck.path }));
   for (const k of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) t.deepEqual(w[k], full[k], k);
   t.is(tf.memory().numTensors, before);
 });
