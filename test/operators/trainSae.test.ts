@@ -125,7 +125,7 @@ test.serial('trainSae(): a sweep of 4 SAEs over one stream trains each exactly a
   };
   let pulled = 0;
   const counted = () => toy(undefined, 3).pipe(tap(() => pulled++));
-  const sweepDir = tmp();
+  const sweepDir = tmp(t);
   t.teardown(() => fs.rmSync(sweepDir, { recursive: true, force: true }));
   const sweep = capture();
   const before = tf.memory().numTensors;
@@ -185,7 +185,7 @@ test.serial('trainSae(): a throwing sink does not stop training; the others get 
 
 test.serial('trainSae(): a failed mid-run checkpoint is a loud warning record; a lost final SAE errors the stream, naming the stage', async (t) => {
   const warned: string[] = [];
-  const dir = tmp();
+  const dir = tmp(t);
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const recs: TrainEvent[] = [];
   const err = await new Promise<unknown>((resolve) =>
@@ -204,7 +204,7 @@ test.serial('trainSae(): a failed mid-run checkpoint is a loud warning record; a
 });
 
 test.serial('trainSae(): a checkpoint is on disk before the next step, even on a stream that never yields to the event loop', async (t) => {
-  const dir = tmp();
+  const dir = tmp(t);
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   // a plain synchronous source: the whole run happens inside subscribe()
   const batches: ActivationBatch[] = [];
