@@ -1,0 +1,92 @@
+/**
+ * Every registered architecture trains through `trainSae` on a toy-model activation stream:
+ * step records carry its loss terms under SAELens 6's names (and, past v1.5's SAE, its
+ * architecture and coefficients), checkpoints keep its parameters and state by name, and the
+ * final SAE is handed to the folder writer, whose save conversion gives what SAELens saves
+ * (topk folded, batchtopk/matryoshka as jumprelu). No tensor is left behind.
+ */
+import test from 'ava';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { firstValueFrom, toArray } from 'rxjs';
+import { setupTf } from '../helpers/tf.js';
+import { tableDefaults } from '../../src/config/fields.js';
+import { ARCHITECTURES } from '../../src/sae/architectures/registry.js';
+import type { SaeSnapshot } from '../../src/sae/Sae.js';
+import { trainSae } from '../../src/operators/trainSae.js';
+import { toyActivations } from '../../src/sources/toyActivations.js';
+import { toyModel } from '../../src/sources/toyModel.js';
+import type { StepRecord, TrainEvent } from '../../src/stream/TrainEvent.js';
+import { readCheckpointState } from '../../src/train/checkpointWriter.js';
+import { spec } from './trainSaeHelpers.js';
+
+let tmp: string;
+test.before(async () => {
+  await setupTf();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-arch-train-'));
+});
+test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const FIELDS: Record<string, Record<string, unknown>> = {
+  topk: { k: 2 },
+  batchtopk: { k: 2 },
+  matryoshka_batchtopk: { k: 2, matryoshka_widths: [4, 16] },
+};
+const TERMS: Record<string, string[]> = {
+  standard: ['mse', 'l1', 'ghost', 'total'],
+  standard_v6: ['mse', 'l1', 'total'],
+  topk: ['mse', 'total', 'auxiliary_reconstruction_loss'],
+  batchtopk: ['mse', 'total', 'auxiliary_reconstruction_loss'],
+  matryoshka_batchtopk: ['mse', 'total', 'auxiliary_reconstruction_loss', 'inner_mse_loss_4'],
+};
+const SAVED_AS: Record<string, string> = { standard: 'standard', standard_v6: 'standard', topk: 'topk', batchtopk: 'jumprelu', matryoshka_batchtopk: 'jumprelu' };
+
+for (const arch of ARCHITECTURES) {
+  test.serial(`${arch.name} trains through trainSae: records, checkpoint by name, save conversion`, async (t) => {
+    const model = toyModel({ nFeatures: 8, nHidden: 4, featureProbability: 0.1 });
+    const v15 = arch.name === 'standard';
+    const s = spec({
+      sae: {
+        architecture: arch.name, dSae: 16, normalizeSaeDecoder: v15, bDecInitMethod: v15 ? 'mean' : 'zeros',
+        ...(v15 ? {} : { archFields: { ...tableDefaults(arch.fields), ...(FIELDS[arch.name] ?? {}) } }),
+      },
+      trainer: { totalTrainingSteps: 12, deadFeatureWindow: 3, featureSamplingWindow: 5 },
+    });
+    const saved: Array<{ save: ReturnType<typeof arch.toInference> }> = [];
+    // stands in for the SAE area's folder writer: the conversion it applies, and two files
+    const writer = (dir: string, snap: SaeSnapshot) => {
+      const save = arch.toInference(snap.cfg, snap.params, snap.state);
+      saved.push({ save });
+      fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify({ architecture: save.architecture }));
+      fs.writeFileSync(path.join(dir, 'sae_weights.safetensors'), 'x');
+    };
+    const before = tf.memory().numTensors;
+    const dir = path.join(tmp, arch.name);
+    const recs = (await firstValueFrom(
+      toyActivations(model, { batchSize: 32, seed: 5 }).pipe(
+        trainSae(s, { checkpointPath: dir, nCheckpoints: 2, writeSaeFolder: writer, handleSignals: false, warn: () => {} }),
+        toArray(),
+      ),
+    )) as TrainEvent[];
+    t.is(tf.memory().numTensors, before, 'no tensors left');
+    const steps = recs.filter((r): r is StepRecord => r.type === 'step');
+    t.is(steps.length, 12);
+    t.deepEqual(Object.keys(steps[0]!.losses).sort(), [...TERMS[arch.name]!].sort(), 'the loss terms, by name');
+    t.true(steps.every((r) => Number.isFinite(r.losses.total)));
+    t.is(steps[0]!.architecture, v15 ? undefined : arch.name);
+    if (arch.name !== 'standard_v6' && arch.name !== 'standard') t.true(steps.some((r) => r.deadFeatures > 0 && (r.losses['auxiliary_reconstruction_loss'] ?? 0) > 0), 'AuxK ran on dead latents');
+    const done = recs.find((r) => r.type === 'done');
+    t.truthy(done && done.type === 'done' && done.path);
+    const final = saved[saved.length - 1]!;
+    t.is(final.save.architecture, SAVED_AS[arch.name]);
+    // the checkpoint keeps the trained parameters (and state) by name, before any conversion
+    const ck = await readCheckpointState((done as { path: string }).path);
+    t.deepEqual(Object.keys(ck.weights.params).sort(), arch.params(s.sae).map((p) => p.name).sort());
+    if (arch.name.includes('batchtopk')) {
+      t.true(ck.weights.state['topk_threshold']! > 0, 'the threshold EMA is checkpointed');
+      t.true(final.save.weights['threshold']!.data.every((v) => v === Math.fround(ck.weights.state['topk_threshold']!)));
+    }
+  });
+}
