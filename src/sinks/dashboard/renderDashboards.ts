@@ -21,6 +21,7 @@ h1{font-size:19px;margin:0;font-weight:650}
 .picker{display:flex;gap:6px;align-items:center;margin-left:auto}
 .picker select,.picker button{font:inherit;padding:4px 8px;border:1px solid var(--line);border-radius:6px;background:#fff}
 main{padding:14px 24px 40px;max-width:1500px}
+section.feature{scroll-margin-top:130px}
 .feature-head{display:flex;gap:14px;align-items:baseline;margin:4px 0 12px}
 .feature-head h2{margin:0;font-size:18px}
 .cols{display:grid;grid-template-columns:minmax(360px,1fr) minmax(480px,1.6fr);gap:14px;align-items:start}
