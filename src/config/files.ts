@@ -48,8 +48,17 @@ function ungroupNumbers(v: unknown): unknown {
 export function parseConfigText(text: string, fileName = '<config>'): unknown {
   const ext = extname(fileName).toLowerCase();
   try {
-    return ext === '.json' ? JSON.parse(text) : ungroupNumbers(parseYaml(text));
+    if (ext !== '.json') return ungroupNumbers(parseYaml(text));
+    const value: unknown = JSON.parse(text);
+    // JSON.parse keeps the last of duplicate keys silently; JSON is YAML 1.2, whose parser names them
+    try {
+      parseYaml(text, { uniqueKeys: true });
+    } catch (e) {
+      if (/unique/i.test((e as Error).message)) throw new ConfigError(`${fileName}: duplicate key in JSON: ${(e as Error).message}`, { cause: e });
+    }
+    return value;
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError(`${fileName}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`, { cause: e });
   }
 }
@@ -62,8 +71,9 @@ export async function loadConfigFile(path: string): Promise<Record<string, unkno
   } catch (e) {
     throw new ConfigError(`${path}: cannot read config file: ${(e as Error).message}`, { cause: e });
   }
+  if (text.trim() === '') throw new ConfigError(`${path}: the config file is empty (give at least the settings that differ from the defaults)`);
   const raw = parseConfigText(text, path);
-  if (raw === null || raw === undefined) return {};
+  if (raw === null || raw === undefined) throw new ConfigError(`${path}: the config file holds no settings (only comments or null)`);
   if (!isPlainObject(raw)) {
     throw new ConfigError(`${path}: expected a mapping of settings at the top level, got ${Array.isArray(raw) ? 'a list' : typeof raw}`);
   }

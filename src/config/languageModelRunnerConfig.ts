@@ -380,6 +380,9 @@ export function decodeLanguageModelFields(raw: unknown, opts: DecodeOptions = {}
   // lr/10 and then sweep it against lr as a separate axis).
   if (v.lr_end === null && !Array.isArray(v.lr)) v.lr_end = (v.lr as number) / 10;
   const runId = (v.wandb_id as string | null) ?? (opts.generateId ?? generateRunId)();
+  // the id is a folder name under checkpoint_path: a separator or '..' would put the run elsewhere
+  if (/[/\\]/.test(runId) || runId === '.' || runId.includes('..'))
+    throw new RunnerConfigError(what, [{ path: 'wandb_id', message: `${JSON.stringify(runId)} names the run's folder under checkpoint_path; it must not contain '/', '\\' or '..'` }]);
   v.run_id = runId;
   if (opts.appendRunIdToCheckpointPath ?? true) v.checkpoint_path = `${v.checkpoint_path as string}/${runId}`;
   return v as unknown as LanguageModelSaeRunnerConfig;

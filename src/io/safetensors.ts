@@ -450,7 +450,10 @@ export class SafetensorsFile extends SafetensorsIndex {
       throw new FileFormatError(`safetensors ${path}: cannot open (${code ?? (e as Error).message})`, { cause: e });
     }
     try {
-      const { size } = await fh.stat();
+      const st = await fh.stat();
+      // open() succeeds on a folder on Linux; reading it would fail with a bare EISDIR
+      if (st.isDirectory()) throw new FileFormatError(`safetensors ${path}: is a folder, not a safetensors file`);
+      const { size } = st;
       const first = new Uint8Array(8);
       if (size >= 8) await readFully(fh, first, 0, path, 'header length');
       const n = parseHeaderLength(first, size, path);

@@ -24,6 +24,7 @@ import { HookedTransformer } from '../model/HookedTransformer.js';
 import { shardNames } from '../model/loadModel.js';
 import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
 import { modelActivations } from '../operators/modelActivations.js';
+import { checkTrainingMemory } from './memoryEstimate.js';
 import { type PackContextOptions, packContext } from '../operators/packContext.js';
 import type { TokenBatch } from '../stream/TokenBatch.js';
 import type { TrainSaeSpec } from '../operators/trainSae.js';
@@ -56,6 +57,11 @@ export interface LanguageModelRunnerOptions extends RunOptions {
    * one group of a sweep split into jobs (cluster/). Each SAE comes out as in the whole sweep.
    */
   readonly saeIds?: readonly string[];
+}
+
+/** A dataset_path that can only mean a local file or folder (a path, or a data file's name). */
+function looksLocal(p: string): boolean {
+  return /^(\.|\/|~|[A-Za-z]:\\)/.test(p) || /\.(txt|jsonl?|parquet|arrow|csv)$/i.test(p) || p.split('/').length > 2;
 }
 
 function isLocalPath(name: string): boolean {
@@ -246,6 +252,9 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
     throw new ConfigError(`from_pretrained_path: continuing from a pretrained SAE (${cfg.from_pretrained_path}) is not supported; use resume with a checkpoint of this runner`);
   const singles = selectSingles(runnerSingles(cfg), opts.saeIds);
   const specs = runnerSpecs(singles);
+  checkTrainingMemory(specs);
+  if (!opts.documents && !cfg.use_cached_activations && looksLocal(cfg.dataset_path) && !fs.existsSync(cfg.dataset_path))
+    throw new ConfigError(`dataset_path: ${cfg.dataset_path}: no such file or folder (a local path; a hub dataset is named "owner/name")`);
   const hooks = runnerHooks(singles);
   const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));

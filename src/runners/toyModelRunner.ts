@@ -12,6 +12,7 @@ import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import { toSaeConfig, toTrainerConfig } from './configMapping.js';
 import type { ToyModelRunnerConfig } from '../config/toyModelRunnerConfig.js';
 import { FileFormatError } from '../errors.js';
+import { checkTrainingMemory } from './memoryEstimate.js';
 import { loadSae } from '../sae/saeFolder.js';
 import { toyActivations } from '../sources/toyActivations.js';
 import { type FeatureRecovery, type ToyModel, toyFeatureRecovery, toyModel, trainToyModel } from '../sources/toyModel.js';
@@ -44,6 +45,7 @@ export function toyModelRunner(cfg: ToyModelRunnerConfig, opts: ToyModelRunnerOp
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const spec = { id: 'sae', sae: toSaeConfig(cfg), trainer: toTrainerConfig(cfg) };
   const totalSteps = spec.trainer.totalTrainingSteps;
+  checkTrainingMemory([spec]);
   let trained: ToyModel | undefined;
 
   // With `resume`: the toy model is trained again from its seed (the same model), its

@@ -11,6 +11,7 @@ import { FIELD_TABLES } from '../../config/files.js';
 import { generateRunId } from '../../config/languageModelRunnerConfig.js';
 import { type RunnerConfigs, encodeRunnerConfig } from '../../config/runnerConfig.js';
 import { ConfigError } from '../../errors.js';
+import { assertWritableFolder } from '../../io/writableFolder.js';
 import { languageModelRunner, runnerSingles } from '../../runners/languageModelRunner.js';
 import { toyModelRunner } from '../../runners/toyModelRunner.js';
 import type { RunOptions, RunSummary } from '../../runners/trainingRun.js';
@@ -95,6 +96,8 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     ...(resumeDir !== undefined ? { resume: true } : {}),
     ...(args.flags['allow-nan'] === true ? { allowNonFiniteLoss: true } : {}),
   };
+  // before any work (model loading, toy-model training): a run that cannot write its folder would lose everything
+  assertWritableFolder(runDir, 'run folder');
   await cliBackend(ctx);
   const runner = await stage(`setting up the ${what} runner`, () =>
     kind === 'toy_model' ? toyModelRunner(config as RunnerConfigs['toy_model'], opts) : languageModelRunner(config as RunnerConfigs['language_model'], opts),
