@@ -96,7 +96,7 @@ export async function runLm(opts: { quick?: boolean; runsDir?: string; verbose?:
       [
         `SAE folder: ${sae.path ?? '(not written)'}`,
         `report: ${s.reportPath}`,
-        `${sae.steps} steps, ${sae.tokens} tokens in ${s.seconds.toFixed(1)} s: ${Math.round(s.tokensPerSecond)} tokens/s (model forward + SAE training)`,
+        `${sae.steps} steps, ${sae.tokens} tokens in ${s.seconds.toFixed(1)} s: ${Math.round(s.tokensPerSecond)} tokens/s trained (first to last step; model forward + SAE training)`,
         `loss ${f?.losses.total.toFixed(3)} (step ${f?.step}) → ${l?.losses.total.toFixed(3)} (step ${l?.step}); ` +
           `final MSE ${l?.losses.mse.toFixed(3)}, L0 ${l?.l0.toFixed(1)}, explained variance ${l?.explainedVarianceMean.toFixed(4)}, dead features ${l?.deadFeatures}`,
         ...(sae.evals

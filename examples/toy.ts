@@ -92,7 +92,7 @@ export async function runToy(opts: ToyRunOptions = {}): Promise<ToyRunResult> {
         `SAE folder: ${sae.path}`,
         `report: ${s.reportPath}`,
         `final L0 ${result.last.l0.toFixed(3)}, MSE ${result.last.mse.toExponential(3)}, explained variance ${result.last.explainedVariance.toFixed(4)}`,
-        `${Math.round(result.tokensPerSecond)} tokens/s`,
+        `${Math.round(result.tokensPerSecond)} tokens/s trained (first to last step)`,
         `feature recovery: ${recovery.recovered}/${cfg.n_features} true features have a decoder row with cosine > ${recovery.threshold}; mean max-cosine ${recovery.meanMaxCosine.toFixed(4)}`,
         `  per feature: ${recovery.maxCosine.map((c) => c.toFixed(3)).join(' ')}`,
         '',

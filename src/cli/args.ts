@@ -16,6 +16,8 @@ export interface FlagSpec {
   readonly type: 'boolean' | 'string';
   readonly valueName?: string;
   readonly description: string;
+  /** A global flag that means something to one command only: shown in that command's help alone. */
+  readonly onlyFor?: string;
 }
 
 /** Flags every command accepts, anywhere on the line. */
@@ -25,7 +27,7 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
   { name: 'quiet', short: 'q', type: 'boolean', description: 'only errors and results; no progress, no info lines' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bar (periodic lines are not printed either)' },
   { name: 'debug', type: 'boolean', description: 'print stack traces of failures' },
-  { name: 'resume', type: 'string', valueName: 'DIR', description: 'train: continue the run in DIR from its latest checkpoint (give the same CONFIG; records.jsonl is continued)' },
+  { name: 'resume', type: 'string', valueName: 'DIR', onlyFor: 'train', description: 'train: continue the run in DIR from its latest checkpoint (give the same CONFIG; records.jsonl is continued)' },
   { name: 'version', type: 'boolean', description: 'print the version' },
 ];
 

@@ -58,11 +58,12 @@ export interface CommandHelp {
   readonly sections?: ReadonlyArray<{ readonly title: string; readonly lines: readonly string[] }>;
 }
 
-export function commandHelp(h: CommandHelp): string {
+/** The help of command `name`: its flags and the global ones that concern it (not other commands' flags). */
+export function commandHelp(h: CommandHelp, name?: string): string {
   const out = [`Usage: sae-rx ${h.usage}`, '', h.summary];
   if (h.description) out.push('', h.description);
   if (h.flags.length) out.push('', 'Options:', ...flagLines(h.flags));
-  out.push('', 'Global options:', ...flagLines(GLOBAL_FLAGS));
+  out.push('', 'Global options:', ...flagLines(GLOBAL_FLAGS.filter((f) => f.onlyFor === undefined || f.onlyFor === name)));
   for (const s of h.sections ?? []) out.push('', `${s.title}:`, ...s.lines);
   out.push('', `Exit codes: 0 done, 1 failure (stage and cause), 2 bad usage or config.`);
   return out.join('\n') + '\n';

@@ -109,9 +109,16 @@ export interface RunSummary {
   /** Folder holding config.json, records.jsonl, report.html and the SAE folders. */
   readonly runDir: string;
   readonly saes: readonly SaeRunSummary[];
+  /** Wall time of the whole run: set-up (model loading, toy-model training), training and writing. */
   readonly seconds: number;
-  /** Training tokens per second (each token counted once, however many SAEs). */
+  /**
+   * Training throughput: activation rows trained per second from the first step record to the
+   * last (each row counted once, however many SAEs; set-up excluded; on a language model the
+   * forward passes that make the activations are included). The console's tokens/s is the same.
+   */
   readonly tokensPerSecond: number;
+  /** Seconds from the first step record to the last (what tokensPerSecond divides by). */
+  readonly trainingSeconds: number;
   readonly reportPath?: string;
   readonly warnings: readonly string[];
 }
@@ -180,13 +187,19 @@ export async function runWithSinks(
   fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(o.config, null, 2) + '\n');
   const first = new Map<string, StepRecord>();
   const last = new Map<string, StepRecord>();
+  const firstAt = new Map<string, number>();
+  const lastAt = new Map<string, number>();
   const done = new Map<string, { path?: string; step: number; tokens: number }>();
   const warnings: string[] = [];
   const collector: Partial<Observer<TrainEvent>> = {
     next: (r) => {
       if (r.type === 'step') {
-        if (!first.has(r.saeId)) first.set(r.saeId, r);
+        if (!first.has(r.saeId)) {
+          first.set(r.saeId, r);
+          firstAt.set(r.saeId, Date.now());
+        }
         last.set(r.saeId, r);
+        lastAt.set(r.saeId, Date.now());
       } else if (r.type === 'done') done.set(r.saeId, { ...(r.path !== undefined ? { path: r.path } : {}), step: r.step, tokens: r.tokens });
       else if (r.type === 'warning') warnings.push(`${r.saeId}: ${r.message}`);
     },
@@ -232,8 +245,11 @@ export async function runWithSinks(
       ...(l ? { last: l } : {}),
     };
   });
-  const tokens = saes[0]?.tokens ?? 0;
-  let summary: RunSummary = { runDir, saes, seconds, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, warnings };
+  // the same measure as the console's: rows trained since the first step record, per second
+  const lead = saes.find((x) => x.first && x.last);
+  const trainingSeconds = lead ? (lastAt.get(lead.saeId)! - firstAt.get(lead.saeId)!) / 1000 : 0;
+  const trained = lead ? lead.last!.tokens - lead.first!.tokens : 0;
+  let summary: RunSummary = { runDir, saes, seconds, tokensPerSecond: trainingSeconds > 0 ? trained / trainingSeconds : 0, trainingSeconds, warnings };
   if (o.after) {
     const extra = await o.after(summary);
     if (extra.length > 0) {

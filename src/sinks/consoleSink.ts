@@ -51,7 +51,7 @@ export function consoleSink(opts: ConsoleSinkOptions = {}): Observer<TrainEvent>
     return dur((el / done) * (total - state.step - 1));
   };
   const describe = () =>
-    `step ${state.step + 1}${total ? `/${total}` : ''} | ${Math.round(state.tps)} tok/s | loss ${fmt(state.loss)} | L0 ${fmt(state.l0)} | ETA ${eta()}`;
+    `step ${state.step + 1}${total ? `/${total}` : ''} | ${Math.round(state.tps)} tokens/s trained | loss ${fmt(state.loss)} | L0 ${fmt(state.l0)} | ETA ${eta()}`;
   const ensureBar = () => {
     if (plain || bar) return;
     bar = new cliProgress.SingleBar(

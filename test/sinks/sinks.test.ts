@@ -59,7 +59,7 @@ test('consoleSink(): plain lines when not a TTY, with step, tok/s, loss, L0, and
   let text = '';
   out.on('data', (d) => (text += d));
   from(records).subscribe(consoleSink({ stream: out, totalSteps: 2, intervalMs: 0 }));
-  t.regex(text, /step 1\/2 \| \d+ tok\/s \| loss 0\.7500 \| L0 3\.500 \| ETA/);
+  t.regex(text, /step 1\/2 \| \d+ tokens\/s trained \| loss 0\.7500 \| L0 3\.500 \| ETA/);
   t.regex(text, /step 2\/2/);
   t.notRegex(text, /loss 0\.7500.*\n.*\[b\]/, 'follows the first SAE only');
   t.regex(text, /checkpoint \[a\] step 1, 256 tokens → \/tmp\/x\/256/);

@@ -130,6 +130,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     saes,
     seconds: summary.seconds,
     tokensPerSecond: summary.tokensPerSecond,
+    trainingSeconds: summary.trainingSeconds,
     ...(summary.recovery ? { recovery: { recovered: summary.recovery.recovered, threshold: summary.recovery.threshold, meanMaxCosine: summary.recovery.meanMaxCosine } } : {}),
   };
   const lines = [
@@ -141,7 +142,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
       : []),
     `records: ${result.records}`,
     ...(summary.reportPath ? [`report: ${summary.reportPath}`] : []),
-    `${Math.round(summary.tokensPerSecond)} tokens/s over ${summary.seconds.toFixed(1)} s`,
+    `training: ${Math.round(summary.tokensPerSecond)} tokens/s (activation rows trained per second, first to last step, ${summary.trainingSeconds.toFixed(1)} s); ${summary.seconds.toFixed(1)} s in all with set-up`,
   ];
   ctx.emit(result, lines.join('\n'));
   return 0;
