@@ -16,12 +16,14 @@ import { registerArchitectureFields } from '../../config/architectureFields.js';
 import { ConfigError } from '../../errors.js';
 import type { Architecture } from './Architecture.js';
 import { batchtopk } from './batchtopk.js';
+import { gated } from './gated.js';
+import { jumprelu } from './jumprelu.js';
 import { matryoshkaBatchtopk } from './matryoshkaBatchtopk.js';
 import { standard } from './standard.js';
 import { standardV6 } from './standardV6.js';
 import { topk } from './topk.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [standard, standardV6, topk, batchtopk, matryoshkaBatchtopk];
+export const ARCHITECTURES: readonly Architecture[] = [standard, standardV6, topk, batchtopk, matryoshkaBatchtopk, jumprelu, gated];
 
 const BY_NAME: ReadonlyMap<string, Architecture> = (() => {
   checkUniqueNames(ARCHITECTURES);
