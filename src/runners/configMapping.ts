@@ -3,6 +3,7 @@
  * of the TypeScript API (DESIGN.md §8): SaeConfig for the SAE, TrainerConfig for the trainer.
  */
 import { ConfigError } from '../errors.js';
+import { redactSecrets } from '../config/secrets.js';
 import type { SaeConfig } from '../sae/SaeConfig.js';
 import { architectureOf } from '../sae/architectures/registry.js';
 import type { TrainerConfig } from '../train/TrainerConfig.js';
@@ -136,4 +137,12 @@ export function toTrainerConfig(c: SingleConfig): TrainerConfig {
     evalEveryNWandbLogs: c.eval_every_n_wandb_logs,
     nCheckpoints: c.n_checkpoints,
   };
+}
+
+/**
+ * The runner config as the SAE's `runnerFields` (written into its cfg.json, as SAELens v1.5's
+ * `save_model` dumps its runner config): every field, secrets masked.
+ */
+export function toRunnerFields(c: SingleConfig): Readonly<Record<string, unknown>> {
+  return redactSecrets({ ...c } as Record<string, unknown>);
 }

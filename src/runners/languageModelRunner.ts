@@ -15,7 +15,7 @@ import { loadSae } from '../sae/saeFolder.js';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import type { LanguageModelSaeRunnerConfig } from '../config/languageModelRunnerConfig.js';
 import { type SingleLanguageModelSaeRunnerConfig, expandSweep } from '../config/sweep.js';
-import { toSaeConfig, toTrainerConfig } from './configMapping.js';
+import { toRunnerFields, toSaeConfig, toTrainerConfig } from './configMapping.js';
 import { ConfigError, HubError } from '../errors.js';
 import { writeCachedRef } from '../hub/cache.js';
 import { type HubConfig, toHubConfig } from '../hub/config.js';
@@ -217,7 +217,7 @@ export function runnerHooks(singles: readonly SingleLanguageModelSaeRunnerConfig
 
 /** The trainSae specs of a (possibly swept) config: one per SAE, id = SAELens's SAE name. */
 export function runnerSpecs(singles: readonly SingleLanguageModelSaeRunnerConfig[]): TrainSaeSpec[] {
-  return singles.map((s) => ({ id: s.sae_id, sae: toSaeConfig(s), trainer: toTrainerConfig(s) }));
+  return singles.map((s) => ({ id: s.sae_id, sae: { ...toSaeConfig(s), runnerFields: toRunnerFields(s) }, trainer: toTrainerConfig(s) }));
 }
 
 function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTransformer, hooks: readonly string[]): void {

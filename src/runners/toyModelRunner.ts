@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
-import { toSaeConfig, toTrainerConfig } from './configMapping.js';
+import { toRunnerFields, toSaeConfig, toTrainerConfig } from './configMapping.js';
 import type { ToyModelRunnerConfig } from '../config/toyModelRunnerConfig.js';
 import { FileFormatError } from '../errors.js';
 import { checkTrainingMemory } from './memoryEstimate.js';
@@ -43,7 +43,7 @@ export interface ToyRunner extends Runner<ToyRunSummary> {
 export function toyModelRunner(cfg: ToyModelRunnerConfig, opts: ToyModelRunnerOptions = {}): ToyRunner {
   const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const spec = { id: 'sae', sae: toSaeConfig(cfg), trainer: toTrainerConfig(cfg) };
+  const spec = { id: 'sae', sae: { ...toSaeConfig(cfg), runnerFields: toRunnerFields(cfg) }, trainer: toTrainerConfig(cfg) };
   const totalSteps = spec.trainer.totalTrainingSteps;
   checkTrainingMemory([spec]);
   let trained: ToyModel | undefined;

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { Architecture, ArchState, ParamTensors } from './architectures/Architecture.js';
 import { architectureOf } from './architectures/registry.js';
+import { runTimeNormIn, type NormalizeActivations } from './activationNorm.js';
 import type { SaeConfig } from './SaeConfig.js';
 import { geometricMedian } from './geometricMedian.js';
 import { unitRows } from './init.js';
@@ -241,26 +242,44 @@ export class Sae {
     }
   }
 
+  /** Feature activations of x (after the run-time input normalisation, if the SAE has one). */
   encode(x: tf.Tensor2D): tf.Tensor2D {
     this.checkInput(x, 'encode');
-    return tf.tidy(() => this.arch.forward(this.cfg, this.vars, x, this.state).featureActs);
+    return tf.tidy(() => this.arch.forward(this.cfg, this.vars, runTimeNormIn(this.normalization(), x).x, this.state).featureActs);
   }
 
+  /**
+   * The reconstruction of feature activations. An SAE that normalises each input row at run
+   * time (constant_norm_rescale, layer_norm) needs that row's statistics to undo it: use forward.
+   */
   decode(f: tf.Tensor2D): tf.Tensor2D {
     if (f.rank !== 2 || f.shape[1] !== this.cfg.dSae) {
       throw new ShapeError(`Sae.decode: feature acts must be [n, ${this.cfg.dSae}], got [${f.shape.join(', ')}]`);
     }
+    const mode = this.normalization();
+    if (mode === 'constant_norm_rescale' || mode === 'layer_norm') {
+      throw new ConfigError(`Sae.decode: normalize_activations ${mode} undoes a per-row normalisation of the input; decode alone cannot (use forward)`);
+    }
     return tf.tidy(() => this.arch.decode(this.cfg, this.vars, f));
   }
 
-  /** Inference forward pass (no noise). The caller disposes every returned tensor. */
+  /**
+   * Inference forward pass (no noise), with the run-time normalisation of SAELens's
+   * `normalize_activations` around it (src/sae/activationNorm.ts). The caller disposes every
+   * returned tensor.
+   */
   forward(x: tf.Tensor2D): SaeForward {
     this.checkInput(x, 'forward');
     return tf.tidy(() => {
-      const { saeIn, hiddenPre, featureActs, out } = this.arch.forward(this.cfg, this.vars, x, this.state);
+      const norm = runTimeNormIn(this.normalization(), x);
+      const { saeIn, hiddenPre, featureActs, out } = this.arch.forward(this.cfg, this.vars, norm.x, this.state);
       // sae_in may be x itself (apply_b_dec_to_input false): hand back a copy the caller owns.
-      return { out, featureActs, hiddenPre, saeIn: saeIn === x ? tf.clone(x) : saeIn };
+      return { out: norm.restore(out), featureActs, hiddenPre, saeIn: saeIn === x ? tf.clone(x) : saeIn };
     });
+  }
+
+  private normalization(): NormalizeActivations {
+    return this.cfg.normalizeActivations ?? 'none';
   }
 
   /**

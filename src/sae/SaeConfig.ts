@@ -3,6 +3,8 @@
  * (src/config/) maps SAELens's snake_case fields onto it; cfg.json read/write
  * (src/sae/cfgJson.ts) maps it back to SAELens's keys.
  */
+import type { NormalizeActivations } from './activationNorm.js';
+
 export type ActivationFn = 'relu' | 'tanh-relu';
 export type BDecInitMethod = 'geometric_median' | 'mean' | 'zeros';
 export type MseLossNormalization = null | 'dense_batch';
@@ -43,6 +45,18 @@ export interface SaeConfig {
   readonly prependBos: boolean;
   readonly dtype: 'float32';
   readonly seed: number;
+  /**
+   * SAELens's `normalize_activations` as the SAE applies it at inference (src/sae/activationNorm.ts):
+   * constant_norm_rescale and layer_norm normalise each input row and undo it on the output;
+   * none and expected_average_only_in change nothing at run time. Absent: none.
+   */
+  readonly normalizeActivations?: NormalizeActivations;
+  /**
+   * The rest of the runner config this SAE was trained with (SAELens snake_case: dataset_path,
+   * l1_coefficient, lr, training_tokens, …), written into cfg.json as SAELens v1.5 does (v1.5
+   * layout) or into runner_cfg.json (SAELens 6 layout). Secrets are never put here.
+   */
+  readonly runnerFields?: Readonly<Record<string, unknown>>;
 }
 
 /** SAELens v1.5.0 defaults for the SAE fields (d_in 512, expansion 4). */

@@ -1,22 +1,47 @@
 /**
  * An SAE on disk in SAELens's layout (DESIGN.md §6):
- *   cfg.json                 v1.5 flat snake_case config (v6 architecture+metadata also read)
- *   sae_weights.safetensors  W_enc [d_in,d_sae], b_enc [d_sae], W_dec [d_sae,d_in], b_dec [d_in],
- *                            scaling_factor [d_sae]
+ *   cfg.json                 the config, in the layout of the SAELens generation that can load it
+ *   sae_weights.safetensors  the parameters under SAELens's names
  *   sparsity.safetensors     sparsity [d_sae] = log10(feature frequency + 1e-10) (optional)
+ *   runner_cfg.json          (SAELens 6 layout only) the runner fields the SAE was trained with
+ *
+ * Read: every generation SAELens wrote (v1.5 flat, 3.x–5.x flat, 6.x with `metadata`; see
+ * folderCfg.ts), weights in F64/F32/F16/BF16 converted to float32 (folderWeights.ts), the
+ * `normalize_activations` mode applied at inference as SAELens applies it (activationNorm.ts).
+ *
+ * Write:
+ * - v1.5's `standard` SAE: SAELens v1.5's layout (flat cfg.json holding every runner field the
+ *   SAE carries in `runnerFields`, W_enc b_enc W_dec b_dec scaling_factor), which SAELens v1.5
+ *   through 6 load. v1.5 derives d_sae = d_in × expansion_factor and cannot load a d_sae that is
+ *   not a multiple of d_in: such an SAE is written in SAELens 6's layout as a `standard` SAE
+ *   (ReLU; scaling_factor folded into W_dec rows), and a tanh-relu one is refused, because no
+ *   SAELens generation that reads that layout computes tanh-relu (checkSaeFolderWritable says so
+ *   before training starts).
+ * - every other architecture: SAELens 6's layout (cfg.json with `architecture`, its inference
+ *   fields and `metadata`; weights as the architecture's `toInference` names them, e.g.
+ *   BatchTopK saved as `jumprelu` with its threshold).
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { FileFormatError, ShapeError } from '../errors.js';
+import { ConfigError, FileFormatError, ShapeError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomicWrite.js';
-import { SafetensorsFile, encodeSafetensors } from '../io/safetensors.js';
-import { saeConfigFromCfgJson, saeConfigToCfgJson } from './cfgJson.js';
+import { SafetensorsFile, encodeSafetensors, type RawTensor } from '../io/safetensors.js';
+import type { NormalizeActivations } from './activationNorm.js';
+import { architectureOf } from './architectures/registry.js';
+import { saeConfigToCfgJson } from './cfgJson.js';
+import { readSaeFolderCfg, saeConfigOfFolder } from './folderCfg.js';
+import { readFolderWeights } from './folderWeights.js';
 import { Sae, type SaeSnapshot } from './Sae.js';
+import type { SaeConfig } from './SaeConfig.js';
 import { cfgDSae, checkSparsityShape, finiteWeights } from './weightChecks.js';
 
 export const SAE_CFG_PATH = 'cfg.json';
 export const SAE_WEIGHTS_PATH = 'sae_weights.safetensors';
 export const SPARSITY_PATH = 'sparsity.safetensors';
+export const RUNNER_CFG_PATH = 'runner_cfg.json';
+
+/** The SAELens version whose layout the SAELens 6 writer follows (threshold as the JumpReLU parameter). */
+export const SAELENS_6_LAYOUT_VERSION = '6.48.0';
 
 export interface WriteSaeFolderOptions {
   /** Feature activation frequency per feature (SaeTrainer.featureSparsity()); written as log10(f + 1e-10). */
@@ -25,10 +50,11 @@ export interface WriteSaeFolderOptions {
   logSparsity?: Float32Array;
   /**
    * The activation norm-scaling factor s the SAE was trained with (inputs were x·s). Folded into
-   * the weights (W_enc·s, W_dec/s, b_dec/s) so the saved SAE works on raw activations.
+   * the weights (W_enc·s, W_dec/s, b_dec/s, as SAELens's fold_activation_norm_scaling_factor) so
+   * the saved SAE works on raw activations.
    */
   normScalingFactor?: number;
-  /** Extra cfg.json keys (runner/trainer fields, snake_case), merged over the SAE's own. */
+  /** Extra cfg.json keys (snake_case), merged over the SAE's own (v1.5 layout) or into metadata (v6). */
   extraCfg?: Record<string, unknown>;
 }
 
@@ -45,49 +71,133 @@ function scaled(a: Float32Array, by: number): Float32Array {
   return out;
 }
 
+/** Which layout writeSaeFolder uses for cfg: 'v1.5', 'v6', or a ConfigError saying why none can hold it. */
+export function saeFolderLayout(cfg: SaeConfig): 'v1.5' | 'v6' {
+  if (cfg.architecture !== 'standard') return 'v6';
+  if (cfg.dSae % cfg.dIn === 0) return 'v1.5';
+  if (cfg.activationFn !== 'relu') {
+    throw new ConfigError(
+      `d_sae ${cfg.dSae} is not a multiple of d_in ${cfg.dIn}: SAELens v1.5 derives d_sae = d_in × expansion_factor and cannot load ` +
+        `such an SAE, and SAELens 6's layout has no ${cfg.activationFn} standard SAE; use a d_sae that is a multiple of d_in, or activation_fn relu`,
+    );
+  }
+  return 'v6';
+}
+
+/** Throws the ConfigError writeSaeFolder would throw for an SAE of this config (call it before training). */
+export function checkSaeFolderWritable(cfg: SaeConfig): void {
+  saeFolderLayout(cfg);
+}
+
+interface FolderContent {
+  cfgJson: Record<string, unknown>;
+  weights: Record<string, RawTensor>;
+  runnerCfg?: Record<string, unknown>;
+}
+
+function v6Metadata(cfg: SaeConfig, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    sae_lens_version: SAELENS_6_LAYOUT_VERSION,
+    sae_lens_training_version: SAELENS_6_LAYOUT_VERSION,
+    written_by: 'sae-rx',
+    model_name: cfg.modelName,
+    hook_name: cfg.hookPoint,
+    hook_head_index: cfg.hookPointHeadIndex,
+    context_size: cfg.contextSize,
+    prepend_bos: cfg.prependBos,
+    ...pick(cfg.runnerFields, ['dataset_path', 'model_class_name', 'model_from_pretrained_kwargs', 'seqpos_slice']),
+    ...(cfg.architecture !== 'standard' ? { training_architecture: cfg.architecture, training_architecture_details: { ...(cfg.archFields ?? {}) } } : {}),
+    ...extra,
+  };
+}
+
+function pick(o: Readonly<Record<string, unknown>> | undefined, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (o && o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+function folderContent(snap: SaeSnapshot, opts: WriteSaeFolderOptions): FolderContent {
+  const cfg = snap.cfg;
+  const { dIn, dSae } = cfg;
+  const layout = saeFolderLayout(cfg);
+  const arch = architectureOf(cfg.architecture);
+  for (const spec of arch.params(cfg)) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const a = snap.params[spec.name];
+    if (!a || a.length !== n) throw new ShapeError(`writeSaeFolder: ${spec.name} has ${a?.length ?? 0} values, expected ${n} (d_in ${dIn}, d_sae ${dSae})`);
+  }
+  const inf = arch.toInference(cfg, snap.params, snap.state);
+  const w: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [k, v] of Object.entries(inf.weights)) w[k] = { shape: [...v.shape], data: v.data };
+  const s = opts.normScalingFactor;
+  if (s !== undefined) {
+    if (!(s > 0 && Number.isFinite(s))) throw new ShapeError(`writeSaeFolder: normScalingFactor must be a positive number, got ${s}`);
+    for (const [k, by] of [['W_enc', s], ['W_dec', 1 / s], ['b_dec', 1 / s]] as const) {
+      if (!w[k]) throw new ShapeError(`writeSaeFolder: cannot fold the norm scaling factor: '${inf.architecture}' has no ${k}`);
+      w[k] = { shape: w[k].shape, data: scaled(w[k].data, by) };
+    }
+  }
+  // the saved weights work on raw activations once the factor is folded in
+  const normalize: NormalizeActivations = s !== undefined ? 'none' : (cfg.normalizeActivations ?? 'none');
+  if (layout === 'v1.5') {
+    const cfgJson = {
+      ...saeConfigToCfgJson(cfg, { ...v15RunnerFields(cfg.runnerFields), ...(s !== undefined ? { normalize_activations: false } : {}) }),
+      ...opts.extraCfg,
+    };
+    return { cfgJson, weights: f32(w) };
+  }
+  if (cfg.architecture === 'standard') {
+    // a v1.5 SAE in SAELens 6's layout: its fine-tuned scaling_factor folded into the decoder rows
+    const sf = w['scaling_factor']!.data;
+    const W_dec = w['W_dec']!.data.slice();
+    for (let i = 0; i < dSae; i++) for (let j = 0; j < dIn; j++) W_dec[i * dIn + j] = W_dec[i * dIn + j]! * sf[i]!;
+    w['W_dec'] = { shape: [dSae, dIn], data: W_dec };
+    delete w['scaling_factor'];
+  }
+  const cfgJson = {
+    d_in: dIn,
+    d_sae: dSae,
+    dtype: 'float32',
+    device: 'cpu',
+    apply_b_dec_to_input: cfg.applyBDecToInput,
+    normalize_activations: normalize,
+    reshape_activations: cfg.hookPoint.includes('hook_z') ? 'hook_z' : 'none',
+    ...inf.cfg,
+    metadata: v6Metadata(cfg, opts.extraCfg ?? {}),
+    architecture: inf.architecture,
+  };
+  return { cfgJson, weights: f32(w), ...(cfg.runnerFields ? { runnerCfg: { ...cfg.runnerFields } } : {}) };
+}
+
+/** Runner fields for a v1.5 cfg.json: all but what SAELens v1.5 writes in its own form (dtype as str(torch dtype), device). */
+function v15RunnerFields(r: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  const { dtype: _dtype, device: _device, ...rest } = r ?? {};
+  return rest;
+}
+
+function f32(w: Record<string, { shape: number[]; data: Float32Array }>): Record<string, RawTensor> {
+  const out: Record<string, RawTensor> = {};
+  for (const [k, v] of Object.entries(w)) out[k] = { dtype: 'F32', shape: v.shape, data: v.data };
+  return out;
+}
+
 /**
  * The files of an SAE folder (name → bytes) for `snap`: what `writeSaeFolder` writes, for
  * writers that put them somewhere else or write them synchronously (training checkpoints).
  */
 export function saeFolderFiles(snap: SaeSnapshot, opts: WriteSaeFolderOptions = {}): Array<{ name: string; bytes: Uint8Array | string }> {
-  const { dIn, dSae } = snap.cfg;
-  const check = (name: string, a: Float32Array, n: number) => {
-    if (a.length !== n) throw new ShapeError(`writeSaeFolder: ${name} has ${a.length} values, expected ${n} (d_in ${dIn}, d_sae ${dSae})`);
-  };
-  check('W_enc', snap.W_enc, dIn * dSae);
-  check('b_enc', snap.b_enc, dSae);
-  check('W_dec', snap.W_dec, dSae * dIn);
-  check('b_dec', snap.b_dec, dIn);
-  check('scaling_factor', snap.scalingFactor, dSae);
-  let { W_enc, W_dec, b_dec } = snap;
-  const s = opts.normScalingFactor;
-  if (s !== undefined) {
-    if (!(s > 0 && Number.isFinite(s))) throw new ShapeError(`writeSaeFolder: normScalingFactor must be a positive number, got ${s}`);
-    W_enc = scaled(W_enc, s);
-    W_dec = scaled(W_dec, 1 / s);
-    b_dec = scaled(b_dec, 1 / s);
-  }
+  const content = folderContent(snap, opts);
   const logSparsity = opts.logSparsity ?? (opts.sparsity ? logFeatureSparsity(opts.sparsity) : undefined);
-  if (logSparsity) check('sparsity', logSparsity, dSae);
-  const cfgJson = saeConfigToCfgJson(snap.cfg, {
-    // the saved weights work on raw activations once the factor is folded in
-    ...(s !== undefined ? { normalize_activations: false } : {}),
-    ...opts.extraCfg,
-  });
+  if (logSparsity && logSparsity.length !== snap.cfg.dSae) {
+    throw new ShapeError(`writeSaeFolder: sparsity has ${logSparsity.length} values, expected ${snap.cfg.dSae} (d_sae)`);
+  }
   const files: Array<{ name: string; bytes: Uint8Array | string }> = [
-    {
-      name: SAE_WEIGHTS_PATH,
-      bytes: encodeSafetensors({
-        W_enc: { dtype: 'F32', shape: [dIn, dSae], data: W_enc },
-        b_enc: { dtype: 'F32', shape: [dSae], data: snap.b_enc },
-        W_dec: { dtype: 'F32', shape: [dSae, dIn], data: W_dec },
-        b_dec: { dtype: 'F32', shape: [dIn], data: b_dec },
-        scaling_factor: { dtype: 'F32', shape: [dSae], data: snap.scalingFactor },
-      }),
-    },
-    { name: SAE_CFG_PATH, bytes: JSON.stringify(cfgJson, null, 2) },
+    { name: SAE_WEIGHTS_PATH, bytes: encodeSafetensors(content.weights) },
+    { name: SAE_CFG_PATH, bytes: JSON.stringify(content.cfgJson, null, 2) },
   ];
-  if (logSparsity) files.push({ name: SPARSITY_PATH, bytes: encodeSafetensors({ sparsity: { dtype: 'F32', shape: [dSae], data: logSparsity } }) });
+  if (content.runnerCfg) files.push({ name: RUNNER_CFG_PATH, bytes: JSON.stringify(content.runnerCfg, null, 2) });
+  if (logSparsity) files.push({ name: SPARSITY_PATH, bytes: encodeSafetensors({ sparsity: { dtype: 'F32', shape: [snap.cfg.dSae], data: logSparsity } }) });
   return files;
 }
 
@@ -117,8 +227,18 @@ export async function loadSaeSparsity(dir: string): Promise<Float32Array | null>
   }
 }
 
-/** Loads an SAE folder written by SAELens (v1.5 flat cfg or v6 cfg) or by writeSaeFolder. */
-export async function loadSae(dir: string): Promise<Sae> {
+export interface LoadSaeOptions {
+  /**
+   * The norm scaling factor of an SAE whose cfg says `expected_average_only_in` (SAELens's
+   * pretrained registry calls it norm_scaling_factor): folded into the weights on load.
+   */
+  normScalingFactor?: number;
+  /** Where a warning goes (default: process.emitWarning). */
+  warn?: (message: string) => void;
+}
+
+/** Loads an SAE folder written by any SAELens generation or by writeSaeFolder. */
+export async function loadSae(dir: string, opts: LoadSaeOptions = {}): Promise<Sae> {
   const cfgPath = path.join(dir, SAE_CFG_PATH);
   let raw: unknown;
   try {
@@ -126,28 +246,31 @@ export async function loadSae(dir: string): Promise<Sae> {
   } catch (e) {
     throw new FileFormatError(`${cfgPath}: cannot read SAE config (${(e as Error).message})`, { cause: e });
   }
-  const cfg = saeConfigFromCfgJson(raw, cfgPath);
+  const fc = readSaeFolderCfg(raw, cfgPath);
+  let cfg = saeConfigOfFolder(fc);
+  const arch = architectureOf(cfg.architecture);
   const wPath = path.join(dir, SAE_WEIGHTS_PATH);
   const f = await SafetensorsFile.open(wPath);
+  let weights: Record<string, Float32Array>;
   try {
-    const { dIn, dSae } = cfg;
-    const read = async (name: string, shape: number[]): Promise<Float32Array> => {
-      if (!f.has(name)) throw new FileFormatError(`${wPath}: missing tensor "${name}" (has ${f.names().join(', ')})`);
-      const got = f.info(name).shape;
-      if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-        throw new FileFormatError(`${wPath}: tensor "${name}" has shape [${got.join(', ')}], expected [${shape.join(', ')}] from cfg.json`);
-      }
-      return finiteWeights(wPath, name, await f.readFloat32(name));
-    };
-    return Sae.fromWeights(cfg, {
-      W_enc: await read('W_enc', [dIn, dSae]),
-      b_enc: await read('b_enc', [dSae]),
-      W_dec: await read('W_dec', [dSae, dIn]),
-      b_dec: await read('b_dec', [dIn]),
-      // old saves and v6 standard SAEs have no scaling factor: ones (SAELens does the same)
-      ...(f.has('scaling_factor') ? { scalingFactor: await read('scaling_factor', [dSae]) } : {}),
-    });
+    weights = await readFolderWeights(f, wPath, fc, arch.params(cfg));
+    // a damaged file is an error naming the tensor, not an SAE that computes NaN
+    for (const [name, values] of Object.entries(weights)) finiteWeights(wPath, name, values);
   } finally {
     await f.close();
   }
+  if (fc.normalizeActivations === 'expected_average_only_in') {
+    const s = opts.normScalingFactor;
+    if (s === undefined) {
+      (opts.warn ?? ((m: string) => process.emitWarning(m)))(
+        `${cfgPath}: normalize_activations is expected_average_only_in but no norm scaling factor is known; ` +
+          'the SAE runs on unscaled activations (as SAELens does); pass normScalingFactor to fold it in',
+      );
+    } else {
+      if (!(s > 0 && Number.isFinite(s))) throw new ConfigError(`loadSae: normScalingFactor must be a positive number, got ${s}`);
+      weights = { ...weights, W_enc: scaled(weights['W_enc']!, s), W_dec: scaled(weights['W_dec']!, 1 / s), b_dec: scaled(weights['b_dec']!, 1 / s) };
+      cfg = { ...cfg, normalizeActivations: 'none' };
+    }
+  }
+  return Sae.fromWeights(cfg, { params: weights });
 }

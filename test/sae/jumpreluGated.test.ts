@@ -12,6 +12,7 @@ import { foldJumpReluDecoderNorm } from '../../src/sae/architectures/jumprelu.js
 import { foldGatedDecoderNorm } from '../../src/sae/architectures/gated.js';
 import { DEFAULT_SAE_CONFIG, type SaeConfig } from '../../src/sae/SaeConfig.js';
 import { Sae } from '../../src/sae/Sae.js';
+import { withDefaults } from './archFields.js';
 import { compare, readFixture } from './fixtures.js';
 
 test.before(async () => {
@@ -21,13 +22,13 @@ test.before(async () => {
 const fx = readFixture('jumprelu_gated.json');
 
 /** The fixture's SAELens cfg → an SaeConfig of that architecture. */
-export function archCfg(arch: string, c: Record<string, unknown>, dIn: number, dSae: number, coefficient: number): SaeConfig {
+function archCfg(arch: string, c: Record<string, unknown>, dIn: number, dSae: number, coefficient: number): SaeConfig {
   const { apply_b_dec_to_input, ...fields } = c;
   const coeffField = arch === 'gated' ? 'l1_coefficient' : 'l0_coefficient';
   return {
     ...DEFAULT_SAE_CONFIG,
     architecture: arch,
-    archFields: { ...fields, [coeffField]: coefficient },
+    archFields: withDefaults(arch, { ...fields, [coeffField]: coefficient }),
     dIn,
     dSae,
     applyBDecToInput: apply_b_dec_to_input === undefined ? true : Boolean(apply_b_dec_to_input),
@@ -64,7 +65,7 @@ for (const c of fx.cases) {
       return {
         losses: Object.fromEntries(Object.entries(r.losses).map(([k, v]) => [k, v.dataSync()[0]!])),
         loss: r.loss.dataSync()[0]!,
-        featureActs: r.featureActs.dataSync(),
+        featureActs: r.featureActs!.dataSync(),
         saeOut: r.saeOut.dataSync(),
       };
     });
@@ -118,7 +119,7 @@ for (const [name, fold] of [
     const cfg = archCfg(name, c.cfg, c.d_in, c.d_sae, c.coefficient);
     const w = Object.fromEntries(Object.entries(c.params as Record<string, number[]>).map(([k, v]) => [k, Float32Array.from(v)]));
     const a = Sae.fromWeights(cfg, { params: w });
-    const b = Sae.fromWeights(cfg, { params: fold(w, c.d_in, c.d_sae) });
+    const b = Sae.fromWeights(cfg, { params: fold(cfg, w) });
     const x = tf.tensor2d(c.x, [c.n, c.d_in]);
     const ra = a.forward(x);
     const rb = b.forward(x);

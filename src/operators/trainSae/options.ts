@@ -1,6 +1,7 @@
 import { ConfigError } from '../../errors.js';
 import type { SaeConfig } from '../../sae/SaeConfig.js';
 import type { SaeFolderWriter } from '../../train/checkpointWriter.js';
+import { checkSaeFolderWritable } from '../../sae/saeFolder.js';
 import type { TrainerConfig } from '../../train/TrainerConfig.js';
 import type { TrainSaeHandle } from './handle.js';
 
@@ -84,6 +85,14 @@ export function resolveTrainSaeOptions(specs: TrainSaeSpec | readonly TrainSaeSp
   list.forEach((s, i) => {
     const total = s.trainer.totalTrainingSteps + s.trainer.finetuningSteps;
     if (!(Number.isInteger(total) && total >= 1)) throw new ConfigError(`trainSae(): SAE ${ids[i]} has ${total} steps to train; expected ≥ 1`);
+    // an SAE no SAELens folder layout can hold is refused now, not after training
+    if (opts.checkpointPath !== undefined && opts.writeSaeFolder === undefined) {
+      try {
+        checkSaeFolderWritable(s.sae);
+      } catch (e) {
+        throw new ConfigError(`trainSae(): SAE ${ids[i]}: ${(e as Error).message}`, { cause: e });
+      }
+    }
   });
   let resumeDirs: Record<string, string>;
   if (typeof opts.resume === 'string') {

@@ -17,19 +17,18 @@
  * r_mag unchanged.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { NonNegativeInt, NonNegativeNum, nullable, PositiveNum } from '../../config/codecs.js';
+import { NonNegativeInt, NonNegativeNum } from '../../config/codecs.js';
+import type { FieldTable } from '../../config/fields.js';
 import { ConfigError } from '../../errors.js';
 import { mm, rowNorms } from '../ops.js';
 import type { SaeConfig } from '../SaeConfig.js';
 import type { Architecture, ParamTensors } from './Architecture.js';
-import { archField, saelens6DecoderInit } from './saelens6Shared.js';
-import type { FieldTable } from '../../config/fields.js';
-import { decoderRowNorms } from './jumprelu.js';
+import { SAELENS6_BASE_FIELDS, baseInit, checkKnownFields, field, foldDecoderNorms, mseLoss } from './saelens6Base.js';
 
 const FIELDS: FieldTable = {
-  l1_coefficient: { codec: NonNegativeNum, default: 1.0, sweep: true },
+  ...SAELENS6_BASE_FIELDS,
+  l1_coefficient: { codec: NonNegativeNum, default: 1.0 },
   l1_warm_up_steps: { codec: NonNegativeInt, default: 0 },
-  decoder_init_norm: { codec: nullable(PositiveNum), default: 0.1 },
 };
 
 function need(p: ParamTensors, name: string): tf.Tensor {
@@ -58,34 +57,26 @@ function paths(cfg: SaeConfig, p: ParamTensors, x: tf.Tensor2D): GatedPaths {
 
 const decode = (p: ParamTensors, f: tf.Tensor2D) => tf.add(mm(f, need(p, 'W_dec') as tf.Tensor2D), need(p, 'b_dec')) as tf.Tensor2D;
 
-/** SAELens `GatedSAE.fold_W_dec_norm` on row-major arrays (new arrays out). */
-export function foldGatedDecoderNorm(
-  w: Readonly<Record<string, Float32Array>>,
-  dIn: number,
-  dSae: number,
-): Record<string, Float32Array> {
-  const n = decoderRowNorms(w['W_dec']!, dIn, dSae);
-  const W_enc = new Float32Array(dIn * dSae);
-  for (let r = 0; r < dIn; r++) for (let c = 0; c < dSae; c++) W_enc[r * dSae + c] = w['W_enc']![r * dSae + c]! * n[c]!;
-  const W_dec = new Float32Array(dSae * dIn);
-  for (let r = 0; r < dSae; r++) for (let c = 0; c < dIn; c++) W_dec[r * dIn + c] = w['W_dec']![r * dIn + c]! / n[r]!;
-  return {
-    ...w,
-    W_enc,
-    W_dec,
-    b_gate: w['b_gate']!.map((v, i) => v * n[i]!),
-    b_mag: w['b_mag']!.map((v, i) => v * n[i]!),
-  };
+/** SAELens `GatedSAE.fold_W_dec_norm`: W_enc·n, b_gate·n, b_mag·n, W_dec/n; r_mag unchanged. */
+export function foldGatedDecoderNorm(cfg: SaeConfig, w: Readonly<Record<string, Float32Array>>): Record<string, Float32Array> {
+  // the shared fold scales a b_enc; gated has none, so its biases are scaled here
+  const { W_enc, W_dec, norms } = foldDecoderNorms(cfg, { ...w, b_enc: new Float32Array(cfg.dSae) });
+  const byNorm = (a: Float32Array) => a.map((v, i) => Math.fround(v * norms[i]!));
+  return { ...w, W_enc, W_dec, b_gate: byNorm(w['b_gate']!), b_mag: byNorm(w['b_mag']!) };
 }
 
 export const gated: Architecture = {
   name: 'gated',
   summary: 'SAELens 6 Gated SAE: gate and magnitude paths sharing W_enc, decoder-norm-weighted gate L1, auxiliary gate reconstruction',
   fields: FIELDS,
+  // the gate L1 and auxiliary terms use relu(π_gate) where the feature acts are zero: dense products
   sparseStepValid: false,
-  rowSeparable: () => true,
+  rowSeparable: (cfg) => cfg.mseLossNormalization !== 'dense_batch',
 
-  validate() {},
+  validate(cfg) {
+    checkKnownFields(cfg, FIELDS);
+    if (cfg.useGhostGrads) throw new ConfigError('use_ghost_grads: ghost grads stay with the v1.5 standard SAE (SAELens 6 removed them)');
+  },
 
   params: (cfg) => [
     { name: 'W_enc', shape: [cfg.dIn, cfg.dSae] },
@@ -97,15 +88,9 @@ export const gated: Architecture = {
   ],
 
   init(cfg, seed) {
-    const { W_enc, W_dec } = saelens6DecoderInit(cfg, seed, archField<number | null>(cfg, FIELDS, 'decoder_init_norm'));
-    return {
-      W_enc,
-      W_dec,
-      b_dec: tf.zeros([cfg.dIn]),
-      b_gate: tf.zeros([cfg.dSae]),
-      b_mag: tf.zeros([cfg.dSae]),
-      r_mag: tf.zeros([cfg.dSae]),
-    };
+    const { b_enc, ...base } = baseInit(cfg, seed);
+    b_enc!.dispose();
+    return { ...base, b_gate: tf.zeros([cfg.dSae]), b_mag: tf.zeros([cfg.dSae]), r_mag: tf.zeros([cfg.dSae]) };
   },
 
   initialState: () => ({}),
@@ -120,21 +105,21 @@ export const gated: Architecture = {
   trainingForward(cfg, p, s) {
     const { piGate, featureActs } = paths(cfg, p, s.x);
     const saeOut = decode(p, featureActs);
-    const perTokenL2 = tf.sum(tf.square(tf.sub(saeOut, s.x)), -1) as tf.Tensor1D;
+    const { mse, perRow } = mseLoss(cfg, saeOut, s.x);
     const gateAct = tf.relu(piGate) as tf.Tensor2D;
     const dNorm = rowNorms(need(p, 'W_dec') as tf.Tensor2D);
     const coeff = s.coefficients['l1'] ?? 0;
     const losses: Record<string, tf.Scalar> = {
-      mse_loss: tf.mean(perTokenL2) as tf.Scalar,
+      mse_loss: mse,
       l1_loss: tf.mul(tf.mean(tf.sum(tf.mul(gateAct, dNorm), -1)), coeff) as tf.Scalar,
       auxiliary_reconstruction_loss: tf.mean(tf.sum(tf.square(tf.sub(decode(p, gateAct), s.x)), -1)) as tf.Scalar,
     };
     const loss = Object.values(losses).reduce((a, b) => tf.add(a, b) as tf.Scalar);
-    return { losses, loss, featureActs, saeOut, perTokenL2 };
+    return { losses, loss, featureActs, saeOut, ...(cfg.mseLossNormalization === 'dense_batch' ? {} : { perTokenL2: perRow }) };
   },
 
   coefficients: (cfg) => {
-    return { l1: { value: archField<number>(cfg, FIELDS, 'l1_coefficient'), warmUpSteps: archField<number>(cfg, FIELDS, 'l1_warm_up_steps') } };
+    return { l1: { value: field<number>(cfg, 'l1_coefficient'), warmUpSteps: field<number>(cfg, 'l1_warm_up_steps') } };
   },
 
   toInference(cfg, w) {

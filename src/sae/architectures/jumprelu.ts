@@ -20,45 +20,31 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NonNegativeInt, NonNegativeNum, nullable, oneOf, PositiveNum } from '../../config/codecs.js';
-import { ConfigError } from '../../errors.js';
-import { mm, rowNorms } from '../ops.js';
-import type { SaeConfig } from '../SaeConfig.js';
-import type { Architecture, ParamTensors } from './Architecture.js';
-import { archField, deadMask, saelens6DecoderInit } from './saelens6Shared.js';
 import type { FieldTable } from '../../config/fields.js';
+import { ConfigError } from '../../errors.js';
+import { rowNorms } from '../ops.js';
+import type { SaeConfig } from '../SaeConfig.js';
+import { sparseStepMode } from '../sparse.js';
+import type { Architecture, ParamTensors } from './Architecture.js';
+import {
+  SAELENS6_BASE_FIELDS, baseInit, baseParams, baseTensors, checkKnownFields, field, foldDecoderNorms, inferencePreActs, mseLoss,
+  trainingPreActs,
+} from './saelens6Base.js';
 
 type Arg = tf.Tensor | tf.GradSaveFunc;
 
 export const JUMPRELU_SPARSITY_LOSS_MODES = ['step', 'tanh'] as const;
 
-/** The architecture's own fields, decoded (SAELens 6 JumpReLUTrainingSAEConfig names). */
-export interface JumpReluFields {
-  readonly jumprelu_init_threshold: number;
-  readonly jumprelu_bandwidth: number;
-  readonly jumprelu_sparsity_loss_mode: (typeof JUMPRELU_SPARSITY_LOSS_MODES)[number];
-  readonly l0_coefficient: number;
-  readonly l0_warm_up_steps: number;
-  readonly pre_act_loss_coefficient: number | null;
-  readonly jumprelu_tanh_scale: number;
-  readonly decoder_init_norm: number | null;
-}
-
 const FIELDS: FieldTable = {
+  ...SAELENS6_BASE_FIELDS,
   jumprelu_init_threshold: { codec: NonNegativeNum, default: 0.01 },
   jumprelu_bandwidth: { codec: PositiveNum, default: 0.05 },
   jumprelu_sparsity_loss_mode: { codec: oneOf(JUMPRELU_SPARSITY_LOSS_MODES), default: 'step' },
-  l0_coefficient: { codec: NonNegativeNum, default: 1.0, sweep: true },
+  l0_coefficient: { codec: NonNegativeNum, default: 1.0 },
   l0_warm_up_steps: { codec: NonNegativeInt, default: 0 },
   pre_act_loss_coefficient: { codec: nullable(NonNegativeNum), default: null },
   jumprelu_tanh_scale: { codec: PositiveNum, default: 4.0 },
-  decoder_init_norm: { codec: nullable(PositiveNum), default: 0.1 },
 };
-
-function fieldsOf(cfg: SaeConfig): JumpReluFields {
-  const out: Record<string, unknown> = {};
-  for (const name of Object.keys(FIELDS)) out[name] = archField(cfg, FIELDS, name);
-  return out as unknown as JumpReluFields;
-}
 
 const rect = (u: tf.Tensor) => tf.cast(tf.logicalAnd(tf.greater(u, -0.5), tf.less(u, 0.5)), 'float32');
 
@@ -98,96 +84,63 @@ export function heavisideStep(h: tf.Tensor2D, theta: tf.Tensor1D, bandwidth: num
   return f(h, theta) as tf.Tensor2D;
 }
 
-function need(p: ParamTensors, name: string): tf.Tensor {
-  const t = p[name];
-  if (!t) throw new ConfigError(`jumprelu SAE: parameter ${name} is missing (have ${Object.keys(p).join(', ')})`);
-  return t;
+function threshold(p: ParamTensors): tf.Tensor1D {
+  const t = p['threshold'];
+  if (!t) throw new ConfigError(`jumprelu SAE: parameter threshold is missing (have ${Object.keys(p).join(', ')})`);
+  return t as tf.Tensor1D;
 }
 
-function preActivations(cfg: SaeConfig, p: ParamTensors, x: tf.Tensor2D): { saeIn: tf.Tensor2D; hiddenPre: tf.Tensor2D } {
-  const saeIn = cfg.applyBDecToInput ? (tf.sub(x, need(p, 'b_dec')) as tf.Tensor2D) : x;
-  const hiddenPre = tf.add(mm(saeIn, need(p, 'W_enc') as tf.Tensor2D), need(p, 'b_enc')) as tf.Tensor2D;
-  return { saeIn, hiddenPre };
+function decode(p: ParamTensors, f: tf.Tensor2D): tf.Tensor2D {
+  const { W_dec, b_dec } = baseTensors(p);
+  return tf.add(tf.matMul(f, W_dec), b_dec) as tf.Tensor2D;
 }
 
-const decode = (p: ParamTensors, f: tf.Tensor2D) => tf.add(mm(f, need(p, 'W_dec') as tf.Tensor2D), need(p, 'b_dec')) as tf.Tensor2D;
+/** The 0/1 float mask [d_sae] of the trainer's dead-latent indices. */
+function deadMask(dSae: number, deadIdx: Int32Array): tf.Tensor1D {
+  const m = new Float32Array(dSae);
+  for (const i of deadIdx) m[i] = 1;
+  return tf.tensor1d(m);
+}
 
 /**
  * Folds the decoder row norms n into the encoder (SAELens `fold_W_dec_norm`): W_enc·n, b_enc·n,
- * θ·n, W_dec/n. Feature acts scale by n, the reconstruction is unchanged. Row-major arrays in,
- * new arrays out.
+ * θ·n, W_dec/n. Feature acts scale by n, the reconstruction is unchanged.
  */
-export function foldJumpReluDecoderNorm(
-  w: Readonly<Record<string, Float32Array>>,
-  dIn: number,
-  dSae: number,
-): Record<string, Float32Array> {
-  const n = decoderRowNorms(w['W_dec']!, dIn, dSae);
-  const W_enc = new Float32Array(dIn * dSae);
-  for (let r = 0; r < dIn; r++) for (let c = 0; c < dSae; c++) W_enc[r * dSae + c] = w['W_enc']![r * dSae + c]! * n[c]!;
-  const W_dec = new Float32Array(dSae * dIn);
-  for (let r = 0; r < dSae; r++) for (let c = 0; c < dIn; c++) W_dec[r * dIn + c] = w['W_dec']![r * dIn + c]! / n[r]!;
-  return {
-    ...w,
-    W_enc,
-    W_dec,
-    b_enc: w['b_enc']!.map((v, i) => v * n[i]!),
-    threshold: w['threshold']!.map((v, i) => v * n[i]!),
-  };
-}
-
-/** ‖W_dec,i‖ per row (float64 sums), clamped at 1e-8 as SAELens. */
-export function decoderRowNorms(W_dec: Float32Array, dIn: number, dSae: number): Float64Array {
-  const n = new Float64Array(dSae);
-  for (let r = 0; r < dSae; r++) {
-    let s = 0;
-    for (let c = 0; c < dIn; c++) s += W_dec[r * dIn + c]! ** 2;
-    n[r] = Math.max(Math.sqrt(s), 1e-8);
-  }
-  return n;
+export function foldJumpReluDecoderNorm(cfg: SaeConfig, w: Readonly<Record<string, Float32Array>>): Record<string, Float32Array> {
+  const { W_enc, b_enc, W_dec, norms } = foldDecoderNorms(cfg, w);
+  return { ...w, W_enc, b_enc, W_dec, threshold: w['threshold']!.map((v, i) => Math.fround(v * norms[i]!)) };
 }
 
 export const jumprelu: Architecture = {
   name: 'jumprelu',
   summary: 'SAELens 6 JumpReLU SAE: trained threshold, step (L0) or tanh sparsity loss, optional pre-activation loss on dead latents',
   fields: FIELDS,
-  // dL/df at latents below the threshold feeds the threshold's estimator: dense products needed
+  // dL/df at latents below their threshold feeds the threshold's estimator: dense products needed
   sparseStepValid: false,
-  rowSeparable: () => true,
+  rowSeparable: (cfg) => cfg.mseLossNormalization !== 'dense_batch',
 
   validate(cfg) {
-    const f = fieldsOf(cfg);
-    if (!(JUMPRELU_SPARSITY_LOSS_MODES as readonly string[]).includes(f.jumprelu_sparsity_loss_mode)) {
-      throw new ConfigError(`jumprelu_sparsity_loss_mode: expected step or tanh, got ${JSON.stringify(f.jumprelu_sparsity_loss_mode)}`);
+    checkKnownFields(cfg, FIELDS);
+    if (cfg.useGhostGrads) throw new ConfigError('use_ghost_grads: ghost grads stay with the v1.5 standard SAE; jumprelu uses pre_act_loss_coefficient for dead latents');
+    const mode = field<string>(cfg, 'jumprelu_sparsity_loss_mode');
+    if (!(JUMPRELU_SPARSITY_LOSS_MODES as readonly string[]).includes(mode)) {
+      throw new ConfigError(`jumprelu_sparsity_loss_mode: expected step or tanh, got ${JSON.stringify(mode)}`);
     }
-    if (!(f.jumprelu_bandwidth > 0)) throw new ConfigError(`jumprelu_bandwidth: expected > 0, got ${f.jumprelu_bandwidth}`);
+    const bw = field<number>(cfg, 'jumprelu_bandwidth');
+    if (!(bw > 0)) throw new ConfigError(`jumprelu_bandwidth: expected > 0, got ${bw}`);
   },
 
-  params: (cfg) => [
-    { name: 'W_enc', shape: [cfg.dIn, cfg.dSae] },
-    { name: 'b_enc', shape: [cfg.dSae] },
-    { name: 'W_dec', shape: [cfg.dSae, cfg.dIn] },
-    { name: 'b_dec', shape: [cfg.dIn] },
-    { name: 'threshold', shape: [cfg.dSae] },
-  ],
+  params: (cfg) => [...baseParams(cfg), { name: 'threshold', shape: [cfg.dSae] }],
 
   init(cfg, seed) {
-    const f = fieldsOf(cfg);
-    const { W_enc, W_dec } = saelens6DecoderInit(cfg, seed, f.decoder_init_norm);
-    return {
-      W_enc,
-      b_enc: tf.zeros([cfg.dSae]),
-      W_dec,
-      b_dec: tf.zeros([cfg.dIn]),
-      threshold: tf.fill([cfg.dSae], f.jumprelu_init_threshold),
-    };
+    return { ...baseInit(cfg, seed), threshold: tf.fill([cfg.dSae], field<number>(cfg, 'jumprelu_init_threshold')) };
   },
 
   initialState: () => ({}),
 
   forward(cfg, p, x) {
-    const { saeIn, hiddenPre } = preActivations(cfg, p, x);
-    const gate = tf.cast(tf.greater(hiddenPre, tf.relu(need(p, 'threshold'))), 'float32');
+    const { saeIn, hiddenPre } = inferencePreActs(cfg, p, x);
+    const gate = tf.cast(tf.greater(hiddenPre, tf.relu(threshold(p))), 'float32');
     const featureActs = tf.mul(tf.relu(hiddenPre), gate) as tf.Tensor2D;
     return { saeIn, hiddenPre, featureActs, out: decode(p, featureActs) };
   },
@@ -195,38 +148,31 @@ export const jumprelu: Architecture = {
   decode: (_cfg, p, f) => decode(p, f),
 
   trainingForward(cfg, p, s) {
-    const f = fieldsOf(cfg);
-    const eps = f.jumprelu_bandwidth;
-    const { hiddenPre } = preActivations(cfg, p, s.x);
-    const theta = tf.relu(need(p, 'threshold')) as tf.Tensor1D;
+    const eps = field<number>(cfg, 'jumprelu_bandwidth');
+    const hiddenPre = trainingPreActs(cfg, p, s.x, s.sparseStep ?? sparseStepMode());
+    const theta = tf.relu(threshold(p)) as tf.Tensor1D;
     const featureActs = jumpReLU(hiddenPre, theta, eps);
     const saeOut = decode(p, featureActs);
-    const perTokenL2 = tf.sum(tf.square(tf.sub(saeOut, s.x)), -1) as tf.Tensor1D;
-    const mse = tf.mean(perTokenL2) as tf.Scalar;
+    const { mse, perRow } = mseLoss(cfg, saeOut, s.x);
     const coeff = s.coefficients['l0'] ?? 0;
-    const dNorm = rowNorms(need(p, 'W_dec') as tf.Tensor2D);
+    const dNorm = rowNorms(baseTensors(p).W_dec);
     const perRowL0 =
-      f.jumprelu_sparsity_loss_mode === 'step'
+      field<string>(cfg, 'jumprelu_sparsity_loss_mode') === 'step'
         ? tf.sum(heavisideStep(hiddenPre, theta, eps), -1)
-        : tf.sum(tf.tanh(tf.mul(tf.mul(featureActs, dNorm), f.jumprelu_tanh_scale)), -1);
+        : tf.sum(tf.tanh(tf.mul(tf.mul(featureActs, dNorm), field<number>(cfg, 'jumprelu_tanh_scale'))), -1);
     const losses: Record<string, tf.Scalar> = { mse_loss: mse, l0_loss: tf.mean(tf.mul(perRowL0, coeff)) as tf.Scalar };
-    if (f.pre_act_loss_coefficient !== null) {
+    const preActCoeff = field<number | null>(cfg, 'pre_act_loss_coefficient');
+    if (preActCoeff !== null) {
       losses['pre_act_loss'] =
         s.deadIdx.length === 0
           ? tf.scalar(0)
-          : (tf.mul(
-              tf.mean(tf.sum(tf.mul(tf.mul(tf.relu(tf.sub(theta, hiddenPre)), deadMask(cfg.dSae, s.deadIdx)), dNorm), -1)),
-              f.pre_act_loss_coefficient,
-            ) as tf.Scalar);
+          : (tf.mul(tf.mean(tf.sum(tf.mul(tf.mul(tf.relu(tf.sub(theta, hiddenPre)), deadMask(cfg.dSae, s.deadIdx)), dNorm), -1)), preActCoeff) as tf.Scalar);
     }
     const loss = Object.values(losses).reduce((a, b) => tf.add(a, b) as tf.Scalar);
-    return { losses, loss, featureActs, saeOut, perTokenL2 };
+    return { losses, loss, featureActs, saeOut, ...(cfg.mseLossNormalization === 'dense_batch' ? {} : { perTokenL2: perRow }) };
   },
 
-  coefficients: (cfg) => {
-    const f = fieldsOf(cfg);
-    return { l0: { value: f.l0_coefficient, warmUpSteps: f.l0_warm_up_steps } };
-  },
+  coefficients: (cfg) => ({ l0: { value: field<number>(cfg, 'l0_coefficient'), warmUpSteps: field<number>(cfg, 'l0_warm_up_steps') } }),
 
   toInference(cfg, w) {
     const weights: Record<string, { shape: number[]; data: Float32Array }> = {};

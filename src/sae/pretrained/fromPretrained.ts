@@ -152,7 +152,8 @@ export async function fromPretrained(release: string, saeId: string, opts: FromP
     );
   }
   const cfgDict: Record<string, unknown> = { ...cfgFile, ...overrides };
-  const sae = await loadSae(folder);
+  // this loader folds the release's norm_scaling_factor itself and warns when it has none
+  const sae = await loadSae(folder, { warn: () => {} });
   try {
     const sparsity = await loadSaeSparsity(folder);
     let folded: number | undefined;
