@@ -33,6 +33,7 @@ const FIELDS: Record<string, Record<string, unknown>> = {
   topk: { k: 2 },
   batchtopk: { k: 2 },
   matryoshka_batchtopk: { k: 2, matryoshka_widths: [4, 16] },
+  jumprelu: { l0_coefficient: 0.01, pre_act_loss_coefficient: 0.01 },
 };
 const TERMS: Record<string, string[]> = {
   standard: ['mse', 'l1', 'ghost', 'total'],
@@ -40,8 +41,10 @@ const TERMS: Record<string, string[]> = {
   topk: ['mse', 'total', 'auxiliary_reconstruction_loss'],
   batchtopk: ['mse', 'total', 'auxiliary_reconstruction_loss'],
   matryoshka_batchtopk: ['mse', 'total', 'auxiliary_reconstruction_loss', 'inner_mse_loss_4'],
+  jumprelu: ['mse', 'total', 'l0_loss', 'pre_act_loss'],
+  gated: ['mse', 'l1', 'total', 'auxiliary_reconstruction_loss'],
 };
-const SAVED_AS: Record<string, string> = { standard: 'standard', standard_v6: 'standard', topk: 'topk', batchtopk: 'jumprelu', matryoshka_batchtopk: 'jumprelu' };
+const SAVED_AS: Record<string, string> = { standard: 'standard', standard_v6: 'standard', topk: 'topk', batchtopk: 'jumprelu', matryoshka_batchtopk: 'jumprelu', jumprelu: 'jumprelu', gated: 'gated' };
 
 for (const arch of ARCHITECTURES) {
   test.serial(`${arch.name} trains through trainSae: records, checkpoint by name, save conversion`, async (t) => {
@@ -76,7 +79,8 @@ for (const arch of ARCHITECTURES) {
     t.deepEqual(Object.keys(steps[0]!.losses).sort(), [...TERMS[arch.name]!].sort(), 'the loss terms, by name');
     t.true(steps.every((r) => Number.isFinite(r.losses.total)));
     t.is(steps[0]!.architecture, v15 ? undefined : arch.name);
-    if (arch.name !== 'standard_v6' && arch.name !== 'standard') t.true(steps.some((r) => r.deadFeatures > 0 && (r.losses['auxiliary_reconstruction_loss'] ?? 0) > 0), 'AuxK ran on dead latents');
+    if (arch.name.includes('topk')) t.true(steps.some((r) => r.deadFeatures > 0 && (r.losses['auxiliary_reconstruction_loss'] ?? 0) > 0), 'AuxK ran on dead latents');
+    if (arch.name === 'jumprelu') t.true(steps.some((r) => r.deadFeatures > 0 && (r.losses['pre_act_loss'] ?? 0) > 0), 'the pre-activation loss ran on dead latents');
     const done = recs.find((r) => r.type === 'done');
     t.truthy(done && done.type === 'done' && done.path);
     const final = saved[saved.length - 1]!;
