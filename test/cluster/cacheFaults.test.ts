@@ -60,6 +60,8 @@ function writeConfig(name: string, out: string): string {
 }
 
 maybe('kill -9 mid-shard, during the shard upload and after the commit; a Redis restart; 6 s of S3 errors: same shards, none recomputed, nothing partial', async (t) => {
+  // worker processes and a loaded shared machine: minutes, not seconds
+  t.timeout(20 * 60_000);
   const local = path.join(tmp, 'local');
   const one = await spawnCli(['cache', writeConfig('local.json', local)], { timeoutMs: 180_000 });
   t.is(one.code, 0, one.stderr);

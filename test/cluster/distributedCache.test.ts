@@ -54,6 +54,8 @@ function writeConfig(name: string, out: string): string {
 }
 
 maybe('2 workers produce shards byte-identical to the single-process cache; training from the S3 cache equals training from the local one', async (t) => {
+  // worker processes and a loaded shared machine: minutes, not seconds
+  t.timeout(20 * 60_000);
   const local = path.join(tmp, 'local');
   const one = await spawnCli(['--json', 'cache', writeConfig('local.json', local)], { timeoutMs: 180_000 });
   t.is(one.code, 0, one.stderr);

@@ -44,6 +44,8 @@ const STEPS = 48;
 const SWEEP = ['--lr', '1e-4,3e-4,1e-3', '--l1-coefficient', '1e-2,3e-2'];
 
 maybe('6 SAEs as jobs on 2 workers, one killed after a checkpoint: all 6 equal an uninterrupted run', async (t) => {
+  // worker processes and a loaded shared machine: minutes, not seconds
+  t.timeout(20 * 60_000);
   const cache = path.join(tmp, 'cache');
   fs.writeFileSync(path.join(tmp, 'cache.json'), JSON.stringify({ ...common, training_tokens: STEPS * 64, new_cached_activations_path: cache, n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 0 }));
   const c = await spawnCli(['cache', path.join(tmp, 'cache.json')], { timeoutMs: 180_000 });

@@ -73,6 +73,9 @@ export async function startRedis(): Promise<TestRedis> {
     });
   };
   await start();
+  // a test process killed by a timeout must not leave its server behind
+  const onExit = () => proc?.kill('SIGKILL');
+  process.once('exit', onExit);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -82,6 +85,7 @@ export async function startRedis(): Promise<TestRedis> {
       await start();
     },
     close: async () => {
+      process.off('exit', onExit);
       await stop();
       await fsp.rm(dir, { recursive: true, force: true });
     },

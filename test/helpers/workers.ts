@@ -36,7 +36,9 @@ export function spawnWorker(queue: string, env: Record<string, string>, extra: r
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const onExit = () => proc.kill('SIGKILL');
+  process.once('exit', onExit);
+  const exited = new Promise<void>((r) => proc.once('exit', () => (process.off('exit', onExit), r())));
   return {
     proc,
     output: () => out,
