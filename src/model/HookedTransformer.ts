@@ -11,15 +11,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { HookedTransformerConfig } from './ModelConfig.js';
-import { applyRotary, rotaryTables } from './rotary.js';
-import type { BlockWeights, ModelWeights } from './weights.js';
+import { rotaryTables } from './rotary.js';
+import type { ModelWeights } from './weights.js';
 import { disposeWeights, weightTensors } from './weights.js';
 import { processWeights as processModelWeights } from './processWeights.js';
 import type { WeightProcessingOptions } from './processWeights.js';
 import { loadModelFolder } from './loadModel.js';
 import { hookShapesFor } from './hookPoints.js';
 import { lossPerTokenFromLogits } from './loss.js';
-import { fusedAttentionAvailable, fusedCausalAttention, fusedNormalize, fusedNormalizeAvailable, geluNew } from '../backend/index.js';
+import type { ForwardPass } from './forwardPass.js';
+import { embed, unembed } from './embedding.js';
+import { normalize } from './norm.js';
+import { causalMask } from './attention.js';
+import { transformerBlock } from './transformerBlock.js';
 
 /**
  * A hook: receives the activation at a hook point and may return a replacement of the same
@@ -66,20 +70,6 @@ export interface FromFolderOptions {
 }
 
 const LAYER_RE = /^blocks\.(\d+)\./;
-
-/** What one forward pass threads through its blocks, attention and norms. */
-interface Pass {
-  /** The hook point `name`: runs its hook (maybe replacing `x`), caches it if asked. */
-  hp<T extends tf.Tensor>(name: string, x: T): T;
-  /** Whether anyone caches or hooks `name` (fused kernels skip what nobody looks at). */
-  looks(name: string): boolean;
-  /** Whether a hook may replace `name` (fused kernels must then not skip the tfjs ops after it). */
-  replaces(name: string): boolean;
-  /** The causal mask `[pos, pos]`, built on first use (the fused attention kernel masks by itself). */
-  mask(): tf.Tensor2D;
-  /** Rotary tables for the positions of this pass (rotary models only). */
-  rot: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
-}
 
 export class HookedTransformer {
   private weights: ModelWeights;
@@ -252,7 +242,7 @@ export class HookedTransformer {
     const cachedSet = new Set<tf.Tensor>();
     const result = tf.tidy(() => {
       const tokens = this.checkTokens(tokensIn);
-      const [B, P] = tokens.shape;
+      const P = tokens.shape[1];
       const hp = <T extends tf.Tensor>(name: string, x: T): T => {
         const f = hooks[name];
         let fromHook = false;
@@ -277,16 +267,8 @@ export class HookedTransformer {
       };
       const looks = (name: string) => wants(name) || hooks[name] !== undefined;
       const w = this.weights;
-      const flat = tf.reshape(tokens, [-1]);
-      let resid: tf.Tensor3D = hp('hook_embed', tf.reshape(tf.gather(w.WE, flat), [B, P, cfg.dModel]) as tf.Tensor3D);
-      if (cfg.positionalEmbedding === 'standard' && w.WPos) {
-        const pos = tf.slice(w.WPos, [0, 0], [P, cfg.dModel]);
-        // The hook sees [batch, pos, d_model] (as in TransformerLens); tiling is slow on wasm,
-        // so only do it when someone looks.
-        resid = tf.add(resid, looks('hook_pos_embed') ? hp('hook_pos_embed', tf.broadcastTo(pos, [B, P, cfg.dModel]) as tf.Tensor3D) : pos);
-      }
       let maskTensor: tf.Tensor2D | undefined;
-      const pass: Pass = {
+      const pass: ForwardPass = {
         hp,
         looks,
         replaces: (name) => hooks[name] !== undefined,
@@ -295,18 +277,16 @@ export class HookedTransformer {
           ? { cos: tf.slice(this.rotCos!, [0, 0], [P, cfg.rotaryDim]), sin: tf.slice(this.rotSin!, [0, 0], [P, cfg.rotaryDim]) }
           : undefined,
       };
+      let resid = embed(cfg, w, tokens, pass);
       for (let l = 0; l < lastLayer; l++) {
-        resid = this.block(l, w.blocks[l]!, resid, pass);
+        resid = transformerBlock(cfg, l, w.blocks[l]!, resid, pass);
       }
       if (lastLayer < cfg.nLayers) hp(`blocks.${lastLayer}.hook_resid_pre`, resid);
       if (!needFinalNorm) return { cache: cacheObj };
-      const normed = this.norm(resid, w.lnFinalW, w.lnFinalB, 'ln_final', pass);
+      const normed = normalize(cfg, resid, w.lnFinalW, w.lnFinalB, 'ln_final', pass);
       if (!needUnembed) return { cache: cacheObj };
-      let x = tf.reshape(normed, [B * P, cfg.dModel]);
       // b_U is the last row of W_U (see the constructor).
-      if (this.unembedBiasRow) x = tf.concat([x, tf.ones([B * P, 1])], 1);
-      const logits = tf.matMul(x, w.WU);
-      const logits3 = tf.reshape(logits, [B, P, cfg.dVocab]) as tf.Tensor3D;
+      const logits3 = unembed(cfg, w.WU, this.unembedBiasRow, normed);
       if (returnType === 'logits') return { cache: cacheObj, output: logits3 };
       const perTok = lossPerTokenFromLogits(logits3, tokens);
       return { cache: cacheObj, output: returnType === 'loss' ? tf.mean(perTok) : perTok };
@@ -332,137 +312,6 @@ export class HookedTransformer {
     if (tokens.shape[1] < 1) throw new ShapeError('tokens: need at least one position');
     return tokens;
   }
-
-  private norm<T extends tf.Tensor3D>(
-    x: T,
-    w: tf.Tensor1D | undefined,
-    b: tf.Tensor1D | undefined,
-    prefix: string,
-    { hp, replaces }: Pass,
-  ): tf.Tensor3D {
-    const t = this.cfg.normalizationType;
-    const eps = this.cfg.eps;
-    // One native pass for the normalization unless a hook may replace the scale (the division
-    // must then use the replaced one); a cached scale is the same either way.
-    if (!replaces(`${prefix}.hook_scale`) && fusedNormalizeAvailable()) {
-      const [normed, scaleOut] = fusedNormalize(x, eps, t === 'LN' || t === 'LNPre');
-      hp(`${prefix}.hook_scale`, scaleOut);
-      let n: tf.Tensor3D = normed;
-      if (t === 'LN') {
-        if (w) n = tf.mul(n, w);
-        if (b) n = tf.add(n, b);
-        return hp(`${prefix}.hook_normalized`, n);
-      }
-      // TransformerLens's RMSNorm hooks the normalized value before the weight.
-      n = hp(`${prefix}.hook_normalized`, n);
-      return t === 'RMS' && w ? (tf.mul(n, w) as tf.Tensor3D) : n;
-    }
-    if (t === 'LN' || t === 'LNPre') {
-      const centered = tf.sub(x, tf.mean(x, -1, true));
-      const scale = hp(`${prefix}.hook_scale`, tf.sqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps)));
-      let n = tf.div(centered, scale);
-      if (t === 'LN') {
-        if (w) n = tf.mul(n, w);
-        if (b) n = tf.add(n, b);
-      }
-      return hp(`${prefix}.hook_normalized`, n as tf.Tensor3D);
-    }
-    const scale = hp(`${prefix}.hook_scale`, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)));
-    // TransformerLens's RMSNorm hooks the normalized value before the weight.
-    const n = hp(`${prefix}.hook_normalized`, tf.div(x, scale) as tf.Tensor3D);
-    return t === 'RMS' && w ? (tf.mul(n, w) as tf.Tensor3D) : n;
-  }
-
-  private linear(x: tf.Tensor, W: tf.Tensor2D, b: tf.Tensor1D | undefined): tf.Tensor2D {
-    const y = tf.matMul(x as tf.Tensor2D, W) as tf.Tensor2D;
-    return b ? (tf.add(y, b) as tf.Tensor2D) : y;
-  }
-
-  /**
-   * z [B, P, H, dh] from q, k, v. Where no hook looks at the scores or the pattern, one fused
-   * native kernel (backend/ops/modelOps.ts: no transposes, no [B, H, P, P] tensors); otherwise
-   * the hooked tfjs ops.
-   */
-  private attention(
-    p: string,
-    q: tf.Tensor4D,
-    k: tf.Tensor4D,
-    v: tf.Tensor4D,
-    { hp, looks, mask }: Pass,
-  ): tf.Tensor4D {
-    const H = this.cfg.nHeads;
-    const K = this.cfg.nKvHeads;
-    const dh = this.cfg.dHead;
-    if (!looks(`${p}.attn.hook_attn_scores`) && !looks(`${p}.attn.hook_pattern`) && fusedAttentionAvailable()) {
-      return fusedCausalAttention(q, k, v, 1 / Math.sqrt(dh));
-    }
-    const qh = tf.transpose(q, [0, 2, 1, 3]); // [B, H, P, dh]
-    let kh = tf.transpose(k, [0, 2, 3, 1]); // [B, K, dh, P]: plain matMul, no transpose flag
-    let vh = tf.transpose(v, [0, 2, 1, 3]); // [B, K, P, dh]
-    if (K !== H) {
-      // Grouped-query attention: query head h reads kv head floor(h / (H/K)).
-      const g = H / K;
-      const idx = tf.tensor1d(Array.from({ length: H }, (_, h) => Math.floor(h / g)), 'int32');
-      kh = tf.gather(kh, idx, 1);
-      vh = tf.gather(vh, idx, 1);
-    }
-    let scores = tf.div(tf.matMul(qh, kh), Math.sqrt(dh)) as tf.Tensor4D;
-    scores = hp(`${p}.attn.hook_attn_scores`, tf.add(scores, mask()) as tf.Tensor4D);
-    const pattern = hp(`${p}.attn.hook_pattern`, tf.softmax(scores) as tf.Tensor4D);
-    return tf.transpose(tf.matMul(pattern, vh), [0, 2, 1, 3]) as tf.Tensor4D;
-  }
-
-  private block(
-    l: number,
-    bw: BlockWeights,
-    residPre: tf.Tensor3D,
-    pass: Pass,
-  ): tf.Tensor3D {
-    const { hp, rot } = pass;
-    const cfg = this.cfg;
-    const p = `blocks.${l}`;
-    const [B, P, D] = residPre.shape;
-    const H = cfg.nHeads;
-    const K = cfg.nKvHeads;
-    const dh = cfg.dHead;
-    residPre = hp(`${p}.hook_resid_pre`, residPre);
-
-    // --- attention ---
-    const n1 = tf.reshape(this.norm(residPre, bw.ln1W, bw.ln1B, `${p}.ln1`, pass), [B * P, D]);
-    let q = hp(`${p}.attn.hook_q`, tf.reshape(this.linear(n1, bw.WQ, bw.bQ), [B, P, H, dh]) as tf.Tensor4D);
-    let k = hp(`${p}.attn.hook_k`, tf.reshape(this.linear(n1, bw.WK, bw.bK), [B, P, K, dh]) as tf.Tensor4D);
-    const v = hp(`${p}.attn.hook_v`, tf.reshape(this.linear(n1, bw.WV, bw.bV), [B, P, K, dh]) as tf.Tensor4D);
-    if (rot) {
-      q = hp(`${p}.attn.hook_rot_q`, applyRotary(q, rot.cos, rot.sin));
-      k = hp(`${p}.attn.hook_rot_k`, applyRotary(k, rot.cos, rot.sin));
-    }
-    const z = hp(`${p}.attn.hook_z`, this.attention(p, q, k, v, pass));
-    const attnOut = hp(
-      `${p}.hook_attn_out`,
-      tf.reshape(this.linear(tf.reshape(z, [B * P, H * dh]), bw.WO, bw.bO), [B, P, D]) as tf.Tensor3D,
-    );
-
-    // --- MLP ---
-    const mlpIn = cfg.parallelAttnMlp ? residPre : hp(`${p}.hook_resid_mid`, tf.add(residPre, attnOut) as tf.Tensor3D);
-    const n2 = tf.reshape(this.norm(mlpIn, bw.ln2W, bw.ln2B, `${p}.ln2`, pass), [B * P, D]);
-    const M = cfg.dMlp;
-    let post: tf.Tensor3D;
-    if (cfg.gatedMlp) {
-      const pre = hp(`${p}.mlp.hook_pre`, tf.reshape(tf.matMul(n2, bw.WGate!), [B, P, M]) as tf.Tensor3D);
-      const preLin = hp(`${p}.mlp.hook_pre_linear`, tf.reshape(this.linear(n2, bw.WIn, bw.bIn), [B, P, M]) as tf.Tensor3D);
-      post = tf.mul(activate(pre, cfg.actFn), preLin);
-    } else {
-      const pre = hp(`${p}.mlp.hook_pre`, tf.reshape(this.linear(n2, bw.WIn, bw.bIn), [B, P, M]) as tf.Tensor3D);
-      post = activate(pre, cfg.actFn);
-    }
-    post = hp(`${p}.mlp.hook_post`, post);
-    const mlpOut = hp(
-      `${p}.hook_mlp_out`,
-      tf.reshape(this.linear(tf.reshape(post, [B * P, M]), bw.WOut, bw.bOut), [B, P, D]) as tf.Tensor3D,
-    );
-    const residPost = cfg.parallelAttnMlp ? tf.add(tf.add(residPre, attnOut), mlpOut) : tf.add(mlpIn, mlpOut);
-    return hp(`${p}.hook_resid_post`, residPost as tf.Tensor3D);
-  }
 }
 
 function nameFilter(names: NameFilter | undefined): (name: string) => boolean {
@@ -470,27 +319,4 @@ function nameFilter(names: NameFilter | undefined): (name: string) => boolean {
   if (typeof names === 'function') return names as (name: string) => boolean;
   const set = new Set(names as readonly string[]);
   return (n) => set.has(n);
-}
-
-/** `[pos, pos]`: 0 on and below the diagonal, -inf above (TransformerLens masks with -inf). */
-function causalMask(p: number): tf.Tensor2D {
-  const m = new Float32Array(p * p);
-  for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) m[i * p + j] = -Infinity;
-  return tf.tensor2d(m, [p, p]);
-}
-
-function activate<T extends tf.Tensor>(x: T, act: HookedTransformerConfig['actFn']): T {
-  switch (act) {
-    case 'relu':
-      return tf.relu(x);
-    case 'silu':
-      return tf.mul(x, tf.sigmoid(x));
-    case 'gelu':
-      // exact GELU: x·Φ(x) = 0.5·x·(1 + erf(x/√2))
-      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-    case 'gelu_new':
-    case 'gelu_fast':
-      // GPT-2's tanh approximation (backend/ops/modelOps.ts: one native pass where available).
-      return geluNew(x);
-  }
 }
