@@ -94,7 +94,14 @@ function writeFileAtomicSync(target: string, bytes: Uint8Array): void {
     throw e;
   }
   fs.closeSync(fd);
-  fs.renameSync(tmp, target);
+  try {
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    // A failed rename (a folder in the way, a full or read-only disk) must not leave the
+    // temporary copy beside the target.
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 function writeShard(file: string, rows: Float32Array, n: number, hooks: number, dIn: number): number {
@@ -286,7 +293,13 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
     },
     created_by: 'sae-rx cacheActivationsRunner',
   };
-  writeFileAtomicSync(path.join(dir, CACHE_MANIFEST), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+  const manifestFile = path.join(dir, CACHE_MANIFEST);
+  try {
+    writeFileAtomicSync(manifestFile, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+  } catch (e) {
+    // Without its manifest the cache cannot be read: the run has failed (issue 11, item 2).
+    throw new StageError(`cacheActivationsRunner: writing the cache manifest ${manifestFile}`, e);
+  }
   const seconds = (performance.now() - t0) / 1000;
   const summary: CacheActivationsSummary = {
     path: dir,
