@@ -280,6 +280,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
           ...(opts.allowNonFiniteLoss ? { allowNonFiniteLoss: true } : {}),
       ...(resume ? { resume: resume.dirs, skipTrainBatches: resume.batchesConsumed } : {}),
       ...(evals ? { evals } : {}),
+      ...(opts.trainSaeHandle ? { handle: opts.trainSaeHandle } : {}),
     });
   // SAELens's resume: continue from the latest checkpoint in the run folder, else start afresh.
   // The activation stream is replayed up to the checkpoint (forward passes, no training).

