@@ -3,13 +3,15 @@
  * (768, 12288, batch 4096): `archStep/<architecture>/768x12288x4096` lines with median ms/step,
  * tokens/s and the step's L0. Each SAE starts from its architecture's init with SAELens 6's
  * defaults (k 100; matryoshka widths 768, 3072, 12288); the trainer runs as a user's would
- * (sparse step 'auto', default chunking). `--quick`: (512, 4096, 1024).
+ * (sparse step 'auto', default chunking). A dense step the trainer refuses as too large for the
+ * wasm heap (batch-wide top-k without the sparse step) gives a `refused` line. `--quick`: (512, 4096, 1024).
  *
  * Run alone: `npx tsx bench/archStep.ts [--quick] [--filter topk]`; `npm run bench` calls it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/backend/index.js';
 import { tableDefaults } from '../src/config/fields.js';
+import { ConfigError } from '../src/errors.js';
 import { ARCHITECTURES } from '../src/sae/architectures/registry.js';
 import { Sae } from '../src/sae/Sae.js';
 import { DEFAULT_SAE_CONFIG, type SaeConfig } from '../src/sae/SaeConfig.js';
@@ -45,6 +47,7 @@ export async function benchArchStep(opts: ArchStepBenchOptions = {}): Promise<ob
     const ts: number[] = [];
     const l0s: number[] = [];
     const steps = opts.quick ? 3 : 2;
+    let refused: string | undefined;
     try {
       for (let i = 0; i < 1 + steps; i++) {
         const t0 = performance.now();
@@ -54,10 +57,20 @@ export async function benchArchStep(opts: ArchStepBenchOptions = {}): Promise<ob
           l0s.push(+m.l0.toFixed(1));
         }
       }
+    } catch (e) {
+      // a dense step too large for the heap is refused before allocation (SaeTrainer): report it, go on
+      if (!(e instanceof ConfigError)) throw e;
+      refused = e.message;
     } finally {
       x.dispose();
       tr.dispose();
       sae.dispose();
+    }
+    if (refused !== undefined) {
+      const line = { bench: 'archStep', name, backend: tf.getBackend(), architecture: arch.name, dIn, dSae, batch, refused };
+      opts.emit?.(line);
+      out.push(line);
+      continue;
     }
     const ms = median(ts);
     const line = {

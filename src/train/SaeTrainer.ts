@@ -193,6 +193,7 @@ export class SaeTrainer {
       throw new ShapeError(`SaeTrainer.step: batch must be [n, ${scfg.dIn}] (d_in), got [${x.shape.join(', ')}]`);
     }
     if (x.dtype !== 'float32') throw new ShapeError(`SaeTrainer.step: batch must be float32, got ${x.dtype}`);
+    this.checkUnchunkedFits(x.shape[0]);
     const k = this.stepsDone;
     const batch = x.shape[0];
     const lr = this.lrSchedule.at(k);
@@ -364,6 +365,28 @@ export class SaeTrainer {
     const out: Record<string, number> = {};
     for (const [name, c] of Object.entries(this.sae.arch.coefficients(this.sae.cfg, this.cfg))) out[name] = coefficientAt(k, c.value, c.warmUpSteps);
     return out;
+  }
+
+  /**
+   * A dense step that cannot run in row chunks (a batch-wide top-k, or dense_batch MSE) holds
+   * several [batch, d_sae] tensors at once: past maxChunkElements on wasm (4 GB heap) it aborts
+   * the process mid-step (measured: matryoshka_batchtopk, dense, at batch 4096 × d_sae 12288), so
+   * it is refused here, before anything is allocated.
+   */
+  private checkUnchunkedFits(batch: number): void {
+    const scfg = this.sae.cfg;
+    const arch = this.sae.arch;
+    const max = this.options.maxChunkElements ?? DEFAULT_MAX_CHUNK_ELEMENTS;
+    if (batch * scfg.dSae <= max || tf.getBackend() !== 'wasm' || arch.rowSeparable(scfg)) return;
+    const mode = this.options.sparseStep ?? sparseStepMode();
+    if (arch.materializesActivations?.(scfg, mode) === false) return;
+    throw new ConfigError(
+      `SaeTrainer.step: ${arch.name}'s dense step at batch ${batch} × d_sae ${scfg.dSae} = ${batch * scfg.dSae} elements per [batch, d_sae] tensor ` +
+        `exceeds the limit ${max} (maxChunkElements; the wasm heap holds at most 4 GB) and cannot run in row chunks ` +
+        `(${scfg.mseLossNormalization === 'dense_batch' ? "mse_loss_normalization 'dense_batch'" : 'its top-k spans the batch'}). ` +
+        `Use the sparse step (sparse step mode '${mode}' chose dense: SAE_RX_SPARSE_STEP=auto|always, needs the native kernels), ` +
+        'a smaller train_batch_size or d_sae, or raise maxChunkElements',
+    );
   }
 
   /** Rows per forward/backward chunk (the whole batch unless chunking applies, see step()). */

@@ -180,3 +180,31 @@ nativeTest("SaeTrainer under 'auto' takes the sparse step at k/d_sae ≤ 5 % wit
     t.true(r.ok, `${n} after 5 steps: ${r.nBad} off (worst ${r.worst.toExponential(2)})`);
   }
 });
+
+test("a dense step that cannot run in row chunks (matryoshka_batchtopk under 'never') past maxChunkElements is a ConfigError before allocation", (t) => {
+  t.is(tf.getBackend(), 'wasm', 'the limit guards the wasm heap');
+  const base = { apply_b_dec_to_input: true, decoder_init_norm: 0.1, aux_loss_coefficient: 1, rescale_acts_by_decoder_norm: true, use_sparse_activations: false, k: 4, matryoshka_widths: [64, 256], use_matryoshka_aux_loss: false, topk_threshold_lr: 0.01 };
+  const cfg = saelens6Cfg('matryoshka_batchtopk', base, 16, 256);
+  const sae = Sae.create(cfg, { seed: 5 });
+  const tcfg = { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: 64, totalTrainingSteps: 10 };
+  const x = tf.tensor2d(new SyntheticActs(9).batch(64), [64, 16]);
+  const before = tf.memory().numTensors;
+  const dense = new SaeTrainer(sae, tcfg, { sparseStep: 'never', maxChunkElements: 4096 });
+  const e = t.throws(() => dense.step(x));
+  t.is(e?.name, 'ConfigError');
+  t.regex(e!.message, /matryoshka_batchtopk's dense step at batch 64 × d_sae 256 = 16384 elements .* exceeds the limit 4096 \(maxChunkElements/);
+  t.is(tf.memory().numTensors, before, 'nothing allocated by the refused step');
+  dense.dispose();
+  // within the limit the same dense step runs
+  const fits = new SaeTrainer(sae, tcfg, { sparseStep: 'never', maxChunkElements: 64 * 256 });
+  t.is(fits.step(x).l0, 4);
+  fits.dispose();
+  // the sparse step holds no [batch, d_sae] tensor: not refused
+  if (topkSparseStepApplies(cfg, 'auto')) {
+    const sparse = new SaeTrainer(sae, tcfg, { sparseStep: 'auto', maxChunkElements: 4096 });
+    t.is(sparse.step(x).l0, 4);
+    sparse.dispose();
+  }
+  x.dispose();
+  sae.dispose();
+});
