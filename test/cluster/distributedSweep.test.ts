@@ -59,7 +59,10 @@ maybe('6 SAEs as jobs on 2 workers, one killed after a checkpoint: all 6 equal a
   const ref = await spawnCli(['--json', '--no-progress', 'train', cfg, ...SWEEP, '--out', local], { timeoutMs: 240_000 });
   t.is(ref.code, 0, ref.stderr);
 
-  const env = s3.env();
+  // A worker killed with -9 cannot remove its job folder: the workers' temp dir is the test's own.
+  const workerTmp = path.join(tmp, 'worker-tmp');
+  fs.mkdirSync(workerTmp);
+  const env = { ...s3.env(), TMPDIR: workerTmp };
   const a = spawnWorker(redis.url, env);
   const b = spawnWorker(redis.url, env);
   workers.push(a, b);
