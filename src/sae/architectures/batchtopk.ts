@@ -11,6 +11,7 @@
  * In memory (evals during training) the SAE encodes as SAELens's training SAE does: the
  * batch-wide top-k of the batch it is given.
  */
+import type * as tf from '@tensorflow/tfjs-core';
 import { PositiveNum, Probability } from '../../config/codecs.js';
 import type { FieldTable } from '../../config/fields.js';
 import { ConfigError } from '../../errors.js';
@@ -57,6 +58,23 @@ export function validateBatchTopk(cfg: SaeConfig, table: FieldTable): void {
   if (k > cfg.dSae) throw new ConfigError(`k: ${k} exceeds d_sae ${cfg.dSae} (k is the average number of active latents per row)`);
 }
 
+/** Inference forward of the BatchTopK family (BatchTopK and Matryoshka share it). */
+export const batchTopkForward: Architecture['forward'] = (cfg, p, x) => {
+  const { saeIn, hiddenPre: h } = inferencePreActs(cfg, p, x);
+  const hiddenPre = rescaledPreActs(cfg, h, baseTensors(p).W_dec);
+  const { acts: featureActs, minPositive } = batchTopkRelu(hiddenPre, batchKeep(cfg, x.shape[0]));
+  minPositive.dispose();
+  return { saeIn, hiddenPre, featureActs, out: topkDecode(cfg, p, featureActs, 'dense') };
+};
+
+/** The training activation: batch top-k, reporting the smallest kept activation for the threshold EMA. */
+export function batchTopkTrainingActivation(cfg: SaeConfig) {
+  return (h: tf.Tensor2D) => {
+    const { acts, minPositive } = batchTopkRelu(h, batchKeep(cfg, h.shape[0]));
+    return { acts, stats: { min_positive_act: minPositive } };
+  };
+}
+
 export const batchtopk: Architecture = {
   name: 'batchtopk',
   summary: 'SAELens 6 BatchTopK SAE: the k·batch largest activations of the batch, AuxK, threshold EMA; saved as jumprelu',
@@ -71,22 +89,13 @@ export const batchtopk: Architecture = {
   init: baseInit,
   initialState: () => ({ topk_threshold: 0 }),
 
-  forward(cfg, p, x) {
-    const { saeIn, hiddenPre: h } = inferencePreActs(cfg, p, x);
-    const hiddenPre = rescaledPreActs(cfg, h, baseTensors(p).W_dec);
-    const { acts: featureActs, minPositive } = batchTopkRelu(hiddenPre, batchKeep(cfg, x.shape[0]));
-    minPositive.dispose();
-    return { saeIn, hiddenPre, featureActs, out: topkDecode(cfg, p, featureActs, 'dense') };
-  },
+  forward: batchTopkForward,
 
   decode: (cfg, p, f) => topkDecode(cfg, p, f, 'dense'),
 
   trainingForward(cfg, p, s) {
     if (topkSparseStepApplies(cfg, s.sparseStep)) return topkSparseTrainingForward(cfg, p, s, 'batchtopk');
-    const { hiddenPre: _h, ...out } = topkFamilyForward(cfg, p, s, (h) => {
-      const { acts, minPositive } = batchTopkRelu(h, batchKeep(cfg, h.shape[0]));
-      return { acts, stats: { min_positive_act: minPositive } };
-    });
+    const { hiddenPre: _h, ...out } = topkFamilyForward(cfg, p, s, batchTopkTrainingActivation(cfg));
     return out;
   },
 

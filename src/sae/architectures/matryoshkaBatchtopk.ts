@@ -21,10 +21,10 @@ import { perItemMse } from '../losses.js';
 import { gatherCols, gatherRows, mm, rowNorms, stopGradient } from '../ops.js';
 import type { SaeConfig } from '../SaeConfig.js';
 import type { Architecture, ParamTensors } from './Architecture.js';
-import { BATCHTOPK_FIELDS, batchKeep, toJumpReluSave, updateTopkThreshold, validateBatchTopk } from './batchtopk.js';
-import { baseInit, baseParams, baseTensors, field, inferencePreActs } from './saelens6Base.js';
-import { invDecoderNorms, rescaledPreActs, topkDecode, topkFamilyForward } from './topk.js';
-import { batchTopkRelu, topkAmong } from './topkSelect.js';
+import { BATCHTOPK_FIELDS, batchTopkForward, batchTopkTrainingActivation, toJumpReluSave, updateTopkThreshold, validateBatchTopk } from './batchtopk.js';
+import { baseInit, baseParams, baseTensors, field } from './saelens6Base.js';
+import { invDecoderNorms, topkDecode, topkFamilyForward } from './topk.js';
+import { topkAmong } from './topkSelect.js';
 import { topkSparseStepApplies, topkSparseTrainingForward } from './topkSparseStep.js';
 
 const WidthList = new t.Type<number[], unknown, unknown>(
@@ -115,23 +115,14 @@ export const matryoshkaBatchtopk: Architecture = {
   init: baseInit,
   initialState: () => ({ topk_threshold: 0 }),
 
-  forward(cfg, p, x) {
-    const { saeIn, hiddenPre: h } = inferencePreActs(cfg, p, x);
-    const hiddenPre = rescaledPreActs(cfg, h, baseTensors(p).W_dec);
-    const { acts: featureActs, minPositive } = batchTopkRelu(hiddenPre, batchKeep(cfg, x.shape[0]));
-    minPositive.dispose();
-    return { saeIn, hiddenPre, featureActs, out: topkDecode(cfg, p, featureActs, 'dense') };
-  },
+  forward: batchTopkForward,
 
   decode: (cfg, p, f) => topkDecode(cfg, p, f, 'dense'),
 
   trainingForward(cfg, p, s) {
     if (topkSparseStepApplies(cfg, s.sparseStep)) return topkSparseTrainingForward(cfg, p, s, 'batchtopk', matryoshkaWidths(cfg).slice(0, -1));
     const useLevelAux = field<boolean>(cfg, 'use_matryoshka_aux_loss');
-    const base = topkFamilyForward(cfg, p, s, (h) => {
-      const { acts, minPositive } = batchTopkRelu(h, batchKeep(cfg, h.shape[0]));
-      return { acts, stats: { min_positive_act: minPositive } };
-    });
+    const base = topkFamilyForward(cfg, p, s, batchTopkTrainingActivation(cfg));
     const losses: Record<string, tf.Scalar> = { mse_loss: base.losses['mse_loss']! };
     losses['auxiliary_reconstruction_loss'] = useLevelAux
       ? matryoshkaAuxLoss(cfg, p, s.x, base.featureActs, base.hiddenPre, s.deadIdx)
