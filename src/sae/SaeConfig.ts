@@ -22,6 +22,11 @@ export interface SaeConfig {
   readonly archFields?: Readonly<Record<string, unknown>>;
   readonly dIn: number;
   readonly dSae: number;
+  /**
+   * Transcoders (SAELens `TranscoderConfig.d_out`): the width of the output/target. Absent for
+   * SAEs, whose output is d_in wide.
+   */
+  readonly dOut?: number;
   readonly activationFn: ActivationFn;
   readonly applyBDecToInput: boolean;
   /** Keep W_dec rows at unit norm (renormalized every step, gradient projected). */
@@ -41,6 +46,14 @@ export interface SaeConfig {
   readonly hookPoint: string;
   readonly hookPointLayer: number;
   readonly hookPointHeadIndex: number | null;
+  /**
+   * Transcoders: the hook the output reconstructs (SAELens `hook_name_out`, in `metadata` of a
+   * SAELens 6 folder), with its layer and head (`hook_layer_out`, `hook_head_index_out`). Absent
+   * for SAEs.
+   */
+  readonly hookPointOut?: string;
+  readonly hookPointOutLayer?: number;
+  readonly hookPointOutHeadIndex?: number | null;
   readonly contextSize: number;
   readonly prependBos: boolean;
   readonly dtype: 'float32';

@@ -8,8 +8,12 @@ import type { SaeConfig } from './SaeConfig.js';
 
 type Json = Record<string, unknown>;
 
-/** SaeConfig field → v1.5 flat cfg key. */
-const FLAT_KEYS: Record<Exclude<keyof SaeConfig, 'architecture' | 'archFields' | 'normalizeActivations' | 'runnerFields'>, string> = {
+/**
+ * SaeConfig field → v1.5 flat cfg key. The transcoder fields have no v1.5 key: transcoders are
+ * always written in SAELens 6's layout.
+ */
+type TranscoderOnly = 'dOut' | 'hookPointOut' | 'hookPointOutLayer' | 'hookPointOutHeadIndex';
+const FLAT_KEYS: Record<Exclude<keyof SaeConfig, 'architecture' | 'archFields' | 'normalizeActivations' | 'runnerFields' | TranscoderOnly>, string> = {
   dIn: 'd_in',
   dSae: 'd_sae',
   activationFn: 'activation_fn',

@@ -20,4 +20,15 @@ export interface ActivationBatch {
    * raw activations.
    */
   readonly normScalingFactor?: number;
+  /**
+   * Transcoders: the target activations [n, d_out] of the same rows (another hook of the same
+   * forward pass, e.g. `blocks.L.hook_mlp_out`), aligned row by row with `acts` through every
+   * operator. Absent for SAEs (the target is the input). Owned with `acts`: whoever disposes
+   * `acts` disposes `target`.
+   */
+  readonly target?: tf.Tensor;
+  /** The hook `target` was read from (SAELens `hook_name_out`). */
+  readonly targetHook?: string;
+  /** Norm scaling factor applied to `target` (its own, folded into the saved transcoder's decoder). */
+  readonly targetNormScalingFactor?: number;
 }

@@ -53,6 +53,11 @@ export interface TrainerSettings {
 export interface TrainingStepInput {
   /** The batch [n, d_in]; it needs no gradient. */
   readonly x: tf.Tensor2D;
+  /**
+   * What the output should reconstruct, [n, d_out]: transcoders get the target hook's
+   * activations; absent for SAEs (the target is `x`). It needs no gradient.
+   */
+  readonly target?: tf.Tensor2D;
   /** Latents with steps_since_fired > dead_feature_window, taken before this forward pass. */
   readonly deadIdx: Int32Array;
   /** This step's value of every coefficient `coefficients()` declares (after warm-up). */
