@@ -3,7 +3,7 @@ import { ConfigError } from '../errors.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { subscribeUpstream } from '../stream/subscribeUpstream.js';
 import { RowQueue, concatBatches, shuffleRows, sliceRows } from './internal/batchOps.js';
-import { emitOrDispose } from '../stream/ownership.js';
+import { disposeBatch, emitOrDispose } from '../stream/ownership.js';
 import { Rng } from '../stream/rng.js';
 
 export interface MixingBufferOptions {
@@ -31,7 +31,8 @@ export interface MixingBufferOptions {
  * 3. on complete (SAELens's streams never end) the unfilled refill and the store are mixed
  *    and served too, so no row is lost.
  *
- * Shuffles use one seeded RNG per subscription. Token ids/positions move with their rows.
+ * Shuffles use one seeded RNG per subscription. Token ids/positions, and a transcoder's `target`
+ * rows, move with their rows (one permutation for both).
  * Owns its inputs and the store (≈ 2·half rows at most, plus one input batch); each emitted
  * batch belongs to the subscriber. The store is disposed on complete, error and unsubscribe.
  * Everything happens synchronously inside `next`, so a pull source is paced by the consumer;
@@ -75,14 +76,14 @@ export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<Activa
           try {
             emitOrDispose(subscriber, sliceRows(b, at, size));
           } finally {
-            if (serving === null) b.acts.dispose();
+            if (serving === null) disposeBatch(b);
           }
         }
         if (!serving) credit = Math.min(credit, 0);
       };
       const serve = (b: ActivationBatch) => {
         if (b.acts.shape[0] === 0) {
-          b.acts.dispose();
+          disposeBatch(b);
           return;
         }
         serving = { b, at: 0 };
@@ -100,7 +101,7 @@ export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<Activa
           store = sliceRows(mixed, 0, keep);
           return sliceRows(mixed, keep, n - keep);
         } finally {
-          mixed.acts.dispose();
+          disposeBatch(mixed);
         }
       };
 
@@ -127,9 +128,9 @@ export function mixingBuffer(opts: MixingBufferOptions): OperatorFunction<Activa
         },
       }, () => {
         incoming.dispose();
-        if (store) store.acts.dispose();
+        if (store) disposeBatch(store);
         store = null;
-        if (serving) serving.b.acts.dispose();
+        if (serving) disposeBatch(serving.b);
         serving = null;
       });
     });

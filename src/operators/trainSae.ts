@@ -3,6 +3,7 @@ import { Observable, Subscriber, defer, from, mergeMap, type OperatorFunction } 
 import { SaeRxError, StageError } from '../errors.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { linkUpstream } from '../stream/subscribeUpstream.js';
+import { disposeBatch } from '../stream/ownership.js';
 import type { TrainEvent } from '../stream/TrainEvent.js';
 import { stepRecordArchitecture, stepRecordLosses } from '../train/stepRecordLosses.js';
 import type { CheckpointState } from '../train/checkpointWriter.js';
@@ -147,7 +148,7 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
           }
         } finally {
           releaseSlices(b, xs);
-          b.acts.dispose();
+          disposeBatch(b);
         }
         if (slots.every((s) => s.finished)) finish();
       };
@@ -216,7 +217,7 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
         {
           next: (b: ActivationBatch) => {
             if (finishing || subscriber.closed) {
-              b.acts.dispose();
+              disposeBatch(b);
               return;
             }
             if (!init.done) {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Observable } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
+import { disposeBatch } from '../stream/ownership.js';
 import { Rng } from '../stream/rng.js';
 import { fromPull } from './fromPull.js';
 import { toyFeatures, toyHidden, type ToyModel } from './toyModel.js';
@@ -39,6 +40,6 @@ export function toyActivations(model: ToyModel, opts: ToyActivationsOptions): Ob
         await new Promise<void>((r) => setImmediate(r));
       }
     },
-    { discard: (b) => b.acts.dispose() },
+    { discard: disposeBatch },
   );
 }

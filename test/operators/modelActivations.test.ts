@@ -178,3 +178,26 @@ t0('an unsubscribe during a synchronous source reaches the source at once (no fo
   t.is(forwards, 2);
   t.true(docsRead <= 4, `documents read ${docsRead}`);
 });
+
+t0('targetHook (transcoders): one forward pass gives acts of the input hook and target rows of the output hook, row-aligned', async (t) => {
+  const before = tf.memory().numTensors;
+  const b = batchOf(3);
+  let forwards = 0;
+  const out = await run(b, { hooks: ['blocks.1.ln2.hook_normalized'], targetHook: 'blocks.1.hook_mlp_out', onForward: () => forwards++ });
+  t.is(forwards, 1, 'one forward pass for both hooks');
+  t.deepEqual(out.hooks, ['blocks.1.ln2.hook_normalized']);
+  t.is(out.targetHook, 'blocks.1.hook_mlp_out');
+  t.deepEqual(out.target!.shape, [N * CTX, 128]);
+  const ref = reference(b, ['blocks.1.ln2.hook_normalized', 'blocks.1.hook_mlp_out']);
+  const wantX = tf.reshape(ref.cache.get('blocks.1.ln2.hook_normalized')!, [N * CTX, 128]);
+  const wantY = tf.reshape(ref.cache.get('blocks.1.hook_mlp_out')!, [N * CTX, 128]);
+  close(t, out.acts, wantX, 'ln2.hook_normalized');
+  close(t, out.target!, wantY, 'hook_mlp_out');
+  tf.dispose([out.acts, out.target!, wantX, wantY, ref.logits!, ...ref.cache.values()]);
+  t.is(tf.memory().numTensors, before);
+});
+
+t0('targetHook: an unknown target hook or several input hooks is a ConfigError naming it', (t) => {
+  t.throws(() => modelActivations(model(), { hooks: ['blocks.1.ln2.hook_normalized'], targetHook: 'blocks.1.hook_mlp_outt' }), { instanceOf: ConfigError, message: /'blocks\.1\.hook_mlp_outt' is not a hook point/ });
+  t.throws(() => modelActivations(model(), { hooks: ['blocks.0.hook_resid_pre', 'blocks.1.hook_resid_pre'], targetHook: 'blocks.1.hook_mlp_out' }), { instanceOf: ConfigError, message: /targetHook 'blocks\.1\.hook_mlp_out' needs exactly one input hook/ });
+});

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ShapeError } from '../../errors.js';
 import type { ActivationBatch } from '../../stream/ActivationBatch.js';
-import { disposeAll } from '../../stream/ownership.js';
+import { disposeAll, disposeBatch } from '../../stream/ownership.js';
 import type { Rng } from '../../stream/rng.js';
 
 function concatInts(parts: (Int32Array | undefined)[]): Int32Array | undefined {
@@ -23,49 +24,103 @@ function takeInts(a: Int32Array | undefined, idx: Int32Array): Int32Array | unde
 }
 
 /**
+ * The fields every row operation carries over unchanged from `b` (hook names, norm factors), so
+ * that a batch's row-wise parts (`acts`, `target`, tokens, positions) are the only things the
+ * operations below touch.
+ */
+function carried(b: ActivationBatch): Omit<ActivationBatch, 'acts' | 'target' | 'tokens' | 'positions'> {
+  return {
+    hooks: b.hooks,
+    ...(b.normScalingFactor !== undefined ? { normScalingFactor: b.normScalingFactor } : {}),
+    ...(b.targetHook !== undefined ? { targetHook: b.targetHook } : {}),
+    ...(b.targetNormScalingFactor !== undefined ? { targetNormScalingFactor: b.targetNormScalingFactor } : {}),
+  };
+}
+
+/**
+ * A transcoder batch's target must have one row per row of `acts` (a silently misaligned target
+ * trains on wrong pairs); checked where batches are combined.
+ */
+function checkTarget(b: ActivationBatch, where: string): void {
+  if (b.target !== undefined && b.target.shape[0] !== b.acts.shape[0])
+    throw new ShapeError(`${where}: target has ${b.target.shape[0]} rows, acts has ${b.acts.shape[0]} (${b.targetHook ?? 'target'} must be row-aligned with ${b.hooks.join(', ')})`);
+}
+
+/**
  * Concatenates batches along rows into one new batch and disposes the inputs (also when the
  * concatenation throws, e.g. on parts of different widths). Row metadata (tokens, positions) is
- * kept only when every part has it. The norm scaling factor is the last part's (they are all
- * equal downstream of `normalizeActivations`).
+ * kept only when every part has it. The norm scaling factors are the last part's (they are all
+ * equal downstream of `normalizeActivations`). A transcoder target is concatenated in the same
+ * order; parts with and without a target cannot be mixed.
  */
 export function concatBatches(parts: readonly ActivationBatch[]): ActivationBatch {
   if (parts.length === 1) return parts[0]!;
   try {
     const last = parts[parts.length - 1]!;
+    const withTarget = parts.filter((p) => p.target !== undefined).length;
+    if (withTarget !== 0 && withTarget !== parts.length)
+      throw new ShapeError(`concatBatches: ${withTarget} of ${parts.length} batches carry a target (${last.targetHook ?? parts.find((p) => p.targetHook)?.targetHook ?? 'target'}); a stream's batches must all carry one or none`);
+    for (const p of parts) checkTarget(p, 'concatBatches');
+    const acts = tf.concat(parts.map((p) => p.acts), 0);
+    let target: tf.Tensor | undefined;
+    try {
+      target = withTarget ? tf.concat(parts.map((p) => p.target!), 0) : undefined;
+    } catch (e) {
+      acts.dispose();
+      throw e;
+    }
     return stripUndefined({
-      acts: tf.concat(parts.map((p) => p.acts), 0),
-      hooks: last.hooks,
+      ...carried(last),
+      acts,
+      target,
       tokens: concatInts(parts.map((p) => p.tokens)),
       positions: concatInts(parts.map((p) => p.positions)),
-      normScalingFactor: last.normScalingFactor,
     });
   } finally {
     disposeAll(parts);
   }
 }
 
+function sliceTensorRows(t: tf.Tensor, start: number, size: number): tf.Tensor {
+  return tf.slice(t, t.shape.map((_, i) => (i === 0 ? start : 0)), t.shape.map((d, i) => (i === 0 ? size : d)));
+}
+
 /** Rows `start .. start+size` of `b` as a new batch (`b` is not disposed). */
 export function sliceRows(b: ActivationBatch, start: number, size: number): ActivationBatch {
-  const begin = b.acts.shape.map((_, i) => (i === 0 ? start : 0));
-  const sz = b.acts.shape.map((d, i) => (i === 0 ? size : d));
+  checkTarget(b, 'sliceRows');
   return stripUndefined({
-    acts: tf.slice(b.acts, begin, sz),
-    hooks: b.hooks,
+    ...carried(b),
+    acts: sliceTensorRows(b.acts, start, size),
+    target: b.target ? sliceTensorRows(b.target, start, size) : undefined,
     tokens: b.tokens?.slice(start, start + size),
     positions: b.positions?.slice(start, start + size),
-    normScalingFactor: b.normScalingFactor,
   });
 }
 
-/** The rows of `b` in the order `perm`, as a new batch (`b` is not disposed). */
+/**
+ * The rows of `b` in the order `perm`, as a new batch (`b` is not disposed). The target, when
+ * there is one, is gathered with the same permutation: row i of both stays one pair.
+ */
 export function gatherRows(b: ActivationBatch, perm: Int32Array): ActivationBatch {
-  const acts = tf.tidy(() => tf.gather(b.acts, tf.tensor1d(perm, 'int32'), 0));
+  checkTarget(b, 'gatherRows');
+  const idx = tf.tensor1d(perm, 'int32');
+  let acts: tf.Tensor | undefined;
+  let target: tf.Tensor | undefined;
+  try {
+    acts = tf.gather(b.acts, idx, 0);
+    target = b.target ? tf.gather(b.target, idx, 0) : undefined;
+  } catch (e) {
+    acts?.dispose();
+    throw e;
+  } finally {
+    idx.dispose();
+  }
   return stripUndefined({
+    ...carried(b),
     acts,
-    hooks: b.hooks,
+    target,
     tokens: takeInts(b.tokens, perm),
     positions: takeInts(b.positions, perm),
-    normScalingFactor: b.normScalingFactor,
   });
 }
 
@@ -74,7 +129,7 @@ export function shuffleRows(b: ActivationBatch, rng: Rng): ActivationBatch {
   try {
     return gatherRows(b, rng.permutation(b.acts.shape[0]));
   } finally {
-    b.acts.dispose();
+    disposeBatch(b);
   }
 }
 
@@ -94,7 +149,7 @@ export class RowQueue {
   rows = 0;
   push(b: ActivationBatch): void {
     if (b.acts.shape[0] === 0) {
-      b.acts.dispose();
+      disposeBatch(b);
       return;
     }
     this.parts.push(b);
@@ -115,7 +170,7 @@ export class RowQueue {
         const k = n - got;
         taken.push(sliceRows(head, 0, k));
         this.parts[0] = sliceRows(head, k, r - k);
-        head.acts.dispose();
+        disposeBatch(head);
         got += k;
       }
     }
