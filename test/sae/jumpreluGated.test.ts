@@ -14,6 +14,7 @@ import { DEFAULT_SAE_CONFIG, type SaeConfig } from '../../src/sae/SaeConfig.js';
 import { Sae } from '../../src/sae/Sae.js';
 import { withDefaults } from './archFields.js';
 import { compare, readFixture } from './fixtures.js';
+import { assertGrads, lossGrads } from './referenceChecks.js';
 
 test.before(async () => {
   await setupTf();
@@ -78,17 +79,7 @@ for (const c of fx.cases) {
       const r = compare(g, w, 1e-5);
       t.true(r.ok, `${k}: ${JSON.stringify(r.bad)}`);
     }
-    const grads = tf.tidy(() => {
-      const f = tf.grads((...ts: tf.Tensor[]) => {
-        const q = Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
-        return arch.trainingForward(cfg, q, input).loss;
-      });
-      return f(names.map((n) => p[n]!)).map((g) => g.dataSync());
-    });
-    names.forEach((n, i) => {
-      const r = compare(grads[i]!, c.grads[n], 1e-5, 1e-5);
-      t.true(r.ok, `grad ${n}: ${r.nBad} off (worst ${r.worst.toExponential(2)}), e.g. ${JSON.stringify(r.bad)}`);
-    });
+    assertGrads(t, names, lossGrads(arch, cfg, p, names, () => input), c.grads);
     // the inference forward gives the same feature acts and output
     const sae = Sae.fromWeights(cfg, { params: Object.fromEntries(names.map((n) => [n, Float32Array.from(c.params[n])])) });
     const inf = sae.forward(x);

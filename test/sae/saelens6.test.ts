@@ -11,9 +11,10 @@ import { setupTf } from '../helpers/tf.js';
 import { architectureOf } from '../../src/sae/architectures/registry.js';
 import { Sae } from '../../src/sae/Sae.js';
 import { SaeTrainer } from '../../src/train/SaeTrainer.js';
-import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from '../../src/train/TrainerConfig.js';
+import { DEFAULT_TRAINER_CONFIG } from '../../src/train/TrainerConfig.js';
 import { compare, readFixture } from './fixtures.js';
 import { saelens6Cfg } from './saelens6Fixtures.js';
+import { assertGrads, lossGrads, saelens6TrainerCfg } from './referenceChecks.js';
 import { SyntheticActs } from '../train/syntheticData.js';
 
 test.before(async () => {
@@ -65,19 +66,7 @@ for (const c of fx.cases) {
       t.true(r.ok, `${name}: ${r.nBad} off, e.g. ${JSON.stringify(r.bad)}`);
     }
     if (e.stats.min_positive_act !== undefined) t.true(close(got.stats['min_positive_act']!, e.stats.min_positive_act, 1e-6), 'smallest positive activation');
-    const grads = tf.tidy(() => {
-      const g = tf.grads((...ts: tf.Tensor[]) => {
-        const q = Object.fromEntries(PARAMS.map((n, i) => [n, ts[i]!]));
-        const r = arch.trainingForward(cfg, q, input(q));
-        tf.dispose(Object.values(r.stats ?? {}));
-        return r.loss;
-      });
-      return g(PARAMS.map((n) => p[n]!)).map((gi) => gi.dataSync());
-    });
-    grads.forEach((g, i) => {
-      const r = compare(g, e.grads[PARAMS[i]!], 1e-5, 1e-5);
-      t.true(r.ok, `grad ${PARAMS[i]}: ${r.nBad} off (worst ${r.worst.toExponential(2)}), e.g. ${JSON.stringify(r.bad)}`);
-    });
+    assertGrads(t, PARAMS, lossGrads(arch, cfg, p, PARAMS, input), e.grads);
     t.is(tf.memory().numTensors - before, 0, 'no tensors leaked');
     tf.dispose([x, ...Object.values(p)]);
   });
@@ -85,15 +74,6 @@ for (const c of fx.cases) {
 
 const tfx = readFixture('saelens6_train.json');
 
-function trainerCfg(tc: any): TrainerConfig {
-  return {
-    ...DEFAULT_TRAINER_CONFIG,
-    lr: tc.lr, lrSchedulerName: tc.lr_scheduler_name, lrWarmUpSteps: tc.lr_warm_up_steps, lrDecaySteps: tc.lr_decay_steps,
-    adamBeta1: tc.adam_beta1, adamBeta2: tc.adam_beta2, trainBatchSize: tc.train_batch_size,
-    totalTrainingSteps: tc.total_training_steps, featureSamplingWindow: tc.feature_sampling_window,
-    deadFeatureWindow: tc.dead_feature_window,
-  };
-}
 
 /**
  * Steps compared to the reference. TopK selections flip when two pre-activations are within
@@ -107,7 +87,7 @@ for (const run of tfx.runs) {
   test(`${run.name}: ${HORIZON[run.name]}-step trajectory (Adam, warm-ups, dead latents, threshold) matches PyTorch`, (t) => {
     const cfg = saelens6Cfg(run.arch, run.cfg, tfx.d_in, tfx.d_sae);
     const sae = Sae.fromWeights(cfg, { params: Object.fromEntries(PARAMS.map((n) => [n, Float32Array.from(run.initial[n])])) });
-    const tr = new SaeTrainer(sae, trainerCfg(run.trainer), { sparseStep: 'never' });
+    const tr = new SaeTrainer(sae, saelens6TrainerCfg(run.trainer), { sparseStep: 'never' });
     const data = new SyntheticActs(run.data_seed);
     const snaps = new Map<number, any>(run.snapshots.map((s: any) => [s.after_step, s.params]));
     const steps = HORIZON[run.name]!;

@@ -14,9 +14,10 @@ import { architectureOf } from '../../src/sae/architectures/registry.js';
 import { topkSparseStepApplies } from '../../src/sae/architectures/topkSparseStep.js';
 import { Sae } from '../../src/sae/Sae.js';
 import { SaeTrainer } from '../../src/train/SaeTrainer.js';
-import { DEFAULT_TRAINER_CONFIG, type TrainerConfig } from '../../src/train/TrainerConfig.js';
+import { DEFAULT_TRAINER_CONFIG } from '../../src/train/TrainerConfig.js';
 import { compare, readFixture } from './fixtures.js';
 import { saelens6Cfg } from './saelens6Fixtures.js';
+import { assertGrads, lossGrads, saelens6TrainerCfg } from './referenceChecks.js';
 import { SyntheticActs } from '../train/syntheticData.js';
 
 const HAVE = blasStatus().loaded;
@@ -75,18 +76,7 @@ for (const c of fx.cases.filter((k: any) => FAMILY.has(k.arch))) {
     (e.feature_acts as number[]).forEach((v, i) => { if (v > 0) wantFired[i % dSae]! += 1; });
     t.deepEqual(got.fired, wantFired, 'fired counts per latent');
     if (e.stats.min_positive_act !== undefined) t.true(close(got.stats['min_positive_act']!, e.stats.min_positive_act, 1e-6), 'smallest positive activation');
-    const grads = tf.tidy(() => {
-      const g = tf.grads((...ts: tf.Tensor[]) => {
-        const q = Object.fromEntries(PARAMS.map((n, i) => [n, ts[i]!]));
-        const out = arch.trainingForward(cfg, q, input(q));
-        return out.loss;
-      });
-      return g(PARAMS.map((n) => p[n]!)).map((gi) => gi.dataSync());
-    });
-    grads.forEach((g, i) => {
-      const cmp = compare(g, e.grads[PARAMS[i]!], 1e-5, 1e-5);
-      t.true(cmp.ok, `grad ${PARAMS[i]}: ${cmp.nBad} off (worst ${cmp.worst.toExponential(2)}), e.g. ${JSON.stringify(cmp.bad)}`);
-    });
+    assertGrads(t, PARAMS, lossGrads(arch, cfg, p, PARAMS, input), e.grads);
     t.is(tf.memory().numTensors - before, 0, 'no tensors leaked');
     tf.dispose([x, ...Object.values(p)]);
   });
@@ -94,21 +84,12 @@ for (const c of fx.cases.filter((k: any) => FAMILY.has(k.arch))) {
 
 const tfx = readFixture('saelens6_train.json');
 
-function trainerCfg(tc: any): TrainerConfig {
-  return {
-    ...DEFAULT_TRAINER_CONFIG,
-    lr: tc.lr, lrSchedulerName: tc.lr_scheduler_name, lrWarmUpSteps: tc.lr_warm_up_steps, lrDecaySteps: tc.lr_decay_steps,
-    adamBeta1: tc.adam_beta1, adamBeta2: tc.adam_beta2, trainBatchSize: tc.train_batch_size,
-    totalTrainingSteps: tc.total_training_steps, featureSamplingWindow: tc.feature_sampling_window,
-    deadFeatureWindow: tc.dead_feature_window,
-  };
-}
 
 for (const run of tfx.runs.filter((r: any) => FAMILY.has(r.arch))) {
   nativeTest(`${run.name}: 150-step trajectory on the sparse step matches PyTorch`, (t) => {
     const cfg = saelens6Cfg(run.arch, run.cfg, tfx.d_in, tfx.d_sae);
     const sae = Sae.fromWeights(cfg, { params: Object.fromEntries(PARAMS.map((n) => [n, Float32Array.from(run.initial[n])])) });
-    const tr = new SaeTrainer(sae, trainerCfg(run.trainer), { sparseStep: 'always' });
+    const tr = new SaeTrainer(sae, saelens6TrainerCfg(run.trainer), { sparseStep: 'always' });
     const data = new SyntheticActs(run.data_seed);
     const snaps = new Map<number, any>(run.snapshots.map((s: any) => [s.after_step, s.params]));
     let before = 0; // after step 0, once Adam holds its moments
