@@ -39,6 +39,8 @@ export interface CompareTopKOptions {
   quick?: boolean;
   filter?: string;
   rounds?: number;
+  /** Timed steps per process after one warm-up step (default 2; --quick 1). */
+  steps?: number;
   emit?: (line: object) => void;
   log?: (line: string) => void;
 }
@@ -57,7 +59,7 @@ export async function benchCompareTorchTopK(opts: CompareTopKOptions = {}): Prom
   const deadFrac = Number(process.env['TOPK_DEAD_FRAC'] ?? 0);
   log(`compare-torch topk: torch ${torch ?? 'not available (timing ours alone)'}; load average ${loadavg()}`);
   const rounds = opts.rounds ?? 1;
-  const warmup = 1, steps = opts.quick ? 1 : 2;
+  const warmup = 1, steps = opts.steps ?? (opts.quick ? 1 : 2);
   const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sae-rx-topk-bench-'));
   const out: object[] = [];

@@ -8,17 +8,19 @@
  * `--compare-torch [--rounds N]` runs only the PyTorch comparisons: bench/compareTorch.ts (SAE
  * training step, ours dense/sparse) and bench/compareModelForward.ts (activation generation and
  * full forward) and bench/compareTorchTopK.ts (the TopK-family step, ours sparse vs SAELens 6-style
- * torch); `--filter model` keeps only the model forward, `--filter topk` only the TopK step.
+ * torch); `--filter model` keeps only the model forward, `--filter topk` only the TopK step;
+ * `--steps N` sets the timed steps per TopK process (default 2).
  */
 import os from 'node:os';
 import { backendInfo, blasStatus, selectBackend } from '../src/backend/index.js';
 import { benchMatMul } from './matmul.js';
 
-function parseArgs(argv: string[]): { filter?: string; quick: boolean; compareTorch: boolean; rounds: number } {
+function parseArgs(argv: string[]): { filter?: string; quick: boolean; compareTorch: boolean; rounds: number; steps?: number } {
   let filter: string | undefined;
   let quick = false;
   let compareTorch = false;
   let rounds = 1;
+  let steps: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
@@ -27,13 +29,17 @@ function parseArgs(argv: string[]): { filter?: string; quick: boolean; compareTo
       rounds = Number(argv[++i]);
       if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error('bench: --rounds needs an integer >= 1');
     }
-    else if (a === '--filter') {
+    else if (a === '--steps') {
+      steps = Number(argv[++i]);
+      if (!(Number.isInteger(steps) && steps >= 1)) throw new Error('bench: --steps needs an integer >= 1');
+    } else if (a === '--filter') {
       filter = argv[++i];
       if (filter === undefined) throw new Error('bench: --filter needs a value');
     } else if (a.startsWith('--filter=')) filter = a.slice('--filter='.length);
-    else throw new Error(`bench: unknown argument '${a}' (expected --filter <substr>, --quick, --compare-torch, --rounds N)`);
+    else throw new Error(`bench: unknown argument '${a}' (expected --filter <substr>, --quick, --compare-torch, --rounds N, --steps N)`);
   }
-  return filter === undefined ? { quick, compareTorch, rounds } : { filter, quick, compareTorch, rounds };
+  const base = { quick, compareTorch, rounds, ...(steps !== undefined ? { steps } : {}) };
+  return filter === undefined ? base : { filter, ...base };
 }
 
 const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
