@@ -9,7 +9,7 @@ import { stepRecordArchitecture, stepRecordLosses } from '../train/stepRecordLos
 import type { CheckpointState } from '../train/checkpointWriter.js';
 import { BDecInitBuffer } from './trainSae/bDecInit.js';
 import { type CheckpointKind, checkpointDir, writeSlotCheckpoint } from './trainSae/checkpoints.js';
-import { type HookSlices, hookSlices, releaseSlices, sliceKey } from './trainSae/hookSlices.js';
+import { type HookSlices, hookSlices, releaseSlices, sliceKey, targetOf } from './trainSae/hookSlices.js';
 import { type TrainSaeOptions, type TrainSaeSpec, resolveTrainSaeOptions } from './trainSae/options.js';
 import { loadResumeStates } from './trainSae/resumeLoading.js';
 import { onInterrupt } from './trainSae/signals.js';
@@ -120,7 +120,7 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
             const x = xs.get(sliceKey(b, s))!;
             let m;
             try {
-              m = s.trainer!.step(x);
+              m = s.trainer!.step(x, targetOf(b, s));
             } catch (e) {
               throw new StageError(`trainSae(${s.id}) step ${s.trainer!.stepCount}`, e);
             }

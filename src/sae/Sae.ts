@@ -221,12 +221,22 @@ export class Sae {
     return standardParams(this.vars as ParamTensors);
   }
 
+  /** The output's width: d_out for a transcoder, d_in for an SAE. */
+  get dOut(): number {
+    return this.cfg.dOut ?? this.cfg.dIn;
+  }
+
   /**
    * Sets b_dec from a sample of activations per cfg.bDecInitMethod: geometric median
-   * (Weiszfeld, 100 iterations), mean, or zeros (left as is).
+   * (Weiszfeld, 100 iterations), mean, or zeros (left as is). The sample is of what the output
+   * reconstructs: the input for an SAE, the target [n, d_out] for a transcoder (b_dec lives in
+   * the output space).
    */
   initBDec(sample: tf.Tensor2D): void {
-    this.checkInput(sample, 'initBDec');
+    if (sample.rank !== 2 || sample.shape[1] !== this.dOut) {
+      const what = this.arch.transcoder ? 'the target, d_out' : 'd_in';
+      throw new ShapeError(`Sae.initBDec: sample must be [n, ${this.dOut}] (${what}), got [${sample.shape.join(', ')}]`);
+    }
     const m = this.cfg.bDecInitMethod;
     if (m === 'zeros') return;
     if (m === 'geometric_median') {
@@ -273,8 +283,11 @@ export class Sae {
     return tf.tidy(() => {
       const norm = runTimeNormIn(this.normalization(), x);
       const { saeIn, hiddenPre, featureActs, out } = this.arch.forward(this.cfg, this.vars, norm.x, this.state);
+      // A transcoder's output is another hook's activations: SAELens's Transcoder.decode does not
+      // undo the input's normalisation on it (run_time_activation_norm_fn_out is not applied).
+      const restored = this.arch.transcoder ? out : norm.restore(out);
       // sae_in may be x itself (apply_b_dec_to_input false): hand back a copy the caller owns.
-      return { out: norm.restore(out), featureActs, hiddenPre, saeIn: saeIn === x ? tf.clone(x) : saeIn };
+      return { out: restored, featureActs, hiddenPre, saeIn: saeIn === x ? tf.clone(x) : saeIn };
     });
   }
 
@@ -336,6 +349,9 @@ export function validateConfig(cfg: SaeConfig): Architecture {
   const arch = architectureOf(cfg.architecture);
   for (const k of ['dIn', 'dSae'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new ConfigError(`${k}: expected a positive integer, got ${cfg[k]}`);
+  }
+  if (cfg.dOut !== undefined && !arch.transcoder) {
+    throw new ConfigError(`d_out: only transcoder architectures have an output width of their own; '${arch.name}' reconstructs its input (d_in ${cfg.dIn})`);
   }
   arch.validate(cfg);
   return arch;

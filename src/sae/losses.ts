@@ -33,6 +33,11 @@ export interface LossOptions {
    * x − b_dec is then one small product (encodeConstantInput). Same losses and gradients.
    */
   constantInput?: boolean;
+  /**
+   * What x̂ reconstructs (a transcoder's target [batch, d_out]); default x. The MSE and the
+   * ghost-grad residual are taken against it.
+   */
+  target?: tf.Tensor2D;
 }
 
 export interface LossTerms {
@@ -76,6 +81,7 @@ export function sparsityTerm(cfg: SaeConfig, p: SaeParams, f: tf.Tensor2D): tf.T
 export function ghostGradLoss(
   cfg: SaeConfig,
   p: SaeParams,
+  /** What x̂ reconstructs (the input for an SAE). */
   x: tf.Tensor2D,
   saeOut: tf.Tensor2D,
   perItem: tf.Tensor2D,
@@ -121,11 +127,12 @@ export function saeLosses(cfg: SaeConfig, p: SaeParams, x: tf.Tensor2D, opts: Lo
   const featureActs = trainingActivation(cfg.activationFn, noisy);
   const scaled = p.scalingFactor ? (tf.mul(featureActs, p.scalingFactor) as tf.Tensor2D) : featureActs;
   const saeOut = tf.add(sparseDecodeMm(scaled, p.W_dec, mode), p.b_dec) as tf.Tensor2D;
-  const perItem = perItemMse(saeOut, x, cfg.mseLossNormalization);
+  const target = opts.target ?? x;
+  const perItem = perItemMse(saeOut, target, cfg.mseLossNormalization);
   const dead = opts.deadIdx;
   const ghost =
     opts.training && opts.useGhostGrads && dead && dead.length > 0
-      ? ghostGradLoss(cfg, p, x, saeOut, perItem, hiddenPre, dead)
+      ? ghostGradLoss(cfg, p, target, saeOut, perItem, hiddenPre, dead)
       : (tf.scalar(0) as tf.Scalar);
   const perTokenMse = tf.sum(perItem, -1) as tf.Tensor1D;
   const mse = tf.mean(perTokenMse) as tf.Scalar;

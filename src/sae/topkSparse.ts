@@ -55,6 +55,11 @@ export interface TopKFamilyOptions {
   auxLossCoefficient: number;
   /** Matryoshka: the inner widths (strictly increasing, each < d_sae); each adds a partial-reconstruction MSE. */
   matryoshkaInnerWidths?: readonly number[];
+  /**
+   * What x̂ reconstructs, [batch, d_out] (a transcoder's target; default x). It may carry a
+   * gradient (a skip transcoder passes target − x·W_skipᵀ): it enters only through tfjs ops.
+   */
+  target?: tf.Tensor2D;
 }
 
 /** The forward's losses (scalars on the gradient path) and what the trainer's statistics need. */
@@ -134,7 +139,7 @@ export function checkInnerWidths(widths: readonly number[], dSae: number): void 
 
 /**
  * The training forward of a TopK-family SAE on the batch x [batch, d_in] (constant), SAELens 6:
- * loss = Σ_b ‖x̂ − x‖²/batch (+ AuxK when dead latents exist: coeff·min(dead/k_aux, 1)·
+ * loss = Σ_b ‖x̂ − y‖²/batch (y = o.target, a transcoder's, else x) (+ AuxK when dead latents exist: coeff·min(dead/k_aux, 1)·
  * mean_b ‖ê − sg(x − x̂)‖², k_aux = min(d_in/2, dead), ê without b_dec) (+ Matryoshka's inner
  * partial reconstructions). Call inside tf.variableGrads / tf.grads: gradients flow to the params.
  */
@@ -143,6 +148,10 @@ export function topkFamilyForward(p: TopKFamilyParams, x: tf.Tensor2D, o: TopKFa
   const dSae = p.W_enc.shape[1];
   if (p.W_enc.shape[0] !== dIn) throw new ShapeError(`topkFamilyForward: x is [${x.shape}], W_enc [${p.W_enc.shape}]`);
   if (p.W_dec.shape[0] !== dSae) throw new ShapeError(`topkFamilyForward: W_dec is [${p.W_dec.shape}], d_sae ${dSae}`);
+  const target = o.target ?? x;
+  if (target.shape[0] !== x.shape[0] || target.shape[1] !== p.W_dec.shape[1]) {
+    throw new ShapeError(`topkFamilyForward: target is [${target.shape}], expected [${x.shape[0]}, ${p.W_dec.shape[1]}] (rows of x, columns of W_dec)`);
+  }
   const widths = o.matryoshkaInnerWidths ?? [];
   checkInnerWidths(widths, dSae);
   const nDead = o.deadIdx.length;
@@ -174,12 +183,12 @@ export function topkFamilyForward(p: TopKFamilyParams, x: tf.Tensor2D, o: TopKFa
     const pre = encodeAt(sel.index, sel.pre, saeIn, p.W_enc, p.b_enc, o.applyBDecToInput ? p.b_dec : null);
     const recon = decodeAt(sel.index, pre, p.W_dec);
     const saeOut = tf.add(recon, p.b_dec) as tf.Tensor2D;
-    const perTokenMse = rowSumSq(tf.sub(saeOut, x) as tf.Tensor2D);
+    const perTokenMse = rowSumSq(tf.sub(saeOut, target) as tf.Tensor2D);
     const mse = tf.mean(perTokenMse) as tf.Scalar;
 
     let aux = tf.scalar(0);
     if (sel.aux) {
-      const residual = stopGradient(tf.sub(x, saeOut) as tf.Tensor2D); // SAELens .detach()
+      const residual = stopGradient(tf.sub(target, saeOut) as tf.Tensor2D); // SAELens .detach()
       const auxPre = encodeAt(sel.aux.index, sel.aux.pre, saeIn, p.W_enc, p.b_enc, o.applyBDecToInput ? p.b_dec : null);
       const auxRecon = decodeAt(sel.aux.index, auxPre, p.W_dec);
       const scaleAux = Math.min(nDead / kAuxBase, 1);
@@ -191,7 +200,7 @@ export function topkFamilyForward(p: TopKFamilyParams, x: tf.Tensor2D, o: TopKFa
       const mask = new Float32Array(colIdx.length);
       for (let q = 0; q < sel.index.nnz; q++) mask[q] = colIdx[q]! < w ? 1 : 0;
       const partial = tf.add(decodeAt(sel.index, tf.mul(pre, tf.tensor1d(mask)) as tf.Tensor1D, p.W_dec), p.b_dec) as tf.Tensor2D;
-      innerMse.push([w, tf.mean(rowSumSq(tf.sub(partial, x) as tf.Tensor2D)) as tf.Scalar]);
+      innerMse.push([w, tf.mean(rowSumSq(tf.sub(partial, target) as tf.Tensor2D)) as tf.Scalar]);
     }
     const loss = tf.addN([mse, aux, ...innerMse.map(([, l]) => l)]) as tf.Scalar;
     return {

@@ -184,8 +184,12 @@ export class SaeTrainer {
     };
   }
 
-  /** The whole training step on batch x [batch, dIn]. Does not dispose x. */
-  step(x: tf.Tensor2D): StepMetrics {
+  /**
+   * The whole training step on batch x [batch, dIn]; a transcoder also takes the target
+   * [batch, dOut] its output reconstructs (the same rows of its output hook). Disposes neither.
+   * The step's MSE, explained variance and per-token L2 are against the target.
+   */
+  step(x: tf.Tensor2D, target?: tf.Tensor2D): StepMetrics {
     const sae = this.sae;
     const scfg = sae.cfg;
     const arch = sae.arch;
@@ -193,6 +197,10 @@ export class SaeTrainer {
       throw new ShapeError(`SaeTrainer.step: batch must be [n, ${scfg.dIn}] (d_in), got [${x.shape.join(', ')}]`);
     }
     if (x.dtype !== 'float32') throw new ShapeError(`SaeTrainer.step: batch must be float32, got ${x.dtype}`);
+    checkTarget(arch.name, arch.transcoder === true, sae.dOut, x, target);
+    // what the output reconstructs: the target for a transcoder, the batch itself for an SAE
+    const y = target ?? x;
+    const dY = y.shape[1];
     this.checkUnchunkedFits(x.shape[0]);
     const k = this.stepsDone;
     const batch = x.shape[0];
@@ -222,9 +230,9 @@ export class SaeTrainer {
     // (wasm's heap is at most 4 GB) and the architecture's forward is row-separable: every loss
     // term is a mean over rows, so the gradient is the row-weighted sum of the chunks'.
     const chunkRows = this.chunkRows(batch);
-    // Explained variance is against the whole batch's mean; a column sum as a product (colSum:
-    // wasm's axis-0 mean transposes the whole batch first).
-    const xMean = tf.tidy(() => tf.div(colSum(x), batch));
+    // Explained variance is against the whole batch's mean (of the target); a column sum as a
+    // product (colSum: wasm's axis-0 mean transposes the whole batch first).
+    const yMean = tf.tidy(() => tf.div(colSum(y), batch));
     let grads: tf.NamedTensorMap = {};
     let total = 0;
     const termSums: Record<string, number> = {};
@@ -236,10 +244,13 @@ export class SaeTrainer {
       for (let start = 0; start < batch; start += chunkRows) {
         const rows = Math.min(chunkRows, batch - start);
         const xc = rows === batch ? x : (tf.slice(x, [start, 0], [rows, scfg.dIn]) as tf.Tensor2D);
+        // the target's rows of this chunk (the batch itself for an SAE)
+        const yc = !target ? xc : rows === batch ? target : (tf.slice(target, [start, 0], [rows, dY]) as tf.Tensor2D);
         const w = rows / batch;
         const { value, grads: g } = tf.variableGrads(() => {
           const out = arch.trainingForward(scfg, vars, {
             x: xc,
+            ...(target ? { target: yc } : {}),
             deadIdx,
             coefficients,
             step: k,
@@ -260,8 +271,8 @@ export class SaeTrainer {
             // Not on the loss's gradient path: free its [batch, d_sae] now, not at the scope's end.
             fired.dispose();
           }
-          const perTokenL2 = out.perTokenL2 ?? tf.sum(tf.square(tf.sub(out.saeOut, xc)), -1);
-          const totalVar = tf.sum(tf.square(tf.sub(xc, xMean)), -1);
+          const perTokenL2 = out.perTokenL2 ?? tf.sum(tf.square(tf.sub(out.saeOut, yc)), -1);
+          const totalVar = tf.sum(tf.square(tf.sub(yc, yMean)), -1);
           const ev = tf.sub(1, tf.div(perTokenL2, totalVar));
           kept = { firedCounts: tf.keep(firedCounts), ev: tf.keep(ev) };
           for (const [name, t] of Object.entries(out.losses)) kept[`loss:${name}`] = tf.keep(t);
@@ -269,6 +280,7 @@ export class SaeTrainer {
           return w === 1 ? out.loss : (tf.mul(out.loss, w) as tf.Scalar);
         }, trainVars);
         if (xc !== x) xc.dispose();
+        if (yc !== xc && yc !== target) yc.dispose();
         total += value.dataSync()[0]!;
         value.dispose();
         for (const [key, t] of Object.entries(kept)) {
@@ -296,10 +308,10 @@ export class SaeTrainer {
     } catch (e) {
       tf.dispose(Object.values(kept));
       tf.dispose(Object.values(grads));
-      xMean.dispose();
+      yMean.dispose();
       throw e;
     }
-    xMean.dispose();
+    yMean.dispose();
 
     try {
       tf.tidy(() => {
@@ -424,6 +436,19 @@ function std(a: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i]! - m) ** 2;
   return Math.sqrt(s / (a.length - 1));
+}
+
+/** A transcoder's step needs its target [batch, d_out]; an SAE's step takes none (its target is x). */
+function checkTarget(arch: string, transcoder: boolean, dOut: number, x: tf.Tensor2D, target: tf.Tensor2D | undefined): void {
+  if (!transcoder) {
+    if (target) throw new ShapeError(`SaeTrainer.step: '${arch}' is an SAE (it reconstructs its input); it takes no target, got one [${target.shape.join(', ')}]`);
+    return;
+  }
+  if (!target) throw new ShapeError(`SaeTrainer.step: '${arch}' is a transcoder: it needs the target [${x.shape[0]}, ${dOut}] (its output hook's activations), got none`);
+  if (target.rank !== 2 || target.shape[0] !== x.shape[0] || target.shape[1] !== dOut) {
+    throw new ShapeError(`SaeTrainer.step: target must be [${x.shape[0]}, ${dOut}] (the batch's rows, d_out), got [${target.shape.join(', ')}]`);
+  }
+  if (target.dtype !== 'float32') throw new ShapeError(`SaeTrainer.step: target must be float32, got ${target.dtype}`);
 }
 
 export function validateTrainerConfig(cfg: TrainerConfig): void {

@@ -22,13 +22,21 @@ const OVERRIDES_: Record<string, Record<string, unknown>> = {
   topk: { k: 4 },
   batchtopk: { k: 4 },
   matryoshka_batchtopk: { k: 4, matryoshka_widths: [8, 24, 32] },
+  topk_transcoder: { k: 4 },
+  topk_skip_transcoder: { k: 4 },
+  batchtopk_transcoder: { k: 4 },
+  batchtopk_skip_transcoder: { k: 4 },
 };
+
+/** A transcoder's output width in these tests (≠ d_in, so a d_in-wide assumption shows). */
+const D_OUT = 6;
 
 function testConfig(name: string, dIn = 8, dSae = 32): SaeConfig {
   const arch = architectureOf(name);
   const fields = { ...tableDefaults(arch.fields), ...(OVERRIDES_[name] ?? {}) };
   const v15 = name === 'standard';
-  return { ...DEFAULT_SAE_CONFIG, architecture: name, dIn, dSae, bDecInitMethod: 'zeros', normalizeSaeDecoder: v15, archFields: v15 ? {} : fields };
+  const tc = arch.transcoder ? { dOut: D_OUT, applyBDecToInput: false } : {};
+  return { ...DEFAULT_SAE_CONFIG, architecture: name, dIn, dSae, bDecInitMethod: 'zeros', normalizeSaeDecoder: v15, archFields: v15 ? {} : fields, ...tc };
 }
 
 test('the registry rejects a name registered twice and names the known ones for an unknown name', (t) => {
@@ -49,11 +57,14 @@ for (const arch of ARCHITECTURES) {
     for (const s of specs) t.deepEqual(sae.param(s.name).shape, [...s.shape], s.name);
     const x = tf.randomNormal([16, cfg.dIn], 0, 1, 'float32', 7) as tf.Tensor2D;
     const f = sae.forward(x);
-    t.deepEqual(f.out.shape, [16, cfg.dIn]);
+    t.deepEqual(f.out.shape, [16, cfg.dOut ?? cfg.dIn]);
     t.deepEqual(f.featureActs.shape, [16, cfg.dSae]);
     tf.dispose(Object.values(f));
     const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, lrWarmUpSteps: 0, totalTrainingSteps: 10, trainBatchSize: 16 });
-    const m = tr.step(x);
+    // a transcoder trains towards a target of its own width; an SAE towards its input
+    const y = arch.transcoder ? (tf.randomNormal([16, D_OUT], 0, 1, 'float32', 8) as tf.Tensor2D) : undefined;
+    const m = tr.step(x, y);
+    y?.dispose();
     t.true(Number.isFinite(m.terms['overall_loss']!) && 'mse_loss' in m.terms, JSON.stringify(m.terms));
     const sum = Object.entries(m.terms).filter(([k]) => k !== 'overall_loss').reduce((a, [, v]) => a + v, 0);
     t.true(Math.abs(sum - m.terms['overall_loss']!) <= 1e-5 * Math.abs(sum) + 1e-7, 'overall_loss is the sum of the terms');

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationBatch } from '../../stream/ActivationBatch.js';
 import { disposeAll } from '../../stream/ownership.js';
-import { type HookSlices, hookSlices, releaseSlices, sliceKey } from './hookSlices.js';
+import { type HookSlices, hookSlices, releaseSlices, sliceKey, targetOf } from './hookSlices.js';
 import type { Slot } from './slots.js';
 
 /**
@@ -32,14 +32,25 @@ export class BDecInitBuffer {
     this.queue = [];
     try {
       if (queue.length > 0) {
-        const sample: ActivationBatch = { acts: queue.length === 1 ? queue[0]!.acts : tf.concat(queue.map((q) => q.acts), 0), hooks: queue[0]!.hooks };
+        const first = queue[0]!;
+        const targets = queue.flatMap((q) => (q.target ? [q.target] : []));
+        const sample: ActivationBatch = {
+          ...first,
+          acts: queue.length === 1 ? first.acts : tf.concat(queue.map((q) => q.acts), 0),
+          // the held batches' targets, concatenated (when each has one)
+          ...(targets.length === queue.length ? { target: queue.length === 1 ? first.target! : tf.concat(targets, 0) } : {}),
+        };
         const xs: HookSlices = new Map();
         try {
           hookSlices(sample, slots, xs);
-          for (const s of slots) if (!s.resumed && !s.finished) s.sae!.initBDec(xs.get(sliceKey(sample, s))!);
+          // b_dec lives in the output space: a transcoder's comes from its target's rows
+          for (const s of slots) if (!s.resumed && !s.finished) s.sae!.initBDec(targetOf(sample, s) ?? xs.get(sliceKey(sample, s))!);
         } finally {
           releaseSlices(sample, xs);
-          if (queue.length > 1) sample.acts.dispose();
+          if (queue.length > 1) {
+            sample.acts.dispose();
+            sample.target?.dispose();
+          }
         }
       }
       while (queue.length > 0 && more()) train(queue.shift()!);

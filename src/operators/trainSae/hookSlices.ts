@@ -37,3 +37,22 @@ export function hookSlices(b: ActivationBatch, slots: readonly Slot[], out: Hook
 export function releaseSlices(b: ActivationBatch, xs: HookSlices): void {
   for (const x of xs.values()) if (x !== b.acts) x.dispose();
 }
+
+/**
+ * The target a transcoder slot trains towards: the batch's `target` [n, d_out] (the same rows as
+ * `acts`, read from the output hook), checked against the transcoder's d_out and output hook.
+ * Undefined for an SAE slot (its target is its input). Owned by the batch.
+ */
+export function targetOf(b: ActivationBatch, s: Slot): tf.Tensor2D | undefined {
+  const cfg = s.spec.sae;
+  if (cfg.dOut === undefined) return undefined;
+  const t = b.target;
+  if (!t) throw new ShapeError(`trainSae(): transcoder ${s.id} reconstructs '${cfg.hookPointOut ?? 'its output hook'}', but the batch has no target (read the output hook with the input: modelActivations' targetHook)`);
+  if (t.rank !== 2) throw new ShapeError(`trainSae(): transcoder ${s.id}: the batch's target must be [n, d_out], got [${t.shape}]`);
+  if (cfg.hookPointOut !== undefined && b.targetHook !== undefined && b.targetHook !== cfg.hookPointOut) {
+    throw new ShapeError(`trainSae(): transcoder ${s.id} reconstructs '${cfg.hookPointOut}', the batch's target is '${b.targetHook}'`);
+  }
+  if (t.shape[1] !== cfg.dOut) throw new ShapeError(`trainSae(): transcoder ${s.id} has d_out ${cfg.dOut}, the batch's target has ${t.shape[1]}`);
+  if (t.shape[0] !== b.acts.shape[0]) throw new ShapeError(`trainSae(): the batch's target has ${t.shape[0]} rows, its acts ${b.acts.shape[0]}`);
+  return t as tf.Tensor2D;
+}

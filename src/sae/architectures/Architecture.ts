@@ -120,6 +120,11 @@ export interface Architecture {
   readonly name: string;
   /** One line for `--help` and errors. */
   readonly summary: string;
+  /**
+   * A transcoder (architectures/transcoder.ts): its config has d_out and its training steps a
+   * target (TrainingStepInput.target). Absent/false: an SAE, whose output reconstructs its input.
+   */
+  readonly transcoder?: boolean;
   /** The architecture's own config fields under SAELens 6's names, with their defaults. */
   readonly fields: FieldTable;
   /**

@@ -27,8 +27,8 @@ import type { SaeConfig } from '../SaeConfig.js';
 import { sparseStepMode } from '../sparse.js';
 import type { Architecture, ParamTensors } from './Architecture.js';
 import {
-  SAELENS6_BASE_FIELDS, baseInit, baseParams, baseTensors, checkKnownFields, field, foldDecoderNorms, inferencePreActs, mseLoss,
-  trainingPreActs,
+  SAELENS6_BASE_FIELDS, baseInit, baseParams, baseTensors, checkKnownFields, field, foldDecoderNorms, inferencePreActs,
+  inferenceWeightsAsIs, mseLoss, reconstructionTarget, trainingPreActs,
 } from './saelens6Base.js';
 
 type Arg = tf.Tensor | tf.GradSaveFunc;
@@ -153,7 +153,7 @@ export const jumprelu: Architecture = {
     const theta = tf.relu(threshold(p)) as tf.Tensor1D;
     const featureActs = jumpReLU(hiddenPre, theta, eps);
     const saeOut = decode(p, featureActs);
-    const { mse, perRow } = mseLoss(cfg, saeOut, s.x);
+    const { mse, perRow } = mseLoss(cfg, saeOut, reconstructionTarget(s));
     const coeff = s.coefficients['l0'] ?? 0;
     const dNorm = rowNorms(baseTensors(p).W_dec);
     const perRowL0 =
@@ -174,9 +174,5 @@ export const jumprelu: Architecture = {
 
   coefficients: (cfg) => ({ l0: { value: field<number>(cfg, 'l0_coefficient'), warmUpSteps: field<number>(cfg, 'l0_warm_up_steps') } }),
 
-  toInference(cfg, w) {
-    const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const spec of jumprelu.params(cfg)) weights[spec.name] = { shape: [...spec.shape], data: w[spec.name]! };
-    return { architecture: 'jumprelu', cfg: {}, weights };
-  },
+  toInference: (cfg, w) => ({ architecture: 'jumprelu', cfg: {}, weights: inferenceWeightsAsIs(jumprelu.params(cfg), w) }),
 };

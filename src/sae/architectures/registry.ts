@@ -22,8 +22,9 @@ import { matryoshkaBatchtopk } from './matryoshkaBatchtopk.js';
 import { standard } from './standard.js';
 import { standardV6 } from './standardV6.js';
 import { topk } from './topk.js';
+import { TRANSCODERS } from './transcoder.js';
 
-export const ARCHITECTURES: readonly Architecture[] = [standard, standardV6, topk, batchtopk, matryoshkaBatchtopk, jumprelu, gated];
+export const ARCHITECTURES: readonly Architecture[] = [standard, standardV6, topk, batchtopk, matryoshkaBatchtopk, jumprelu, gated, ...TRANSCODERS];
 
 const BY_NAME: ReadonlyMap<string, Architecture> = (() => {
   checkUniqueNames(ARCHITECTURES);

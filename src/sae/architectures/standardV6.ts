@@ -17,7 +17,7 @@ import { ConfigError } from '../../errors.js';
 import { saeLosses } from '../losses.js';
 import type { SaeConfig } from '../SaeConfig.js';
 import type { Architecture } from './Architecture.js';
-import { SAELENS6_BASE_FIELDS, baseInit, baseParams, baseTensors, checkKnownFields, field, inferencePreActs } from './saelens6Base.js';
+import { SAELENS6_BASE_FIELDS, baseInit, baseParams, baseTensors, checkKnownFields, field, inferencePreActs, inferenceWeightsAsIs } from './saelens6Base.js';
 
 const FIELDS: FieldTable = {
   ...SAELENS6_BASE_FIELDS,
@@ -69,6 +69,7 @@ export const standardV6: Architecture = {
       training: true,
       constantInput: true,
       noiseSeed: s.noiseSeed,
+      ...(s.target !== undefined ? { target: s.target } : {}),
       ...(s.sparseStep !== undefined ? { sparseStep: s.sparseStep } : {}),
     });
     return {
@@ -82,17 +83,5 @@ export const standardV6: Architecture = {
 
   coefficients: (cfg) => ({ l1: { value: field<number>(cfg, 'l1_coefficient'), warmUpSteps: field<number>(cfg, 'l1_warm_up_steps') } }),
 
-  toInference(cfg, w) {
-    const { dIn, dSae } = cfg;
-    return {
-      architecture: 'standard',
-      cfg: {},
-      weights: {
-        W_enc: { shape: [dIn, dSae], data: w['W_enc']! },
-        b_enc: { shape: [dSae], data: w['b_enc']! },
-        W_dec: { shape: [dSae, dIn], data: w['W_dec']! },
-        b_dec: { shape: [dIn], data: w['b_dec']! },
-      },
-    };
-  },
+  toInference: (cfg, w) => ({ architecture: 'standard', cfg: {}, weights: inferenceWeightsAsIs(standardV6.params(cfg), w) }),
 };

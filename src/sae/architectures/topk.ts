@@ -22,7 +22,7 @@ import { sparseDecodeMm, sparseStepMode, type SparseStepMode } from '../sparse.j
 import type { Architecture, InferenceSave, ParamTensors, TrainingForwardOutput, TrainingStepInput } from './Architecture.js';
 import {
   SAELENS6_BASE_FIELDS, baseInit, baseParams, baseTensors, checkKnownFields, field, foldDecoderNorms, inferencePreActs,
-  mseLoss, trainingPreActs,
+  inferenceWeightsAsIs, mseLoss, reconstructionTarget, trainingPreActs,
 } from './saelens6Base.js';
 import { topkAmong, topkRelu } from './topkSelect.js';
 import { topkSparseStepApplies, topkSparseTrainingForward } from './topkSparseStep.js';
@@ -56,9 +56,13 @@ export function topkDecode(cfg: SaeConfig, p: ParamTensors, f: tf.Tensor2D, mode
   return tf.add(mode === 'dense' ? tf.matMul(scaled, W_dec) : sparseDecodeMm(scaled, W_dec, mode), b_dec) as tf.Tensor2D;
 }
 
-/** SAELens `calculate_topk_aux_loss` (0 without dead latents). */
+/**
+ * SAELens `calculate_topk_aux_loss` (0 without dead latents). `target` is what x̂ reconstructs
+ * (the input for an SAE): the residual is sg(target − x̂). k_aux = ⌊d_in/2⌋ also for a
+ * transcoder, as SAELens's code computes it (sae_in.shape[-1] // 2).
+ */
 export function auxKLoss(
-  cfg: SaeConfig, p: ParamTensors, x: tf.Tensor2D, saeOut: tf.Tensor2D, hiddenPre: tf.Tensor2D, deadIdx: Int32Array,
+  cfg: SaeConfig, p: ParamTensors, target: tf.Tensor2D, saeOut: tf.Tensor2D, hiddenPre: tf.Tensor2D, deadIdx: Int32Array,
 ): tf.Scalar {
   const nDead = deadIdx.length;
   if (nDead === 0) return tf.scalar(0);
@@ -66,7 +70,7 @@ export function auxKLoss(
   const kAux0 = Math.floor(cfg.dIn / 2);
   const scale = Math.min(nDead / kAux0, 1);
   const kAux = Math.min(kAux0, nDead);
-  const residual = stopGradient(tf.sub(x, saeOut) as tf.Tensor2D);
+  const residual = stopGradient(tf.sub(target, saeOut) as tf.Tensor2D);
   const idx = tf.tensor1d(deadIdx, 'int32');
   // Live latents would be −inf in SAELens's selection: only the dead columns take part.
   let acts = topkAmong(gatherCols(hiddenPre, idx), kAux);
@@ -87,8 +91,9 @@ export function topkFamilyForward(
   const hiddenPre = rescaledPreActs(cfg, trainingPreActs(cfg, p, s.x, mode), W_dec);
   const { acts, stats } = select(hiddenPre);
   const saeOut = topkDecode(cfg, p, acts, mode);
-  const { mse, perRow } = mseLoss(cfg, saeOut, s.x);
-  const aux = auxKLoss(cfg, p, s.x, saeOut, hiddenPre, s.deadIdx);
+  const target = reconstructionTarget(s);
+  const { mse, perRow } = mseLoss(cfg, saeOut, target);
+  const aux = auxKLoss(cfg, p, target, saeOut, hiddenPre, s.deadIdx);
   return {
     losses: { mse_loss: mse, auxiliary_reconstruction_loss: aux },
     loss: tf.add(mse, aux) as tf.Scalar,
@@ -111,14 +116,8 @@ export function validateTopkFamily(cfg: SaeConfig, table: FieldTable): void {
 
 /** What TopK saves: decoder norms folded in when trained with rescale_acts_by_decoder_norm. */
 export function topkInferenceWeights(cfg: SaeConfig, w: Readonly<Record<string, Float32Array>>): InferenceSave['weights'] {
-  const { dIn, dSae } = cfg;
   const folded = field<boolean>(cfg, 'rescale_acts_by_decoder_norm') ? foldDecoderNorms(cfg, w) : { W_enc: w['W_enc']!, b_enc: w['b_enc']!, W_dec: w['W_dec']! };
-  return {
-    W_enc: { shape: [dIn, dSae], data: folded.W_enc },
-    b_enc: { shape: [dSae], data: folded.b_enc },
-    W_dec: { shape: [dSae, dIn], data: folded.W_dec },
-    b_dec: { shape: [dIn], data: w['b_dec']! },
-  };
+  return inferenceWeightsAsIs(baseParams(cfg), { ...w, ...folded });
 }
 
 export const topk: Architecture = {

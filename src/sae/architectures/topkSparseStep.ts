@@ -42,6 +42,7 @@ export function topkSparseTrainingForward(
     deadIdx: s.deadIdx,
     auxLossCoefficient: field<number>(cfg, 'aux_loss_coefficient'),
     matryoshkaInnerWidths: innerWidths,
+    ...(s.target !== undefined ? { target: s.target } : {}),
   });
   const losses: Record<string, tf.Scalar> = { mse_loss: f.mse, auxiliary_reconstruction_loss: f.auxiliaryReconstruction };
   for (const [w, l] of f.innerMse) losses[`inner_mse_loss_${w}`] = l;
