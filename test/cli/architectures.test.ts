@@ -43,7 +43,7 @@ test('flags set the architecture and its fields; a field of another architecture
   t.regex(ok.stdout, /architecture: topk/);
   const bad = await runMain(['train', toy, '--dry-run', '--architecture', 'topk', '--k', '3', '--topk-threshold-lr', '0.1', '--use-ghost-grads']);
   t.is(bad.code, 2);
-  t.regex(bad.stderr, /topk_threshold_lr: is a field of architecture 'batchtopk', 'matryoshka_batchtopk', not of 'topk'/);
+  t.regex(bad.stderr, /topk_threshold_lr: is a field of architecture 'batchtopk', 'matryoshka_batchtopk', 'batchtopk_transcoder', 'batchtopk_skip_transcoder', not of 'topk'/);
   t.regex(bad.stderr, /use_ghost_grads: is a field of architecture 'standard'/);
 });
 

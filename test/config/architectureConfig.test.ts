@@ -34,9 +34,9 @@ test('a flat config names an architecture and its fields; defaults fill the rest
 
 test('a field of another architecture is an error that names which architectures have it', (t) => {
   const e1 = t.throws(() => lm({ d_in: 16, architecture: 'topk', topk_threshold_lr: 0.1 }));
-  t.regex(e1!.message, /topk_threshold_lr: is a field of architecture 'batchtopk', 'matryoshka_batchtopk', not of 'topk'/);
+  t.regex(e1!.message, /topk_threshold_lr: is a field of architecture 'batchtopk', 'matryoshka_batchtopk', 'batchtopk_transcoder', 'batchtopk_skip_transcoder', not of 'topk'/);
   const e2 = t.throws(() => lm({ d_in: 16, k: 8 }));
-  t.regex(e2!.message, /k: is a field of architecture 'topk', 'batchtopk', 'matryoshka_batchtopk', not of 'standard'/);
+  t.regex(e2!.message, /k: is a field of architecture 'topk', 'batchtopk', 'matryoshka_batchtopk', 'topk_transcoder', .*, not of 'standard'/);
   const e3 = t.throws(() => lm({ d_in: 16, architecture: 'batchtopk', use_ghost_grads: true, l1_coefficient: 1 }));
   t.regex(e3!.message, /use_ghost_grads: is a field of architecture 'standard' \(SAELens v1.5's SAE\), not of 'batchtopk'/);
   t.regex(e3!.message, /l1_coefficient: is a field of architecture 'standard', 'standard_v6'/);
