@@ -6,6 +6,9 @@
  * LAYERS below fails the check, so a new folder has to be placed in the stack on purpose.
  */
 const LAYERS = [
+  // platform: what differs between Node and a page (node.ts; its browser twin browser.ts is
+  // swapped in by scripts/buildBrowser.mjs). Imports nothing of sae-rx.
+  ['platform'],
   // 0: what flows, and the codecs / kernels / config everything else stands on.
   ['stream', 'io', 'backend', 'config'],
   // 1: plain functions on tensors and files (no Rx).
@@ -20,7 +23,7 @@ const LAYERS = [
   ['cli'],
 ];
 // stream/ holds the Rx plumbing every stage shares (types and subscribe helpers), so it may use rxjs.
-const NO_RX = [...LAYERS[0].filter((l) => l !== 'stream'), ...LAYERS[1]];
+const NO_RX = ['platform', ...LAYERS[1].filter((l) => l !== 'stream'), ...LAYERS[2]];
 const ALL = LAYERS.flat();
 const group = (names) => `^src/(${names.join('|')})/`;
 
@@ -57,10 +60,31 @@ module.exports = {
       to: { path: '^src/index\\.ts$' },
     },
     {
+      name: 'browser-entry-is-top',
+      comment: 'src/browser.ts is the browser entry: nothing inside src/ imports it',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^src/browser\\.ts$' },
+    },
+    {
+      name: 'browser-twin-not-imported',
+      comment: 'a browser twin (src/platform/browser.ts, *.browser.ts) is swapped in by the browser build; nothing imports it by name',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^src/(platform/browser|.*\\.browser)\\.ts$', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'platform-side-not-imported',
+      comment: 'code imports src/platform/index.ts, never one side of the boundary (node.ts / browser.ts) directly',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/platform/' },
+      to: { path: '^src/platform/(node|browser)\\.ts$' },
+    },
+    {
       name: 'library-not-cli',
       comment: 'the public entry does not pull in the command line',
       severity: 'error',
-      from: { path: '^src/index\\.ts$' },
+      from: { path: '^src/(index|browser)\\.ts$' },
       to: { path: '^src/cli/' },
     },
     {

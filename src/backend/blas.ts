@@ -3,10 +3,7 @@
  * build/Release/sae_rx_blas.node). Loaded lazily, once; absent or disabled (SAE_RX_BLAS=0)
  * it is simply not used and blasStatus() says why.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { platform } from '../platform/index.js';
 
 /** What the addon exports (native/sae_rx_blas.cc). */
 export interface BlasAddon {
@@ -81,28 +78,29 @@ export interface BlasStatus {
 }
 
 const ABI_VERSION = 4;
-// src/backend/blas.ts and dist/backend/blas.js are both two levels below the package root.
-const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'sae_rx_blas.node');
 
 let loaded: { addon: BlasAddon | null; status: BlasStatus } | undefined;
 
 function load(): { addon: BlasAddon | null; status: BlasStatus } {
-  if (process.env['SAE_RX_BLAS'] === '0') return { addon: null, status: { loaded: false, reason: 'disabled by SAE_RX_BLAS=0' } };
-  if (!existsSync(ADDON_PATH)) {
-    return { addon: null, status: { loaded: false, reason: 'addon not built (npm run build:native; needs libopenblas-dev)' } };
+  if (platform.env('SAE_RX_BLAS') === '0') return { addon: null, status: { loaded: false, reason: 'disabled by SAE_RX_BLAS=0' } };
+  // The platform loads it (Node: build/Release/sae_rx_blas.node); a page never has it.
+  const found = platform.loadNativeAddon('sae_rx_blas');
+  if (!found.loaded) {
+    const hint = platform.kind === 'node' && found.reason.startsWith('addon not built') ? ' (npm run build:native; needs libopenblas-dev)' : '';
+    return { addon: null, status: { loaded: false, reason: found.reason + hint } };
   }
   try {
-    const addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
+    const addon = found.addon as BlasAddon;
     if (addon.abiVersion !== ABI_VERSION) {
       return { addon: null, status: { loaded: false, reason: `addon is stale (abi ${addon.abiVersion}, want ${ABI_VERSION}): npm run build:native` } };
     }
-    const want = process.env['SAE_RX_BLAS_THREADS'];
+    const want = platform.env('SAE_RX_BLAS_THREADS');
     if (want !== undefined && want !== '') {
       const n = Number(want);
       if (!(Number.isInteger(n) && n >= 1)) throw new Error(`SAE_RX_BLAS_THREADS: '${want}' is not a positive integer`);
       addon.setNumThreads(n);
     }
-    return { addon, status: { loaded: true, reason: `loaded ${ADDON_PATH}`, threads: addon.numThreads(), config: addon.config() } };
+    return { addon, status: { loaded: true, reason: `loaded ${found.from}`, threads: addon.numThreads(), config: addon.config() } };
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
     return { addon: null, status: { loaded: false, reason: `addon failed to load (${msg})` } };

@@ -1,10 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendError } from '../errors.js';
+import { platform, type BackendName } from '../platform/index.js';
 import { checkTfGradients, matMulKernelState, registerSaeKernels, type MatMulKernelState } from './register.js';
 
-/** Backends in the order sae-rx prefers them (DESIGN.md §4). */
-export const BACKEND_PREFERENCE = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_PREFERENCE)[number];
+export type { BackendName } from '../platform/index.js';
+
+/**
+ * Backends in the order sae-rx prefers them on this platform (DESIGN.md §4): Node
+ * tensorflow-gpu › tensorflow › wasm › cpu; a browser webgpu › webgl › wasm › cpu.
+ */
+export const BACKEND_PREFERENCE: readonly BackendName[] = platform.backends.map((b) => b.name);
 
 /** What was chosen, and why each better backend was not. */
 export interface BackendChoice {
@@ -14,42 +19,18 @@ export interface BackendChoice {
   readonly skipped: ReadonlyArray<{ readonly name: BackendName; readonly reason: string }>;
 }
 
-const PACKAGE_OF: Record<BackendName, string> = {
-  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
-  tensorflow: '@tensorflow/tfjs-node',
-  wasm: '@tensorflow/tfjs-backend-wasm',
-  cpu: '@tensorflow/tfjs-backend-cpu',
-};
-
-async function load(name: BackendName): Promise<string> {
-  switch (name) {
-    case 'tensorflow-gpu':
-    case 'tensorflow':
-      // The native packages are optional dependencies; where their install script could not
-      // download libtensorflow the import fails, and we fall through to wasm.
-      await import(PACKAGE_OF[name]);
-      return 'tensorflow';
-    case 'wasm':
-      await import('@tensorflow/tfjs-backend-wasm');
-      return 'wasm';
-    case 'cpu':
-      await import('@tensorflow/tfjs-backend-cpu');
-      return 'cpu';
-  }
-}
-
 let chosen: Promise<BackendChoice> | undefined;
 let chosenChoice: BackendChoice | undefined;
 
 /**
- * Chooses the tfjs backend once per process: `SAE_RX_BACKEND` if set (one of
- * tensorflow-gpu, tensorflow, wasm, cpu), else the first of BACKEND_PREFERENCE that loads.
+ * Chooses the tfjs backend once per process (or page): `SAE_RX_BACKEND` (Node) or `prefer` if set
+ * (one of BACKEND_PREFERENCE), else the first of BACKEND_PREFERENCE that loads.
  * Later calls return the same choice. `log` receives one line saying what was chosen and why.
  */
 export function selectBackend(
   opts: { prefer?: string; log?: (line: string) => void } = {},
 ): Promise<BackendChoice> {
-  chosen ??= choose(opts.prefer ?? process.env['SAE_RX_BACKEND'], opts.log ?? ((l) => console.error(l))).catch((e) => {
+  chosen ??= choose(opts.prefer ?? platform.env('SAE_RX_BACKEND'), opts.log ?? ((l) => platform.note(l))).catch((e) => {
     chosen = undefined; // a later call may try again
     throw e;
   });
@@ -70,8 +51,9 @@ async function choose(prefer: string | undefined, log: (line: string) => void): 
   checkTfGradients();
   const skipped: Array<{ name: BackendName; reason: string }> = [];
   for (const name of order) {
+    const loader = platform.backends.find((b) => b.name === name)!;
     try {
-      const tfBackend = await load(name);
+      const tfBackend = await loader.load();
       if (!(await tf.setBackend(tfBackend))) throw new Error(`tf.setBackend('${tfBackend}') returned false`);
       await tf.ready();
       const choice: BackendChoice = { name, tfBackend, skipped };
@@ -85,7 +67,7 @@ async function choose(prefer: string | undefined, log: (line: string) => void): 
       return choice;
     } catch (e) {
       const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
-      skipped.push({ name, reason: `${PACKAGE_OF[name]} unavailable (${reason})` });
+      skipped.push({ name, reason: `${loader.package} unavailable (${reason})` });
     }
   }
   chosen = undefined;

@@ -5,7 +5,8 @@
  * offsets relative to the start of the data section.
  *
  * One file each (src/io/safetensors/): `dtypes` (element types, byte order, conversions),
- * `header` (length prefix, JSON, validation), `memoryReader`, `fileReader`, `writer`.
+ * `header` (length prefix, JSON, validation), `memoryReader`, `fileReader`, `writer` (bytes),
+ * `fileWriter` (atomic file on disk).
  *
  * - `SafetensorsFile` opens a file, parses and validates only the header, and reads each tensor
  *   on demand with positioned reads: a multi-GB file is never read whole.
@@ -24,4 +25,5 @@ export {
 export { MAX_HEADER_BYTES } from './safetensors/header.js';
 export { DecodedSafetensors, decodeSafetensors } from './safetensors/memoryReader.js';
 export { SafetensorsFile, loadSafetensors } from './safetensors/fileReader.js';
-export { encodeSafetensors, writeSafetensors } from './safetensors/writer.js';
+export { encodeSafetensors } from './safetensors/writer.js';
+export { writeSafetensors } from './safetensors/fileWriter.js';

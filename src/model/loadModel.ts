@@ -2,10 +2,9 @@
  * Reads a Hugging Face model folder: `config.json` plus `model.safetensors`, or the shards that
  * `model.safetensors.index.json` lists in its `weight_map`.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { ConfigError, FileFormatError } from '../errors.js';
-import { SafetensorsFile } from '../io/safetensors.js';
+import { platform } from '../platform/index.js';
+import { SafetensorsFile } from '../io/safetensors/fileReader.js';
 import type { HookedTransformerConfig } from './ModelConfig.js';
 import { configFromHf } from './ModelConfig.js';
 import type { ModelWeights, TensorSource } from './weights.js';
@@ -22,7 +21,7 @@ function isBuffer(name: string): boolean {
 export function readJson(file: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = platform.files.readText(file);
   } catch (e) {
     throw new ConfigError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
   }
@@ -44,11 +43,11 @@ export function shardNames(indexFile: string): string[] {
 
 /** The safetensors files of a folder: one file, or the shards of the index. */
 export function modelWeightFiles(dir: string): string[] {
-  const single = path.join(dir, 'model.safetensors');
-  if (existsSync(single)) return [single];
-  const indexFile = path.join(dir, 'model.safetensors.index.json');
-  if (existsSync(indexFile)) return shardNames(indexFile).map((s) => path.join(dir, s));
-  const bin = ['pytorch_model.bin', 'model.bin'].find((f) => existsSync(path.join(dir, f)));
+  const single = platform.path.join(dir, 'model.safetensors');
+  if (platform.files.exists(single)) return [single];
+  const indexFile = platform.path.join(dir, 'model.safetensors.index.json');
+  if (platform.files.exists(indexFile)) return shardNames(indexFile).map((s) => platform.path.join(dir, s));
+  const bin = ['pytorch_model.bin', 'model.bin'].find((f) => platform.files.exists(platform.path.join(dir, f)));
   throw new FileFormatError(
     `${dir}: no model.safetensors or model.safetensors.index.json${bin ? ` (found ${bin}: PyTorch pickles are not read; convert to safetensors)` : ''}`,
   );
@@ -56,8 +55,8 @@ export function modelWeightFiles(dir: string): string[] {
 
 /** The model config of a folder's `config.json` (named `modelName`, default the folder's name). */
 export function readModelConfig(dir: string, modelName?: string): HookedTransformerConfig {
-  const cfgFile = path.join(dir, 'config.json');
-  return configFromHf(readJson(cfgFile), cfgFile, modelName ?? path.basename(path.resolve(dir)));
+  const cfgFile = platform.path.join(dir, 'config.json');
+  return configFromHf(readJson(cfgFile), cfgFile, modelName ?? platform.path.basename(platform.path.resolve(dir)));
 }
 
 /**

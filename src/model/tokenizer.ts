@@ -3,10 +3,9 @@
  * `tokenizer.bin`, behind one interface. BOS is prepended by sae-rx when asked (SAELens's
  * `prepend_bos`), never by the tokenizer's post-processor, so it can never appear twice.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { ConfigError, FileFormatError } from '../errors.js';
+import { platform } from '../platform/index.js';
 import { readJson } from './loadModel.js';
 import { firstId } from './ModelConfig.js';
 
@@ -74,12 +73,12 @@ export class HfTokenizer implements TextTokenizer {
    * tokenizer_config's `bos_token`/`eos_token`, else from `config.json`'s ids.
    */
   static fromFolder(dir: string): HfTokenizer {
-    const file = path.join(dir, 'tokenizer.json');
-    const read = (f: string) => (existsSync(f) ? readJson(f) : undefined);
+    const file = platform.path.join(dir, 'tokenizer.json');
+    const read = (f: string) => (platform.files.exists(f) ? readJson(f) : undefined);
     const json = read(file);
     if (!json) throw new FileFormatError(`${dir}: no tokenizer.json`);
-    const tcfg = read(path.join(dir, 'tokenizer_config.json')) ?? {};
-    const mcfg = read(path.join(dir, 'config.json')) ?? {};
+    const tcfg = read(platform.path.join(dir, 'tokenizer_config.json')) ?? {};
+    const mcfg = read(platform.path.join(dir, 'config.json')) ?? {};
     let tok: HfTokenizerImpl;
     try {
       tok = new HfTokenizerImpl(json, tcfg);
@@ -155,7 +154,7 @@ export class Llama2cTokenizer implements TextTokenizer {
   static fromFile(file: string, vocabSize: number): Llama2cTokenizer {
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(file);
+      bytes = platform.files.readBytes(file);
     } catch (e) {
       throw new FileFormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
     }
@@ -223,12 +222,12 @@ export class Llama2cTokenizer implements TextTokenizer {
  * `tokenizer.bin` (vocab size from `config.json`).
  */
 export function loadTokenizer(dir: string): TextTokenizer {
-  if (existsSync(path.join(dir, 'tokenizer.json'))) return HfTokenizer.fromFolder(dir);
-  const bin = path.join(dir, 'tokenizer.bin');
-  if (existsSync(bin)) {
+  if (platform.files.exists(platform.path.join(dir, 'tokenizer.json'))) return HfTokenizer.fromFolder(dir);
+  const bin = platform.path.join(dir, 'tokenizer.bin');
+  if (platform.files.exists(bin)) {
     let vocab = 32000;
-    const cfgFile = path.join(dir, 'config.json');
-    if (existsSync(cfgFile)) {
+    const cfgFile = platform.path.join(dir, 'config.json');
+    if (platform.files.exists(cfgFile)) {
       const v = readJson(cfgFile)['vocab_size'];
       if (typeof v === 'number') vocab = v;
     }

@@ -21,7 +21,7 @@ import { runEvals, type EvalTokens, type RunEvalsOptions } from '../analysis/eva
 import { ConfigError } from '../errors.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
 import type { Sae } from '../sae/Sae.js';
-import { loadSae } from '../sae/saeFolder.js';
+import { loadSae } from './folderIo.js';
 import type { EvalRecord, TrainEvent } from '../stream/TrainEvent.js';
 
 export interface LiveSae {

@@ -1,6 +1,6 @@
-import * as path from 'node:path';
 import { Observable, Subscriber, defer, from, mergeMap, type OperatorFunction } from 'rxjs';
 import { SaeRxError, StageError } from '../errors.js';
+import { platform } from '../platform/index.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { linkUpstream } from '../stream/subscribeUpstream.js';
 import { disposeBatch } from '../stream/ownership.js';
@@ -129,7 +129,7 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
             if (!Number.isFinite(m.losses.total)) {
               const what = `the loss is ${m.losses.total} (${Object.entries(m.losses).map(([k, v]) => `${k} ${v}`).join(', ')})`;
               if (!o.allowNonFiniteLoss) {
-                const where = opts.checkpointPath ? `; the checkpoints written before this step under ${path.join(opts.checkpointPath, s.id)} are intact` : '';
+                const where = opts.checkpointPath ? `; the checkpoints written before this step under ${platform.path.join(opts.checkpointPath, s.id)} are intact` : '';
                 throw new StageError(`trainSae(${s.id}) step ${m.step}`, new Error(`${what}: training stopped${where}. To train on regardless, allow it (TrainSaeOptions.allowNonFiniteLoss; sae-rx train --allow-nan)`));
               }
               if (!warnedNonFinite.has(s.id)) {

@@ -29,6 +29,7 @@ import {
   type Csr,
 } from '../backend/index.js';
 import { colSum, mm, saeMatMulImpl } from './ops.js';
+import { platform } from '../platform/index.js';
 
 export type SparseStepMode = 'auto' | 'always' | 'never';
 
@@ -49,7 +50,7 @@ let defaultMode: SparseStepMode | undefined;
 
 /** The mode used when LossOptions.sparseStep is not given. */
 export function sparseStepMode(): SparseStepMode {
-  defaultMode ??= parseMode(process.env['SAE_RX_SPARSE_STEP'], 'SAE_RX_SPARSE_STEP') ?? 'auto';
+  defaultMode ??= parseMode(platform.env('SAE_RX_SPARSE_STEP'), 'SAE_RX_SPARSE_STEP') ?? 'auto';
   return defaultMode;
 }
 

@@ -1,5 +1,6 @@
 import type { Observer } from 'rxjs';
 import type { TrainEvent } from '../stream/TrainEvent.js';
+import { platform } from '../platform/index.js';
 
 export interface SinksOptions {
   /** Where isolation warnings go (default: a line on stderr). */
@@ -24,7 +25,7 @@ export function sinksWith<T = TrainEvent>(opts: SinksOptions, ...observers: Sink
 }
 
 function withOptions<T>(observers: Sink<T>[], opts: SinksOptions): Observer<T> {
-  const warn = opts.warn ?? ((m: string) => process.stderr.write(`sae-rx: ${m}\n`));
+  const warn = opts.warn ?? ((m: string) => platform.warn(`sae-rx: ${m}`));
   const failures = observers.map(() => 0);
   const name = (i: number) => {
     const o = observers[i] as { name?: unknown };

@@ -4,6 +4,7 @@ import { ConfigError, ShapeError } from '../errors.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { disposeBatch } from '../stream/ownership.js';
 import { fromPull } from './fromPull.js';
+import { platform } from '../platform/index.js';
 
 export type ActivationData =
   | tf.Tensor2D
@@ -53,7 +54,7 @@ export function fromActivations(data: ActivationData, opts: FromActivationsOptio
           const d = target.dIn;
           yield { acts, hooks: [hook], target: tf.tensor2d(target.rows.slice(s * d, (s + k) * d), [k, d]), targetHook } as ActivationBatch;
         }
-        await new Promise<void>((r) => setImmediate(r));
+        await platform.yieldToEventLoop();
       }
     },
     { discard: disposeBatch },

@@ -1,4 +1,5 @@
 import { Observable } from 'rxjs';
+import { platform } from '../platform/index.js';
 
 /**
  * A cold Observable over a pull source (an async iterable made per subscription).
@@ -36,7 +37,7 @@ export function fromPull<T>(
       let lastYield = Date.now();
       for (;;) {
         if (Date.now() - lastYield >= YIELD_AFTER_MS) {
-          await new Promise<void>((r) => setImmediate(r));
+          await platform.yieldToEventLoop();
           lastYield = Date.now();
         }
         const r = await iterator.next();

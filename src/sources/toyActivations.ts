@@ -6,6 +6,7 @@ import { disposeBatch } from '../stream/ownership.js';
 import { Rng } from '../stream/rng.js';
 import { fromPull } from './fromPull.js';
 import { toyFeatures, toyHidden, type ToyModel } from './toyModel.js';
+import { platform } from '../platform/index.js';
 
 export interface ToyActivationsOptions {
   /** Rows per batch. */
@@ -37,7 +38,7 @@ export function toyActivations(model: ToyModel, opts: ToyActivationsOptions): Ob
       for (let i = 0; i < batches; i++) {
         const h = toyHidden(model, toyFeatures(model.cfg, batchSize, rng));
         yield { acts: tf.tensor2d(h, [batchSize, H]), hooks: [hook] } as ActivationBatch;
-        await new Promise<void>((r) => setImmediate(r));
+        await platform.yieldToEventLoop();
       }
     },
     { discard: disposeBatch },

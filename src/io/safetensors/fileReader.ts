@@ -1,14 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { FileFormatError, ShapeError } from '../../errors.js';
-import { readAt } from '../readAt.js';
+import { platform, type RandomAccessFile } from '../../platform/index.js';
 import { type SafetensorsTypedArray, float32FromTyped, tensorFromTyped, typedFromBytes } from './dtypes.js';
 import { fail } from './fail.js';
 import { type ParsedHeader, SafetensorsIndex, parseHeaderJson, parseHeaderLength } from './header.js';
 
-async function readFully(fh: FileHandle, into: Uint8Array, position: number, source: string, what: string): Promise<void> {
-  const got = await readAt(fh, into, position);
+async function readFully(fh: RandomAccessFile, into: Uint8Array, position: number, source: string, what: string): Promise<void> {
+  const got = await fh.readAt(into, position);
   if (got < into.byteLength) fail(source, `${what}: file ended after ${got} of ${into.byteLength} bytes (truncated while reading?)`);
 }
 
@@ -17,11 +15,11 @@ async function readFully(fh: FileHandle, into: Uint8Array, position: number, sou
  * each `read*` call reads one tensor's bytes with a positioned read. Call `close()` when done.
  */
 export class SafetensorsFile extends SafetensorsIndex {
-  private fh: FileHandle | undefined;
+  private fh: RandomAccessFile | undefined;
 
   private constructor(
     readonly path: string,
-    fh: FileHandle,
+    fh: RandomAccessFile,
     header: ParsedHeader,
     readonly fileSize: number,
   ) {
@@ -29,19 +27,21 @@ export class SafetensorsFile extends SafetensorsIndex {
     this.fh = fh;
   }
 
-  static async open(path: string): Promise<SafetensorsFile> {
-    let fh: FileHandle;
+  /**
+   * Opens a file by path (through the platform: the disk on Node), or reads an already opened
+   * RandomAccessFile (a page's Blob or fetched bytes; `path` then only names it in errors).
+   */
+  static async open(path: string, opened?: RandomAccessFile): Promise<SafetensorsFile> {
+    let fh: RandomAccessFile;
     try {
-      fh = await fsp.open(path, 'r');
+      fh = opened ?? (await platform.files.open(path));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EISDIR') throw new FileFormatError(`safetensors ${path}: is a folder, not a safetensors file`, { cause: e });
       throw new FileFormatError(`safetensors ${path}: cannot open (${code ?? (e as Error).message})`, { cause: e });
     }
     try {
-      const st = await fh.stat();
-      // open() succeeds on a folder on Linux; reading it would fail with a bare EISDIR
-      if (st.isDirectory()) throw new FileFormatError(`safetensors ${path}: is a folder, not a safetensors file`);
-      const { size } = st;
+      const { size } = fh;
       const first = new Uint8Array(8);
       if (size >= 8) await readFully(fh, first, 0, path, 'header length');
       const n = parseHeaderLength(first, size, path);

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../../errors.js';
-import { withAtomicFile, writeAll } from '../atomicWrite.js';
 import { ELEMENT_SIZE, HOST_LE, type SafetensorsDtype, type TensorInput, numberToBf16Bits, numberToF16Bits, isSafetensorsDtype } from './dtypes.js';
 import { isNonNegInt } from './header.js';
 
@@ -8,7 +7,7 @@ const WRITABLE: ReadonlySet<SafetensorsDtype> = new Set<SafetensorsDtype>([
   'F64', 'F32', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL',
 ]);
 
-interface Prepared {
+export interface Prepared {
   name: string;
   dtype: SafetensorsDtype;
   shape: number[];
@@ -87,7 +86,7 @@ function encodeValues(dtype: SafetensorsDtype, data: ArrayBufferView | ArrayLike
   return swapped;
 }
 
-function prepare(tensors: Record<string, TensorInput>, sync: boolean): Prepared[] {
+export function prepare(tensors: Record<string, TensorInput>, sync: boolean): Prepared[] {
   const out: Prepared[] = [];
   for (const [name, t] of Object.entries(tensors)) {
     if (name === '__metadata__') throw new ShapeError('writeSafetensors: "__metadata__" is reserved and cannot name a tensor');
@@ -123,7 +122,7 @@ function prepare(tensors: Record<string, TensorInput>, sync: boolean): Prepared[
   return out;
 }
 
-function checkMetadata(metadata: Record<string, string> | undefined): void {
+export function checkMetadata(metadata: Record<string, string> | undefined): void {
   if (!metadata) return;
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw new ShapeError(`writeSafetensors: metadata "${k}" must be a string, got ${typeof v}`);
@@ -131,7 +130,7 @@ function checkMetadata(metadata: Record<string, string> | undefined): void {
 }
 
 /** The header bytes (length prefix + JSON padded with spaces to a multiple of 8). */
-function headerBytes(items: Prepared[], metadata: Record<string, string> | undefined): Uint8Array {
+export function headerBytes(items: Prepared[], metadata: Record<string, string> | undefined): Uint8Array {
   const obj: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) obj.__metadata__ = metadata;
   let off = 0;
@@ -139,7 +138,7 @@ function headerBytes(items: Prepared[], metadata: Record<string, string> | undef
     obj[it.name] = { dtype: it.dtype, shape: it.shape, data_offsets: [off, off + it.byteLength] };
     off += it.byteLength;
   }
-  const json = Buffer.from(JSON.stringify(obj), 'utf8');
+  const json = new TextEncoder().encode(JSON.stringify(obj));
   const padded = Math.ceil(json.byteLength / 8) * 8;
   const out = new Uint8Array(8 + padded);
   new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
@@ -162,24 +161,4 @@ export function encodeSafetensors(tensors: Record<string, TensorInput>, metadata
     pos += it.byteLength;
   }
   return out;
-}
-
-/**
- * Writes a safetensors file atomically: into a temporary file beside `path`, fsynced, then
- * renamed. Tensors are downloaded and written one at a time, so the file is never held in
- * memory whole. tfjs float32 → F32, int32 → I32, bool → BOOL; use a RawTensor for other dtypes
- * (e.g. `{ dtype: 'F16', shape, data: float32Values }`).
- */
-export async function writeSafetensors(
-  path: string,
-  tensors: Record<string, TensorInput>,
-  metadata?: Record<string, string>,
-): Promise<void> {
-  checkMetadata(metadata);
-  const items = prepare(tensors, false);
-  const head = headerBytes(items, metadata);
-  await withAtomicFile(path, async (fh) => {
-    await writeAll(fh, head);
-    for (const it of items) await writeAll(fh, await it.bytes());
-  });
 }

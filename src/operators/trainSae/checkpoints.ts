@@ -1,5 +1,6 @@
-import * as path from 'node:path';
-import { type CheckpointContent, type SaeFolderWriter, writeCheckpoint } from '../../train/checkpointWriter.js';
+import { platform } from '../../platform/index.js';
+import type { CheckpointContent, SaeFolderWriter } from '../../train/checkpointWriter.js';
+import { writeCheckpoint } from '../folderIo.js';
 import type { Slot } from './slots.js';
 
 /** Why a checkpoint is written: SAELens's n_checkpoints, the end of training, or a signal. */
@@ -21,7 +22,7 @@ export function slotCheckpoint(s: Slot, normScalingFactor: number | undefined): 
 
 /** The folder of a checkpoint: `<checkpointPath>/<saeId>/<tokens>`, `final_<tokens>` for the final SAE. */
 export function checkpointDir(checkpointPath: string, s: Slot, kind: CheckpointKind): string {
-  return path.join(checkpointPath, s.id, kind === 'final' ? `final_${s.tokens}` : String(s.tokens));
+  return platform.path.join(checkpointPath, s.id, kind === 'final' ? `final_${s.tokens}` : String(s.tokens));
 }
 
 /**

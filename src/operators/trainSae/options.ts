@@ -1,9 +1,10 @@
 import { ConfigError } from '../../errors.js';
 import type { SaeConfig } from '../../sae/SaeConfig.js';
 import type { SaeFolderWriter } from '../../train/checkpointWriter.js';
-import { checkSaeFolderWritable } from '../../sae/saeFolder.js';
+import { checkSaeFolderWritable } from '../../sae/saeFolderLayout.js';
 import type { TrainerConfig } from '../../train/TrainerConfig.js';
 import type { TrainSaeHandle } from './handle.js';
+import { platform } from '../../platform/index.js';
 
 /** One SAE to train: its own config, its trainer's config, and an id for records and folders. */
 export interface TrainSaeSpec {
@@ -101,6 +102,6 @@ export function resolveTrainSaeOptions(specs: TrainSaeSpec | readonly TrainSaeSp
   } else resumeDirs = { ...(opts.resume ?? {}) };
   for (const id of Object.keys(resumeDirs))
     if (!ids.includes(id)) throw new ConfigError(`trainSae(): resume names SAE '${id}', the SAEs are ${ids.join(', ')}`);
-  const warn = opts.warn ?? ((m: string) => process.stderr.write(`sae-rx WARNING: ${m}\n`));
+  const warn = opts.warn ?? ((m: string) => platform.warn(`sae-rx WARNING: ${m}`));
   return { specs: list, ids, logEvery, nCheckpoints, bDecInitBatches, allowNonFiniteLoss: opts.allowNonFiniteLoss ?? false, resumeDirs, warn };
 }

@@ -1,4 +1,5 @@
-import { type CheckpointState, readCheckpointState } from '../../train/checkpointWriter.js';
+import type { CheckpointState } from '../../train/checkpointWriter.js';
+import { readCheckpointState } from '../folderIo.js';
 
 /** Reads the training state of each SAE's checkpoint folder (SAE id → folder), in parallel. */
 export async function loadResumeStates(dirs: Readonly<Record<string, string>>): Promise<ReadonlyMap<string, CheckpointState>> {

@@ -1,0 +1,64 @@
+/**
+ * The browser implementation of the platform boundary (Platform.ts), substituted for node.ts by
+ * the browser build (scripts/buildBrowser.mjs). No Node built-in may be imported here or from
+ * anything this file imports: test/browser/bundle.test.ts checks the bundle.
+ */
+import type { BackendLoader, Platform, PlatformFiles } from './Platform.js';
+import { posixPath } from './posixPath.js';
+
+function noFileSystem(op: string, path: string): never {
+  throw Object.assign(
+    new Error(`${op} ${path}: a page has no file system (load folders from a URL, the Hub or dropped files: urlFolder, hubFolder, fileFolder)`),
+    { code: 'ENOSYS' },
+  );
+}
+
+const files: PlatformFiles = {
+  exists: (p) => noFileSystem('exists', p),
+  readText: (p) => noFileSystem('read', p),
+  readBytes: (p) => noFileSystem('read', p),
+  open: async (p) => noFileSystem('open', p),
+};
+
+const backends: readonly BackendLoader[] = [
+  {
+    name: 'webgpu',
+    package: '@tensorflow/tfjs-backend-webgpu',
+    load: async () => {
+      // tfjs registers the backend even where the page has no adapter; it fails only at
+      // setBackend. Asking first gives the reason a user can act on.
+      const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;
+      if (!gpu) throw new Error('navigator.gpu is missing (no WebGPU in this browser)');
+      if (!(await gpu.requestAdapter())) throw new Error('navigator.gpu.requestAdapter() found no adapter');
+      await import('@tensorflow/tfjs-backend-webgpu');
+      return 'webgpu';
+    },
+  },
+  { name: 'webgl', package: '@tensorflow/tfjs-backend-webgl', load: async () => (await import('@tensorflow/tfjs-backend-webgl'), 'webgl') },
+  { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', load: async () => (await import('@tensorflow/tfjs-backend-wasm'), 'wasm') },
+  { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', load: async () => (await import('@tensorflow/tfjs-backend-cpu'), 'cpu') },
+];
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(undefined);
+  });
+}
+
+export const platform: Platform = {
+  kind: 'browser',
+  env: () => undefined,
+  yieldToEventLoop,
+  onInterrupt: () => () => {},
+  warn: (line) => console.warn(line),
+  note: (line) => console.info(line),
+  files,
+  path: posixPath,
+  loadNativeAddon: (name) => ({ loaded: false, reason: `no native addons in a browser (${name})` }),
+  backends,
+};
