@@ -85,13 +85,21 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const process_ = async (job: Job): Promise<unknown> => {
     const tag = `[${name}] ${job.name} ${job.id}`;
     const jlog = (l: string) => log(`${tag}: ${l}`);
+    const t0 = Date.now();
+    const r = await runJob(job, jlog);
+    // the job's wall time: bench/cluster.ts sums these per kind to find the serial part
+    jlog(`job done in ${Date.now() - t0} ms`);
+    return r;
+  };
+
+  const runJob = async (job: Job, jlog: (line: string) => void): Promise<unknown> => {
     switch (job.name) {
       case CACHE_JOB.shard: {
         const d = job.data as CacheJobData;
         const cfg = decodeRunnerConfig(d.config, 'cache_activations');
-        const r = await runShardJob(storeOf(d.store), d.shard!, async () => {
+        const r = await runShardJob(storeOf(d.store), d.shard!, async (co) => {
           const m = await modelFor(cfg.model_name);
-          return computeShard(cfg, d.shard!, m.model, m.tokenizer, datasetDocuments(cfg, o.hub));
+          return computeShard(cfg, d.shard!, m.model, m.tokenizer, datasetDocuments(cfg, o.hub), co);
         }, jlog);
         return { ...r, worker: name };
       }

@@ -14,7 +14,8 @@ import { FileFormatError } from '../../errors.js';
 import { CACHE_FORMAT, CACHE_TENSOR, type CacheManifest } from '../../sources/cachedActivations.js';
 import type { Store } from '../../store/Store.js';
 import { cacheKeys, cachePlan } from './plan.js';
-import { type ComputedShard } from './shard.js';
+import type { ComputeShardOptions, ComputedShard } from './shard.js';
+import { nearestStart, publishStarts } from './starts.js';
 import { countPasses, readShuffleState, runShufflePasses } from './shuffle.js';
 
 export const CACHE_JOB = { shard: 'cache-shard', shuffle: 'cache-shuffle', finalize: 'cache-finalize' } as const;
@@ -45,13 +46,14 @@ export interface ShardOutcome {
 }
 
 /**
- * Shard i: skipped when the store has it (or its empty marker), else computed and put (one
- * atomic object: the shard is committed when it appears).
+ * Shard i: skipped when the store has it (or its empty marker), else computed from the nearest
+ * published start (starts.ts) and put (one atomic object: the shard is committed when it
+ * appears). The log line of the commit says where the job's time went.
  */
 export async function runShardJob(
   store: Store,
   i: number,
-  compute: () => Promise<ComputedShard>,
+  compute: (o: ComputeShardOptions) => Promise<ComputedShard>,
   log: (line: string) => void,
 ): Promise<ShardOutcome> {
   if ((await store.size(cacheKeys.shard(i))) !== undefined) {
@@ -59,8 +61,9 @@ export async function runShardJob(
     return { shard: i, computed: false, tokens: await shardRows(store, cacheKeys.shard(i)) };
   }
   if ((await store.size(cacheKeys.empty(i))) !== undefined) return { shard: i, computed: false, tokens: 0 };
-  log(`computing shard ${i}`);
-  const s = await compute();
+  const from = await nearestStart(store, i);
+  log(`computing shard ${i}` + (from.shard < i ? ` (packing from shard ${from.shard}'s start)` : ''));
+  const s = await compute({ from, publishStarts: (starts) => publishStarts(store, starts) });
   if (s.tokens === 0) {
     await store.put(cacheKeys.empty(i), '');
     log(`shard ${i} is empty: the dataset ended before it`);
@@ -71,8 +74,10 @@ export async function runShardJob(
     log(`shard ${i} was committed by another worker meanwhile; this copy is discarded`);
     return { shard: i, computed: true, tokens: s.tokens };
   }
+  const t0 = Date.now();
   await store.put(cacheKeys.shard(i), s.bytes);
-  log(`committed shard ${i} (${s.tokens} tokens)`);
+  const { packMs, forwardMs, encodeMs } = s.timing;
+  log(`committed shard ${i} (${s.tokens} tokens; pack ${packMs} ms from shard ${from.shard}, forward ${forwardMs} ms, encode ${encodeMs} ms, put ${Date.now() - t0} ms)`);
   return { shard: i, computed: true, tokens: s.tokens };
 }
 

@@ -1,12 +1,13 @@
 /**
  * One shard of a distributed cache, computed alone: the documents are packed into store
- * batches exactly as in the single-process runner, the first i·n_batches_in_buffer batches are
- * skipped before the model (tokenizing them is cheap; no forward pass), the next
- * n_batches_in_buffer go through the model one by one, and the rows are permuted with the
- * buffer generator as the runner's i-th buffer is. Same model batches, same permutation, same
- * encoder: the same bytes as shard i of `sae-rx cache` on one machine.
+ * batches exactly as in the single-process runner, starting at a known shard start (starts.ts:
+ * the documents before it are skipped untokenized) and skipping the store batches of the
+ * shards between it and this one (tokenized, no forward pass); the shard's
+ * n_batches_in_buffer batches go through the model one by one, and the rows are permuted with
+ * the buffer generator as the runner's i-th buffer is. Same model batches, same permutation,
+ * same encoder: the same bytes as shard i of `sae-rx cache` on one machine.
  */
-import { lastValueFrom, of, skip, take, toArray, type Observable } from 'rxjs';
+import { lastValueFrom, of, skip, take, tap, toArray, type Observable } from 'rxjs';
 import type { CacheActivationsRunnerConfig } from '../../config/cacheActivationsRunnerConfig.js';
 import { ShapeError } from '../../errors.js';
 import { encodeSafetensors } from '../../io/safetensors.js';
@@ -20,12 +21,22 @@ import type { ActivationBatch } from '../../stream/ActivationBatch.js';
 import type { Document } from '../../stream/Document.js';
 import { cachePlan } from './plan.js';
 import { permuteRows, permutationDraws, rngAfterDraws } from './replay.js';
+import type { ShardStart } from './starts.js';
 
 export interface ComputedShard {
   /** The safetensors bytes; empty when the dataset ended before this shard. */
   readonly bytes: Uint8Array;
   readonly tokens: number;
   readonly hooks: string[];
+  /** Where the time went (ms): packing (tokenizing), forward passes, permuting + encoding. */
+  readonly timing: { readonly packMs: number; readonly forwardMs: number; readonly encodeMs: number };
+}
+
+export interface ComputeShardOptions {
+  /** A known start at or before this shard (default: shard 0 at document 0). */
+  readonly from?: ShardStart;
+  /** Receives the starts of the shards after `from` that packing passed, before the forward passes. */
+  readonly publishStarts?: (starts: ShardStart[]) => Promise<void>;
 }
 
 /** Gives the event loop a turn (BullMQ renews the job's lock on a timer between forward passes). */
@@ -37,11 +48,29 @@ export async function computeShard(
   model: HookedTransformer,
   tokenizer: TextTokenizer,
   documents: Observable<Document>,
+  o: ComputeShardOptions = {},
 ): Promise<ComputedShard> {
   const plan = cachePlan(cfg);
+  const B = plan.batchesPerShard;
+  const from = o.from ?? { shard: 0, documents: 0 };
+  if (from.shard > i) throw new RangeError(`cache shard ${i}: a start after it (shard ${from.shard}) was given`);
+  const t0 = Date.now();
+  let docs = 0;
+  let emitted = 0;
+  const starts: ShardStart[] = [];
   const tokenBatches = await lastValueFrom(
-    documents.pipe(packContext(packOptionsFor(cfg, model, tokenizer)), skip(i * plan.batchesPerShard), take(plan.batchesPerShard), toArray()),
+    documents.pipe(
+      skip(from.documents),
+      packContext({ ...packOptionsFor(cfg, model, tokenizer), onDocument: (n) => (docs = n) }),
+      // batch k·B − 1 came out: shard from.shard + k starts at the next document
+      tap(() => ++emitted % B === 0 && starts.push({ shard: from.shard + emitted / B, documents: from.documents + docs })),
+      skip((i - from.shard) * B),
+      take(B),
+      toArray(),
+    ),
   );
+  await o.publishStarts?.(starts);
+  const t1 = Date.now();
   const dIn = cfg.d_in;
   let rows: Float32Array | undefined;
   let hooks: string[] | undefined;
@@ -65,12 +94,13 @@ export async function computeShard(
       }
     }
   }
-  if (!rows || filled === 0) return { bytes: new Uint8Array(0), tokens: 0, hooks: [cfg.hook_point] };
+  const t2 = Date.now();
+  if (!rows || filled === 0) return { bytes: new Uint8Array(0), tokens: 0, hooks: [cfg.hook_point], timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: 0 } };
   const H = hooks!.length;
   const rowLen = H * dIn;
   // the buffer generator after the permutations of the i full buffers before this one
   const rng = rngAfterDraws(cfg.seed, i * permutationDraws(plan.tokensPerShard));
   const shuffled = permuteRows(rows.subarray(0, filled * rowLen), rng.permutation(filled), rowLen);
   const bytes = encodeSafetensors({ [CACHE_TENSOR]: { dtype: 'F32', shape: [filled, H, dIn], data: shuffled } });
-  return { bytes, tokens: filled, hooks: hooks! };
+  return { bytes, tokens: filled, hooks: hooks!, timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: Date.now() - t2 } };
 }

@@ -1,0 +1,80 @@
+/**
+ * Where each shard starts in the document stream, so a shard job packs (tokenizes) only its
+ * own documents instead of every document before them.
+ *
+ * The runner packs with `store_batch_size` (SAELens's `get_batch_tokens`): every store batch
+ * begins at a fresh document, the rest of the document that completed the previous batch is
+ * dropped. So shard i (store batches [i·B, (i+1)·B)) is exactly what packing the documents
+ * from number D_i on gives, D_i being the count of documents read when batch i·B − 1 came
+ * out. D_i depends only on the config and the dataset, but knowing it means tokenizing
+ * everything before it once. Jobs share that work through the store: a job packing its shard
+ * publishes the start of every shard boundary it passes (its own end included, before its
+ * forward passes), and a job starts from the nearest start published at or before its shard.
+ * Taken in order, job i finds D_i already published by job i − 1 and tokenizes nothing twice;
+ * a job that finds none (the first jobs of several workers, or after a crash) tokenizes from
+ * the nearest earlier start, which costs time, never correctness.
+ *
+ * A start published twice must agree: a different value means the documents differ between
+ * workers (another dataset revision), which would silently mix two streams; that is an error.
+ */
+import { FileFormatError } from '../../errors.js';
+import type { Store } from '../../store/Store.js';
+import { StoreNotFoundError } from '../../store/Store.js';
+
+/** Shard `shard` begins at the document numbered `documents` (0-based count of documents before it). */
+export interface ShardStart {
+  readonly shard: number;
+  readonly documents: number;
+}
+
+const PREFIX = '_work/start-';
+export const startKey = (shard: number): string => `${PREFIX}${shard}.json`;
+
+function parseStart(store: Store, key: string, bytes: Uint8Array, shard: number): ShardStart {
+  let documents: unknown;
+  try {
+    documents = (JSON.parse(new TextDecoder().decode(bytes)) as { documents?: unknown }).documents;
+  } catch {
+    documents = undefined;
+  }
+  if (!(Number.isInteger(documents) && (documents as number) >= 0))
+    throw new FileFormatError(`${store.url}/${key}: expected {"documents": a non-negative integer} (the start of shard ${shard})`);
+  return { shard, documents: documents as number };
+}
+
+/** The published start nearest at or before shard `i` (shard 0 starts at document 0). */
+export async function nearestStart(store: Store, i: number): Promise<ShardStart> {
+  if (i === 0) return { shard: 0, documents: 0 };
+  try {
+    return parseStart(store, startKey(i), await store.get(startKey(i)), i);
+  } catch (e) {
+    if (!(e instanceof StoreNotFoundError)) throw e;
+  }
+  let best = 0;
+  for (const key of await store.list(PREFIX)) {
+    const m = /^_work\/start-(\d+)\.json$/.exec(key);
+    const k = m ? Number(m[1]) : -1;
+    if (k > best && k <= i) best = k;
+  }
+  if (best === 0) return { shard: 0, documents: 0 };
+  return parseStart(store, startKey(best), await store.get(startKey(best)), best);
+}
+
+/** Publishes starts found while packing; one already there must be equal. */
+export async function publishStarts(store: Store, starts: readonly ShardStart[]): Promise<void> {
+  for (const s of starts) {
+    if (s.shard === 0) continue;
+    const key = startKey(s.shard);
+    let prev: ShardStart | undefined;
+    try {
+      prev = parseStart(store, key, await store.get(key), s.shard);
+    } catch (e) {
+      if (!(e instanceof StoreNotFoundError)) throw e;
+    }
+    if (prev === undefined) await store.put(key, JSON.stringify({ documents: s.documents }));
+    else if (prev.documents !== s.documents)
+      throw new FileFormatError(
+        `${store.url}/${key}: shard ${s.shard} starts at document ${prev.documents} for another worker but at ${s.documents} here; the workers read different documents (dataset changed?)`,
+      );
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Shard jobs start at their own place in the document stream (src/cluster/cache/starts.ts):
+ * the same bytes as packing from the first document, whatever order the jobs run in, with
+ * each document tokenized once when the jobs run in order; a start that disagrees is an error.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import test from 'ava';
+import { runShardJob } from '../../src/cluster/cache/jobs.js';
+import { cacheKeys } from '../../src/cluster/cache/plan.js';
+import { computeShard } from '../../src/cluster/cache/shard.js';
+import { nearestStart, publishStarts, startKey } from '../../src/cluster/cache/starts.js';
+import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
+import { type TextTokenizer, loadTokenizer } from '../../src/model/tokenizer.js';
+import { datasetDocuments } from '../../src/runners/languageModelRunner.js';
+import { openStore } from '../../src/store/openStore.js';
+import { titled } from '../helpers/skip.js';
+import { tempDir } from '../helpers/tempDir.js';
+import { TINY_GPT2_DIR, useTinyGpt2 } from '../helpers/tinyGpt2.js';
+
+const TEXT = path.resolve('../shared/data/austen.txt');
+const { withModel, model } = useTinyGpt2('shard start');
+const NO_TEXT = fs.existsSync(TEXT) ? undefined : `${TEXT} is absent`;
+const maybe = NO_TEXT ? test.skip : withModel;
+
+/** 6 shards of 2 store batches of 4 × 32 tokens. */
+const cfg = () =>
+  decodeRunnerConfig(
+    {
+      model_name: TINY_GPT2_DIR, hook_point: 'blocks.1.hook_resid_pre', hook_point_layer: 1, dataset_path: TEXT, context_size: 32, d_in: 128,
+      store_batch_size: 4, n_batches_in_buffer: 2, training_tokens: 6 * 256, new_cached_activations_path: 'unused',
+    },
+    'cache_activations',
+  );
+
+/** The model's tokenizer, counting the documents it tokenizes. */
+function countingTokenizer(): { tok: TextTokenizer; calls: () => number } {
+  const inner = loadTokenizer(TINY_GPT2_DIR);
+  let n = 0;
+  const tok: TextTokenizer = Object.assign(Object.create(inner) as TextTokenizer, {
+    encode: (text: string, o?: Parameters<TextTokenizer['encode']>[1]) => (n++, inner.encode(text, o)),
+  });
+  return { tok, calls: () => n };
+}
+
+maybe(titled('shard jobs from published starts: same bytes as packing from the start, in any order; in order each document is tokenized once', NO_TEXT), async (t) => {
+  const c = cfg();
+  const before = tf.memory().numTensors;
+  // the reference: every shard packed from the first document (what each job did before)
+  const ref: Uint8Array[] = [];
+  const refCount = countingTokenizer();
+  for (let i = 0; i < 6; i++) ref.push((await computeShard(c, i, model(), refCount.tok, datasetDocuments(c))).bytes);
+  const lastShardDocs = (await nearestStartAfterRun(c)).documents;
+
+  // in order, through the store: each job finds its start published by the one before
+  const store = openStore(tempDir(t));
+  t.teardown(() => store.close());
+  const inOrder = countingTokenizer();
+  const lines: string[] = [];
+  for (let i = 0; i < 6; i++) await runShardJob(store, i, (o) => computeShard(c, i, model(), inOrder.tok, datasetDocuments(c), o), (l) => lines.push(l));
+  for (let i = 0; i < 6; i++) t.deepEqual(await store.get(cacheKeys.shard(i)), ref[i], `shard ${i}`);
+  t.true(lines.filter((l) => l.startsWith('committed shard')).every((l) => /pack \d+ ms from shard (\d+), forward \d+ ms/.test(l)), lines.join('\n'));
+  for (let i = 1; i < 6; i++) t.true(lines.some((l) => l.startsWith(`committed shard ${i} `) && l.includes(`from shard ${i},`)), `shard ${i} packed from its own start`);
+  // the in-order run tokenizes each document at most once (plus the one that ends shard 5)
+  t.true(inOrder.calls() <= lastShardDocs + 1, `in order: ${inOrder.calls()} documents tokenized, ${lastShardDocs} before shard 6`);
+  t.true(refCount.calls() > 3 * inOrder.calls(), `replaying from the start tokenized ${refCount.calls()}`);
+
+  // out of order, no starts yet: shard 4 packs from document 0 and publishes starts 1..5
+  const store2 = openStore(tempDir(t));
+  t.teardown(() => store2.close());
+  for (const i of [4, 1, 5, 0, 3, 2]) await runShardJob(store2, i, (o) => computeShard(c, i, model(), inOrder.tok, datasetDocuments(c), o), () => {});
+  for (let i = 0; i < 6; i++) t.deepEqual(await store2.get(cacheKeys.shard(i)), ref[i], `shard ${i} out of order`);
+  for (let i = 1; i < 6; i++) t.deepEqual(await store2.get(startKey(i)), await store.get(startKey(i)), `start ${i}`);
+  t.is(tf.memory().numTensors, before);
+});
+
+/** Start of shard 6 (after the last): the documents the reference run read. */
+async function nearestStartAfterRun(c: ReturnType<typeof cfg>): Promise<{ documents: number }> {
+  let last = { documents: 0 };
+  await computeShard(c, 5, model(), loadTokenizer(TINY_GPT2_DIR), datasetDocuments(c), { publishStarts: async (s) => void (last = s.at(-1)!) });
+  return last;
+}
+
+maybe(titled('a start another worker published differently is an error naming the shard; a malformed one names the key', NO_TEXT), async (t) => {
+  const store = openStore(tempDir(t));
+  t.teardown(() => store.close());
+  await publishStarts(store, [{ shard: 2, documents: 17 }]);
+  await publishStarts(store, [{ shard: 2, documents: 17 }]);
+  t.deepEqual(await nearestStart(store, 3), { shard: 2, documents: 17 });
+  t.deepEqual(await nearestStart(store, 1), { shard: 0, documents: 0 });
+  await t.throwsAsync(publishStarts(store, [{ shard: 2, documents: 18 }]), { message: /shard 2 starts at document 17 for another worker but at 18 here/ });
+  await store.put(startKey(3), '{"documents": -1}');
+  await t.throwsAsync(nearestStart(store, 3), { message: /start-3\.json: expected \{"documents"/ });
+});
