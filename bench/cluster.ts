@@ -4,6 +4,11 @@
  * local redis-server and a folder store. Rounds alternate the order (1,2 then 2,1). JSON lines
  * on stdout with wall seconds, tokens/s, the speed-up and the load average before and after
  * (the machine may be shared: read the numbers with it). Needs redis-server and ../shared.
+ *
+ * Each run also prints its job timeline (`cluster/<kind>/jobs`), from the workers' "job done in
+ * X ms" lines: per job kind the count and summed job time, the span from the first job's start
+ * to the last job's end, the time before the first job (submission, coordinator start-up) and
+ * each worker's busy time. A part that does not shrink with 2 workers shows there.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,15 +19,37 @@ import { type WorkerProcess, spawnWorker } from '../test/helpers/workers.js';
 
 const MODEL_DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
 const TEXT = path.resolve('../shared/data/austen.txt');
-const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] ?? 1) || 1;
+const flag = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) || dflt : dflt);
+const rounds = flag('--rounds', 1);
 const only = process.argv.includes('--cache') ? 'cache' : process.argv.includes('--sweep') ? 'sweep' : undefined;
 const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', hook_point_layer: 1, dataset_path: TEXT, context_size: 64, d_in: 128, store_batch_size: 8, n_batches_in_buffer: 4 };
 const SHARDS = 8;
 const TOKENS_PER_SHARD = 64 * 8 * 4;
-const STEPS = 150;
+const STEPS = flag('--steps', 150);
 const ONE_THREAD = { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
 
 const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+
+/** Per job kind: count, summed ms; the jobs' span; idle time before the first job; busy ms per worker. */
+function jobTimeline(ws: readonly WorkerProcess[], t0: number) {
+  const jobs: Array<{ kind: string; worker: number; start: number; end: number }> = [];
+  ws.forEach((w, k) => {
+    for (const { at, line } of w.timedLines()) {
+      const m = /\] (\S+) \S+: job done in (\d+) ms/.exec(line);
+      if (m) jobs.push({ kind: m[1]!, worker: k, start: at - Number(m[2]) - t0, end: at - t0 });
+    }
+  });
+  const kinds: Record<string, { jobs: number; ms: number; firstStartMs: number; lastEndMs: number }> = {};
+  for (const j of jobs) {
+    const e = (kinds[j.kind] ??= { jobs: 0, ms: 0, firstStartMs: Infinity, lastEndMs: 0 });
+    e.jobs++;
+    e.ms += j.end - j.start;
+    e.firstStartMs = Math.min(e.firstStartMs, j.start);
+    e.lastEndMs = Math.max(e.lastEndMs, j.end);
+  }
+  const busyMs = ws.map((_, k) => jobs.filter((j) => j.worker === k).reduce((a, j) => a + j.end - j.start, 0));
+  return { beforeFirstJobMs: Math.min(...jobs.map((j) => j.start)), lastJobEndMs: Math.max(...jobs.map((j) => j.end)), busyMs, kinds };
+}
 
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-bench-cluster-'));
@@ -56,6 +83,7 @@ async function main(): Promise<void> {
       run++;
       if (r.code !== 0) throw new Error(r.stderr);
       for (const w of ws) await w.stop();
+      console.log(JSON.stringify({ bench: `cluster/${kind}/jobs`, workers: nWorkers, ...jobTimeline(ws, t0) }));
       const tokens = kind === 'cache' ? SHARDS * TOKENS_PER_SHARD : 4 * STEPS * 256;
       const line = { bench: `cluster/${kind}`, workers: nWorkers, seconds, tokensPerSecond: tokens / seconds, loadavgBefore: before, loadavgAfter: load(), cores: os.cpus().length };
       console.log(JSON.stringify(line));
@@ -65,6 +93,11 @@ async function main(): Promise<void> {
       if (only && kind !== only) continue;
       const t1: number[] = [];
       const t2: number[] = [];
+      // --workers N: only that count (a timeline without the comparison)
+      if (process.argv.includes('--workers')) {
+        for (let k = 0; k < rounds; k++) await once(kind, flag('--workers', 2));
+        continue;
+      }
       for (let k = 0; k < rounds; k++) {
         if (k % 2 === 0) {
           t1.push(await once(kind, 1));

@@ -15,7 +15,7 @@ import type { HubConfig } from '../hub/config.js';
 import type { HookedTransformer } from '../model/HookedTransformer.js';
 import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
 import { datasetDocuments, loadRunnerModel } from '../runners/languageModelRunner.js';
-import { openStore } from '../store/openStore.js';
+import { openStore, retryFromEnv } from '../store/openStore.js';
 import type { Store } from '../store/Store.js';
 import { CACHE_JOB, type CacheJobData, runFinalizeJob, runShardJob, runShuffleJob } from './cache/jobs.js';
 import { computeShard } from './cache/shard.js';
@@ -69,7 +69,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const stores = new Map<string, Store>();
   const storeOf = (url: string) => {
     let s = stores.get(url);
-    if (!s) stores.set(url, (s = openStore(url, { ...(o.env ? { env: o.env } : {}) })));
+    if (!s) {
+      const retry = retryFromEnv(o.env);
+      // an outage is said when it starts and every tenth retry, not once per request
+      const onRetry = (what: string, attempt: number, delayMs: number, e: unknown) => {
+        if (attempt === 1 || attempt % 10 === 0) log(`worker ${name}: store: ${what} failed (${(e as Error).message}); retry ${attempt} in ${Math.round(delayMs)} ms`);
+      };
+      stores.set(url, (s = openStore(url, { retry: { ...retry, onRetry }, ...(o.env ? { env: o.env } : {}) })));
+    }
     return s;
   };
   let loaded: LoadedModel | undefined;

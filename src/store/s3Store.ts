@@ -31,6 +31,16 @@ export interface S3StoreOptions {
   readonly partSize?: number;
   /** Environment to read (default process.env). */
   readonly env?: NodeJS.ProcessEnv;
+  /** A request with no byte moving for this long fails as transient and is retried (ms; default SAE_RX_STORE_REQUEST_TIMEOUT_MS or 60 000). */
+  readonly requestTimeoutMs?: number;
+}
+
+function envMs(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n > 0)) throw new StoreError(`${name} must be a positive number of milliseconds, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 /** `s3://bucket/prefix` → bucket and prefix (no leading/trailing slash). */
@@ -75,6 +85,11 @@ export class S3Store implements Store {
       forcePathStyle,
       ...(credentials ? { credentials } : {}),
       maxAttempts: 1, // our retry window (store/retry.ts) replaces the SDK's three quick attempts
+      // Without these a request whose answer never comes (a peer gone without a RST, a proxy
+      // that holds it) waits forever, and so does the job or coordinator behind it. The
+      // request timeout is an idle timeout (no byte for that long), not a cap on big transfers.
+      // (this SDK only warns on a request timeout unless told to throw)
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: o.requestTimeoutMs ?? envMs(env, 'SAE_RX_STORE_REQUEST_TIMEOUT_MS', 60_000), throwOnRequestTimeout: true },
     });
     this.retry = o.retry ?? {};
     this.partSize = o.partSize ?? 64 * 1024 * 1024;

@@ -9,6 +9,8 @@ export interface WorkerProcess {
   readonly proc: ChildProcess;
   /** stdout + stderr so far. */
   output(): string;
+  /** Complete lines so far, each with when it arrived (Date.now()): job timelines for the bench. */
+  timedLines(): ReadonlyArray<{ readonly at: number; readonly line: string }>;
   /** Resolves when a line matches (rejects after `ms`). */
   waitFor(re: RegExp, ms?: number): Promise<string>;
   kill9(): Promise<void>;
@@ -23,9 +25,14 @@ export function spawnWorker(queue: string, env: Record<string, string>, extra: r
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let partial = '';
+  const timed: Array<{ at: number; line: string }> = [];
   const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
   const onData = (d: Buffer) => {
     out += d.toString();
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop()!;
+    for (const line of parts) timed.push({ at: Date.now(), line });
     for (const w of [...waiters]) {
       const m = out.split('\n').find((l) => w.re.test(l));
       if (m !== undefined) {
@@ -42,6 +49,7 @@ export function spawnWorker(queue: string, env: Record<string, string>, extra: r
   return {
     proc,
     output: () => out,
+    timedLines: () => timed,
     waitFor: (re, ms = 240_000) =>
       new Promise((resolve, reject) => {
         const m = out.split('\n').find((l) => re.test(l));

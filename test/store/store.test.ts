@@ -101,6 +101,20 @@ test('s3 store rides out 503s and dropped connections through the retry window',
   t.true(proxy.faults > f0, 'the proxy answered faults');
 });
 
+test.serial('s3 store: a request that is never answered times out and is retried (it does not wait forever)', async (t) => {
+  const st = openStore('s3://sae-rx-test/unanswered', { env: s3.env(proxy.endpoint), retry: { windowMs: 20_000, baseDelayMs: 50, maxDelayMs: 200 }, s3: { requestTimeoutMs: 700 } });
+  t.teardown(() => st.close());
+  await st.put('k.txt', 'v');
+  // the proxy swallows the first HEAD: no answer, no reset, as from a peer gone silently
+  let swallowed = 0;
+  proxy.onRequest = (method) => (method === 'HEAD' && swallowed++ === 0 ? 'hold' : 'pass');
+  t.teardown(() => (proxy.onRequest = undefined));
+  const t0 = Date.now();
+  t.is(await st.size('k.txt'), 1);
+  t.is(swallowed, 2, 'the held request was sent again');
+  t.true(Date.now() - t0 < 10_000);
+});
+
 test('s3 store: a permanent error fails at once with the key in the message; an outage longer than the window fails', async (t) => {
   const st = openStore('s3://no-such-bucket-here/x', { env: s3.env(), retry: { windowMs: 60_000 } });
   t.teardown(() => st.close());

@@ -7,14 +7,14 @@
  * lost the run (a Redis restarted without persistence), the flow is added again and the
  * committed shards are skipped.
  */
-import { FlowProducer, Job, Queue } from 'bullmq';
+import { Job } from 'bullmq';
 import { createHash } from 'node:crypto';
 import type { CacheActivationsRunnerConfig } from '../../config/cacheActivationsRunnerConfig.js';
 import { encodeRunnerConfig } from '../../config/runnerConfig.js';
 import { ConfigError, StageError } from '../../errors.js';
 import type { Store } from '../../store/Store.js';
 import { StoreNotFoundError } from '../../store/Store.js';
-import { DEFAULT_QUEUE_NAME, redisConnection } from '../connection.js';
+import { runJobOptions, watchRun } from '../watchRun.js';
 import { CACHE_JOB, type CacheJobData } from './jobs.js';
 import { cacheKeys, cachePlan } from './plan.js';
 import type { CacheManifest } from '../../sources/cachedActivations.js';
@@ -43,8 +43,6 @@ export function cacheRunId(store: Store, config: Record<string, unknown>): strin
   return 'cache-' + createHash('sha256').update(store.url + '\n' + JSON.stringify(config)).digest('hex').slice(0, 16);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 export async function submitCache(cfg: CacheActivationsRunnerConfig, o: SubmitCacheOptions): Promise<CacheManifest> {
   const store = o.store;
   const log = o.log ?? (() => {});
@@ -66,77 +64,57 @@ export async function submitCache(cfg: CacheActivationsRunnerConfig, o: SubmitCa
   }
   const runId = cacheRunId(store, config);
   const data = (extra: Partial<CacheJobData> = {}): CacheJobData => ({ runId, store: store.url, config, ...extra });
-  const attempts = o.attempts ?? 5;
-  const opts = { attempts, backoff: { type: 'exponential', delay: 2000 }, failParentOnFailure: true, removeOnComplete: false };
-  const conn = redisConnection(o.queue);
-  const name = o.queueName ?? DEFAULT_QUEUE_NAME;
-  const flow = new FlowProducer({ connection: conn });
-  const queue = new Queue(name, { connection: conn });
-  const finalizeId = `${runId}-finalize`;
-  const addFlow = () =>
-    flow.add({
+  const opts = runJobOptions(o.attempts);
+  const t0 = Date.now();
+  let startDone: number | undefined;
+  let seen = 0;
+  return watchRun({
+    what: 'distributed cache',
+    queue: o.queue,
+    ...(o.queueName ? { queueName: o.queueName } : {}),
+    finalizeId: `${runId}-finalize`,
+    flow: (queueName) => ({
       name: CACHE_JOB.finalize,
-      queueName: name,
+      queueName,
       data: data(),
-      opts: { ...opts, jobId: finalizeId },
+      opts: { ...opts, jobId: `${runId}-finalize` },
       children: [
         {
           name: CACHE_JOB.shuffle,
-          queueName: name,
+          queueName,
           data: data(),
           opts: { ...opts, jobId: `${runId}-shuffle` },
           children: Array.from({ length: plan.nShards }, (_, i) => ({
             name: CACHE_JOB.shard,
-            queueName: name,
+            queueName,
             data: data({ shard: i }),
             opts: { ...opts, jobId: `${runId}-shard-${i}` },
           })),
         },
       ],
-    });
-  try {
-    await addFlow();
-    log(`submitted ${plan.nShards} shard jobs (${plan.tokensPerShard} tokens each) + shuffle + finalize as run ${runId} to queue "${name}"`);
-    const t0 = Date.now();
-    const workers = new Set<string>();
-    let phase: CacheProgress['phase'] = 'shards';
-    let startDone: number | undefined;
-    for (;;) {
-      try {
-        if ((await store.size(cacheKeys.manifest)) !== undefined) {
-          o.onProgress?.({ shardsDone: plan.nShards, shards: plan.nShards, tokensPerSecond: 0, workersSeen: workers.size, phase: 'done' });
-          return JSON.parse(new TextDecoder().decode(await store.get(cacheKeys.manifest))) as CacheManifest;
-        }
-        const keys = new Set(await store.list(cacheKeys.work));
-        let done = 0;
-        for (let i = 0; i < plan.nShards; i++) if (keys.has(cacheKeys.shard(i)) || keys.has(cacheKeys.empty(i))) done++;
-        startDone ??= done;
-        for (const w of await queue.getWorkers()) workers.add(String(w['name'] ?? w['id']));
-        const fin = await Job.fromId(queue, finalizeId);
-        if (!fin) {
-          // the queue lost the run (Redis restarted empty): add it again; committed work is skipped
-          log('the queue has no job of this run any more (Redis restarted without persistence?); submitting it again');
-          await addFlow();
-          continue;
-        }
-        const state = await fin.getState();
-        if (state === 'failed') throw new StageError('distributed cache', new Error(fin.failedReason || 'the finalize job failed'));
-        const shuffle = await Job.fromId(queue, `${runId}-shuffle`);
-        const sState = shuffle ? await shuffle.getState() : undefined;
-        if (sState === 'failed') throw new StageError('distributed cache (shuffle job)', new Error(shuffle?.failedReason || 'failed'));
-        phase = done < plan.nShards ? 'shards' : sState === 'completed' ? 'finalize' : 'shuffle';
-        const sec = (Date.now() - t0) / 1000;
-        o.onProgress?.({ shardsDone: done, shards: plan.nShards, tokensPerSecond: sec > 0 ? ((done - startDone) * plan.tokensPerShard) / sec : 0, workersSeen: workers.size, phase });
-      } catch (e) {
-        if (e instanceof StageError || e instanceof ConfigError) throw e;
-        // the queue or the store is unreachable for now: keep watching, the workers ride it out too
-        log(`progress: ${(e as Error).message}; retrying`);
-      }
-      await sleep(o.pollMs ?? 500);
-    }
-  } finally {
-    await queue.close().catch(() => {});
-    await flow.close().catch(() => {});
-    conn.disconnect();
-  }
+    }),
+    submitted: (queueName) => `submitted ${plan.nShards} shard jobs (${plan.tokensPerShard} tokens each) + shuffle + finalize as run ${runId} to queue "${queueName}"`,
+    finished: async () => {
+      if ((await store.size(cacheKeys.manifest)) === undefined) return undefined;
+      o.onProgress?.({ shardsDone: plan.nShards, shards: plan.nShards, tokensPerSecond: 0, workersSeen: seen, phase: 'done' });
+      return JSON.parse(new TextDecoder().decode(await store.get(cacheKeys.manifest))) as CacheManifest;
+    },
+    poll: async ({ queue, workersSeen, step }) => {
+      seen = workersSeen;
+      step('the store (listing the shards)');
+      const keys = new Set(await store.list(cacheKeys.work));
+      let done = 0;
+      for (let i = 0; i < plan.nShards; i++) if (keys.has(cacheKeys.shard(i)) || keys.has(cacheKeys.empty(i))) done++;
+      startDone ??= done;
+      step('the queue (the shuffle job)');
+      const shuffle = await Job.fromId(queue, `${runId}-shuffle`);
+      const sState = shuffle ? await shuffle.getState() : undefined;
+      if (sState === 'failed') throw new StageError('distributed cache (shuffle job)', new Error(shuffle?.failedReason || 'failed'));
+      const phase = done < plan.nShards ? 'shards' : sState === 'completed' ? 'finalize' : 'shuffle';
+      const sec = (Date.now() - t0) / 1000;
+      o.onProgress?.({ shardsDone: done, shards: plan.nShards, tokensPerSecond: sec > 0 ? ((done - startDone) * plan.tokensPerShard) / sec : 0, workersSeen, phase });
+    },
+    log,
+    ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+  });
 }

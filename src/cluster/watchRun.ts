@@ -1,0 +1,98 @@
+/**
+ * What the cache and sweep coordinators share: add the run's flow, then poll until the run's
+ * commit marker is in the store, reporting progress. The coordinator holds no state a worker
+ * needs: the store is the source of truth for what is done. While polling it
+ *
+ * - adds the flow again when the queue has lost the run (a Redis restarted without
+ *   persistence): job ids are the run's, committed work is skipped by the jobs;
+ * - fails (StageError) when the run's finalize job failed for good;
+ * - rides out an unreachable queue or store (logs, keeps polling), as the workers do;
+ * - collects the names of the workers seen on the queue.
+ */
+import { FlowProducer, type FlowJob, Job, Queue } from 'bullmq';
+import { ConfigError, StageError } from '../errors.js';
+import { DEFAULT_QUEUE_NAME, redisConnection } from './connection.js';
+
+/** Job options of every job of a run: retried with backoff, kept when complete (the progress view reads them). */
+export function runJobOptions(attempts = 5) {
+  return { attempts, backoff: { type: 'exponential', delay: 2000 }, failParentOnFailure: true, removeOnComplete: false } as const;
+}
+
+export interface WatchRunOptions<R> {
+  /** What runs, for errors ("distributed cache"). */
+  readonly what: string;
+  readonly queue: string;
+  readonly queueName?: string;
+  /** The run's flow (its root is the finalize job `finalizeId`). */
+  readonly flow: (queueName: string) => FlowJob;
+  readonly finalizeId: string;
+  /** The run's result once its commit marker is in the store, else undefined. */
+  readonly finished: () => Promise<R | undefined>;
+  /** One progress report; may throw a StageError (a job failed for good). `step` names what is awaited (for the stall warning). */
+  readonly poll: (p: { queue: Queue; workersSeen: number; step: (what: string) => void }) => Promise<void>;
+  readonly pollMs?: number;
+  /** Say so when one poll has waited this long (ms, default 30 000). */
+  readonly stallWarningMs?: number;
+  readonly log: (line: string) => void;
+  /** Said once the flow is added. */
+  readonly submitted: (queueName: string) => string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function watchRun<R>(o: WatchRunOptions<R>): Promise<R> {
+  const name = o.queueName ?? DEFAULT_QUEUE_NAME;
+  const conn = redisConnection(o.queue);
+  const producer = new FlowProducer({ connection: conn });
+  const queue = new Queue(name, { connection: conn });
+  const addFlow = () => producer.add(o.flow(name));
+  // A poll that does not come back is said, with what it waits on: a queue or store that
+  // neither answers nor fails would otherwise look like a run making no progress.
+  let pending = 'adding the flow to the queue';
+  let since = Date.now();
+  const step = (what: string) => {
+    pending = what;
+    since = Date.now();
+  };
+  const stallMs = o.stallWarningMs ?? 30_000;
+  const stall = setInterval(() => {
+    const s = Date.now() - since;
+    if (s >= stallMs) o.log(`progress: still waiting on ${pending} after ${Math.round(s / 1000)} s`);
+  }, stallMs);
+  stall.unref();
+  try {
+    await addFlow();
+    o.log(o.submitted(name));
+    const workers = new Set<string>();
+    for (;;) {
+      try {
+        step('the store (is the run finished?)');
+        const r = await o.finished();
+        if (r !== undefined) return r;
+        step('the queue (the finalize job)');
+        const fin = await Job.fromId(queue, o.finalizeId);
+        if (!fin) {
+          o.log('the queue has no job of this run any more (Redis restarted without persistence?); submitting it again');
+          step('the queue (adding the flow again)');
+          await addFlow();
+          continue;
+        }
+        if ((await fin.getState()) === 'failed') throw new StageError(o.what, new Error(fin.failedReason || 'the finalize job failed'));
+        step('the queue (workers)');
+        for (const w of await queue.getWorkers()) workers.add(String(w['name'] ?? w['id']));
+        await o.poll({ queue, workersSeen: workers.size, step });
+      } catch (e) {
+        if (e instanceof StageError || e instanceof ConfigError) throw e;
+        // the queue or the store is unreachable for now: keep watching, the workers ride it out too
+        o.log(`progress: ${(e as Error).message}; retrying`);
+      }
+      step('the next poll');
+      await sleep(o.pollMs ?? 500);
+    }
+  } finally {
+    clearInterval(stall);
+    await queue.close().catch(() => {});
+    await producer.close().catch(() => {});
+    conn.disconnect();
+  }
+}
