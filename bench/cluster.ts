@@ -23,8 +23,11 @@ const flag = (name: string, dflt: number) => (process.argv.includes(name) ? Numb
 const rounds = flag('--rounds', 1);
 const only = process.argv.includes('--cache') ? 'cache' : process.argv.includes('--sweep') ? 'sweep' : undefined;
 const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', hook_point_layer: 1, dataset_path: TEXT, context_size: 64, d_in: 128, store_batch_size: 8, n_batches_in_buffer: 4 };
-const SHARDS = 8;
-const TOKENS_PER_SHARD = 64 * 8 * 4;
+// the cache run: shards of 16 store batches (8192 tokens, ~1 s of work each on one quiet core), so
+// that the serial parts (coordinator start-up, model load, shuffle, finalize: ~5–7 s) stay small
+const SHARDS = flag('--shards', 32);
+const CACHE_BATCHES_PER_SHARD = 16;
+const TOKENS_PER_SHARD = 64 * 8 * CACHE_BATCHES_PER_SHARD;
 const STEPS = flag('--steps', 150);
 const ONE_THREAD = { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
 
@@ -66,6 +69,8 @@ async function main(): Promise<void> {
       lr_warm_up_steps: 0, log_to_wandb: false, checkpoint_path: path.join(tmp, 'unused'),
     }));
     let run = 0;
+    // first job start → last job end of each run: the part that more workers should shrink
+    const spans: Record<'cache' | 'sweep', Array<{ workers: number; jobSpanSeconds: number }>> = { cache: [], sweep: [] };
     const once = async (kind: 'cache' | 'sweep', nWorkers: number) => {
       const ws = Array.from({ length: nWorkers }, () => spawnWorker(redis.url, ONE_THREAD, ['--lock-seconds', '60']));
       all.push(...ws);
@@ -74,7 +79,7 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       let r;
       if (kind === 'cache') {
-        fs.writeFileSync(path.join(tmp, `d${run}.json`), JSON.stringify({ ...common, training_tokens: SHARDS * TOKENS_PER_SHARD, new_cached_activations_path: path.join(tmp, `dist-${run}`), n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 4 }));
+        fs.writeFileSync(path.join(tmp, `d${run}.json`), JSON.stringify({ ...common, n_batches_in_buffer: CACHE_BATCHES_PER_SHARD, training_tokens: SHARDS * TOKENS_PER_SHARD, new_cached_activations_path: path.join(tmp, `dist-${run}`), n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 4 }));
         r = await spawnCli(['cache', path.join(tmp, `d${run}.json`), '--queue', redis.url], { timeoutMs: 600_000 });
       } else {
         r = await spawnCli(['train', path.join(tmp, 't.json'), '--lr', '1e-4,3e-4', '--l1-coefficient', '1e-2,3e-2', '--queue', redis.url, '--store', path.join(tmp, `sweep-${run}`), '--saes-per-job', '1'], { timeoutMs: 600_000 });
@@ -83,7 +88,9 @@ async function main(): Promise<void> {
       run++;
       if (r.code !== 0) throw new Error(r.stderr);
       for (const w of ws) await w.stop();
-      console.log(JSON.stringify({ bench: `cluster/${kind}/jobs`, workers: nWorkers, ...jobTimeline(ws, t0) }));
+      const timeline = jobTimeline(ws, t0);
+      console.log(JSON.stringify({ bench: `cluster/${kind}/jobs`, workers: nWorkers, ...timeline }));
+      spans[kind].push({ workers: nWorkers, jobSpanSeconds: (timeline.lastJobEndMs - timeline.beforeFirstJobMs) / 1000 });
       const tokens = kind === 'cache' ? SHARDS * TOKENS_PER_SHARD : 4 * STEPS * 256;
       const line = { bench: `cluster/${kind}`, workers: nWorkers, seconds, tokensPerSecond: tokens / seconds, loadavgBefore: before, loadavgAfter: load(), cores: os.cpus().length };
       console.log(JSON.stringify(line));
@@ -108,7 +115,11 @@ async function main(): Promise<void> {
         }
       }
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      console.log(JSON.stringify({ bench: `cluster/${kind}/speedup`, rounds, oneWorkerSeconds: t1, twoWorkerSeconds: t2, speedup: mean(t1) / mean(t2), loadavg: load() }));
+      const span = (n: number) => mean(spans[kind].filter((x) => x.workers === n).map((x) => x.jobSpanSeconds));
+      console.log(JSON.stringify({
+        bench: `cluster/${kind}/speedup`, rounds, oneWorkerSeconds: t1, twoWorkerSeconds: t2, speedup: mean(t1) / mean(t2),
+        jobSpanSpeedup: span(1) / span(2), loadavg: load(),
+      }));
     }
   } finally {
     for (const w of all) await w.kill9();
