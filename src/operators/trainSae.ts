@@ -6,7 +6,7 @@ import { linkUpstream } from '../stream/subscribeUpstream.js';
 import { disposeBatch } from '../stream/ownership.js';
 import type { TrainEvent } from '../stream/TrainEvent.js';
 import { stepRecordArchitecture, stepRecordLosses } from '../train/stepRecordLosses.js';
-import type { CheckpointState } from '../train/checkpointWriter.js';
+import { type CheckpointState, definedFactors } from '../train/checkpointWriter.js';
 import { BDecInitBuffer } from './trainSae/bDecInit.js';
 import { type CheckpointKind, checkpointDir, writeSlotCheckpoint } from './trainSae/checkpoints.js';
 import { type HookSlices, hookSlices, releaseSlices, sliceKey, targetOf } from './trainSae/hookSlices.js';
@@ -49,7 +49,8 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
       let upstream: Subscriber<ActivationBatch> | undefined;
       const init = new BDecInitBuffer(o.bDecInitBatches);
       let finishing = false;
-      let normScalingFactor: number | undefined;
+      /** The batches' norm-scaling factors (the input's, a transcoder target's), folded into saved SAEs. */
+      const norm: { normScalingFactor?: number; targetNormScalingFactor?: number } = {};
       /** Final SAEs that could not be written: the stream errors once every SAE was tried. */
       const lostFinals: Array<{ slot: Slot; dir: string; error: unknown }> = [];
       /** SAEs whose NaN/Inf loss was already warned about (with allowNonFiniteLoss). */
@@ -76,7 +77,7 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
         if (!opts.checkpointPath || !s.sae || !s.trainer) return undefined;
         const dir = checkpointDir(opts.checkpointPath, s, kind);
         try {
-          writeSlotCheckpoint(dir, s, normScalingFactor, opts.writeSaeFolder);
+          writeSlotCheckpoint(dir, s, norm, opts.writeSaeFolder);
         } catch (error) {
           const what = kind === 'final' ? 'the final SAE' : kind === 'interrupt' ? 'the checkpoint asked for by the signal' : 'a checkpoint';
           warn(s, `writing ${what} to ${dir} FAILED: ${error instanceof Error ? error.message : String(error)}`);
@@ -111,7 +112,8 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
       };
 
       const trainOn = (b: ActivationBatch) => {
-        if (b.normScalingFactor !== undefined) normScalingFactor = b.normScalingFactor;
+        if (b.normScalingFactor !== undefined) norm.normScalingFactor = b.normScalingFactor;
+        if (b.targetNormScalingFactor !== undefined) norm.targetNormScalingFactor = b.targetNormScalingFactor;
         const xs: HookSlices = new Map();
         try {
           hookSlices(b, slots, xs);
@@ -182,12 +184,13 @@ export function trainSae(specs: TrainSaeSpec | readonly TrainSaeSpec[], opts: Tr
         // first, so that a handle already in use fails before anything is allocated
         detach = opts.handle?.attach((id) => {
           const s = slots.find((x) => x.id === id);
-          return s?.sae && !s.finished ? { sae: s.sae, ...(normScalingFactor !== undefined ? { normScalingFactor } : {}) } : undefined;
+          return s?.sae && !s.finished ? { sae: s.sae, ...definedFactors(norm) } : undefined;
         });
         o.specs.forEach((spec, i) => {
           const ck = resumed.get(ids[i]!);
           createSlot(slots, ids[i]!, spec, o.nCheckpoints, ck);
-          if (ck?.normScalingFactor !== undefined) normScalingFactor = ck.normScalingFactor;
+          if (ck?.normScalingFactor !== undefined) norm.normScalingFactor = ck.normScalingFactor;
+          if (ck?.targetNormScalingFactor !== undefined) norm.targetNormScalingFactor = ck.targetNormScalingFactor;
         });
         // b_dec comes from the checkpoint when every SAE resumes.
         if (resumed.size === slots.length) init.done = true;

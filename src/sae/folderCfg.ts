@@ -27,8 +27,15 @@ type Json = Record<string, unknown>;
 
 export type SaelensGeneration = 'v1.5' | 'v3-5' | 'v6';
 
-/** Architectures an SAE folder can hold for inference (SAELens 6 saves batchtopk/matryoshka as jumprelu). */
-export const FOLDER_ARCHITECTURES = ['standard', 'topk', 'jumprelu', 'gated'] as const;
+/**
+ * Architectures an SAE folder can hold for inference (SAELens 6 saves batchtopk/matryoshka as
+ * jumprelu): SAELens 6's SAEs and transcoders, and sae-rx's TopK transcoders (which SAELens
+ * cannot load; a BatchTopK transcoder is saved as a JumpReLU one).
+ */
+export const FOLDER_ARCHITECTURES = [
+  'standard', 'topk', 'jumprelu', 'gated',
+  'transcoder', 'skip_transcoder', 'jumprelu_transcoder', 'jumprelu_skip_transcoder', 'topk_transcoder', 'topk_skip_transcoder',
+] as const;
 export type FolderArchitecture = (typeof FOLDER_ARCHITECTURES)[number];
 
 /** The dtypes weights may be stored in; all are converted to float32 on load. */
@@ -60,6 +67,12 @@ export interface SaeFolderCfg {
   readonly contextSize: number;
   readonly prependBos: boolean;
   readonly datasetPath: string | null;
+  /** Transcoders (SAELens 6 `d_out`): the output width; null for an SAE. */
+  readonly dOut: number | null;
+  /** Transcoders: the output hook (`hook_name_out`, in metadata or, as SAELens's loaders give it, at the top level), its layer and head. */
+  readonly hookNameOut: string | null;
+  readonly hookLayerOut: number | null;
+  readonly hookHeadIndexOut: number | null;
   /**
    * The v1.5-shaped SaeConfig (standard architecture): for a v1.5 file every field it holds,
    * for the others the inference-relevant ones (ReLU or tanh-relu, no decoder constraint).
@@ -121,7 +134,9 @@ function architecture(v: unknown, where: string): FolderArchitecture {
   const hint =
     v === 'batchtopk' || v === 'matryoshka_batchtopk'
       ? ' (SAELens saves those for inference as "jumprelu"; this looks like a training config)'
-      : '';
+      : v === 'batchtopk_transcoder' || v === 'batchtopk_skip_transcoder'
+        ? ' (sae-rx saves those for inference as "jumprelu_transcoder" / "jumprelu_skip_transcoder"; this looks like a training config)'
+        : '';
   throw new ConfigError(`${where}: "architecture" ${show(v)} is not supported${hint}; expected one of ${FOLDER_ARCHITECTURES.join(', ')}`);
 }
 
@@ -134,6 +149,26 @@ function reshape(v: unknown, hookName: string, where: string): 'none' | 'hook_z'
 function layerOf(hookName: string, fallback: number): number {
   const m = /blocks\.(\d+)\./.exec(hookName);
   return m ? Number(m[1]) : fallback;
+}
+
+const NO_TRANSCODER = { dOut: null, hookNameOut: null, hookLayerOut: null, hookHeadIndexOut: null } as const;
+
+const isTranscoderArch = (a: FolderArchitecture) => a.endsWith('transcoder');
+
+/**
+ * A SAELens 6 transcoder's own fields: `d_out` (top level, as TranscoderConfig.to_dict writes
+ * it) and the output hook, read from `metadata` (where SAELens 6 keeps hook_name_out) or the top
+ * level (where its pretrained loaders' config dicts put it).
+ */
+function transcoderFields(o: Json, m: Json, where: string): Pick<SaeFolderCfg, 'dOut' | 'hookNameOut' | 'hookLayerOut' | 'hookHeadIndexOut'> {
+  const at = (key: string) => (m[key] !== undefined && m[key] !== null ? m : o);
+  const hookNameOut = opt<string | null>(at('hook_name_out'), 'hook_name_out', null, isStr, 'a string', where);
+  return {
+    dOut: positiveInt(o, 'd_out', where),
+    hookNameOut,
+    hookLayerOut: opt<number | null>(at('hook_layer_out'), 'hook_layer_out', hookNameOut !== null ? layerOf(hookNameOut, -1) : null, isNum, 'null or a number', where),
+    hookHeadIndexOut: opt<number | null>(at('hook_head_index_out'), 'hook_head_index_out', null, isNum, 'null or a number', where),
+  };
 }
 
 /** Which generation wrote this cfg.json. */
@@ -215,6 +250,7 @@ function fromV15(o: Json, where: string): SaeFolderCfg {
     contextSize: c.contextSize,
     prependBos: c.prependBos,
     datasetPath: opt<string | null>(o, 'dataset_path', null, isStr, 'a string', where),
+    ...NO_TRANSCODER,
     saeConfig: c,
   };
 }
@@ -235,6 +271,8 @@ function inferenceSaeConfig(c: Omit<SaeFolderCfg, 'saeConfig'>): SaeConfig {
     hookPointHeadIndex: c.hookHeadIndex,
     contextSize: c.contextSize,
     prependBos: c.prependBos,
+    ...(c.dOut !== null ? { dOut: c.dOut } : {}),
+    ...(c.hookNameOut !== null ? { hookPointOut: c.hookNameOut, hookPointOutHeadIndex: c.hookHeadIndexOut, ...(c.hookLayerOut !== null ? { hookPointOutLayer: c.hookLayerOut } : {}) } : {}),
   };
 }
 
@@ -284,6 +322,7 @@ function fromV35(o: Json, where: string): SaeFolderCfg {
     contextSize: opt(o, 'context_size', d.contextSize, isNum, 'a number', where),
     prependBos: opt(o, 'prepend_bos', true, isBool, 'a boolean', where),
     datasetPath: opt<string | null>(o, 'dataset_path', null, isStr, 'a string', where),
+    ...NO_TRANSCODER,
   };
   return { ...base, saeConfig: inferenceSaeConfig(base) };
 }
@@ -295,9 +334,9 @@ function fromV6(o: Json, where: string): SaeFolderCfg {
   const arch = architecture(o['architecture'], where);
   let k: number | null = null;
   let rescale = false;
-  if (arch === 'topk') {
+  if (arch === 'topk' || arch === 'topk_transcoder' || arch === 'topk_skip_transcoder') {
     const kv = o['k'];
-    if (!(typeof kv === 'number' && Number.isInteger(kv) && kv > 0)) throw new ConfigError(`${where}: "k" must be a positive integer for architecture "topk", got ${show(kv)}`);
+    if (!(typeof kv === 'number' && Number.isInteger(kv) && kv > 0)) throw new ConfigError(`${where}: "k" must be a positive integer for architecture "${arch}", got ${show(kv)}`);
     k = kv;
     rescale = opt(o, 'rescale_acts_by_decoder_norm', false, isBool, 'a boolean', where);
   }
@@ -323,6 +362,7 @@ function fromV6(o: Json, where: string): SaeFolderCfg {
     contextSize: opt(m, 'context_size', d.contextSize, isNum, 'a number', mw),
     prependBos: opt(m, 'prepend_bos', d.prependBos, isBool, 'a boolean', mw),
     datasetPath: opt<string | null>(m, 'dataset_path', null, isStr, 'a string', mw),
+    ...(isTranscoderArch(arch) ? transcoderFields(o, m, where) : NO_TRANSCODER),
   };
   return { ...base, saeConfig: inferenceSaeConfig(base) };
 }
@@ -341,7 +381,9 @@ export function saeConfigOfFolder(fc: SaeFolderCfg): SaeConfig {
       // scaling_factor); SAELens 6's standard SAE is its own architecture when registered
       return fc.generation === 'v6' && hasArchitecture('standard_v6') ? { ...base, architecture: 'standard_v6', archFields: archFieldsOf('standard_v6', {}) } : base;
     case 'topk':
-      return { ...base, architecture: 'topk', archFields: archFieldsOf('topk', { k: fc.k, rescale_acts_by_decoder_norm: fc.rescaleActsByDecoderNorm }) };
+    case 'topk_transcoder':
+    case 'topk_skip_transcoder':
+      return { ...base, architecture: fc.architecture, archFields: archFieldsOf(fc.architecture, { k: fc.k, rescale_acts_by_decoder_norm: fc.rescaleActsByDecoderNorm }) };
     default:
       return { ...base, architecture: fc.architecture, archFields: archFieldsOf(fc.architecture, {}) };
   }

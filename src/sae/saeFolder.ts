@@ -31,6 +31,7 @@ import { architectureOf } from './architectures/registry.js';
 import { saeConfigToCfgJson } from './cfgJson.js';
 import { readSaeFolderCfg, saeConfigOfFolder } from './folderCfg.js';
 import { readFolderWeights } from './folderWeights.js';
+import { isGemmaScopeFolder, loadGemmaScopeTranscoder } from './gemmaScopeTranscoder.js';
 import { Sae, type SaeSnapshot } from './Sae.js';
 import type { SaeConfig } from './SaeConfig.js';
 import { cfgDSae, checkSparsityShape, finiteWeights } from './weightChecks.js';
@@ -57,6 +58,15 @@ export interface WriteSaeFolderOptions {
    * the saved SAE works on raw activations.
    */
   normScalingFactor?: number;
+  /**
+   * Transcoders: the norm-scaling factor s_out of the target (targets were y·s_out; absent: not
+   * scaled). With the input's s_in (normScalingFactor, absent: 1) the saved transcoder works on
+   * raw x and y: ŷ·(1/s_out) = f(x·s_in W_enc + b_enc) W_dec/s_out + b_dec/s_out + x (s_in/s_out) W_skipᵀ,
+   * so W_enc·s_in, W_dec/s_out, b_dec/s_out, W_skip·s_in/s_out; b_enc and the JumpReLU threshold
+   * see the same pre-activations and stay; TopK's selection on h·‖W_dec,i‖ is scaled by the
+   * same 1/s_out for every latent and keeps its order (foldNormScaling).
+   */
+  targetNormScalingFactor?: number;
   /** Extra cfg.json keys (snake_case), merged over the SAE's own (v1.5 layout) or into metadata (v6). */
   extraCfg?: Record<string, unknown>;
 }
@@ -72,6 +82,36 @@ function scaled(a: Float32Array, by: number): Float32Array {
   const out = new Float32Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i]! * by;
   return out;
+}
+
+function positiveFactor(name: string, v: number): number {
+  if (!(v > 0 && Number.isFinite(v))) throw new ShapeError(`writeSaeFolder: ${name} must be a positive number, got ${v}`);
+  return v;
+}
+
+/**
+ * Folds the norm-scaling factors the SAE was trained with into its inference weights `w` (in
+ * place), so that it works on raw activations: an SAE's s (W_enc·s, W_dec/s, b_dec/s, as
+ * SAELens's fold_activation_norm_scaling_factor), a transcoder's s_in and s_out
+ * (WriteSaeFolderOptions.targetNormScalingFactor says how). True when something was folded.
+ */
+function foldNormScaling(cfg: SaeConfig, saved: string, w: Record<string, { shape: number[]; data: Float32Array }>, opts: WriteSaeFolderOptions): boolean {
+  const transcoder = architectureOf(cfg.architecture).transcoder === true;
+  if (!transcoder && opts.targetNormScalingFactor !== undefined) {
+    throw new ShapeError(`writeSaeFolder: targetNormScalingFactor is for transcoders; '${cfg.architecture}' reconstructs its input (pass normScalingFactor only)`);
+  }
+  if (opts.normScalingFactor === undefined && opts.targetNormScalingFactor === undefined) return false;
+  const sIn = positiveFactor('normScalingFactor', opts.normScalingFactor ?? 1);
+  // an SAE's output is its input's space: the same factor on both sides
+  const sOut = transcoder ? positiveFactor('targetNormScalingFactor', opts.targetNormScalingFactor ?? 1) : sIn;
+  const by: Array<[string, number]> = [['W_enc', sIn], ['W_dec', 1 / sOut], ['b_dec', 1 / sOut]];
+  if (w['W_skip']) by.push(['W_skip', sIn / sOut]);
+  for (const [k, f] of by) {
+    const t = w[k];
+    if (!t) throw new ShapeError(`writeSaeFolder: cannot fold the norm scaling factor: '${saved}' has no ${k}`);
+    w[k] = { shape: t.shape, data: scaled(t.data, f) };
+  }
+  return true;
 }
 
 interface FolderContent {
@@ -91,9 +131,18 @@ function v6Metadata(cfg: SaeConfig, extra: Record<string, unknown>): Record<stri
     context_size: cfg.contextSize,
     prepend_bos: cfg.prependBos,
     ...pick(cfg.runnerFields, ['dataset_path', 'model_class_name', 'model_from_pretrained_kwargs', 'seqpos_slice']),
+    ...(cfg.hookPointOut !== undefined
+      ? { hook_name_out: cfg.hookPointOut, hook_layer_out: cfg.hookPointOutLayer ?? layerOfHook(cfg.hookPointOut), hook_head_index_out: cfg.hookPointOutHeadIndex ?? null }
+      : {}),
     ...(cfg.architecture !== 'standard' ? { training_architecture: cfg.architecture, training_architecture_details: { ...(cfg.archFields ?? {}) } } : {}),
     ...extra,
   };
+}
+
+/** The layer in a TransformerLens hook name (blocks.L.…), else null. */
+function layerOfHook(hook: string): number | null {
+  const m = /blocks\.(\d+)\./.exec(hook);
+  return m ? Number(m[1]) : null;
 }
 
 function pick(o: Readonly<Record<string, unknown>> | undefined, keys: string[]): Record<string, unknown> {
@@ -115,19 +164,12 @@ function folderContent(snap: SaeSnapshot, opts: WriteSaeFolderOptions): FolderCo
   const inf = arch.toInference(cfg, snap.params, snap.state);
   const w: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [k, v] of Object.entries(inf.weights)) w[k] = { shape: [...v.shape], data: v.data };
-  const s = opts.normScalingFactor;
-  if (s !== undefined) {
-    if (!(s > 0 && Number.isFinite(s))) throw new ShapeError(`writeSaeFolder: normScalingFactor must be a positive number, got ${s}`);
-    for (const [k, by] of [['W_enc', s], ['W_dec', 1 / s], ['b_dec', 1 / s]] as const) {
-      if (!w[k]) throw new ShapeError(`writeSaeFolder: cannot fold the norm scaling factor: '${inf.architecture}' has no ${k}`);
-      w[k] = { shape: w[k].shape, data: scaled(w[k].data, by) };
-    }
-  }
+  const folded = foldNormScaling(cfg, inf.architecture, w, opts);
   // the saved weights work on raw activations once the factor is folded in
-  const normalize: NormalizeActivations = s !== undefined ? 'none' : (cfg.normalizeActivations ?? 'none');
+  const normalize: NormalizeActivations = folded ? 'none' : (cfg.normalizeActivations ?? 'none');
   if (layout === 'v1.5') {
     const cfgJson = {
-      ...saeConfigToCfgJson(cfg, { ...v15RunnerFields(cfg.runnerFields), ...(s !== undefined ? { normalize_activations: false } : {}) }),
+      ...saeConfigToCfgJson(cfg, { ...v15RunnerFields(cfg.runnerFields), ...(folded ? { normalize_activations: false } : {}) }),
       ...opts.extraCfg,
     };
     return { cfgJson, weights: f32(w) };
@@ -222,8 +264,12 @@ export interface LoadSaeOptions {
   warn?: (message: string) => void;
 }
 
-/** Loads an SAE folder written by any SAELens generation or by writeSaeFolder. */
+/**
+ * Loads an SAE folder written by any SAELens generation or by writeSaeFolder, or a Gemma Scope
+ * transcoder folder (params.npz / params.safetensors, no cfg.json: gemmaScopeTranscoder.ts).
+ */
 export async function loadSae(dir: string, opts: LoadSaeOptions = {}): Promise<Sae> {
+  if (await isGemmaScopeFolder(dir)) return loadGemmaScopeTranscoder(dir);
   const cfgPath = path.join(dir, SAE_CFG_PATH);
   let raw: unknown;
   try {
@@ -253,6 +299,10 @@ export async function loadSae(dir: string, opts: LoadSaeOptions = {}): Promise<S
       );
     } else {
       if (!(s > 0 && Number.isFinite(s))) throw new ConfigError(`loadSae: normScalingFactor must be a positive number, got ${s}`);
+      if (arch.transcoder) {
+        // one factor cannot say how the target was scaled: refuse rather than guess
+        throw new ConfigError(`${cfgPath}: a ${cfg.architecture} with normalize_activations expected_average_only_in needs its input and target factors; fold both when saving (writeSaeFolder's normScalingFactor and targetNormScalingFactor)`);
+      }
       weights = { ...weights, W_enc: scaled(weights['W_enc']!, s), W_dec: scaled(weights['W_dec']!, 1 / s), b_dec: scaled(weights['b_dec']!, 1 / s) };
       cfg = { ...cfg, normalizeActivations: 'none' };
     }

@@ -14,6 +14,8 @@ export interface TrainingStateJson {
   nFracActiveTokens: number;
   tokens: number;
   normScalingFactor: number | null;
+  /** Transcoders: the target's norm-scaling factor (absent: none). */
+  targetNormScalingFactor?: number | null;
   /** The architecture's float64 state (BatchTopK's topk_threshold), by name. */
   saeState?: Record<string, number>;
   adam: { beta1: number; beta2: number; eps: number; steps: Record<string, number> };
@@ -40,9 +42,11 @@ export function validateTrainingState(raw: unknown, file: string, folderTokens?:
   if (folderTokens !== undefined && tokens !== folderTokens) bad('tokens', `is ${tokens}, but the folder name says ${folderTokens}`);
   if (typeof j['finetuning'] !== 'boolean') bad('finetuning', `must be true or false, got ${JSON.stringify(j['finetuning'])}`);
   if (typeof j['nFracActiveTokens'] !== 'number' || !Number.isFinite(j['nFracActiveTokens'])) bad('nFracActiveTokens', 'must be a finite number');
-  const nsf = j['normScalingFactor'];
-  if (nsf !== null && nsf !== undefined && !(typeof nsf === 'number' && Number.isFinite(nsf) && nsf > 0))
-    bad('normScalingFactor', `must be a positive number or null, got ${JSON.stringify(nsf)}`);
+  for (const key of ['normScalingFactor', 'targetNormScalingFactor']) {
+    const nsf = j[key];
+    if (nsf !== null && nsf !== undefined && !(typeof nsf === 'number' && Number.isFinite(nsf) && nsf > 0))
+      bad(key, `must be a positive number or null, got ${JSON.stringify(nsf)}`);
+  }
   const adam = j['adam'] as Record<string, unknown> | undefined;
   if (!adam || typeof adam !== 'object') return bad('adam', 'is missing');
   for (const k of ['beta1', 'beta2', 'eps'] as const) {

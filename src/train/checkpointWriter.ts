@@ -27,8 +27,26 @@ export const TRAINING_STATE_TENSORS = 'training_state.safetensors';
 export type SaeFolderWriter = (
   dir: string,
   snap: SaeSnapshot,
-  extra: { sparsity?: Float32Array; normScalingFactor?: number },
+  extra: { sparsity?: Float32Array } & NormFactors,
 ) => void;
+
+/**
+ * The norm-scaling factors a run's batches carried (normalizeActivations): the input's, and a
+ * transcoder's target's. Folded into the SAE folder's copy of the weights, kept in the training
+ * state as they are.
+ */
+export interface NormFactors {
+  readonly normScalingFactor?: number;
+  readonly targetNormScalingFactor?: number;
+}
+
+/** The factors of `n` that are set (no undefined keys). */
+export function definedFactors(n: NormFactors): NormFactors {
+  return {
+    ...(n.normScalingFactor !== undefined ? { normScalingFactor: n.normScalingFactor } : {}),
+    ...(n.targetNormScalingFactor !== undefined ? { targetNormScalingFactor: n.targetNormScalingFactor } : {}),
+  };
+}
 
 /** The SAE area's SAE folder layout, written into `dir`. */
 export const writeSaeFolderFiles: SaeFolderWriter = (dir, snap, extra) => {
@@ -43,6 +61,7 @@ export interface CheckpointContent {
   readonly tokens: number;
   readonly sparsity?: Float32Array;
   readonly normScalingFactor?: number;
+  readonly targetNormScalingFactor?: number;
   /** Anything else that places the data stream (batches consumed, RNG states). */
   readonly data?: Readonly<Record<string, number>>;
 }
@@ -79,12 +98,13 @@ export function writeCheckpoint(dir: string, c: CheckpointContent, writeSae: Sae
     nFracActiveTokens: s.nFracActiveTokens,
     tokens: c.tokens,
     normScalingFactor: c.normScalingFactor ?? null,
+    ...(c.targetNormScalingFactor !== undefined ? { targetNormScalingFactor: c.targetNormScalingFactor } : {}),
     saeState: { ...snap.state },
     adam: { beta1: s.adam.beta1, beta2: s.adam.beta2, eps: s.adam.eps, steps },
     data: { ...(c.data ?? {}) },
   };
   writeDirAtomicSync(dir, (tmp) => {
-    writeSae(tmp, c.snapshot, { ...(c.sparsity ? { sparsity: c.sparsity } : {}), ...(c.normScalingFactor !== undefined ? { normScalingFactor: c.normScalingFactor } : {}) });
+    writeSae(tmp, c.snapshot, { ...(c.sparsity ? { sparsity: c.sparsity } : {}), ...definedFactors(c) });
     fs.writeFileSync(path.join(tmp, TRAINING_STATE_TENSORS), encodeSafetensors(tensors));
     fs.writeFileSync(path.join(tmp, TRAINING_STATE_JSON), JSON.stringify(json, null, 2) + '\n');
   });
@@ -97,6 +117,7 @@ export interface CheckpointState {
   readonly trainerState: TrainerState;
   readonly tokens: number;
   readonly normScalingFactor?: number;
+  readonly targetNormScalingFactor?: number;
   readonly data: Readonly<Record<string, number>>;
 }
 
@@ -129,6 +150,7 @@ export async function readCheckpointState(dir: string): Promise<CheckpointState>
     ),
     tokens: json.tokens,
     normScalingFactor: json.normScalingFactor ?? undefined,
+    ...(json.targetNormScalingFactor != null ? { targetNormScalingFactor: json.targetNormScalingFactor } : {}),
     data: json.data ?? {},
     trainerState: {
       step: json.step,

@@ -100,7 +100,9 @@ test('expected_average_only_in without a known factor runs unscaled (as SAELens)
 
 test('what cannot be honoured is an error naming the field or tensor and the value', async (t) => {
   const cases: Array<[string, (c: any) => void, RegExp]> = [
-    ['v6_jumprelu', (c) => (c.architecture = 'jumprelu_skip_transcoder'), /"architecture" "jumprelu_skip_transcoder" is not supported/],
+    ['v6_jumprelu', (c) => (c.architecture = 'matching_pursuit'), /"architecture" "matching_pursuit" is not supported/],
+    // transcoders load (test/sae/transcoderFolder.test.ts); one without its d_out is refused
+    ['v6_jumprelu', (c) => (c.architecture = 'jumprelu_skip_transcoder'), /"d_out" must be a positive integer, got undefined/],
     ['v6_jumprelu', (c) => (c.architecture = 'batchtopk'), /"architecture" "batchtopk".*saves those for inference as "jumprelu"/],
     ['v6_standard_constant_norm', (c) => (c.normalize_activations = 'covariance_whitening'), /"normalize_activations" "covariance_whitening" is not supported/],
     ['v6_standard_constant_norm', (c) => (c.dtype = 'int8'), /"dtype" "int8" is not supported/],

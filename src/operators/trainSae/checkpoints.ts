@@ -1,5 +1,5 @@
 import { platform } from '../../platform/index.js';
-import type { CheckpointContent, SaeFolderWriter } from '../../train/checkpointWriter.js';
+import { type CheckpointContent, type NormFactors, type SaeFolderWriter, definedFactors } from '../../train/checkpointWriter.js';
 import { writeCheckpoint } from '../folderIo.js';
 import type { Slot } from './slots.js';
 
@@ -7,7 +7,7 @@ import type { Slot } from './slots.js';
 export type CheckpointKind = 'checkpoint' | 'final' | 'interrupt';
 
 /** What a checkpoint of `s` holds now (a snapshot: plain arrays, no tensors). */
-export function slotCheckpoint(s: Slot, normScalingFactor: number | undefined): CheckpointContent {
+export function slotCheckpoint(s: Slot, norm: NormFactors): CheckpointContent {
   const step = s.trainer!.stepCount;
   return {
     saeId: s.id,
@@ -15,7 +15,7 @@ export function slotCheckpoint(s: Slot, normScalingFactor: number | undefined): 
     trainerState: s.trainer!.state(),
     tokens: s.tokens,
     sparsity: s.trainer!.featureSparsity(),
-    ...(normScalingFactor !== undefined ? { normScalingFactor } : {}),
+    ...definedFactors(norm),
     data: { batchesConsumed: step },
   };
 }
@@ -30,6 +30,6 @@ export function checkpointDir(checkpointPath: string, s: Slot, kind: CheckpointK
  * rename): when this returns it is on disk, whatever the pipeline does next — a stream that
  * never yields to the event loop, a process killed a moment later.
  */
-export function writeSlotCheckpoint(dir: string, s: Slot, normScalingFactor: number | undefined, writer?: SaeFolderWriter): void {
-  writeCheckpoint(dir, slotCheckpoint(s, normScalingFactor), writer);
+export function writeSlotCheckpoint(dir: string, s: Slot, norm: NormFactors, writer?: SaeFolderWriter): void {
+  writeCheckpoint(dir, slotCheckpoint(s, norm), writer);
 }
