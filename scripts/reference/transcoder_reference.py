@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sae_reference import Mulberry32, f32list  # noqa: E402
 from saelens6_reference import aux_acts, batch_topk_acts, topk_acts  # noqa: E402
-from jumprelu_gated_reference import JumpReLUFn, StepFn  # noqa: E402
+from jumprelu_gated_reference import JumpReLUFn, StepFn, max_rel  # noqa: E402
 
 torch.set_num_threads(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -267,11 +267,6 @@ def trajectory(arch, steps=150, batch=64, lr=3e-3, dead_window=8, seed=7, data_s
         if (k + 1) in checkpoints:
             rec["params"][str(k + 1)] = {n: f32list(p[n]) for n in names}
     return cfg, start, rec
-
-
-def max_rel(a, b):
-    a, b = np.array(a), np.array(b)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12))
 
 
 def main():

@@ -9,6 +9,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import { FileFormatError } from '../errors.js';
+import { f16BitsToNumber } from './safetensors/dtypes.js';
 
 export interface NpyArray {
   readonly shape: number[];
@@ -110,17 +111,8 @@ export function parseNpy(b: Uint8Array, what: string): NpyArray {
   const data = new Float32Array(n);
   if (width === 4) for (let i = 0; i < n; i++) data[i] = view.getFloat32(i * 4, true);
   else if (width === 8) for (let i = 0; i < n; i++) data[i] = view.getFloat64(i * 8, true);
-  else for (let i = 0; i < n; i++) data[i] = halfToFloat(view.getUint16(i * 2, true));
+  else for (let i = 0; i < n; i++) data[i] = f16BitsToNumber(view.getUint16(i * 2, true));
   return { shape, data };
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 /** Every array of an `.npz` archive by name (without `.npy`), as float32. */
