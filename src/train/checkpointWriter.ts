@@ -16,6 +16,7 @@ import { architectureOf } from '../sae/architectures/registry.js';
 import { saeFolderFiles } from '../sae/saeFolder.js';
 import type { TrainerState } from './SaeTrainer.js';
 import { type TrainingStateJson as StateJson, validateTrainingState } from './checkpointValidation.js';
+import { type NormFactors, definedFactors } from './normFactors.js';
 
 export const TRAINING_STATE_JSON = 'training_state.json';
 export const TRAINING_STATE_TENSORS = 'training_state.safetensors';
@@ -29,24 +30,6 @@ export type SaeFolderWriter = (
   snap: SaeSnapshot,
   extra: { sparsity?: Float32Array } & NormFactors,
 ) => void;
-
-/**
- * The norm-scaling factors a run's batches carried (normalizeActivations): the input's, and a
- * transcoder's target's. Folded into the SAE folder's copy of the weights, kept in the training
- * state as they are.
- */
-export interface NormFactors {
-  readonly normScalingFactor?: number;
-  readonly targetNormScalingFactor?: number;
-}
-
-/** The factors of `n` that are set (no undefined keys). */
-export function definedFactors(n: NormFactors): NormFactors {
-  return {
-    ...(n.normScalingFactor !== undefined ? { normScalingFactor: n.normScalingFactor } : {}),
-    ...(n.targetNormScalingFactor !== undefined ? { targetNormScalingFactor: n.targetNormScalingFactor } : {}),
-  };
-}
 
 /** The SAE area's SAE folder layout, written into `dir`. */
 export const writeSaeFolderFiles: SaeFolderWriter = (dir, snap, extra) => {

@@ -1,5 +1,6 @@
 import { platform } from '../../platform/index.js';
-import { type CheckpointContent, type NormFactors, type SaeFolderWriter, definedFactors } from '../../train/checkpointWriter.js';
+import type { CheckpointContent, SaeFolderWriter } from '../../train/checkpointWriter.js';
+import { type NormFactors, definedFactors } from '../../train/normFactors.js';
 import { writeCheckpoint } from '../folderIo.js';
 import type { Slot } from './slots.js';
 
