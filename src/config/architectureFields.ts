@@ -12,13 +12,30 @@
 import { type ConfigProblem, type FieldTable, closestKey, decodeFields } from './fields.js';
 
 const tables = new Map<string, FieldTable>();
+const transcoders = new Set<string>();
 
 /** The v1.5 standard SAE's registry name (the default architecture). */
 export const V15_STANDARD = 'standard';
 
-/** Registers an architecture's own fields (the SAE architecture registry calls this once per architecture). */
-export function registerArchitectureFields(name: string, fields: FieldTable): void {
+/**
+ * Registers an architecture's own fields (the SAE architecture registry calls this once per
+ * architecture), and whether it is a transcoder (its config then has the transcoder fields,
+ * transcoderFields.ts).
+ */
+export function registerArchitectureFields(name: string, fields: FieldTable, opts: { readonly transcoder?: boolean } = {}): void {
   tables.set(name, fields);
+  if (opts.transcoder) transcoders.add(name);
+  else transcoders.delete(name);
+}
+
+/** Whether a registered architecture is a transcoder. */
+export function isTranscoderArchitecture(name: string): boolean {
+  return transcoders.has(name);
+}
+
+/** The registered transcoder architectures. */
+export function transcoderArchitectureNames(): string[] {
+  return [...transcoders];
 }
 
 /** Registered architectures and their own fields (the v1.5 standard SAE has none beyond the runner's). */

@@ -8,6 +8,7 @@ import {
 } from './codecs.js';
 import { type FieldTable, RunnerConfigError, decodeFields, isPlainObject } from './fields.js';
 import { hookLayerMismatch, hookNameProblems, layerOfHookName } from './hookPoint.js';
+import { TRANSCODER_FIELDS, finishTranscoderFields } from './transcoderFields.js';
 import {
   LANGUAGE_MODEL_FIELDS, MODEL_CLASS_NAMES, type NORMALIZE_ACTIVATIONS, type Sweep, defaultCachedActivationsPath,
 } from './languageModelRunnerConfig.js';
@@ -41,6 +42,15 @@ export interface CacheActivationsRunnerConfig {
   n_shuffles_in_entire_dir: number;
   n_shuffles_final: number;
   model_kwargs: Record<string, unknown>;
+  /**
+   * Transcoder caches: a second hook of the same forward pass stored as each shard's `target`
+   * (SAELens 6's `hook_name_out`, with `hook_head_index_out`; `d_out` when given is checked
+   * against the model). Present only when hook_name_out is given.
+   */
+  hook_name_out?: string;
+  hook_layer_out?: number | null;
+  hook_head_index_out?: number | null;
+  d_out?: number | null;
 }
 
 const lm = LANGUAGE_MODEL_FIELDS;
@@ -80,7 +90,22 @@ export function decodeCacheActivationsRunnerConfig(raw: unknown): CacheActivatio
   if (!isPlainObject(raw)) {
     throw new RunnerConfigError(what, [{ path: '(root)', message: `expected an object of settings, got ${raw === null ? 'null' : typeof raw}` }]);
   }
-  const { values: v, given, problems } = decodeFields(raw, CACHE_ACTIVATIONS_FIELDS);
+  // the transcoder fields: decoded apart, kept only when the cache stores a target
+  const own: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = { ...raw };
+  for (const k of Object.keys(TRANSCODER_FIELDS)) if (k in rest) {
+    own[k] = rest[k];
+    delete rest[k];
+  }
+  const tc = decodeFields(own, TRANSCODER_FIELDS);
+  const { values: v, given, problems } = decodeFields(rest, CACHE_ACTIVATIONS_FIELDS);
+  problems.push(...tc.problems);
+  const withTarget = tc.values.hook_name_out !== null && tc.problems.length === 0;
+  if (tc.problems.length === 0 && !withTarget) {
+    for (const k of ['d_out', 'hook_layer_out', 'hook_head_index_out'])
+      if (tc.values[k] !== null) problems.push({ path: k, message: 'is a transcoder field for the target hook; give hook_name_out (the hook to store as each shard\'s target) or remove it' });
+  }
+  if (withTarget) problems.push(...hookNameProblems('hook_name_out', tc.values.hook_name_out as string, true));
   if (problems.length === 0) {
     problems.push(
       ...hookNameProblems('hook_point', v.hook_point as string, true),
@@ -90,6 +115,13 @@ export function decodeCacheActivationsRunnerConfig(raw: unknown): CacheActivatio
   if (problems.length > 0) throw new RunnerConfigError(what, problems);
   const named = layerOfHookName(v.hook_point as string);
   if (named !== undefined && !given.has('hook_point_layer')) v.hook_point_layer = named;
+  if (withTarget) {
+    const dOutGiven = tc.values.d_out !== null;
+    Object.assign(v, tc.values);
+    const tcProblems = finishTranscoderFields(v, tc.given);
+    if (!dOutGiven) v.d_out = null;
+    if (tcProblems.length > 0) throw new RunnerConfigError(what, tcProblems);
+  }
   if (v.new_cached_activations_path === null) {
     v.new_cached_activations_path = defaultCachedActivationsPath(
       v.dataset_path as string,

@@ -13,6 +13,7 @@ import { type FieldSpec, type FieldTable, isPlainObject, toSnakeCase } from './f
 import { LANGUAGE_MODEL_FIELDS } from './languageModelRunnerConfig.js';
 import type { RunnerKind } from './runnerConfig.js';
 import { TOY_MODEL_FIELDS } from './toyModelRunnerConfig.js';
+import { TRANSCODER_FIELDS } from './transcoderFields.js';
 
 /** The field table of each runner kind (what overrides and `--help` list). */
 export const FIELD_TABLES: Record<RunnerKind, FieldTable> = {
@@ -28,7 +29,13 @@ export const FIELD_TABLES: Record<RunnerKind, FieldTable> = {
  */
 export function runnerFieldTable(kind: RunnerKind): FieldTable {
   const out: Record<string, FieldSpec> = { ...FIELD_TABLES[kind] };
+  if (kind === 'toy_model') return withArchitectures(out);
+  Object.assign(out, TRANSCODER_FIELDS);
   if (kind === 'cache_activations') return out;
+  return withArchitectures(out);
+}
+
+function withArchitectures(out: Record<string, FieldSpec>): FieldTable {
   out['architecture'] = { codec: NonEmptyStr, default: V15_STANDARD };
   for (const t of architectureFieldTables().values()) for (const [k, spec] of Object.entries(t)) if (!(k in out)) out[k] = spec;
   return out;

@@ -18,7 +18,8 @@ import {
 import { type ConfigProblem, type FieldTable, RunnerConfigError, decodeFields, isPlainObject } from './fields.js';
 import { hookLayerMismatch, hookNameProblems, layerOfHookName } from './hookPoint.js';
 import { pyExp3, pyStr } from './pyFormat.js';
-import { takeArchitectureFields } from './architectureFields.js';
+import { V15_STANDARD, isTranscoderArchitecture, takeArchitectureFields, transcoderArchitectureNames } from './architectureFields.js';
+import { type TranscoderRunnerFields, finishTranscoderFields, takeTranscoderFields } from './transcoderFields.js';
 import { flattenSaelens6RunnerConfig, isSaelens6RunnerConfig } from './saelens6RunnerConfig.js';
 
 /** The SAELens version whose numerics and cfg.json sae-rx follows. */
@@ -45,6 +46,14 @@ export interface LanguageModelSaeRunnerConfig {
    * level of the decoded config beside the runner's. Absent for v1.5's standard SAE.
    */
   architecture?: string;
+  /**
+   * Transcoders (SAELens 6 `TranscoderConfig`): d_out, hook_name_out, hook_layer_out,
+   * hook_head_index_out. Present only for a transcoder architecture.
+   */
+  d_out?: TranscoderRunnerFields['d_out'];
+  hook_name_out?: TranscoderRunnerFields['hook_name_out'];
+  hook_layer_out?: TranscoderRunnerFields['hook_layer_out'];
+  hook_head_index_out?: TranscoderRunnerFields['hook_head_index_out'];
   // Data generating function (model + training distribution)
   model_name: string;
   model_class_name: (typeof MODEL_CLASS_NAMES)[number];
@@ -346,9 +355,15 @@ export function decodeLanguageModelFields(raw: unknown, opts: DecodeOptions = {}
   // A SAELens 6 runner config (nested `sae:` block) becomes the flat form first.
   const six = isSaelens6RunnerConfig(raw) ? flattenSaelens6RunnerConfig(raw) : { flat: raw, problems: [] };
   const arch = takeArchitectureFields(six.flat, LANGUAGE_MODEL_FIELDS);
-  const { values: v, given, problems } = decodeFields(arch.rest, LANGUAGE_MODEL_FIELDS, LANGUAGE_MODEL_DERIVED_KEYS);
-  problems.unshift(...six.problems, ...arch.problems);
+  const archName = typeof six.flat['architecture'] === 'string' ? six.flat['architecture'] : V15_STANDARD;
+  const tc = takeTranscoderFields(arch.rest, archName, isTranscoderArchitecture(archName), transcoderArchitectureNames());
+  const { values: v, given, problems } = decodeFields(tc.rest, LANGUAGE_MODEL_FIELDS, LANGUAGE_MODEL_DERIVED_KEYS);
+  problems.unshift(...six.problems, ...arch.problems, ...tc.problems);
   if (problems.length === 0) problems.push(...crossFieldProblems(v, given));
+  if (problems.length === 0 && isTranscoderArchitecture(archName)) {
+    Object.assign(v, tc.values);
+    problems.push(...finishTranscoderFields(v, tc.given, given));
+  }
   if (problems.length > 0) throw new RunnerConfigError(what, problems);
   Object.assign(v, arch.values);
 

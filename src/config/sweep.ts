@@ -6,6 +6,7 @@
  */
 import { type ConfigProblem, RunnerConfigError } from './fields.js';
 import { formatHookName } from './hookPoint.js';
+import { formatHookNameOut } from './transcoderFields.js';
 import {
   type LanguageModelSaeRunnerConfig, type LR_SCHEDULER_NAMES, SWEEP_FIELDS,
 } from './languageModelRunnerConfig.js';
@@ -108,6 +109,7 @@ function expandSweepUnchecked(cfg: LanguageModelSaeRunnerConfig): SingleLanguage
     if (c.lr_end === null) c.lr_end = (c.lr as number) / 10;
     c.hook_point = formatHookName(cfg.hook_point, c.hook_point_layer as number);
     c.hook_point_eval = formatHookName(cfg.hook_point_eval, c.hook_point_layer as number);
+    formatHookNameOut(c, c.hook_point_layer as number);
     // model_hook_dSae, then the swept values (no trailing '_' when nothing is swept)
     c.sae_id = [`${cfg.model_name.replace(/\//g, '_')}_${c.hook_point as string}_${c.d_sae as number}`, ...keys.map((k, i) => `${k}_${pyStr(combo[i])}`)].join('_');
     c.wandb_suffix = keys.map((k, i) => `_${SUFFIX_NAMES[k] ?? k}${pyStr(combo[i])}`).join('');

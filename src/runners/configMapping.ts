@@ -76,6 +76,15 @@ export function toSaeConfig(c: SingleConfig): SaeConfig {
     hookPoint: c.hook_point,
     hookPointLayer: c.hook_point_layer,
     hookPointHeadIndex: c.hook_point_head_index,
+    // transcoders: the output side (the decoder only keeps these fields for transcoder architectures)
+    ...(c.hook_name_out !== undefined
+      ? {
+        dOut: c.d_out!,
+        hookPointOut: c.hook_name_out,
+        hookPointOutLayer: c.hook_layer_out ?? c.hook_point_layer,
+        hookPointOutHeadIndex: c.hook_head_index_out ?? null,
+      }
+      : {}),
     contextSize: c.context_size,
     prependBos: c.prepend_bos,
   };

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { FIELD_TABLES } from '../../config/files.js';
+import { TRANSCODER_FIELDS } from '../../config/transcoderFields.js';
 import { generateRunId } from '../../config/languageModelRunnerConfig.js';
 import { type RunnerConfigs, encodeRunnerConfig } from '../../config/runnerConfig.js';
 import { ConfigError } from '../../errors.js';
@@ -188,6 +189,12 @@ export const train: Command = {
     flags: FLAGS,
     sections: [
       { title: 'Language-model runner config fields (--kind lm; SAELens LanguageModelSAERunnerConfig)', lines: fieldLines(FIELD_TABLES.language_model) },
+      {
+        title:
+          'Transcoder fields (SAELens 6 TranscoderConfig; with a *transcoder architecture only, in the flat config or a SAELens 6 `sae:` block): ' +
+          'the input is hook_point (e.g. blocks.1.ln2.hook_normalized), the output reconstructs hook_name_out (e.g. blocks.1.hook_mlp_out); d_out defaults to d_in',
+        lines: fieldLines(TRANSCODER_FIELDS),
+      },
       { title: 'Toy-model runner config fields (--kind toy; SAELens SAEToyModelRunnerConfig)', lines: fieldLines(FIELD_TABLES.toy_model) },
       {
         title:
