@@ -26,17 +26,18 @@ import type { CacheActivationsRunnerConfig } from '../config/cacheActivationsRun
 import { ConfigError, ShapeError, StageError } from '../errors.js';
 import type { HubConfig } from '../hub/config.js';
 import { loadTokenizer } from '../model/tokenizer.js';
-import { modelActivations } from '../operators/modelActivations.js';
+import { type ModelActivationsOptions, modelActivations } from '../operators/modelActivations.js';
 import { packContext } from '../operators/packContext.js';
 import type { Document } from '../stream/Document.js';
 import { datasetDocuments, loadRunnerModel, packOptionsFor } from './languageModelRunner.js';
 import { tempSibling } from '../io/atomicWrite.js';
-import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import { Rng } from '../stream/rng.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import {
-  CACHE_FORMAT, CACHE_MANIFEST, CACHE_TENSOR, shardPath, type CacheManifest,
+  CACHE_FORMAT, CACHE_MANIFEST, shardPath, type CacheManifest,
 } from '../sources/cachedActivations.js';
+import { type CacheShardRows, decodeCacheShard, encodeCacheShard, pairwiseShuffle, permuteShard } from '../sources/cacheShard.js';
+import { disposeBatch } from '../stream/ownership.js';
 
 /** The config fields the runner reads (a decoded CacheActivationsRunnerConfig has them all). */
 export type CacheRunnerSettings = Pick<
@@ -44,10 +45,13 @@ export type CacheRunnerSettings = Pick<
   | 'model_name' | 'hook_point' | 'hook_point_head_index' | 'dataset_path' | 'context_size' | 'new_cached_activations_path'
   | 'd_in' | 'n_batches_in_buffer' | 'training_tokens' | 'store_batch_size' | 'seed'
   | 'shuffle_every_n_buffers' | 'n_shuffles_with_last_section' | 'n_shuffles_in_entire_dir' | 'n_shuffles_final'
->;
+> & Partial<Pick<CacheActivationsRunnerConfig, 'hook_name_out' | 'hook_head_index_out' | 'd_out'>>;
 
 export interface CacheActivationsRunnerOptions {
-  /** The activations to cache, in stream order (rows of `[n, d_in]` or `[n, hooks, d_in]` batches). */
+  /**
+   * The activations to cache, in stream order (rows of `[n, d_in]` or `[n, hooks, d_in]` batches);
+   * for a transcoder cache (`hook_name_out` set) each batch carries its `target` rows too.
+   */
   readonly source: Observable<ActivationBatch>;
   /** Permute each buffer before writing it, as SAELens does. Default true. */
   readonly shuffleWithinBuffer?: boolean;
@@ -104,22 +108,14 @@ function writeFileAtomicSync(target: string, bytes: Uint8Array): void {
   }
 }
 
-function writeShard(file: string, rows: Float32Array, n: number, hooks: number, dIn: number): number {
-  const bytes = encodeSafetensors({ [CACHE_TENSOR]: { dtype: 'F32', shape: [n, hooks, dIn], data: rows } });
+function writeShard(file: string, shard: CacheShardRows): number {
+  const bytes = encodeCacheShard(shard);
   writeFileAtomicSync(file, bytes);
   return bytes.byteLength;
 }
 
-function readShard(file: string): { rows: Float32Array; shape: number[] } {
-  const st = decodeSafetensors(new Uint8Array(fs.readFileSync(file)), file);
-  return { rows: st.float32(CACHE_TENSOR).slice(), shape: st.info(CACHE_TENSOR).shape };
-}
-
-/** Rows of `src` (each `rowLen` long) in the order `perm`, into a new array. */
-function permuteRows(src: Float32Array, perm: Int32Array, rowLen: number): Float32Array {
-  const out = new Float32Array(perm.length * rowLen);
-  for (let i = 0; i < perm.length; i++) out.set(src.subarray(perm[i]! * rowLen, (perm[i]! + 1) * rowLen), i * rowLen);
-  return out;
+function readShard(file: string): CacheShardRows {
+  return decodeCacheShard(new Uint8Array(fs.readFileSync(file)), file);
 }
 
 /**
@@ -152,6 +148,10 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
   let written = 0;
   let hooks: string[] | undefined;
   let buffer: Float32Array | undefined;
+  /** Transcoder caches: the target rows of `buffer`'s rows, and their width. */
+  const targetHook = cfg.hook_name_out ?? undefined;
+  let targetBuffer: Float32Array | undefined;
+  let dOut: number | undefined;
   let filled = 0;
   let bytes = 0;
   let writeMs = 0;
@@ -168,15 +168,9 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
     while (j === i) j = randInt(lo, hi);
     const a = readShard(shardPath(dir, i));
     const b = readShard(shardPath(dir, j));
-    const rowLen = a.shape[1]! * a.shape[2]!;
-    const na = a.shape[0]!;
-    const nb = b.shape[0]!;
-    const joint = new Float32Array((na + nb) * rowLen);
-    joint.set(a.rows, 0);
-    joint.set(b.rows, na * rowLen);
-    const mixed = permuteRows(joint, pairRng.permutation(na + nb), rowLen);
-    writeShard(shardPath(dir, i), mixed.subarray(0, na * rowLen), na, a.shape[1]!, a.shape[2]!);
-    writeShard(shardPath(dir, j), mixed.subarray(na * rowLen), nb, a.shape[1]!, a.shape[2]!);
+    const [ma, mb] = pairwiseShuffle(a, b, pairRng.permutation(a.n + b.n), dir);
+    writeShard(shardPath(dir, i), ma);
+    writeShard(shardPath(dir, j), mb);
     passes++;
     shuffleMs += performance.now() - t;
   };
@@ -185,11 +179,14 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
     if (!buffer || filled === 0) return;
     const H = hooks!.length;
     const rowLen = H * dIn;
-    let rows = buffer.subarray(0, filled * rowLen);
-    if (shuffleWithin) rows = permuteRows(rows, bufRng.permutation(filled), rowLen);
+    let shard: CacheShardRows = {
+      n: filled, hooks: H, dIn, acts: buffer.subarray(0, filled * rowLen),
+      ...(targetBuffer ? { target: { dOut: dOut!, rows: targetBuffer.subarray(0, filled * dOut!) } } : {}),
+    };
+    if (shuffleWithin) shard = permuteShard(shard, bufRng.permutation(filled));
     const i = shardTokens.length;
     const t = performance.now();
-    bytes += writeShard(shardPath(dir, i), rows, filled, H, dIn);
+    bytes += writeShard(shardPath(dir, i), shard);
     writeMs += performance.now() - t;
     shardTokens.push(filled);
     written += filled;
@@ -217,7 +214,7 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
     const sub = new Subscriber<ActivationBatch>({
       next: (b: ActivationBatch) => {
         if (done) {
-          b.acts.dispose();
+          disposeBatch(b);
           return;
         }
         try {
@@ -229,26 +226,37 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
             hooks = [...b.hooks];
             if (hooks.length !== H) throw new ShapeError(`cache runner: batch names ${hooks.length} hooks (${hooks.join(', ')}) for ${H} activation columns`);
             buffer = new Float32Array(tokensPerBuffer * H * dIn);
+            if (targetHook !== undefined) {
+              if (!b.target || b.target.rank !== 2)
+                throw new ShapeError(`cache runner: hook_name_out is ${targetHook}, but the batches carry no [n, d_out] target (read it with modelActivations' targetHook)`);
+              dOut = b.target.shape[1]!;
+              if (cfg.d_out != null && cfg.d_out !== dOut) throw new ConfigError(`d_out: the config says ${cfg.d_out}, the model's ${targetHook} is ${dOut} wide`);
+              targetBuffer = new Float32Array(tokensPerBuffer * dOut);
+            }
           } else if (hooks.length !== H || b.hooks.some((h, i) => h !== hooks![i])) {
             throw new ShapeError(`cache runner: a batch has hooks ${b.hooks.join(', ')}, earlier ones had ${hooks.join(', ')}`);
           }
           const data = a.dataSync() as Float32Array;
           const rowLen = H * dIn;
           const n = a.shape[0]!;
+          if (targetBuffer && (b.target?.shape[0] !== n || b.target.shape[1] !== dOut))
+            throw new ShapeError(`cache runner: a batch's target is [${b.target?.shape ?? 'none'}], expected [${n}, ${dOut}] (${targetHook})`);
+          const tdata = targetBuffer ? (b.target!.dataSync() as Float32Array) : undefined;
           let r = 0;
           while (r < n && shardTokens.length < nBuffers) {
             const take = Math.min(n - r, tokensPerBuffer - filled);
             buffer!.set(data.subarray(r * rowLen, (r + take) * rowLen), filled * rowLen);
+            if (tdata) targetBuffer!.set(tdata.subarray(r * dOut!, (r + take) * dOut!), filled * dOut!);
             filled += take;
             r += take;
             if (filled === tokensPerBuffer) flush();
           }
         } catch (e) {
-          b.acts.dispose();
+          disposeBatch(b);
           stop(e);
           return;
         }
-        b.acts.dispose();
+        disposeBatch(b);
         if (shardTokens.length >= nBuffers) stop();
       },
       error: (e: unknown) => stop(e),
@@ -278,6 +286,7 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
     dataset_path: cfg.dataset_path,
     context_size: cfg.context_size,
     d_in: dIn,
+    ...(targetHook !== undefined ? { hook_name_out: targetHook, hook_head_index_out: cfg.hook_head_index_out ?? null, d_out: dOut! } : {}),
     dtype: 'float32',
     n_shards: shardTokens.length,
     shard_tokens: shardTokens,
@@ -319,6 +328,16 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
   return summary;
 }
 
+/** modelActivations' options for a cache config: its hook and head, and a transcoder cache's target hook. */
+export function cacheActivationsOptions(cfg: CacheActivationsRunnerConfig): ModelActivationsOptions {
+  return {
+    hooks: [cfg.hook_point],
+    headIndex: cfg.hook_point_head_index,
+    withTokens: false,
+    ...(cfg.hook_name_out != null ? { targetHook: cfg.hook_name_out, targetHeadIndex: cfg.hook_head_index_out ?? null } : {}),
+  };
+}
+
 export interface RunCacheActivationsOptions {
   /** Hub settings (default: from the environment). */
   readonly hub?: Partial<HubConfig>;
@@ -343,7 +362,7 @@ export async function runCacheActivations(cfg: CacheActivationsRunnerConfig, opt
     const documents = opts.documents ?? datasetDocuments(cfg, opts.hub);
     const source = documents.pipe(
       packContext(packOptionsFor(cfg, model, tokenizer)),
-      modelActivations(model, { hooks: [cfg.hook_point], headIndex: cfg.hook_point_head_index, withTokens: false }),
+      modelActivations(model, cacheActivationsOptions(cfg)),
     );
     return await cacheActivationsRunner(cfg, { source, ...(opts.log ? { log: opts.log } : {}), ...(opts.shuffleWithinBuffer !== undefined ? { shuffleWithinBuffer: opts.shuffleWithinBuffer } : {}) });
   } finally {

@@ -13,17 +13,18 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Observable, defer, from, mergeMap, type OperatorFunction } from 'rxjs';
 import { ConfigError, FileFormatError } from '../errors.js';
-import { SafetensorsFile, decodeSafetensors } from '../io/safetensors.js';
+import { SafetensorsFile } from '../io/safetensors.js';
 import { isStoreUrl, openStore } from '../store/openStore.js';
-import { prefetched } from '../store/prefetch.js';
 import type { Store } from '../store/Store.js';
 import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import { subscribeUpstream } from '../stream/subscribeUpstream.js';
-import { emitOrDispose } from '../stream/ownership.js';
+import { disposeBatch, emitOrDispose } from '../stream/ownership.js';
+import { CACHE_TENSOR } from './cacheShard.js';
+import { readCacheRows } from './cacheShardReader.js';
 import { fromPull } from './fromPull.js';
 
 export const CACHE_MANIFEST = 'manifest.json';
-export const CACHE_TENSOR = 'activations';
+export { CACHE_TENSOR };
 export const CACHE_FORMAT = 'sae-rx-activation-cache';
 
 /** `manifest.json` of an activation cache (snake_case, like SAELens's config names). */
@@ -42,6 +43,13 @@ export interface CacheManifest {
   /** Rows (token positions) in each shard, in shard order. */
   shard_tokens: number[];
   total_tokens: number;
+  /**
+   * Transcoder caches: the hook stored as each shard's `target` `[tokens, d_out]` (SAELens 6's
+   * `hook_name_out`), its head and width. Absent for an SAE cache.
+   */
+  hook_name_out?: string;
+  hook_head_index_out?: number | null;
+  d_out?: number;
   /** How the rows were shuffled while caching (informational). */
   shuffle?: Record<string, number | boolean>;
   created_by?: string;
@@ -131,6 +139,13 @@ export interface CacheExpectation {
   readonly dIn?: number;
   readonly contextSize?: number;
   readonly datasetPath?: string;
+  /**
+   * Transcoders: the target hook the run trains towards (the cache must hold it, as
+   * `hook_name_out`); null: an SAE run, which reads no target (a transcoder cache serves its
+   * input side to an SAE too).
+   */
+  readonly hookPointOut?: string | null;
+  readonly dOut?: number;
 }
 
 /** Throws a ConfigError naming the first field where the manifest and the expectation differ. */
@@ -149,6 +164,12 @@ export function checkCacheManifest(m: CacheManifest, expect: CacheExpectation, w
     bad('dataset_path', m.dataset_path, expect.datasetPath);
   if (expect.hookPointHeadIndex !== undefined && m.model_name !== null && (m.hook_point_head_index ?? null) !== expect.hookPointHeadIndex)
     bad('hook_point_head_index', m.hook_point_head_index, expect.hookPointHeadIndex);
+  if (expect.hookPointOut !== undefined && expect.hookPointOut !== null) {
+    if (m.hook_name_out === undefined)
+      throw new ConfigError(`cached activations at ${where}: the cache holds no target hook (hook_name_out), the training config's transcoder reconstructs ${JSON.stringify(expect.hookPointOut)}; cache it with hook_name_out: ${expect.hookPointOut}`);
+    if (m.hook_name_out !== expect.hookPointOut) bad('hook_name_out', m.hook_name_out, expect.hookPointOut);
+    if (expect.dOut !== undefined && m.d_out !== expect.dOut) bad('d_out', m.d_out, expect.dOut);
+  }
   if (expect.hookPoints !== undefined) {
     const want = typeof expect.hookPoints === 'string' ? [expect.hookPoints] : [...expect.hookPoints];
     if (m.model_name === null) {
@@ -196,76 +217,55 @@ export interface CachedActivationsOptions {
 
 /**
  * A cold, pull-paced source of the cache's rows, shard after shard, as ActivationBatches:
- * `[n, d_in]` for a one-hook cache, `[n, hooks, d_in]` otherwise, `hooks` from the manifest.
+ * `[n, d_in]` for a one-hook cache, `[n, hooks, d_in]` otherwise, `hooks` from the manifest;
+ * a transcoder cache's batches also carry `target` `[n, d_out]` (`targetHook` the manifest's
+ * `hook_name_out`). A folder and an `s3://` store are read by the same loop (cacheShardReader.ts):
+ * a folder by positioned reads of each batch's rows, a store by one request per shard with
+ * the next shard in flight, each request retried through store outages.
  * Errors (ConfigError) when the manifest does not match `expect` or holds fewer rows than
  * `trainingTokens`. Each batch belongs to the subscriber.
  */
 export function cachedActivations(opts: CachedActivationsOptions): Observable<ActivationBatch> {
-  const { path: dir, batchSize, expect = {}, trainingTokens, startRow = 0 } = opts;
+  const { path: where, batchSize, expect = {}, trainingTokens, startRow = 0 } = opts;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`cachedActivations(): batchSize must be a positive integer, got ${batchSize}`);
   if (trainingTokens !== undefined && !(Number.isInteger(trainingTokens) && trainingTokens >= 0))
     throw new ConfigError(`cachedActivations(): trainingTokens must be an integer ≥ 0, got ${trainingTokens}`);
   if (!Number.isInteger(startRow) || startRow < 0) throw new ConfigError(`cachedActivations(): startRow must be an integer ≥ 0, got ${startRow}`);
-  if (isStoreUrl(dir)) return storeCachedActivations(opts);
-  return defer(() => from(readCacheManifest(dir))).pipe(
-    mergeMap((m) => {
-      checkCacheManifest(m, expect, dir);
-      if (trainingTokens !== undefined && m.total_tokens < trainingTokens)
-        throw new ConfigError(
-          `cached activations at ${dir}: only ${m.total_tokens} tokens on disk (${m.n_shards} shards), training_tokens is ${trainingTokens}`,
-        );
-      const end = trainingTokens ?? m.total_tokens;
-      const H = m.hook_points.length;
-      const D = m.d_in;
-      const rowLen = H * D;
-      return fromPull(
-        async function* () {
-          let row = Math.min(startRow, end);
-          let { shard, offset } = cachePosition(m, Math.min(row, m.total_tokens));
-          let file: SafetensorsFile | undefined;
-          let fileIndex = -1;
-          try {
-            while (row < end) {
-              const n = Math.min(batchSize, end - row);
-              let data: Float32Array | undefined;
-              let filled = 0;
-              while (filled < n) {
-                if (fileIndex !== shard) {
-                  await file?.close();
-                  file = undefined;
-                  const p = shardPath(dir, shard);
-                  file = await SafetensorsFile.open(p);
-                  fileIndex = shard;
-                  const shape = shapeOfShard(file, p);
-                  if (shape[0] !== m.shard_tokens[shard] || shape[1] !== H || shape[2] !== D)
-                    throw new FileFormatError(`${p}: "${CACHE_TENSOR}" is [${shape}], the manifest says [${m.shard_tokens[shard]}, ${H}, ${D}]`);
-                }
-                const take = Math.min(n - filled, m.shard_tokens[shard]! - offset);
-                const part = await file!.readFloat32Rows(CACHE_TENSOR, offset, offset + take);
-                // a batch inside one shard is that read itself (a fresh array): no second copy
-                if (take === n) data = part;
-                else (data ??= new Float32Array(n * rowLen)).set(part, filled * rowLen);
-                filled += take;
-                offset += take;
-                if (offset >= m.shard_tokens[shard]!) {
-                  shard++;
-                  offset = 0;
-                }
+  const remote = isStoreUrl(where);
+  return defer(() => {
+    const store = openStore(where);
+    return from(remote ? readStoreCacheManifest(store) : readCacheManifest(where)).pipe(
+      mergeMap((m) => {
+        checkCacheManifest(m, expect, where);
+        if (trainingTokens !== undefined && m.total_tokens < trainingTokens)
+          throw new ConfigError(`cached activations at ${where}: only ${m.total_tokens} tokens ${remote ? 'in the store' : 'on disk'} (${m.n_shards} shards), training_tokens is ${trainingTokens}`);
+        const end = trainingTokens ?? m.total_tokens;
+        const H = m.hook_points.length;
+        const D = m.d_in;
+        // an SAE run (expect.hookPointOut null) on a transcoder cache reads no target
+        const dOut = m.hook_name_out !== undefined && expect.hookPointOut !== null ? m.d_out : undefined;
+        const rows = readCacheRows(store, { shardTokens: m.shard_tokens, hooks: H, dIn: D, ...(dOut !== undefined ? { dOut } : {}) }, {
+          startRow: Math.min(startRow, end), endRow: end, batchSize, wholeShards: remote, where,
+        });
+        return fromPull(
+          async function* () {
+            try {
+              for await (const r of rows) {
+                const acts = H === 1 ? tf.tensor2d(r.acts, [r.n, D]) : tf.tensor3d(r.acts, [r.n, H, D]);
+                yield (r.target !== undefined
+                  ? { acts, hooks: [...m.hook_points], target: tf.tensor2d(r.target, [r.n, dOut!]), targetHook: m.hook_name_out! }
+                  : { acts, hooks: [...m.hook_points] }) as ActivationBatch;
               }
-              row += n;
-              yield {
-                acts: H === 1 ? tf.tensor2d(data!, [n, D]) : tf.tensor3d(data!, [n, H, D]),
-                hooks: [...m.hook_points],
-              } as ActivationBatch;
+            } finally {
+              await rows.return(undefined);
+              await store.close();
             }
-          } finally {
-            await file?.close();
-          }
-        },
-        { discard: (b) => b.acts.dispose() },
-      );
-    }),
-  );
+          },
+          { discard: disposeBatch },
+        );
+      }),
+    );
+  });
 }
 
 /** A cache's manifest in an object store (`s3://…`); only a finished cache has one. */
@@ -282,77 +282,6 @@ export async function readStoreCacheManifest(store: Store): Promise<CacheManifes
 }
 
 /**
- * `cachedActivations` over a store-hosted cache (`s3://bucket/prefix`, credentials from the AWS
- * environment): the same rows in the same batches as from a local copy. Shards are read whole,
- * with the next shard's read in flight while the current one is served (bounded prefetch: at
- * most two shards in memory), each request retried through store outages.
- */
-function storeCachedActivations(opts: CachedActivationsOptions): Observable<ActivationBatch> {
-  const { path: url, batchSize, expect = {}, trainingTokens, startRow = 0 } = opts;
-  return defer(() => {
-    const store = openStore(url);
-    return from(readStoreCacheManifest(store)).pipe(
-      mergeMap((m) => {
-        checkCacheManifest(m, expect, url);
-        if (trainingTokens !== undefined && m.total_tokens < trainingTokens)
-          throw new ConfigError(`cached activations at ${url}: only ${m.total_tokens} tokens in the store (${m.n_shards} shards), training_tokens is ${trainingTokens}`);
-        const end = trainingTokens ?? m.total_tokens;
-        const H = m.hook_points.length;
-        const D = m.d_in;
-        const rowLen = H * D;
-        return fromPull(
-          async function* () {
-            let row = Math.min(startRow, end);
-            const first = cachePosition(m, Math.min(row, m.total_tokens));
-            let offset = first.offset;
-            const shards: number[] = [];
-            for (let s = first.shard, seen = first.shard > 0 ? m.shard_tokens.slice(0, first.shard).reduce((a, b) => a + b, 0) : 0; s < m.n_shards && seen < end; seen += m.shard_tokens[s]!, s++)
-              shards.push(s);
-            const reads = shards.map((s) => async () => {
-              const key = `${s}.safetensors`;
-              const st = decodeSafetensors(await store.get(key), `${url}/${key}`);
-              const shape = st.info(CACHE_TENSOR).shape;
-              const n = shape[0]!;
-              if (n !== m.shard_tokens[s] || (shape.length === 3 ? shape[1] !== H || shape[2] !== D : shape[1] !== D))
-                throw new FileFormatError(`${url}/${key}: "${CACHE_TENSOR}" is [${shape}], the manifest says [${m.shard_tokens[s]}, ${H}, ${D}]`);
-              return st.float32(CACHE_TENSOR);
-            });
-            let data: Float32Array | undefined;
-            let filled = 0;
-            try {
-              for await (const rows of prefetched(reads, 1)) {
-                const n = rows.length / rowLen;
-                while (offset < n && row < end) {
-                  const want = Math.min(batchSize, end - row) - filled;
-                  const take = Math.min(want, n - offset);
-                  data ??= new Float32Array(Math.min(batchSize, end - row) * rowLen);
-                  data.set(rows.subarray(offset * rowLen, (offset + take) * rowLen), filled * rowLen);
-                  filled += take;
-                  offset += take;
-                  if (filled * rowLen === data.length) {
-                    const bn = filled;
-                    row += bn;
-                    const out = data;
-                    data = undefined;
-                    filled = 0;
-                    yield { acts: H === 1 ? tf.tensor2d(out, [bn, D]) : tf.tensor3d(out, [bn, H, D]), hooks: [...m.hook_points] } as ActivationBatch;
-                  }
-                }
-                offset = 0;
-                if (row >= end) break;
-              }
-            } finally {
-              await store.close();
-            }
-          },
-          { discard: (b) => b.acts.dispose() },
-        );
-      }),
-    );
-  });
-}
-
-/**
  * Drops the first `n` batches (disposing them) and passes the rest on: resuming a run on a
  * deterministic live source by re-generating what the checkpoint already trained on
  * (`training_state.json`'s `data.batchesConsumed`). Synchronous, so pacing is kept.
@@ -366,7 +295,7 @@ export function skipBatches(n: number): OperatorFunction<ActivationBatch, Activa
         next: (b: ActivationBatch) => {
           if (seen < n) {
             seen++;
-            b.acts.dispose();
+            disposeBatch(b);
             return;
           }
           emitOrDispose(subscriber, b);

@@ -12,6 +12,7 @@
 import type { CacheActivationsRunnerConfig } from '../../config/cacheActivationsRunnerConfig.js';
 import { FileFormatError } from '../../errors.js';
 import { CACHE_FORMAT, CACHE_TENSOR, type CacheManifest } from '../../sources/cachedActivations.js';
+import { CACHE_TARGET_TENSOR } from '../../sources/cacheShard.js';
 import type { Store } from '../../store/Store.js';
 import { cacheKeys, cachePlan } from './plan.js';
 import type { ComputeShardOptions, ComputedShard } from './shard.js';
@@ -32,11 +33,17 @@ export interface CacheJobData {
 
 /** The rows of a shard object, from its safetensors header (two ranged reads). */
 export async function shardRows(store: Store, key: string): Promise<number> {
+  return (await shardShapes(store, key)).rows;
+}
+
+/** A stored shard's rows and, for a transcoder cache, its target's width (from its header). */
+async function shardShapes(store: Store, key: string): Promise<{ rows: number; dOut?: number }> {
   const len = Number(new DataView((await store.getRange(key, 0, 8)).buffer).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(await store.getRange(key, 8, 8 + len))) as Record<string, { shape?: number[] }>;
   const shape = header[CACHE_TENSOR]?.shape;
   if (!shape) throw new FileFormatError(`${store.url}/${key}: no "${CACHE_TENSOR}" tensor`);
-  return shape[0]!;
+  const t = header[CACHE_TARGET_TENSOR]?.shape;
+  return { rows: shape[0]!, ...(t ? { dOut: t[1]! } : {}) };
 }
 
 export interface ShardOutcome {
@@ -125,6 +132,9 @@ export async function runFinalizeJob(store: Store, cfg: CacheActivationsRunnerCo
     else throw new FileFormatError(`${store.url}: shard ${i} is neither in _work/ nor promoted`);
   }
   if (shardTokens.length === 0) throw new FileFormatError(`${store.url}: the activation source gave no activations; nothing was cached`);
+  // a transcoder cache: the target's width as the shards hold it
+  const dOut = cfg.hook_name_out != null ? (await shardShapes(store, cacheKeys.final(0))).dOut : undefined;
+  if (cfg.hook_name_out != null && dOut === undefined) throw new FileFormatError(`${store.url}: hook_name_out is ${cfg.hook_name_out} but shard 0 holds no "${CACHE_TARGET_TENSOR}"`);
   const manifest: CacheManifest = {
     format: CACHE_FORMAT,
     version: 1,
@@ -134,6 +144,7 @@ export async function runFinalizeJob(store: Store, cfg: CacheActivationsRunnerCo
     dataset_path: cfg.dataset_path,
     context_size: cfg.context_size,
     d_in: cfg.d_in,
+    ...(dOut !== undefined ? { hook_name_out: cfg.hook_name_out!, hook_head_index_out: cfg.hook_head_index_out ?? null, d_out: dOut } : {}),
     dtype: 'float32',
     n_shards: shardTokens.length,
     shard_tokens: shardTokens,

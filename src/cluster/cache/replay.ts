@@ -19,10 +19,3 @@ export function rngAfterDraws(seed: number, draws: number): Rng {
 
 /** Draws a Fisher–Yates permutation of n takes (Rng.permutation). */
 export const permutationDraws = (n: number): number => Math.max(0, n - 1);
-
-/** Rows of `src` (each `rowLen` long) in the order `perm`, into a new array (the runner's order). */
-export function permuteRows(src: Float32Array, perm: Int32Array, rowLen: number): Float32Array {
-  const out = new Float32Array(perm.length * rowLen);
-  for (let i = 0; i < perm.length; i++) out.set(src.subarray(perm[i]! * rowLen, (perm[i]! + 1) * rowLen), i * rowLen);
-  return out;
-}

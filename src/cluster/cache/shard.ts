@@ -10,17 +10,18 @@
 import { lastValueFrom, of, skip, take, tap, toArray, type Observable } from 'rxjs';
 import type { CacheActivationsRunnerConfig } from '../../config/cacheActivationsRunnerConfig.js';
 import { ShapeError } from '../../errors.js';
-import { encodeSafetensors } from '../../io/safetensors.js';
 import type { HookedTransformer } from '../../model/HookedTransformer.js';
 import type { TextTokenizer } from '../../model/tokenizer.js';
 import { modelActivations } from '../../operators/modelActivations.js';
+import { cacheActivationsOptions } from '../../runners/cacheActivationsRunner.js';
 import { packContext } from '../../operators/packContext.js';
 import { packOptionsFor } from '../../runners/languageModelRunner.js';
-import { CACHE_TENSOR } from '../../sources/cachedActivations.js';
+import { type CacheShardRows, encodeCacheShard, permuteShard } from '../../sources/cacheShard.js';
+import { disposeBatch } from '../../stream/ownership.js';
 import type { ActivationBatch } from '../../stream/ActivationBatch.js';
 import type { Document } from '../../stream/Document.js';
 import { cachePlan } from './plan.js';
-import { permuteRows, permutationDraws, rngAfterDraws } from './replay.js';
+import { permutationDraws, rngAfterDraws } from './replay.js';
 import type { ShardStart } from './starts.js';
 
 export interface ComputedShard {
@@ -28,6 +29,8 @@ export interface ComputedShard {
   readonly bytes: Uint8Array;
   readonly tokens: number;
   readonly hooks: string[];
+  /** Transcoder caches: the width of the target stored with the rows. */
+  readonly dOut?: number;
   /** Where the time went (ms): packing (tokenizing), forward passes, permuting + encoding. */
   readonly timing: { readonly packMs: number; readonly forwardMs: number; readonly encodeMs: number };
 }
@@ -74,10 +77,12 @@ export async function computeShard(
   const dIn = cfg.d_in;
   let rows: Float32Array | undefined;
   let hooks: string[] | undefined;
+  // transcoder caches (hook_name_out): the target rows, as the single-process runner keeps them
+  let target: { dOut: number; rows: Float32Array } | undefined;
   let filled = 0;
   for (const tb of tokenBatches) {
     await yieldToTimers();
-    const batches = await lastValueFrom(of(tb).pipe(modelActivations(model, { hooks: [cfg.hook_point], headIndex: cfg.hook_point_head_index, withTokens: false }), toArray()));
+    const batches = await lastValueFrom(of(tb).pipe(modelActivations(model, cacheActivationsOptions(cfg)), toArray()));
     for (const b of batches as ActivationBatch[]) {
       try {
         const a = b.acts;
@@ -88,9 +93,14 @@ export async function computeShard(
         rows ??= new Float32Array(plan.tokensPerShard * H * dIn);
         const n = Math.min(a.shape[0]!, plan.tokensPerShard - filled);
         rows.set((a.dataSync() as Float32Array).subarray(0, n * H * dIn), filled * H * dIn);
+        if (b.target) {
+          const dOut = b.target.shape[1]!;
+          target ??= { dOut, rows: new Float32Array(plan.tokensPerShard * dOut) };
+          target.rows.set((b.target.dataSync() as Float32Array).subarray(0, n * dOut), filled * dOut);
+        }
         filled += n;
       } finally {
-        b.acts.dispose();
+        disposeBatch(b);
       }
     }
   }
@@ -100,7 +110,10 @@ export async function computeShard(
   const rowLen = H * dIn;
   // the buffer generator after the permutations of the i full buffers before this one
   const rng = rngAfterDraws(cfg.seed, i * permutationDraws(plan.tokensPerShard));
-  const shuffled = permuteRows(rows.subarray(0, filled * rowLen), rng.permutation(filled), rowLen);
-  const bytes = encodeSafetensors({ [CACHE_TENSOR]: { dtype: 'F32', shape: [filled, H, dIn], data: shuffled } });
-  return { bytes, tokens: filled, hooks: hooks!, timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: Date.now() - t2 } };
+  const shard: CacheShardRows = {
+    n: filled, hooks: H, dIn, acts: rows.subarray(0, filled * rowLen),
+    ...(target ? { target: { dOut: target.dOut, rows: target.rows.subarray(0, filled * target.dOut) } } : {}),
+  };
+  const bytes = encodeCacheShard(permuteShard(shard, rng.permutation(filled)));
+  return { bytes, tokens: filled, hooks: hooks!, ...(target ? { dOut: target.dOut } : {}), timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: Date.now() - t2 } };
 }

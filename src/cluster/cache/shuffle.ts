@@ -7,12 +7,11 @@
  * shard and the passes done: a worker that dies mid-pass leaves the previous state valid, and
  * the job taken again continues from it (the generator is skipped to the right draw, O(1)).
  */
-import { decodeSafetensors, encodeSafetensors } from '../../io/safetensors.js';
-import { CACHE_TENSOR } from '../../sources/cachedActivations.js';
+import { decodeCacheShard, encodeCacheShard, pairwiseShuffle } from '../../sources/cacheShard.js';
 import type { Store } from '../../store/Store.js';
 import { StoreNotFoundError } from '../../store/Store.js';
 import { type CachePlan, cacheKeys } from './plan.js';
-import { permuteRows, permutationDraws, rngAfterDraws } from './replay.js';
+import { permutationDraws, rngAfterDraws } from './replay.js';
 import type { Rng } from '../../stream/rng.js';
 
 export interface ShuffleSettings {
@@ -91,21 +90,15 @@ export async function runShufflePasses(
   const state: ShuffleState = (await readShuffleState(store)) ?? { done: 0, current: shardTokens.map((_, i) => cacheKeys.shard(i)) };
   for (let k = state.done; k < passes.length; k++) {
     const p = passes[k]!;
-    const a = decodeSafetensors(await store.get(state.current[p.i]!), state.current[p.i]);
-    const b = decodeSafetensors(await store.get(state.current[p.j]!), state.current[p.j]);
-    const shape = a.info(CACHE_TENSOR).shape;
-    const na = shape[0]!;
-    const nb = b.info(CACHE_TENSOR).shape[0]!;
-    const rowLen = shape[1]! * shape[2]!;
-    const joint = new Float32Array((na + nb) * rowLen);
-    joint.set(a.float32(CACHE_TENSOR), 0);
-    joint.set(b.float32(CACHE_TENSOR), na * rowLen);
+    const a = decodeCacheShard(await store.get(state.current[p.i]!), state.current[p.i]!);
+    const b = decodeCacheShard(await store.get(state.current[p.j]!), state.current[p.j]!);
     const rng = rngAfterDraws(s.seed + 1, p.drawsBeforePermutation);
-    const mixed = permuteRows(joint, rng.permutation(na + nb), rowLen);
+    // the runner's pairwise shuffle (a transcoder cache's target rows move with their rows)
+    const [ma, mb] = pairwiseShuffle(a, b, rng.permutation(a.n + b.n), store.url);
     const ki = cacheKeys.shuffled(k, p.i);
     const kj = cacheKeys.shuffled(k, p.j);
-    await store.put(ki, encodeSafetensors({ [CACHE_TENSOR]: { dtype: 'F32', shape: [na, shape[1]!, shape[2]!], data: mixed.subarray(0, na * rowLen) } }));
-    await store.put(kj, encodeSafetensors({ [CACHE_TENSOR]: { dtype: 'F32', shape: [nb, shape[1]!, shape[2]!], data: mixed.subarray(na * rowLen) } }));
+    await store.put(ki, encodeCacheShard(ma));
+    await store.put(kj, encodeCacheShard(mb));
     const superseded = [state.current[p.i]!, state.current[p.j]!].filter((key) => key.startsWith('_work/op-'));
     state.current[p.i] = ki;
     state.current[p.j] = kj;

@@ -1,0 +1,88 @@
+/**
+ * One shard of an activation cache, as rows in memory, and its bytes: the one codec the cache
+ * runner, the distributed shard and shuffle jobs and the `cachedActivations` reader share.
+ *
+ * A shard is a safetensors file with `activations` `[tokens, hooks, d_in]` (SAELens v1.5's
+ * layout) and, for a transcoder cache, `target` `[tokens, d_out]`: the output hook's
+ * activations of the same tokens, row i of both from the same token. Every row operation here
+ * (permute, join, split) moves both with one index, so the pairs stay pairs.
+ */
+import { FileFormatError } from '../errors.js';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
+import type { TensorInput } from '../io/safetensors/dtypes.js';
+
+export const CACHE_TENSOR = 'activations';
+export const CACHE_TARGET_TENSOR = 'target';
+
+export interface CacheShardRows {
+  /** Rows (tokens). */
+  readonly n: number;
+  readonly hooks: number;
+  readonly dIn: number;
+  /** n × hooks × dIn, row-major. */
+  readonly acts: Float32Array;
+  /** Transcoder caches: n × dOut, row-major, row i the target of acts' row i. */
+  readonly target?: { readonly dOut: number; readonly rows: Float32Array };
+}
+
+/** The safetensors bytes of a shard. */
+export function encodeCacheShard(s: CacheShardRows): Uint8Array {
+  const tensors: Record<string, TensorInput> = { [CACHE_TENSOR]: { dtype: 'F32', shape: [s.n, s.hooks, s.dIn], data: s.acts } };
+  if (s.target) tensors[CACHE_TARGET_TENSOR] = { dtype: 'F32', shape: [s.n, s.target.dOut], data: s.target.rows };
+  return encodeSafetensors(tensors);
+}
+
+/** A shard from its bytes (`source` names it in errors); a `target` without as many rows is an error. */
+export function decodeCacheShard(bytes: Uint8Array, source: string): CacheShardRows {
+  const st = decodeSafetensors(bytes, source);
+  if (!st.has(CACHE_TENSOR)) throw new FileFormatError(`${source}: no "${CACHE_TENSOR}" tensor (has ${st.names().join(', ')})`);
+  const shape = st.info(CACHE_TENSOR).shape;
+  const [n, hooks, dIn] = shape.length === 2 ? [shape[0]!, 1, shape[1]!] : shape.length === 3 ? (shape as [number, number, number]) : [NaN, NaN, NaN];
+  if (!Number.isInteger(n)) throw new FileFormatError(`${source}: "${CACHE_TENSOR}" has shape [${shape}], expected [tokens, hooks, d_in]`);
+  const out: CacheShardRows = { n, hooks, dIn, acts: st.float32(CACHE_TENSOR).slice() };
+  if (!st.has(CACHE_TARGET_TENSOR)) return out;
+  const ts = st.info(CACHE_TARGET_TENSOR).shape;
+  if (ts.length !== 2 || ts[0] !== n) throw new FileFormatError(`${source}: "${CACHE_TARGET_TENSOR}" has shape [${ts}], expected [${n}, d_out] (one row per "${CACHE_TENSOR}" row)`);
+  return { ...out, target: { dOut: ts[1]!, rows: st.float32(CACHE_TARGET_TENSOR).slice() } };
+}
+
+/** Rows of `src` (each `rowLen` long) in the order `perm`, into a new array. */
+export function permuteRows(src: Float32Array, perm: Int32Array, rowLen: number): Float32Array {
+  const out = new Float32Array(perm.length * rowLen);
+  for (let i = 0; i < perm.length; i++) out.set(src.subarray(perm[i]! * rowLen, (perm[i]! + 1) * rowLen), i * rowLen);
+  return out;
+}
+
+/** The shard's rows in the order `perm` (acts and target with the same permutation). */
+export function permuteShard(s: CacheShardRows, perm: Int32Array): CacheShardRows {
+  const out: CacheShardRows = { n: perm.length, hooks: s.hooks, dIn: s.dIn, acts: permuteRows(s.acts, perm, s.hooks * s.dIn) };
+  return s.target ? { ...out, target: { dOut: s.target.dOut, rows: permuteRows(s.target.rows, perm, s.target.dOut) } } : out;
+}
+
+/** Rows [start, end) of a shard (views, no copy). */
+export function shardRows(s: CacheShardRows, start: number, end: number): CacheShardRows {
+  const rowLen = s.hooks * s.dIn;
+  const out: CacheShardRows = { n: end - start, hooks: s.hooks, dIn: s.dIn, acts: s.acts.subarray(start * rowLen, end * rowLen) };
+  return s.target ? { ...out, target: { dOut: s.target.dOut, rows: s.target.rows.subarray(start * s.target.dOut, end * s.target.dOut) } } : out;
+}
+
+/**
+ * SAELens's pairwise shuffle of two shards: their rows concatenated, permuted with `perm`
+ * (a permutation of na + nb) and split back at the same sizes.
+ */
+export function pairwiseShuffle(a: CacheShardRows, b: CacheShardRows, perm: Int32Array, source: string): [CacheShardRows, CacheShardRows] {
+  if (a.hooks !== b.hooks || a.dIn !== b.dIn || !!a.target !== !!b.target || (a.target && a.target.dOut !== b.target!.dOut))
+    throw new FileFormatError(`${source}: two shards of one cache differ in shape ([${a.hooks}, ${a.dIn}]${a.target ? ` + target ${a.target.dOut}` : ''} vs [${b.hooks}, ${b.dIn}]${b.target ? ` + target ${b.target.dOut}` : ''})`);
+  const joint = (x: Float32Array, y: Float32Array) => {
+    const j = new Float32Array(x.length + y.length);
+    j.set(x, 0);
+    j.set(y, x.length);
+    return j;
+  };
+  const both: CacheShardRows = {
+    n: a.n + b.n, hooks: a.hooks, dIn: a.dIn, acts: joint(a.acts, b.acts),
+    ...(a.target ? { target: { dOut: a.target.dOut, rows: joint(a.target.rows, b.target!.rows) } } : {}),
+  };
+  const mixed = permuteShard(both, perm);
+  return [shardRows(mixed, 0, a.n), shardRows(mixed, a.n, a.n + b.n)];
+}
