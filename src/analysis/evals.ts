@@ -18,6 +18,13 @@
  * over the vocabulary and averaged over every token position (SAELens v1.5 divides the
  * same sum by the number of sequences instead, `reduction="batchmean"`; that number is
  * reported too, as `kl_div_per_sequence`).
+ *
+ * Transcoders (an SAE whose cfg has `hookPointOut`): the output replaces the *target* hook in
+ * the forward pass (e.g. `blocks.L.hook_mlp_out`, the MLP's output, computed from the input hook
+ * `blocks.L.ln2.hook_normalized`), so the CE losses are clean vs target hook zero-ablated vs
+ * transcoder spliced in, and every reconstruction statistic (explained variance, L2 ratio) is of
+ * the output against the target hook's activations. Transcoders also get `fvu`, the fraction of
+ * variance unexplained over all eval tokens: Σ‖ŷ − y‖² / Σ‖y − ȳ‖² (ȳ the batch mean).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
@@ -47,6 +54,13 @@ export interface RunEvalsOptions {
    * the statistics are in the model's own units. Default: none (a saved SAE has s folded in).
    */
   readonly normScalingFactor?: number;
+  /**
+   * Transcoders: the target hook the output replaces (default: the SAE's cfg.hookPointOut), and
+   * the target's norm scaling factor (the output is divided by it; default: the input's factor
+   * when only that is given, as for an SAE, else none).
+   */
+  readonly hookPointOut?: string;
+  readonly targetNormScalingFactor?: number;
   /** A feature is dead when its firing frequency on the eval tokens is ≤ this. Default 0 (never fired). */
   readonly deadThreshold?: number;
   /** A feature is dense when it fires on more than this fraction of eval tokens. Default 0.1. */
@@ -175,22 +189,41 @@ function lossSum(lse: tf.Tensor1D, target: tf.Tensor1D, B: number, P: number): t
   return tf.sum(tf.sub(tf.reshape(l, [-1]), target));
 }
 
+/**
+ * Where the SAE reads and where its output goes: for an SAE the same hook; for a transcoder the
+ * input hook and the target hook (`out`), each with its view and norm scaling factor.
+ */
+interface EvalSites {
+  readonly inHook: string;
+  readonly inView: HookView;
+  readonly sIn: number | undefined;
+  readonly outHook: string;
+  readonly outView: HookView;
+  readonly sOut: number | undefined;
+}
+
 /** One slice of a token batch: three model passes and the SAE. Runs inside the caller's tidy. */
-function evalSlice(model: HookedTransformer, sae: Sae, tok: tf.Tensor2D, hookPoint: string, view: HookView, s: number | undefined) {
+function evalSlice(model: HookedTransformer, sae: Sae, tok: tf.Tensor2D, site: EvalSites) {
   const [B, P] = tok.shape;
   const V = model.cfg.dVocab;
-  const clean = model.run(tok, { names: [hookPoint], returnType: 'logits' });
-  const act = clean.cache.get(hookPoint);
-  if (!act) throw new ConfigError(`runEvals(): the model produced no activation at '${hookPoint}'`);
-  const x = view.toRows(act);
-  const f = sae.forward(s === undefined ? x : (tf.mul(x, s) as tf.Tensor2D));
-  const out = s === undefined ? f.out : (tf.div(f.out, s) as tf.Tensor2D);
-  // The spliced pass sees the same activation at the hook as the clean pass (everything before
-  // the hook is unchanged), so the reconstruction computed above is the one to put in.
-  const spliced = view.fromRows(act, out);
+  const { inHook, outHook, sIn: s, sOut } = site;
+  const clean = model.run(tok, { names: inHook === outHook ? [inHook] : [inHook, outHook], returnType: 'logits' });
+  const actIn = clean.cache.get(inHook);
+  if (!actIn) throw new ConfigError(`runEvals(): the model produced no activation at '${inHook}'`);
+  const act = clean.cache.get(outHook);
+  if (!act) throw new ConfigError(`runEvals(): the model produced no activation at '${outHook}'`);
+  const xIn = site.inView.toRows(actIn);
+  // what the output should reconstruct: the input itself (SAE), or the target hook's rows
+  const x = inHook === outHook ? xIn : site.outView.toRows(act);
+  const f = sae.forward(s === undefined ? xIn : (tf.mul(xIn, s) as tf.Tensor2D));
+  const out = sOut === undefined ? f.out : (tf.div(f.out, sOut) as tf.Tensor2D);
+  // The spliced pass sees the same activations up to the replaced hook as the clean pass
+  // (everything before it is unchanged; a transcoder's input hook comes before its target), so
+  // the output computed above is the one to put in.
+  const spliced = site.outView.fromRows(act, out);
   const xc = tf.reshape(clean.output!, [B * P, V]) as tf.Tensor2D;
-  const xsae = tf.reshape(model.run(tok, { hooks: { [hookPoint]: () => spliced }, returnType: 'logits' }).output!, [B * P, V]) as tf.Tensor2D;
-  const zeroLoss = model.run(tok, { hooks: { [hookPoint]: (a) => tf.zerosLike(a) }, returnType: 'lossPerToken' }).output as tf.Tensor2D;
+  const xsae = tf.reshape(model.run(tok, { hooks: { [outHook]: () => spliced }, returnType: 'logits' }).output!, [B * P, V]) as tf.Tensor2D;
+  const zeroLoss = model.run(tok, { hooks: { [outHook]: (a) => tf.zerosLike(a) }, returnType: 'lossPerToken' }).output as tf.Tensor2D;
   const pc = softmaxParts(xc);
   const ps = softmaxParts(xsae);
   // KL(p‖q) = Σ p·(log p − log q) = Σ p·(x_c − x_s) − lse_c + lse_s, with p = e_c / z_c
@@ -229,11 +262,21 @@ export function runEvals(
   const headIndex = opts.headIndex !== undefined ? opts.headIndex : sae.cfg.hookPointHeadIndex;
   const s = opts.normScalingFactor;
   if (s !== undefined && !(s > 0 && Number.isFinite(s))) throw new ConfigError(`runEvals(): normScalingFactor must be a positive number, got ${s}`);
+  const hookPointOut = opts.hookPointOut ?? sae.cfg.hookPointOut;
+  const transcoder = hookPointOut !== undefined;
+  const sOut = transcoder ? (opts.targetNormScalingFactor ?? s) : s;
+  if (sOut !== undefined && !(sOut > 0 && Number.isFinite(sOut))) throw new ConfigError(`runEvals(): targetNormScalingFactor must be a positive number, got ${sOut}`);
   const deadThreshold = opts.deadThreshold ?? 0;
   const denseThreshold = opts.denseThreshold ?? 0.1;
   const bins = opts.histogramBins ?? 50;
   if (!Number.isInteger(bins) || bins < 1) throw new ConfigError(`runEvals(): histogramBins must be a positive integer, got ${bins}`);
   const view = hookView(hookPoint, headIndex ?? null, sae.cfg.dIn);
+  const site: EvalSites = transcoder
+    ? {
+      inHook: hookPoint, inView: view, sIn: s,
+      outHook: hookPointOut, outView: hookView(hookPointOut, isHeadHook(hookPointOut) ? (sae.cfg.hookPointOutHeadIndex ?? null) : null, sae.cfg.dOut ?? sae.cfg.dIn), sOut,
+    }
+    : { inHook: hookPoint, inView: view, sIn: s, outHook: hookPoint, outView: view, sOut: s };
   const dSae = sae.cfg.dSae;
 
   const V = model.cfg.dVocab;
@@ -242,7 +285,7 @@ export function runEvals(
 
   let batches = 0;
   let tokens = 0;
-  const sum = { clean: 0, sae: 0, zero: 0, score: 0, kl: 0, klSeq: 0, l2In: 0, l2Out: 0, l2Ratio: 0, ev: 0, ev2: 0, l0: 0 };
+  const sum = { clean: 0, sae: 0, zero: 0, score: 0, kl: 0, klSeq: 0, l2In: 0, l2Out: 0, l2Ratio: 0, ev: 0, ev2: 0, l0: 0, resid: 0, variance: 0 };
   let klPositions = 0;
   const fired = new Float64Array(dSae);
 
@@ -266,7 +309,7 @@ export function runEvals(
         const rows = Math.min(per, B - r0);
         const part = rows === B ? tok : (tf.slice(tok, [r0, 0], [rows, P]) as tf.Tensor2D);
         try {
-          const st = tf.tidy(() => evalSlice(model, sae, part, hookPoint, view, s));
+          const st = tf.tidy(() => evalSlice(model, sae, part, site));
           const v = st.scalars.dataSync();
           const fpf = st.firedPerFeature.dataSync();
           const rs = st.residSq.dataSync();
@@ -310,6 +353,8 @@ export function runEvals(
         const ev = 1 - residSq[t]! / variance;
         sum.ev += ev;
         sum.ev2 += ev * ev;
+        sum.resid += residSq[t]!;
+        sum.variance += variance;
       }
       tokens += B * P;
       batches++;
@@ -363,6 +408,7 @@ export function runEvals(
       mean_log10_feature_sparsity: meanLog / dSae,
       'below_1e-5': below5,
       'below_1e-6': below6,
+      ...(transcoder ? { fvu: sum.resid / sum.variance } : {}),
     },
     histograms: {
       W_dec_norms: histogram(normValues, bins),

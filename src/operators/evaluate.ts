@@ -28,6 +28,8 @@ export interface LiveSae {
   readonly sae: Sae;
   /** The factor the SAE's inputs are scaled by while it trains (normalizeActivations). */
   readonly normScalingFactor?: number;
+  /** Transcoders: the factor its targets are scaled by while it trains (its output is divided by it). */
+  readonly targetNormScalingFactor?: number;
 }
 
 export interface EvaluateOptions {
@@ -64,8 +66,12 @@ export function evaluate(opts: EvaluateOptions): OperatorFunction<TrainEvent, Tr
   const load = opts.loadSae ?? loadSae;
   const tokens = () => (typeof opts.tokens === 'function' ? (opts.tokens as () => Iterable<EvalTokens>)() : opts.tokens);
 
-  const evalRecord = (saeId: string, step: number, nTokens: number, sae: Sae, normScalingFactor?: number): EvalRecord => {
-    const r = runEvals(opts.model, sae, tokens(), { ...opts.evalOptions, ...(normScalingFactor !== undefined ? { normScalingFactor } : {}) });
+  const evalRecord = (saeId: string, step: number, nTokens: number, sae: Sae, normScalingFactor?: number, targetNormScalingFactor?: number): EvalRecord => {
+    const r = runEvals(opts.model, sae, tokens(), {
+      ...opts.evalOptions,
+      ...(normScalingFactor !== undefined ? { normScalingFactor } : {}),
+      ...(targetNormScalingFactor !== undefined ? { targetNormScalingFactor } : {}),
+    });
     opts.onTiming?.(r.ms, r.batches);
     return { type: 'eval', saeId, step, tokens: nTokens, metrics: r.metrics, histograms: r.histograms };
   };
@@ -103,7 +109,7 @@ export function evaluate(opts: EvaluateOptions): OperatorFunction<TrainEvent, Tr
           const live = opts.saeOf(r.saeId);
           if (live && !live.sae.isDisposed) {
             try {
-              emit(evalRecord(r.saeId, r.step, r.tokens, live.sae, live.normScalingFactor));
+              emit(evalRecord(r.saeId, r.step, r.tokens, live.sae, live.normScalingFactor, live.targetNormScalingFactor));
             } catch (e) {
               emit(failure(r, e));
             }

@@ -215,12 +215,23 @@ export function runnerHooks(singles: readonly SingleLanguageModelSaeRunnerConfig
   return [...new Set(singles.map((s) => s.hook_point))];
 }
 
+/**
+ * The target hook a config's transcoders reconstruct (SAELens `hook_name_out`), undefined for
+ * SAEs. The SAEs of one run share one stream, so they share both hooks: a run whose transcoders
+ * read different hooks is a ConfigError naming them.
+ */
+export function runnerTargetHook(singles: readonly SingleLanguageModelSaeRunnerConfig[]): string | undefined {
+  const outs = [...new Set(singles.map((s) => s.hook_name_out))];
+  if (outs.length === 1) return outs[0];
+  throw new ConfigError(`hook_name_out: the SAEs of one run share one activation stream, so all must reconstruct the same hook; got ${outs.map((o) => JSON.stringify(o ?? null)).join(', ')}`);
+}
+
 /** The trainSae specs of a (possibly swept) config: one per SAE, id = SAELens's SAE name. */
 export function runnerSpecs(singles: readonly SingleLanguageModelSaeRunnerConfig[]): TrainSaeSpec[] {
   return singles.map((s) => ({ id: s.sae_id, sae: { ...toSaeConfig(s), runnerFields: toRunnerFields(s) }, trainer: toTrainerConfig(s) }));
 }
 
-function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTransformer, hooks: readonly string[]): void {
+function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTransformer, hooks: readonly string[], targetHook?: string): void {
   if (cfg.context_size > model.cfg.nCtx)
     throw new ConfigError(`context_size ${cfg.context_size} exceeds the model's context length n_ctx ${model.cfg.nCtx} (${cfg.model_name})`);
   const shapes = model.hookShapes(1, 1);
@@ -229,6 +240,13 @@ function checkAgainstModel(cfg: LanguageModelSaeRunnerConfig, model: HookedTrans
     if (!s) throw new ConfigError(`hook_point: '${h}' is not a hook point of ${cfg.model_name}`);
     const width = cfg.hook_point_head_index !== null && s.length === 4 ? s[3]! : s.slice(2).reduce((a, b) => a * b, 1);
     if (width !== cfg.d_in) throw new ConfigError(`d_in ${cfg.d_in} does not match the width ${width} of '${h}' in ${cfg.model_name}`);
+  }
+  if (targetHook !== undefined) {
+    const s = shapes[targetHook];
+    if (!s) throw new ConfigError(`hook_name_out: '${targetHook}' is not a hook point of ${cfg.model_name}`);
+    const head = cfg.hook_head_index_out ?? null;
+    const width = head !== null && s.length === 4 ? s[3]! : s.slice(2).reduce((a, b) => a * b, 1);
+    if (width !== cfg.d_out) throw new ConfigError(`d_out ${cfg.d_out} does not match the width ${width} of '${targetHook}' in ${cfg.model_name}`);
   }
 }
 
@@ -256,6 +274,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
   if (!opts.documents && !cfg.use_cached_activations && looksLocal(cfg.dataset_path) && !fs.existsSync(cfg.dataset_path))
     throw new ConfigError(`dataset_path: ${cfg.dataset_path}: no such file or folder (a local path; a hub dataset is named "owner/name")`);
   const hooks = runnerHooks(singles);
+  const targetHook = runnerTargetHook(singles);
   const runDir = path.resolve(opts.runDir ?? cfg.checkpoint_path);
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   if (Object.keys(cfg.model_kwargs).length > 0) log(`sae-rx WARNING: model_kwargs ${JSON.stringify(Object.keys(cfg.model_kwargs))} are ignored (no TransformerLens keyword arguments here)`);
@@ -325,7 +344,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
     }
     const { dir, model } = loaded;
     try {
-      checkAgainstModel(cfg, model, hooks);
+      checkAgainstModel(cfg, model, hooks, targetHook);
       return { model, tokenizer: loadTokenizer(dir) };
     } catch (e) {
       model.dispose();
@@ -359,7 +378,10 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
         return cachedActivations({
           path: p,
           batchSize: cfg.store_batch_size * cfg.context_size,
-          expect: { hookPoints: hooks, hookPointHeadIndex: cfg.hook_point_head_index, dIn: cfg.d_in, contextSize: cfg.context_size },
+          expect: {
+            hookPoints: hooks, hookPointHeadIndex: cfg.hook_point_head_index, dIn: cfg.d_in, contextSize: cfg.context_size,
+            hookPointOut: targetHook ?? null, ...(targetHook !== undefined ? { dOut: cfg.d_out! } : {}),
+          },
           trainingTokens: cfg.training_tokens,
         }).pipe(tail(resume, model ? evalsOn(model, heldOut) : undefined));
       },
@@ -380,7 +402,7 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
       },
       ({ model, tokenizer, heldOut }): Observable<TrainEvent> => {
         const documents = opts.documents ?? datasetDocuments(cfg, opts.hub);
-        log(`training ${specs.length} SAE${specs.length > 1 ? 's' : ''} on ${hooks.join(', ')} of ${cfg.model_name} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
+        log(`training ${specs.length} ${targetHook !== undefined ? 'transcoder' : 'SAE'}${specs.length > 1 ? 's' : ''} on ${hooks.join(', ')}${targetHook !== undefined ? ` → ${targetHook}` : ''} of ${cfg.model_name} (${totalSteps} steps of ${cfg.train_batch_size} tokens)`);
         const evals = evalsOn(model, heldOut);
         return documents.pipe(
           skip(heldOut.documents),
@@ -390,7 +412,10 @@ export function languageModelRunner(cfg: LanguageModelSaeRunnerConfig, opts: Lan
               docsRead = heldOut.documents + n;
             },
           }),
-          modelActivations(model, { hooks, headIndex: cfg.hook_point_head_index, withTokens: false }),
+          modelActivations(model, {
+            hooks, headIndex: cfg.hook_point_head_index, withTokens: false,
+            ...(targetHook !== undefined ? { targetHook, targetHeadIndex: cfg.hook_head_index_out ?? null } : {}),
+          }),
           tail(resume, evals),
         );
       },

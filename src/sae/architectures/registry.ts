@@ -29,7 +29,7 @@ export const ARCHITECTURES: readonly Architecture[] = [standard, standardV6, top
 const BY_NAME: ReadonlyMap<string, Architecture> = (() => {
   checkUniqueNames(ARCHITECTURES);
   // the runner-config decoders (config/, a layer below) accept each architecture's fields
-  for (const a of ARCHITECTURES) registerArchitectureFields(a.name, a.fields, { transcoder: (a as { transcoder?: boolean }).transcoder === true });
+  for (const a of ARCHITECTURES) registerArchitectureFields(a.name, a.fields, { transcoder: a.transcoder === true });
   return new Map(ARCHITECTURES.map((a) => [a.name, a]));
 })();
 
