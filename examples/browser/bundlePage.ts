@@ -1,63 +1,43 @@
 /**
- * Bundles the demo page's script (page/main.ts and the sae-rx browser build it imports) into one
- * ES module in memory, with esbuild.
+ * Bundles the demo page's script (page/main.ts and the sae-rx browser build it imports) with
+ * sae-rx's browser build (scripts/buildBrowser.mjs: the platform boundary's browser twins, and
+ * the check that no Node built-in reaches the bundle), into memory: the script and the wasm
+ * backend's binaries, which it fetches from beside itself.
  */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+// @ts-expect-error: a plain .mjs script without types
+import { buildBrowser } from '../../scripts/buildBrowser.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-// TEMPORARY until the browser build lands: Node built-ins reached by src/ become stub modules
-// whose exports throw when called (names collected from esbuild's "No matching export" errors).
-const stubNames = new Map<string, Set<string>>();
-const nodeShim: esbuild.Plugin = {
-  name: 'node-shim',
-  setup(b) {
-    b.onResolve({ filter: /^node:/ }, (a) => ({ path: a.path, namespace: 'node-shim' }));
-    b.onLoad({ filter: /.*/, namespace: 'node-shim' }, (a) => {
-      const names = [...(stubNames.get(a.path) ?? [])];
-      const stub = `(() => '')`;
-      return { contents: `const s = () => ${stub}();\nexport default new Proxy({}, { get: () => s });\n${names.map((n) => `export const ${n} = s;`).join('\n')}`, loader: 'js' };
-    });
-  },
-};
-
-export async function bundlePage(): Promise<string> {
-  for (let i = 0; ; i++) {
-    try {
-      return await build();
-    } catch (e) {
-      const errs = (e as { errors?: Array<{ text: string }> }).errors ?? [];
-      let added = false;
-      for (const x of errs) {
-        const m = /No matching export in "node-shim:([^"]+)" for import "([^"]+)"/.exec(x.text);
-        if (m) {
-          if (!stubNames.has(m[1]!)) stubNames.set(m[1]!, new Set());
-          stubNames.get(m[1]!)!.add(m[2]!);
-          added = true;
-        }
-      }
-      if (!added || i > 5) throw e;
-    }
-  }
+export interface PageBundle {
+  /** The page's script, served as /sae-rx.js. */
+  readonly script: string;
+  /** Bytes of the script. */
+  readonly bytes: number;
+  /** The wasm backend's binaries by file name, served beside the script. */
+  readonly wasm: ReadonlyMap<string, Buffer>;
 }
 
-async function build(): Promise<string> {
-  const r = await esbuild.build({
-    entryPoints: [path.join(HERE, 'page', 'main.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    minify: false,
-    sourcemap: false,
-    logLevel: 'silent',
-    define: { 'process.env.NODE_ENV': '"production"' },
-    plugins: [nodeShim],
-    // TEMPORARY as the shim above
-    banner: { js: 'globalThis.process ??= { env: {}, emitWarning: (m) => console.warn(String(m)), versions: {} };' },
-  });
-  return r.outputFiles[0]!.text;
+interface BuildResult {
+  outfile: string;
+  bytes: number;
+  nodeLeaks: Array<{ module: string; chain: string[] }>;
+}
+
+export async function bundlePage(opts: { minify?: boolean } = {}): Promise<PageBundle> {
+  const outdir = mkdtempSync(path.join(os.tmpdir(), 'sae-rx-demo-'));
+  try {
+    const r = (await buildBrowser({ entry: path.relative(path.join(HERE, '../..'), path.join(HERE, 'page', 'main.ts')), outdir, minify: opts.minify ?? true, write: true })) as BuildResult;
+    if (r.nodeLeaks.length) {
+      throw new Error(`the demo page's bundle reaches Node built-ins: ${r.nodeLeaks.map((l) => `${l.chain.join(' -> ')} -> ${l.module}`).join('; ')}`);
+    }
+    const wasm = new Map(readdirSync(outdir).filter((f) => f.endsWith('.wasm')).map((f) => [f, readFileSync(path.join(outdir, f))] as const));
+    return { script: readFileSync(r.outfile, 'utf8'), bytes: r.bytes, wasm };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }

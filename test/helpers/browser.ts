@@ -36,7 +36,22 @@ export const CHROMIUM_ARGS = [
   '--disable-dev-shm-usage',
 ];
 
-async function launch(): Promise<Browser | string> {
+/**
+ * For pages on tfjs's webgpu backend: Chromium's WebGPU on SwiftShader's Vulkan (software). With
+ * `--disable-gpu`, or without Vulkan for the compositor, the adapter exists but tfjs's
+ * synchronous reads (`dataSync`, which go through a canvas) return zeros; these flags give
+ * correct reads (checked by the demo page's browser test, which trains an SAE on webgpu).
+ */
+export const WEBGPU_CHROMIUM_ARGS = [
+  ...CHROMIUM_ARGS.filter((a) => a !== '--disable-gpu'),
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--use-angle=swiftshader',
+];
+
+async function launch(args: readonly string[] = CHROMIUM_ARGS): Promise<Browser | string> {
   const executablePath = findChromium();
   if (!executablePath) return 'no Chromium found (set CHROMIUM_PATH or install Debian\'s `chromium`)';
   let chromium: typeof import('playwright-core').chromium;
@@ -46,7 +61,7 @@ async function launch(): Promise<Browser | string> {
     return `playwright-core not installed (${(e as Error).message})`;
   }
   try {
-    return await chromium.launch({ executablePath, args: CHROMIUM_ARGS, timeout: 60_000 });
+    return await chromium.launch({ executablePath, args: [...args], timeout: 60_000 });
   } catch (e) {
     return `Chromium at ${executablePath} did not start: ${(e as Error).message.split('\n')[0]}`;
   }
@@ -60,9 +75,9 @@ export async function browserSkipReason(): Promise<string | undefined> {
   return undefined;
 }
 
-/** Runs `f` with a launched browser, closing it afterwards; fails the test when none starts. */
-export async function withBrowser(t: ExecutionContext, f: (browser: Browser) => Promise<void>): Promise<void> {
-  const browser = await launch();
+/** Runs `f` with a launched browser (CHROMIUM_ARGS unless `args`), closing it afterwards; fails the test when none starts. */
+export async function withBrowser(t: ExecutionContext, f: (browser: Browser) => Promise<void>, args?: readonly string[]): Promise<void> {
+  const browser = await launch(args);
   if (typeof browser === 'string') {
     t.fail(browser);
     return;

@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   let backend: string;
   try {
-    backend = await chooseBackend(params.get('backend'));
+    const choice = await chooseBackend(params.get('backend'));
+    backend = choice.name;
+    if (choice.skipped) document.getElementById('backend')!.title = `skipped ${choice.skipped}`;
   } catch (e) {
     document.getElementById('backend')!.textContent = 'none';
     fatal((e as Error).message);

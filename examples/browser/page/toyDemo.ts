@@ -80,6 +80,7 @@ export function setUpToyDemo(backend: string): void {
         document.body.dataset['toy'] = 'done';
       })
       .catch((e: Error) => {
+        console.error(e);
         status.textContent = `failed: ${e.message}`;
         status.classList.add('error');
         document.body.dataset['toy'] = 'failed';
