@@ -8,6 +8,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupTf } from '../helpers/tf.js';
+import { blasStatus } from '../../src/backend/index.js';
 import { architectureOf } from '../../src/sae/architectures/registry.js';
 import { DEFAULT_SAE_CONFIG, type SaeConfig } from '../../src/sae/SaeConfig.js';
 import { Sae } from '../../src/sae/Sae.js';
@@ -150,5 +151,40 @@ for (const name of Object.keys(fx.trajectories)) {
       }
       return m;
     });
+  });
+}
+
+/**
+ * The sparse TopK step (src/sae/topkSparse.ts, native kernels) with a target d_out wide, and a
+ * skip variant's target that carries W_skip's gradient: the same loss terms and gradients as the
+ * PyTorch reference, like the dense path above.
+ */
+const NATIVE = blasStatus().loaded;
+if (!NATIVE) console.log(`sparse TopK step transcoder tests skipped: ${blasStatus().reason}`);
+for (const c of fx.cases.filter((k: any) => /^(topk|batchtopk)/.test(k.name))) {
+  (NATIVE ? test.serial : test.serial.skip)(`${c.name}: the sparse TopK step gives the reference's loss terms and gradients (1e-5)`, (t) => {
+    const arch = architectureOf(c.architecture);
+    const cfg = tcCfg(c.architecture, c.cfg, c.d_in, c.d_out, c.d_sae);
+    const specs = arch.params(cfg);
+    const names = specs.map((s) => s.name);
+    const p = Object.fromEntries(specs.map((s) => [s.name, tf.tensor(c.params[s.name], [...s.shape])]));
+    const x = tf.tensor2d(c.x, [c.n, c.d_in]);
+    const y = tf.tensor2d(c.y, [c.n, c.d_out]);
+    const input = {
+      x, target: y, deadIdx: Int32Array.from(c.dead_idx as number[]), coefficients: {}, step: 0, trainer: TRAINER,
+      onesParams: new Set<string>(), noiseSeed: 0, sparseStep: 'always' as const,
+    };
+    const stats: tf.Tensor[] = [];
+    const losses = tf.tidy(() => {
+      const r = arch.trainingForward(cfg, p, input);
+      t.is(r.featureActs, undefined, 'the sparse step ran (no dense feature acts)');
+      stats.push(...Object.values(r.stats ?? {}));
+      return Object.fromEntries(Object.entries(r.losses).map(([k, v]) => [k, v.dataSync()[0]!]));
+    });
+    for (const [k, want] of Object.entries(c.losses as Record<string, number>)) {
+      t.true(Math.abs(losses[k]! - want) <= 1e-5 * Math.max(Math.abs(want), 1e-2), `${k}: ${losses[k]} vs ${want}`);
+    }
+    assertGrads(t, names, lossGrads(arch, cfg, p, names, () => input), c.grads);
+    tf.dispose([x, y, ...Object.values(p), ...stats]);
   });
 }
