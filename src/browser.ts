@@ -41,6 +41,15 @@ export { DecodedSafetensors, decodeSafetensors } from './io/safetensors/memoryRe
 export { encodeSafetensors } from './io/safetensors/writer.js';
 export { SafetensorsFile } from './io/safetensors/fileReader.js';
 
+// --- loading in the page: folders from a URL, the Hub's HTTP endpoints, dropped files, memory ---
+export {
+  type Folder, type NamedBlob, urlFolder, fileFolder, memoryFolder, bytesFile, folderJson, folderText,
+} from './io/folder.js';
+export { hubFolder, type HubFolderOptions } from './hub/hubFolder.js';
+export { hubConfig, type HubConfig } from './hub/config.js';
+export { loadSaeFrom, type LoadSaeOptions } from './sae/saeFolderLoad.js';
+export { loadModelFrom } from './model/loadModel.js';
+
 // --- sae ---
 export {
   type ActivationFn, type BDecInitMethod, type MseLossNormalization, type SaeConfig, DEFAULT_SAE_CONFIG,
@@ -79,7 +88,7 @@ export {
 export { weightsFromHf, disposeWeights, weightTensors, type ModelWeights, type BlockWeights, type TensorSource } from './model/weights.js';
 export { hookShapesFor } from './model/hookPoints.js';
 export {
-  HfTokenizer, Llama2cTokenizer, type TextTokenizer, type TokenizerEncodeOptions, type TokenizerDecodeOptions,
+  HfTokenizer, Llama2cTokenizer, loadTokenizerFrom, type TextTokenizer, type TokenizerEncodeOptions, type TokenizerDecodeOptions,
 } from './model/tokenizer.js';
 
 // --- sources ---

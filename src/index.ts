@@ -28,6 +28,13 @@ export {
   type TensorInput, DecodedSafetensors, SafetensorsFile,
 } from './io/safetensors.js';
 export { withAtomicFile, writeFileAtomic, writeDirAtomic } from './io/atomicWrite.js';
+export {
+  type Folder, type NamedBlob, diskFolder, urlFolder, fileFolder, memoryFolder, bytesFile, folderJson, folderText,
+} from './io/folder.js';
+export { hubFolder, type HubFolderOptions } from './hub/hubFolder.js';
+export { loadSaeFrom, type LoadSaeOptions } from './sae/saeFolderLoad.js';
+export { loadModelFrom } from './model/loadModel.js';
+export { loadTokenizerFrom } from './model/tokenizer.js';
 export { DOCUMENT_COLUMNS, type ParquetInput, type ParquetRowGroupInfo, ParquetFile } from './io/parquet.js';
 
 // --- config ---

@@ -16,9 +16,7 @@
  * offline: true }`) still carries it. Read it with `hubToken(cfg)`. Every error message
  * passes through `redactSecret`.
  */
-import { readFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { platform } from '../platform/index.js';
 import { ConfigError } from '../errors.js';
 
 export interface HubConfig {
@@ -52,7 +50,7 @@ function envFlag(v: string | undefined): boolean {
 
 function readTokenFile(file: string): string | undefined {
   try {
-    const t = readFileSync(file, 'utf8').trim();
+    const t = platform.files.readText(file).trim();
     return t.length > 0 ? t : undefined;
   } catch {
     return undefined;
@@ -63,11 +61,11 @@ function readTokenFile(file: string): string | undefined {
  * The hub settings from `env` (default `process.env`), with `overrides` taking precedence.
  * A token given explicitly as `token: undefined` in overrides disables the env/file token.
  */
-export function hubConfig(overrides: Partial<HubConfig> = {}, env: NodeJS.ProcessEnv = process.env): HubConfig {
-  const home = os.homedir();
-  const xdg = env.XDG_CACHE_HOME || path.join(home, '.cache');
-  const hfHome = overrides.hfHome ?? (env.HF_HOME || path.join(xdg, 'huggingface'));
-  const cacheDir = overrides.cacheDir ?? (env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE || path.join(hfHome, 'hub'));
+export function hubConfig(overrides: Partial<HubConfig> = {}, env: NodeJS.ProcessEnv = platform.environment()): HubConfig {
+  const home = platform.homeDir();
+  const xdg = env.XDG_CACHE_HOME || platform.path.join(home, '.cache');
+  const hfHome = overrides.hfHome ?? (env.HF_HOME || platform.path.join(xdg, 'huggingface'));
+  const cacheDir = overrides.cacheDir ?? (env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE || platform.path.join(hfHome, 'hub'));
   const endpoint = (overrides.endpoint ?? (env.HF_ENDPOINT || 'https://huggingface.co')).replace(/\/+$/, '');
   try {
     const u = new URL(endpoint);
@@ -79,7 +77,7 @@ export function hubConfig(overrides: Partial<HubConfig> = {}, env: NodeJS.Proces
   const token = 'token' in overrides
     ? given
     : given || env.HF_TOKEN?.trim() || env.HUGGING_FACE_HUB_TOKEN?.trim() ||
-      readTokenFile(env.HF_TOKEN_PATH || path.join(hfHome, 'token'));
+      readTokenFile(env.HF_TOKEN_PATH || platform.path.join(hfHome, 'token'));
   const cfg: HubConfig = {
     endpoint,
     offline: overrides.offline ?? envFlag(env.HF_HUB_OFFLINE),

@@ -16,7 +16,8 @@ import type { ModelWeights } from './weights.js';
 import { disposeWeights, weightTensors } from './weights.js';
 import { processWeights as processModelWeights } from './processWeights.js';
 import type { WeightProcessingOptions } from './processWeights.js';
-import { loadModelFolder } from './loadModel.js';
+import { loadModelFolder, loadModelFrom } from './loadModel.js';
+import type { Folder } from '../io/folder.js';
 import { hookShapesFor } from './hookPoints.js';
 import { lossPerTokenFromLogits } from './loss.js';
 import type { ForwardPass } from './forwardPass.js';
@@ -113,8 +114,9 @@ export class HookedTransformer {
    * TransformerLens's `from_pretrained` does unless `processWeights: false`
    * (`from_pretrained_no_processing`).
    */
-  static async fromFolder(dir: string, opts: FromFolderOptions = {}): Promise<HookedTransformer> {
-    const { cfg, weights } = await loadModelFolder(dir, opts.modelName);
+  static async fromFolder(dir: string | Folder, opts: FromFolderOptions = {}): Promise<HookedTransformer> {
+    // A path is read from disk (Node); a Folder from wherever it is (a URL, the Hub, dropped files).
+    const { cfg, weights } = typeof dir === 'string' ? await loadModelFolder(dir, opts.modelName) : await loadModelFrom(dir, opts.modelName);
     return new HookedTransformer(cfg, weights, { processWeights: opts.processWeights ?? true });
   }
 

@@ -5,6 +5,7 @@
 import { ConfigError, FileFormatError } from '../errors.js';
 import { platform } from '../platform/index.js';
 import { SafetensorsFile } from '../io/safetensors/fileReader.js';
+import { type Folder, folderFile, folderJson, folderPath } from '../io/folder.js';
 import type { HookedTransformerConfig } from './ModelConfig.js';
 import { configFromHf } from './ModelConfig.js';
 import type { ModelWeights, TensorSource } from './weights.js';
@@ -69,9 +70,41 @@ export async function loadModelFolder(
 ): Promise<{ cfg: HookedTransformerConfig; weights: ModelWeights }> {
   const cfg = readModelConfig(dir, modelName);
   const files = modelWeightFiles(dir);
+  return { cfg, weights: await readWeights(cfg, files, (file) => SafetensorsFile.open(file), dir) };
+}
+
+/**
+ * loadModelFolder over a Folder (a URL, the Hub, dropped files — what a page has): the same
+ * files, read whole. `modelName` defaults to the folder's last path segment.
+ */
+export async function loadModelFrom(
+  folder: Folder,
+  modelName?: string,
+): Promise<{ cfg: HookedTransformerConfig; weights: ModelWeights }> {
+  const cfgFile = folderPath(folder, 'config.json');
+  const name = modelName ?? (folder.label.replace(/\/+$/, '').split('/').pop() || 'model');
+  const cfg = configFromHf(await folderJson(folder, 'config.json'), cfgFile, name);
+  let names: string[];
+  if (await folder.has('model.safetensors')) names = ['model.safetensors'];
+  else if (await folder.has('model.safetensors.index.json')) {
+    const map = (await folderJson(folder, 'model.safetensors.index.json'))['weight_map'];
+    if (map === null || typeof map !== 'object') throw new FileFormatError(`${folderPath(folder, 'model.safetensors.index.json')}: no 'weight_map' object`);
+    names = [...new Set(Object.values(map as Record<string, unknown>).map(String))].sort();
+  } else throw new FileFormatError(`${folder.label}: no model.safetensors or model.safetensors.index.json`);
+  const open = async (name: string) => SafetensorsFile.open(folderPath(folder, name), await folderFile(folder, name));
+  return { cfg, weights: await readWeights(cfg, names, open, folder.label) };
+}
+
+/** Reads every float tensor of the weight files once and converts them to TransformerLens layout. */
+async function readWeights(
+  cfg: HookedTransformerConfig,
+  files: readonly string[],
+  open: (file: string) => Promise<SafetensorsFile>,
+  where: string,
+): Promise<ModelWeights> {
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const file of files) {
-    const f = await SafetensorsFile.open(file);
+    const f = await open(file);
     try {
       for (const name of f.names()) {
         const info = f.info(name);
@@ -88,7 +121,7 @@ export async function loadModelFolder(
     shape: (n) => tensors.get(n)!.shape,
     read: (n) => tensors.get(n)!.data,
   };
-  const weights = weightsFromHf(cfg, src, files.length === 1 ? files[0]! : `${dir} (${files.length} shards)`);
+  const weights = weightsFromHf(cfg, src, files.length === 1 ? files[0]! : `${where} (${files.length} shards)`);
   tensors.clear();
-  return { cfg, weights };
+  return weights;
 }

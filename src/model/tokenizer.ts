@@ -6,6 +6,7 @@
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { ConfigError, FileFormatError } from '../errors.js';
 import { platform } from '../platform/index.js';
+import { type Folder, folderJson, folderPath } from '../io/folder.js';
 import { readJson } from './loadModel.js';
 import { firstId } from './ModelConfig.js';
 
@@ -79,6 +80,19 @@ export class HfTokenizer implements TextTokenizer {
     if (!json) throw new FileFormatError(`${dir}: no tokenizer.json`);
     const tcfg = read(platform.path.join(dir, 'tokenizer_config.json')) ?? {};
     const mcfg = read(platform.path.join(dir, 'config.json')) ?? {};
+    return HfTokenizer.fromJson(json, tcfg, mcfg, file);
+  }
+
+  /**
+   * From the parsed `tokenizer.json`, `tokenizer_config.json` and `config.json` (the last two
+   * may be `{}`); `file` names tokenizer.json in errors.
+   */
+  static fromJson(
+    json: Record<string, unknown>,
+    tcfg: Record<string, unknown>,
+    mcfg: Record<string, unknown>,
+    file = 'tokenizer.json',
+  ): HfTokenizer {
     let tok: HfTokenizerImpl;
     try {
       tok = new HfTokenizerImpl(json, tcfg);
@@ -234,4 +248,18 @@ export function loadTokenizer(dir: string): TextTokenizer {
     return Llama2cTokenizer.fromFile(bin, vocab);
   }
   throw new FileFormatError(`${dir}: no tokenizer.json or tokenizer.bin`);
+}
+
+/** loadTokenizer over a Folder (a URL, the Hub, dropped files — what a page has). */
+export async function loadTokenizerFrom(folder: Folder): Promise<TextTokenizer> {
+  const optional = async (name: string): Promise<Record<string, unknown>> => ((await folder.has(name)) ? folderJson(folder, name) : {});
+  if (await folder.has('tokenizer.json')) {
+    const [json, tcfg, mcfg] = [await folderJson(folder, 'tokenizer.json'), await optional('tokenizer_config.json'), await optional('config.json')];
+    return HfTokenizer.fromJson(json, tcfg, mcfg, folderPath(folder, 'tokenizer.json'));
+  }
+  if (await folder.has('tokenizer.bin')) {
+    const v = (await optional('config.json'))['vocab_size'];
+    return new Llama2cTokenizer(await folder.bytes('tokenizer.bin'), typeof v === 'number' ? v : 32000, folderPath(folder, 'tokenizer.bin'));
+  }
+  throw new FileFormatError(`${folder.label}: no tokenizer.json or tokenizer.bin`);
 }

@@ -59,6 +59,10 @@ export interface Platform {
   readonly kind: 'node' | 'browser';
   /** A setting from the environment (Node: process.env; a page has none: undefined). */
   env(name: string): string | undefined;
+  /** All of the environment (Node: process.env; a page: empty). */
+  environment(): Readonly<Record<string, string | undefined>>;
+  /** The user's home folder (Node: os.homedir(); a page: '/', where nothing is ever read). */
+  homeDir(): string;
   /**
    * Resolves after pending I/O and timers had a turn (Node: setImmediate; a page: a
    * MessageChannel message, which is not throttled like setTimeout(0)).

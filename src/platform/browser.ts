@@ -53,6 +53,8 @@ function yieldToEventLoop(): Promise<void> {
 export const platform: Platform = {
   kind: 'browser',
   env: () => undefined,
+  environment: () => ({}),
+  homeDir: () => '/',
   yieldToEventLoop,
   onInterrupt: () => () => {},
   warn: (line) => console.warn(line),

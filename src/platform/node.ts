@@ -4,6 +4,7 @@
  */
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendLoader, NativeAddonLoad, Platform, PlatformFiles, RandomAccessFile } from './Platform.js';
@@ -76,6 +77,8 @@ async function importNamed(pkg: string, tfBackend: string): Promise<string> {
 export const platform: Platform = {
   kind: 'node',
   env: (name) => process.env[name],
+  environment: () => process.env,
+  homeDir: () => os.homedir(),
   yieldToEventLoop: () => new Promise<void>((resolve) => setImmediate(resolve)),
   onInterrupt(listener) {
     const l = (sig: NodeJS.Signals) => listener(sig);

@@ -23,25 +23,24 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, FileFormatError, ShapeError } from '../errors.js';
+import { ShapeError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomicWrite.js';
 import { SafetensorsFile, encodeSafetensors, type RawTensor } from '../io/safetensors.js';
 import type { NormalizeActivations } from './activationNorm.js';
 import { architectureOf } from './architectures/registry.js';
 import { saeConfigToCfgJson } from './cfgJson.js';
-import { readSaeFolderCfg, saeConfigOfFolder } from './folderCfg.js';
-import { readFolderWeights } from './folderWeights.js';
 import { isGemmaScopeFolder, loadGemmaScopeTranscoder } from './gemmaScopeTranscoder.js';
 import { Sae, type SaeSnapshot } from './Sae.js';
 import type { SaeConfig } from './SaeConfig.js';
-import { cfgDSae, checkSparsityShape, finiteWeights } from './weightChecks.js';
+import { cfgDSae, checkSparsityShape } from './weightChecks.js';
 
 export { saeFolderLayout, checkSaeFolderWritable } from './saeFolderLayout.js';
 import { saeFolderLayout } from './saeFolderLayout.js';
 
-export const SAE_CFG_PATH = 'cfg.json';
-export const SAE_WEIGHTS_PATH = 'sae_weights.safetensors';
-export const SPARSITY_PATH = 'sparsity.safetensors';
+export { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, loadSaeFrom, type LoadSaeOptions } from './saeFolderLoad.js';
+import { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, loadSaeFrom, type LoadSaeOptions } from './saeFolderLoad.js';
+import { diskFolder } from '../io/folder.js';
+
 export const RUNNER_CFG_PATH = 'runner_cfg.json';
 
 /** The SAELens version whose layout the SAELens 6 writer follows (threshold as the JumpReLU parameter). */
@@ -254,15 +253,6 @@ export async function loadSaeSparsity(dir: string): Promise<Float32Array | null>
   }
 }
 
-export interface LoadSaeOptions {
-  /**
-   * The norm scaling factor of an SAE whose cfg says `expected_average_only_in` (SAELens's
-   * pretrained registry calls it norm_scaling_factor): folded into the weights on load.
-   */
-  normScalingFactor?: number;
-  /** Where a warning goes (default: process.emitWarning). */
-  warn?: (message: string) => void;
-}
 
 /**
  * Loads an SAE folder written by any SAELens generation or by writeSaeFolder, or a Gemma Scope
@@ -270,42 +260,5 @@ export interface LoadSaeOptions {
  */
 export async function loadSae(dir: string, opts: LoadSaeOptions = {}): Promise<Sae> {
   if (await isGemmaScopeFolder(dir)) return loadGemmaScopeTranscoder(dir);
-  const cfgPath = path.join(dir, SAE_CFG_PATH);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await fsp.readFile(cfgPath, 'utf8'));
-  } catch (e) {
-    throw new FileFormatError(`${cfgPath}: cannot read SAE config (${(e as Error).message})`, { cause: e });
-  }
-  const fc = readSaeFolderCfg(raw, cfgPath);
-  let cfg = saeConfigOfFolder(fc);
-  const arch = architectureOf(cfg.architecture);
-  const wPath = path.join(dir, SAE_WEIGHTS_PATH);
-  const f = await SafetensorsFile.open(wPath);
-  let weights: Record<string, Float32Array>;
-  try {
-    weights = await readFolderWeights(f, wPath, fc, arch.params(cfg));
-    // a damaged file is an error naming the tensor, not an SAE that computes NaN
-    for (const [name, values] of Object.entries(weights)) finiteWeights(wPath, name, values);
-  } finally {
-    await f.close();
-  }
-  if (fc.normalizeActivations === 'expected_average_only_in') {
-    const s = opts.normScalingFactor;
-    if (s === undefined) {
-      (opts.warn ?? ((m: string) => process.emitWarning(m)))(
-        `${cfgPath}: normalize_activations is expected_average_only_in but no norm scaling factor is known; ` +
-          'the SAE runs on unscaled activations (as SAELens does); pass normScalingFactor to fold it in',
-      );
-    } else {
-      if (!(s > 0 && Number.isFinite(s))) throw new ConfigError(`loadSae: normScalingFactor must be a positive number, got ${s}`);
-      if (arch.transcoder) {
-        // one factor cannot say how the target was scaled: refuse rather than guess
-        throw new ConfigError(`${cfgPath}: a ${cfg.architecture} with normalize_activations expected_average_only_in needs its input and target factors; fold both when saving (writeSaeFolder's normScalingFactor and targetNormScalingFactor)`);
-      }
-      weights = { ...weights, W_enc: scaled(weights['W_enc']!, s), W_dec: scaled(weights['W_dec']!, 1 / s), b_dec: scaled(weights['b_dec']!, 1 / s) };
-      cfg = { ...cfg, normalizeActivations: 'none' };
-    }
-  }
-  return Sae.fromWeights(cfg, { params: weights });
+  return loadSaeFrom(diskFolder(dir), opts);
 }
