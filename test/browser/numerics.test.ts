@@ -17,6 +17,7 @@ import type { Page } from 'playwright-core';
 import { buildBrowser } from '../../scripts/buildBrowser.mjs';
 import { CHROMIUM_ARGS, browserSkipReason, withBrowser } from '../helpers/browser.js';
 import { startStaticServer, type StaticServer } from '../helpers/staticServer.js';
+import { titled } from '../helpers/skip.js';
 import { fileTempDir } from '../helpers/tempDir.js';
 
 const MODEL_DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
@@ -89,7 +90,8 @@ for (const backend of ['webgl', 'webgpu'] as const) {
   // SaeTrainer.step reads its metrics with dataSync(), which tfjs-backend-webgpu 4.22 answers
   // with zeros in headless Chromium on SwiftShader (measured: tf.add(a, 1).dataSync() is all 0
   // while data() is right). Until the trainer reads asynchronously the golden run is webgl only.
-  (backend === 'webgpu' ? test.skip : declare)(`${backend}: the SaeTrainer golden trajectory matches PyTorch`, async (t) => {
+  const goldenSkip = backend === 'webgpu' ? 'software WebGPU here answers dataSync() with zeros, which the trainer reads its metrics with' : undefined;
+  (goldenSkip ? test.skip : declare)(titled(`${backend}: the SaeTrainer golden trajectory matches PyTorch`, goldenSkip), async (t) => {
     await onPage(t, backend, async (page) => {
       const r = await page.evaluate((n) => (globalThis as any).saeRxChecks.golden(n), GOLDEN_STEPS);
       t.log(`${backend} golden ${r.steps} steps in ${(r.ms / 1000).toFixed(1)} s: ${JSON.stringify(r.worst)}`);
@@ -108,7 +110,8 @@ for (const backend of ['webgl', 'webgpu'] as const) {
   // On webgpu the forward runs, but reading results back fails here: dataSync() gives zeros and
   // data() rejects with "mapAsync … A valid external Instance reference no longer exists"
   // (headless Chromium 156, SwiftShader adapter, --enable-unsafe-webgpu). Not run until it reads back.
-  (HAVE_MODEL && backend !== 'webgpu' ? declare : test.skip)(`${backend}: the tiny GPT-2 loaded by URL matches its PyTorch hooks, logits and loss`, async (t) => {
+  const gpt2Skip = backend === 'webgpu' ? 'software WebGPU here cannot read results back (dataSync zeros, data() mapAsync error)' : HAVE_MODEL ? undefined : '../shared/models/tiny-gpt2-sotu is absent';
+  (gpt2Skip ? test.skip : declare)(titled(`${backend}: the tiny GPT-2 loaded by URL matches its PyTorch hooks, logits and loss`, gpt2Skip), async (t) => {
     await onPage(t, backend, async (page, server) => {
       const r = await page.evaluate(([u, n]) => (globalThis as any).saeRxChecks.gpt2(u, n), ['/models/tiny-gpt2-sotu/', GPT2_PROMPTS] as const);
       const hooks = Object.entries(r.perKey as Record<string, number>).filter(([k]) => k !== 'logits' && k !== 'loss_per_token');
