@@ -91,7 +91,7 @@ export async function loadModelFrom(
     if (map === null || typeof map !== 'object') throw new FileFormatError(`${folderPath(folder, 'model.safetensors.index.json')}: no 'weight_map' object`);
     names = [...new Set(Object.values(map as Record<string, unknown>).map(String))].sort();
   } else throw new FileFormatError(`${folder.label}: no model.safetensors or model.safetensors.index.json`);
-  const open = async (name: string) => SafetensorsFile.open(folderPath(folder, name), await folderFile(folder, name));
+  const open = async (name: string) => SafetensorsFile.open(folderPath(folder, name), () => folderFile(folder, name));
   return { cfg, weights: await readWeights(cfg, names, open, folder.label) };
 }
 

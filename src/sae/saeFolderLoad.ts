@@ -48,7 +48,7 @@ export async function loadSaeFrom(folder: Folder, opts: LoadSaeOptions = {}): Pr
   let cfg = saeConfigOfFolder(fc);
   const arch = architectureOf(cfg.architecture);
   const wPath = folderPath(folder, SAE_WEIGHTS_PATH);
-  const f = await SafetensorsFile.open(wPath, await folderFile(folder, SAE_WEIGHTS_PATH));
+  const f = await SafetensorsFile.open(wPath, () => folderFile(folder, SAE_WEIGHTS_PATH));
   let weights: Record<string, Float32Array>;
   try {
     weights = await readFolderWeights(f, wPath, fc, arch.params(cfg));

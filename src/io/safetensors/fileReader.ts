@@ -29,12 +29,14 @@ export class SafetensorsFile extends SafetensorsIndex {
 
   /**
    * Opens a file by path (through the platform: the disk on Node), or reads an already opened
-   * RandomAccessFile (a page's Blob or fetched bytes; `path` then only names it in errors).
+   * RandomAccessFile or the one a thunk opens (a folder's file, a page's Blob or fetched bytes;
+   * `path` then only names it in errors).
    */
-  static async open(path: string, opened?: RandomAccessFile): Promise<SafetensorsFile> {
+  static async open(path: string, opened?: RandomAccessFile | (() => Promise<RandomAccessFile>)): Promise<SafetensorsFile> {
     let fh: RandomAccessFile;
     try {
-      fh = opened ?? (await platform.files.open(path));
+      // a thunk opens inside this try, so that a folder or a missing file gets the errors below
+      fh = opened === undefined ? await platform.files.open(path) : typeof opened === 'function' ? await opened() : opened;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EISDIR') throw new FileFormatError(`safetensors ${path}: is a folder, not a safetensors file`, { cause: e });
