@@ -21,6 +21,7 @@ import type { ActivationBatch } from '../../src/stream/ActivationBatch.js';
 import { ConfigError } from '../../src/errors.js';
 import { spec } from './trainSaeHelpers.js';
 import { tempDir } from '../helpers/tempDir.js';
+import { withDefaults } from '../sae/archFields.js';
 
 test.before(async () => {
   await setupTf();
@@ -313,4 +314,46 @@ test.serial('TrainSaeHandle: saeOf gives the live SAE inside the stream (the wei
   await t.throwsAsync(lastValueFrom(toy().pipe(op)), { instanceOf: ConfigError, message: /one subscription at a time/ });
   sub.unsubscribe();
   t.is(tf.memory().numTensors, before);
+});
+
+test.serial('trainSae(): a skip transcoder resumes bit for bit, its target norm factor restored from the checkpoint', async (t) => {
+  const dir = tmp(t);
+  const finals = new Map<string, { snap: SaeSnapshot; extra: object }>();
+  const keep = (tag: string) => (d: string, snap: SaeSnapshot, extra: object) => {
+    if (/final_/.test(d)) finals.set(tag, { snap, extra });
+    writeSaeFolderFiles(d, snap, extra);
+  };
+  const s = spec({
+    sae: { architecture: 'skip_transcoder', archFields: withDefaults('skip_transcoder'), normalizeSaeDecoder: false, dOut: 3, applyBDecToInput: false, hookPointOut: 'toy_target' },
+    trainer: { deadFeatureWindow: 2, lrWarmUpSteps: 4 },
+  });
+  const map43 = [1, 0, -1, 0.5, 1, 0, 0, -0.5, 1, 1, 0, 0];
+  // the target: a fixed linear map of the same rows, 3 wide; both sides carry a norm factor (as normalizeActivations gives)
+  const withTarget = (b: ActivationBatch): ActivationBatch => ({
+    ...b, normScalingFactor: 1.5, targetNormScalingFactor: 0.75, targetHook: 'toy_target',
+    target: tf.tidy(() => tf.matMul(b.acts as tf.Tensor2D, tf.tensor2d(map43, [4, 3]))),
+  });
+  await lastValueFrom(toy().pipe(map(withTarget), trainSae(s, { ...quiet, checkpointPath: path.join(dir, 'straight'), writeSaeFolder: keep('straight') })));
+  await lastValueFrom(toy().pipe(map(withTarget), trainSae(s, { ...quiet, checkpointPath: path.join(dir, 'first'), nCheckpoints: 2 })));
+  const ck = path.join(dir, 'first', 'sae', '224');
+  const before = tf.memory().numTensors;
+  // the resumed stream's batches carry no factors: the checkpoint's must be used
+  const recs = await firstValueFrom(
+    toy().pipe(
+      filter((b, i) => i >= 7 || (b.acts.dispose(), false)),
+      map((b) => { const w = withTarget(b); return { acts: w.acts, hooks: w.hooks, target: w.target!, targetHook: 'toy_target' } as ActivationBatch; }),
+      trainSae(s, { ...quiet, resume: ck, checkpointPath: path.join(dir, 'resumed'), writeSaeFolder: keep('resumed') }),
+      toArray(),
+    ),
+  );
+  t.is(tf.memory().numTensors, before, 'no tensor left');
+  t.deepEqual(recs.filter((r) => r.type === 'step').map((r) => r.step), [7, 8, 9, 10, 11]);
+  const a = finals.get('straight')!;
+  const b = finals.get('resumed')!;
+  t.deepEqual(Object.keys(b.snap.params).sort(), ['W_dec', 'W_enc', 'W_skip', 'b_dec', 'b_enc']);
+  for (const k of Object.keys(a.snap.params)) t.deepEqual(Array.from(b.snap.params[k]!), Array.from(a.snap.params[k]!), k);
+  t.deepEqual(b.extra, a.extra, 'the same norm factors go to the saved folder');
+  t.like(a.extra, { targetNormScalingFactor: 0.75 });
+  t.true(a.snap.params['W_skip']!.some((v) => v !== 0), 'W_skip trained');
+  fs.rmSync(dir, { recursive: true });
 });
