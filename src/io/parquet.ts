@@ -4,15 +4,13 @@
  *
  * A file is opened by reading its footer only; `readRowGroup` then fetches and decodes one
  * column of one row group, so memory stays at one row group of one column whatever the file
- * size. Local files are read with positioned reads on a FileHandle.
+ * size. Local files are read with positioned reads (the platform's files).
  */
 import { parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { FileFormatError } from '../errors.js';
-import { readAt } from './readAt.js';
+import { platform, type RandomAccessFile } from '../platform/index.js';
 
 /** Columns that hold a document, in the order they are looked for. */
 export const DOCUMENT_COLUMNS = ['tokens', 'input_ids', 'text'] as const;
@@ -29,20 +27,20 @@ export interface ParquetRowGroupInfo {
 }
 
 /** An AsyncBuffer over a local file using positioned reads (no read streams, no whole-file reads). */
-async function fileAsyncBuffer(path: string): Promise<{ buf: AsyncBuffer; fh: FileHandle }> {
-  let fh: FileHandle;
+async function fileAsyncBuffer(path: string): Promise<{ buf: AsyncBuffer; fh: RandomAccessFile }> {
+  let fh: RandomAccessFile;
   try {
-    fh = await fsp.open(path, 'r');
+    fh = await platform.files.open(path);
   } catch (e) {
     throw new FileFormatError(`parquet ${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
   }
-  const { size } = await fh.stat();
+  const { size } = fh;
   const buf: AsyncBuffer = {
     byteLength: size,
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
       const stop = Math.min(end ?? size, size);
       const out = new Uint8Array(Math.max(0, stop - start));
-      const got = await readAt(fh, out, start);
+      const got = await fh.readAt(out, start);
       if (got < out.length) throw new FileFormatError(`parquet ${path}: file ended at ${start + got}, expected ${stop} bytes (truncated?)`);
       return out.buffer;
     },
@@ -67,7 +65,7 @@ export class ParquetFile {
     readonly name: string,
     private readonly file: AsyncBuffer,
     readonly metadata: FileMetaData,
-    private fh: FileHandle | undefined,
+    private fh: RandomAccessFile | undefined,
   ) {
     let start = 0;
     this.groups = metadata.row_groups.map((g, index) => {
@@ -82,7 +80,7 @@ export class ParquetFile {
   /** Opens a local path, bytes, or any hyparquet AsyncBuffer, and parses the footer. */
   static async open(input: ParquetInput, name?: string): Promise<ParquetFile> {
     let file: AsyncBuffer;
-    let fh: FileHandle | undefined;
+    let fh: RandomAccessFile | undefined;
     const label = name ?? (typeof input === 'string' ? input : '<bytes>');
     if (typeof input === 'string') ({ buf: file, fh } = await fileAsyncBuffer(input));
     else if (input instanceof Uint8Array) file = asArrayBuffer(input);
