@@ -9,14 +9,14 @@ import {
   chosenFeatureActs,
   escapeHtml,
   featureDashboards,
-  loadModelFromUrl,
-  loadSaeFromUrl,
-  loadTokenizerFromUrl,
+  HookedTransformer,
+  loadSaeFrom,
+  loadTokenizerFrom,
   renderDashboards,
   tf,
-  type HfTokenizer,
-  type HookedTransformer,
+  urlFolder,
   type Sae,
+  type TextTokenizer,
   type TokenBatch,
 } from './saeRx.js';
 import { busyWith } from './activity.js';
@@ -37,13 +37,13 @@ interface Manifest {
 
 interface Loaded {
   model: HookedTransformer;
-  tokenizer: HfTokenizer;
+  tokenizer: TextTokenizer;
   sae: Sae;
   name: string;
 }
 
 /** The token ids of the corpus as full rows of CONTEXT tokens, each paragraph after a BOS (as packContext does). */
-function corpusBatches(tokenizer: HfTokenizer, paragraphs: readonly string[]): TokenBatch[] {
+function corpusBatches(tokenizer: TextTokenizer, paragraphs: readonly string[]): TokenBatch[] {
   const flat: number[] = [];
   for (const p of paragraphs) flat.push(...tokenizer.encode(p, { prependBos: true }));
   const rows = Math.floor(flat.length / CONTEXT);
@@ -68,7 +68,13 @@ export async function setUpLmDemo(): Promise<void> {
   }
   say(`loading the tiny GPT-2, its tokenizer and the SAE…`);
   const t0 = performance.now();
-  const [tokenizer, model, sae] = await busyWith(() => Promise.all([loadTokenizerFromUrl('model/'), loadModelFromUrl('model/', manifest.model.name), loadSaeFromUrl('sae/')]));
+  // sae-rx's folder loaders over HTTP, as any page would load a Hugging Face / SAELens folder
+  const modelFolder = urlFolder('model/');
+  const [tokenizer, model, sae] = await busyWith(() => Promise.all([
+    loadTokenizerFrom(modelFolder),
+    HookedTransformer.fromFolder(modelFolder, { modelName: manifest.model.name }),
+    loadSaeFrom(urlFolder('sae/')),
+  ]));
   const loaded: Loaded = { model, tokenizer, sae, name: manifest.model.name };
   const loadedMsg = `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s (GPT-2: ${model.cfg.nLayers} layers, d_model ${model.cfg.dModel}; SAE: ${sae.cfg.architecture}, ${sae.cfg.dSae} latents)`;
   say(loadedMsg);

@@ -26,9 +26,11 @@ export {
   type StepMetrics,
   type DashboardData,
   type TokenBatch,
-  type HookedTransformer,
-  type HfTokenizer,
+  HookedTransformer,
+  urlFolder,
+  loadTokenizerFrom,
+  loadSaeFrom,
+  type TextTokenizer,
 } from '../../../src/browser.js';
 export { tableDefaults } from '../../../src/config/fields.js';
 export { escapeHtml } from '../../../src/sinks/report/format.js';
-export { loadModelFromUrl, loadSaeFromUrl, loadTokenizerFromUrl } from './loaders.js';
