@@ -18,6 +18,7 @@ export {
   SaeRxError, ConfigError, FileFormatError, ShapeError, BackendError, HubError, StageError,
 } from './errors.js';
 export { platform, type BackendName, type RandomAccessFile } from './platform/index.js';
+export { setWasmBinariesUrl } from './platform/wasmBinaries.js';
 
 // --- stream ---
 export {

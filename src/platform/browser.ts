@@ -5,6 +5,7 @@
  */
 import type { BackendLoader, Platform, PlatformFiles } from './Platform.js';
 import { posixPath } from './posixPath.js';
+import { wasmBinariesUrl } from './wasmBinaries.js';
 
 function noFileSystem(op: string, path: string): never {
   throw Object.assign(
@@ -35,7 +36,15 @@ const backends: readonly BackendLoader[] = [
     },
   },
   { name: 'webgl', package: '@tensorflow/tfjs-backend-webgl', load: async () => (await import('@tensorflow/tfjs-backend-webgl'), 'webgl') },
-  { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', load: async () => (await import('@tensorflow/tfjs-backend-wasm'), 'wasm') },
+  {
+    name: 'wasm',
+    package: '@tensorflow/tfjs-backend-wasm',
+    load: async () => {
+      // Before the backend initialises: its binaries beside the bundle, not beside the page.
+      (await import('@tensorflow/tfjs-backend-wasm')).setWasmPaths(wasmBinariesUrl());
+      return 'wasm';
+    },
+  },
   { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', load: async () => (await import('@tensorflow/tfjs-backend-cpu'), 'cpu') },
 ];
 
