@@ -8,7 +8,9 @@
  * Each run also prints its job timeline (`cluster/<kind>/jobs`), from the workers' "job done in
  * X ms" lines: per job kind the count and summed job time, the span from the first job's start
  * to the last job's end, the time before the first job (submission, coordinator start-up) and
- * each worker's busy time. A part that does not shrink with 2 workers shows there.
+ * each worker's busy time; for cache shards the summed time of each phase (pack, forward, encode,
+ * put, waited for a start) and how many shards were packed twice. A part that does not shrink
+ * with 2 workers shows there.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -51,7 +53,17 @@ function jobTimeline(ws: readonly WorkerProcess[], t0: number) {
     e.lastEndMs = Math.max(e.lastEndMs, j.end);
   }
   const busyMs = ws.map((_, k) => jobs.filter((j) => j.worker === k).reduce((a, j) => a + j.end - j.start, 0));
-  return { beforeFirstJobMs: Math.min(...jobs.map((j) => j.start)), lastJobEndMs: Math.max(...jobs.map((j) => j.end)), busyMs, kinds };
+  // cache shards: summed time per phase of the commit lines, and the shards packed twice (a job
+  // that packed from an earlier shard's start repacked the shards in between)
+  const shardPhasesMs: Record<string, number> = {};
+  let repackedShards = 0;
+  for (const w of ws)
+    for (const { line } of w.timedLines()) {
+      for (const m of line.matchAll(/(pack|forward|encode|put|waited) (\d+) ms/g)) shardPhasesMs[m[1]!] = (shardPhasesMs[m[1]!] ?? 0) + Number(m[2]);
+      const c = /committed shard (\d+) .* from shard (\d+),/.exec(line);
+      if (c) repackedShards += Number(c[1]) - Number(c[2]);
+    }
+  return { shardPhasesMs, repackedShards, beforeFirstJobMs: Math.min(...jobs.map((j) => j.start)), lastJobEndMs: Math.max(...jobs.map((j) => j.end)), busyMs, kinds };
 }
 
 async function main(): Promise<void> {

@@ -80,6 +80,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     return s;
   };
   let loaded: LoadedModel | undefined;
+  // this worker's packing pace (ms per shard), from its last shard job: bounds the wait for a start
+  let packMsPerShard: number | undefined;
   const modelFor = async (modelName: string): Promise<LoadedModel> => {
     if (loaded?.name === modelName) return loaded;
     loaded?.model.dispose();
@@ -107,7 +109,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         const r = await runShardJob(storeOf(d.store), d.shard!, async (co) => {
           const m = await modelFor(cfg.model_name);
           return computeShard(cfg, d.shard!, m.model, m.tokenizer, datasetDocuments(cfg, o.hub), co);
-        }, jlog);
+        }, jlog, { ...(packMsPerShard !== undefined ? { packMsPerShard } : {}), onPackPace: (ms) => (packMsPerShard = ms) });
         return { ...r, worker: name };
       }
       case CACHE_JOB.shuffle: {

@@ -75,6 +75,43 @@ maybe(titled('shard jobs from published starts: same bytes as packing from the s
   t.is(tf.memory().numTensors, before);
 });
 
+maybe(titled('a job whose start another worker is still packing waits for it (bounded by its own packing pace) instead of repacking; with no one packing it, it repacks after that bound', NO_TEXT), async (t) => {
+  const c = cfg();
+  const before = tf.memory().numTensors;
+  const ref = [0, 1, 2].map(async (i) => (await computeShard(c, i, model(), loadTokenizer(TINY_GPT2_DIR), datasetDocuments(c))).bytes);
+  // two "workers" at once: shard 0 and shard 1 taken together, as the first jobs of two workers
+  // are in steady state (job i + 1 taken while job i packs). Shard 1's worker knows its pace.
+  const store = openStore(tempDir(t));
+  t.teardown(() => store.close());
+  const counted = countingTokenizer();
+  const lines: string[] = [];
+  const job = (i: number, o: Parameters<typeof runShardJob>[4]) =>
+    runShardJob(store, i, (co) => computeShard(c, i, model(), counted.tok, datasetDocuments(c), co), (l) => lines.push(`${i}: ${l}`), o);
+  let pace: number | undefined;
+  await Promise.all([job(0, { onPackPace: (ms) => (pace = ms) }), job(1, { packMsPerShard: 60_000 })]);
+  t.true(lines.some((l) => /^1: waited \d+ ms for shard 1's start \(repacking from shard 0/.test(l)), lines.join('\n'));
+  t.true(lines.some((l) => l.startsWith('1: committed shard 1 ') && l.includes('from shard 1,')), lines.join('\n'));
+  t.true(pace !== undefined && pace > 0, `pace ${pace}`);
+  const twoJobs = counted.calls();
+  for (const i of [0, 1]) t.deepEqual(await store.get(cacheKeys.shard(i)), await ref[i], `shard ${i}`);
+
+  // no one is packing shard 2's predecessor (its worker died): the wait ends after the bound, and the job repacks from shard 1's start
+  const store2 = openStore(tempDir(t));
+  t.teardown(() => store2.close());
+  await publishStarts(store2, [{ shard: 1, documents: JSON.parse(new TextDecoder().decode(await store.get(startKey(1)))).documents }]);
+  const lines2: string[] = [];
+  const t0 = Date.now();
+  await runShardJob(store2, 2, (co) => computeShard(c, 2, model(), counted.tok, datasetDocuments(c), co), (l) => lines2.push(l), { packMsPerShard: 150 });
+  t.true(Date.now() - t0 >= 150, 'waited up to the bound');
+  t.false(lines2.some((l) => l.startsWith('waited')), lines2.join('\n'));
+  t.true(lines2.some((l) => l.startsWith('committed shard 2 ') && l.includes('from shard 1,')), lines2.join('\n'));
+  t.deepEqual(await store2.get(cacheKeys.shard(2)), await ref[2]);
+  // the two concurrent jobs tokenized each document once (plus the one that ends shard 1), not shard 0's twice
+  const docs2 = (JSON.parse(new TextDecoder().decode(await store.get(startKey(2)))) as { documents: number }).documents;
+  t.true(twoJobs <= docs2 + 1, `two concurrent jobs tokenized ${twoJobs} documents; shard 2 starts at document ${docs2}`);
+  t.is(tf.memory().numTensors, before);
+});
+
 /** Start of shard 6 (after the last): the documents the reference run read. */
 async function nearestStartAfterRun(c: ReturnType<typeof cfg>): Promise<{ documents: number }> {
   let last = { documents: 0 };

@@ -16,7 +16,7 @@ import { CACHE_TARGET_TENSOR } from '../../sources/cacheShard.js';
 import type { Store } from '../../store/Store.js';
 import { cacheKeys, cachePlan } from './plan.js';
 import type { ComputeShardOptions, ComputedShard } from './shard.js';
-import { nearestStart, publishStarts } from './starts.js';
+import { awaitStart, nearestStart, publishStarts } from './starts.js';
 import { countPasses, readShuffleState, runShufflePasses } from './shuffle.js';
 
 export const CACHE_JOB = { shard: 'cache-shard', shuffle: 'cache-shuffle', finalize: 'cache-finalize' } as const;
@@ -62,15 +62,32 @@ export async function runShardJob(
   i: number,
   compute: (o: ComputeShardOptions) => Promise<ComputedShard>,
   log: (line: string) => void,
+  o: {
+    /**
+     * How long this worker takes to pack one shard (ms; undefined before its first): a job
+     * whose start is not published yet waits for it up to as long as repacking the shards
+     * before it would take (starts.ts says why).
+     */
+    readonly packMsPerShard?: number;
+    /** Receives this job's measured packing pace (ms per shard packed). */
+    readonly onPackPace?: (msPerShard: number) => void;
+  } = {},
 ): Promise<ShardOutcome> {
   if ((await store.size(cacheKeys.shard(i))) !== undefined) {
     log(`shard ${i} already committed; not computed again`);
     return { shard: i, computed: false, tokens: await shardRows(store, cacheKeys.shard(i)) };
   }
   if ((await store.size(cacheKeys.empty(i))) !== undefined) return { shard: i, computed: false, tokens: 0 };
-  const from = await nearestStart(store, i);
+  let from = await nearestStart(store, i);
+  if (from.shard < i && o.packMsPerShard !== undefined) {
+    const w0 = Date.now();
+    const before = from.shard;
+    from = await awaitStart(store, i, from, o.packMsPerShard * (i - from.shard));
+    if (from.shard > before) log(`waited ${Date.now() - w0} ms for shard ${i}'s start (repacking from shard ${before} would take ~${Math.round(o.packMsPerShard * (i - before))} ms)`);
+  }
   log(`computing shard ${i}` + (from.shard < i ? ` (packing from shard ${from.shard}'s start)` : ''));
   const s = await compute({ from, publishStarts: (starts) => publishStarts(store, starts) });
+  o.onPackPace?.(s.timing.packMs / (i - from.shard + 1));
   if (s.tokens === 0) {
     await store.put(cacheKeys.empty(i), '');
     log(`shard ${i} is empty: the dataset ended before it`);
