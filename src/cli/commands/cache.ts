@@ -4,16 +4,13 @@
  */
 import { FIELD_TABLES } from '../../config/files.js';
 import { encodeRunnerConfig } from '../../config/runnerConfig.js';
-import { runCacheActivations } from '../../runners/cacheActivationsRunner.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
-import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import { fieldLines } from '../help.js';
 import { loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
 import { printConfig } from './printConfig.js';
-import { runDistributedCache } from './distributedCache.js';
 import { QUEUE_FLAGS } from './worker.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -32,8 +29,10 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
     printConfig(ctx, 'cache_activations', encodeRunnerConfig(config), []);
     return 0;
   }
-  if (args.flags['queue'] !== undefined || ctx.io.env['SAE_RX_QUEUE']) return runDistributedCache(ctx, args, config);
+  // the heavy parts load only when used (startup time: see cli/commands/index.ts)
+  if (args.flags['queue'] !== undefined || ctx.io.env['SAE_RX_QUEUE']) return (await import('./distributedCache.js')).runDistributedCache(ctx, args, config);
   if (args.flags['store'] !== undefined) throw new UsageError('--store is for distributed caching: give --queue redis://HOST:PORT too (or set new_cached_activations_path)');
+  const [{ cliBackend }, { runCacheActivations }] = await Promise.all([import('../backend.js'), import('../../runners/cacheActivationsRunner.js')]);
   await cliBackend(ctx);
   ctx.info(`caching ${config.hook_point} activations of ${config.model_name} into ${config.new_cached_activations_path}`);
   const s = await stage('caching activations', () => runCacheActivations(config, { log: (l) => ctx.info(l) }));

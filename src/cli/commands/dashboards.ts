@@ -8,17 +8,9 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { take } from 'rxjs';
-import { featureDashboards } from '../../analysis/dashboard/featureDashboards.js';
-import { renderDashboards } from '../../sinks/dashboard/renderDashboards.js';
 import { hubConfig } from '../../hub/config.js';
-import { writeFileAtomic } from '../../io/atomicWrite.js';
-import { packContext } from '../../operators/packContext.js';
-import { datasetDocuments } from '../../runners/languageModelRunner.js';
-import { type SessionSaeSpec, loadSession } from '../../runners/sessionLoader.js';
-import { pretrainedRegistry } from '../../sae/pretrained/registry.js';
-import { SAE_CFG_PATH } from '../../sae/saeFolder.js';
+import type { SessionSaeSpec } from '../../runners/sessionLoader.js';
 import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
-import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import type { Command } from './command.js';
@@ -90,6 +82,16 @@ function progressBar(ctx: CliContext, total: number): { update(done: number): vo
 }
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
+  // loaded when the command runs, not when the CLI starts (cli/commands/index.ts says why)
+  const { featureDashboards } = await import('../../analysis/dashboard/featureDashboards.js');
+  const { renderDashboards } = await import('../../sinks/dashboard/renderDashboards.js');
+  const { writeFileAtomic } = await import('../../io/atomicWrite.js');
+  const { packContext } = await import('../../operators/packContext.js');
+  const { datasetDocuments } = await import('../../runners/languageModelRunner.js');
+  const { loadSession } = await import('../../runners/sessionLoader.js');
+  const { pretrainedRegistry } = await import('../../sae/pretrained/registry.js');
+  const { SAE_CFG_PATH } = await import('../../sae/saeFolder.js');
+  const { cliBackend } = await import('../backend.js');
   const [source, saeId, ...extra] = args.positionals;
   if (source === undefined || extra.length > 0) {
     throw new UsageError('dashboards takes SAE_DIR (an SAE folder, or a folder of SAEs and the path of one in it) or RELEASE SAE_ID (a pretrained release or hub repo, and an SAE id)');

@@ -5,16 +5,9 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastValueFrom, take, toArray } from 'rxjs';
-import { runEvals } from '../../analysis/evals.js';
 import { hubConfig } from '../../hub/config.js';
 import { ConfigError } from '../../errors.js';
-import { HookedTransformer } from '../../model/HookedTransformer.js';
-import { loadTokenizer } from '../../model/tokenizer.js';
-import { packContext } from '../../operators/packContext.js';
-import { datasetDocuments, resolveModelFolder } from '../../runners/languageModelRunner.js';
-import { loadSae } from '../../sae/saeFolder.js';
 import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
-import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import type { Command } from './command.js';
@@ -70,6 +63,14 @@ export function evalArgs(ctx: CliContext, args: ParsedArgs): EvalCliArgs {
 }
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
+  // loaded when the command runs, not when the CLI starts (cli/commands/index.ts says why)
+  const { runEvals } = await import('../../analysis/evals.js');
+  const { HookedTransformer } = await import('../../model/HookedTransformer.js');
+  const { loadTokenizer } = await import('../../model/tokenizer.js');
+  const { packContext } = await import('../../operators/packContext.js');
+  const { datasetDocuments, resolveModelFolder } = await import('../../runners/languageModelRunner.js');
+  const { loadSae } = await import('../../sae/saeFolder.js');
+  const { cliBackend } = await import('../backend.js');
   const a = evalArgs(ctx, args);
   const localData = existsSync(path.resolve(ctx.io.cwd, a.dataset));
   if (!localData && !looksLikeRepo(a.dataset)) {
@@ -79,7 +80,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   // Hub settings from the command's environment (HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE), as in `pretrained` and `hooks`.
   const hub = hubConfig({ warn: (m) => ctx.warn(m) }, ctx.io.env);
   const sae = await stage(`loading the SAE in ${a.saeDir}`, () => loadSae(a.saeDir));
-  let model: HookedTransformer | undefined;
+  let model: InstanceType<typeof HookedTransformer> | undefined;
   try {
     const name = a.model ?? sae.cfg.modelName;
     const modelDir = await stage(`finding the model ${name}`, () =>

@@ -5,14 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { downloadHubFile } from '../../hub/download.js';
 import { hubConfig } from '../../hub/config.js';
-import { hookShapesFor } from '../../model/hookPoints.js';
-import { readModelConfig } from '../../model/loadModel.js';
 import type { HookedTransformerConfig } from '../../model/ModelConfig.js';
 import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
+import { hookShapesFor } from '../../model/hookPoints.js';
 import type { Command } from './command.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -38,6 +36,9 @@ export function symbolicShapes(cfg: HookedTransformerConfig): Array<{ name: stri
 }
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
+  // loaded when the command runs, not when the CLI starts (cli/commands/index.ts says why)
+  const { downloadHubFile } = await import('../../hub/download.js');
+  const { readModelConfig } = await import('../../model/loadModel.js');
   if (args.positionals.length !== 1) throw new UsageError(`hooks takes one MODEL (a Hugging Face model folder or hub repo owner/name), got ${args.positionals.length} arguments`);
   const source = args.positionals[0]!;
   const revision = typeof args.flags['revision'] === 'string' ? args.flags['revision'] : undefined;

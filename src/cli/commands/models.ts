@@ -4,7 +4,6 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { readModelConfig } from '../../model/loadModel.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -26,7 +25,9 @@ interface FoundModel {
   readonly error?: string;
 }
 
-function describe(dir: string): FoundModel {
+type ReadModelConfig = typeof import('../../model/loadModel.js').readModelConfig;
+
+function describe(dir: string, readModelConfig: ReadModelConfig): FoundModel {
   try {
     const c = readModelConfig(dir);
     return { dir, family: c.family, nLayers: c.nLayers, dModel: c.dModel, nCtx: c.nCtx };
@@ -36,16 +37,18 @@ function describe(dir: string): FoundModel {
 }
 
 /** A model folder itself, or the model folders one level below. */
-function findModels(root: string): FoundModel[] {
-  if (existsSync(path.join(root, 'config.json'))) return [describe(root)];
+function findModels(root: string, readModelConfig: ReadModelConfig): FoundModel[] {
+  if (existsSync(path.join(root, 'config.json'))) return [describe(root, readModelConfig)];
   return readdirSync(root)
     .map((n) => path.join(root, n))
     .filter((p) => statSync(p).isDirectory() && existsSync(path.join(p, 'config.json')))
     .sort()
-    .map(describe);
+    .map((d) => describe(d, readModelConfig));
 }
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
+  // loaded when the command runs, not when the CLI starts (cli/commands/index.ts says why)
+  const { readModelConfig } = await import('../../model/loadModel.js');
   const roots = [...args.positionals.map((p) => path.resolve(ctx.io.cwd, p))];
   for (const p of (ctx.io.env['SAE_RX_MODELS'] ?? '').split(path.delimiter).filter(Boolean)) {
     if (existsSync(p)) roots.push(path.resolve(ctx.io.cwd, p));
@@ -53,7 +56,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   for (const r of args.positionals) {
     if (!existsSync(path.resolve(ctx.io.cwd, r)) || !statSync(path.resolve(ctx.io.cwd, r)).isDirectory()) throw new UsageError(`not a folder: ${r}`);
   }
-  const found = roots.flatMap(findModels);
+  const found = roots.flatMap((r) => findModels(r, readModelConfig));
   if (ctx.flags.json) {
     for (const f of MODEL_FAMILIES) ctx.record({ type: 'family', ...f });
     for (const m of found) ctx.record({ type: 'model', ...m });

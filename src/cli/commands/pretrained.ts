@@ -10,15 +10,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { hubConfig } from '../../hub/config.js';
-import { listHubFiles } from '../../hub/download.js';
-import { fromPretrained } from '../../sae/pretrained/fromPretrained.js';
-import { pretrainedRegistry, type PretrainedRegistry, type PretrainedRelease } from '../../sae/pretrained/registry.js';
+import type { PretrainedRegistry, PretrainedRelease } from '../../sae/pretrained/registry.js';
 import type { Sae } from '../../sae/Sae.js';
-import { SAE_CFG_PATH, loadSae, loadSaeSparsity } from '../../sae/saeFolder.js';
 import { type FlagSpec, type ParsedArgs, looksLikeRepo } from '../args.js';
-import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
+import { SAE_CFG_PATH } from '../../sae/saeFolderFiles.js';
 import type { Command } from './command.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -41,6 +38,12 @@ function localSaeFolders(root: string, depth = 4, rel = ''): string[] {
 }
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
+  // loaded when the command runs, not when the CLI starts (cli/commands/index.ts says why)
+  const { listHubFiles } = await import('../../hub/download.js');
+  const { fromPretrained } = await import('../../sae/pretrained/fromPretrained.js');
+  const { pretrainedRegistry } = await import('../../sae/pretrained/registry.js');
+  const { loadSae, loadSaeSparsity } = await import('../../sae/saeFolder.js');
+  const { cliBackend } = await import('../backend.js');
   const [source, saePath, ...extra] = args.positionals;
   if (extra.length > 0) {
     throw new UsageError('pretrained takes at most RELEASE SAE_ID (or SOURCE SAE_PATH, SOURCE a local folder or hub repo owner/name)');

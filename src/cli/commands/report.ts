@@ -1,7 +1,6 @@
 /** `sae-rx report RUN_DIR`: (re)build a run's report.html from what the run left on disk. */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { writeReport } from '../../sinks/report/writeReport.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
@@ -13,6 +12,8 @@ const FLAGS: readonly FlagSpec[] = [
 ];
 
 async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
+  // loaded when the command runs, not when the CLI starts (cli/commands/index.ts says why)
+  const { writeReport } = await import('../../sinks/report/writeReport.js');
   if (args.positionals.length !== 1) throw new UsageError(`report takes one RUN_DIR, got ${args.positionals.length} arguments`);
   const dir = path.resolve(ctx.io.cwd, args.positionals[0]!);
   if (!existsSync(dir)) throw new UsageError(`run folder not found: ${args.positionals[0]}`);

@@ -13,20 +13,16 @@ import { generateRunId } from '../../config/languageModelRunnerConfig.js';
 import { type RunnerConfigs, encodeRunnerConfig } from '../../config/runnerConfig.js';
 import { ConfigError } from '../../errors.js';
 import { assertWritableFolder } from '../../io/writableFolder.js';
-import { languageModelRunner, runnerSingles } from '../../runners/languageModelRunner.js';
-import { toyModelRunner } from '../../runners/toyModelRunner.js';
 import type { RunOptions, RunSummary } from '../../runners/trainingRun.js';
 import type { FeatureRecovery } from '../../sources/toyModel.js';
 import type { TrainEvent } from '../../stream/TrainEvent.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
-import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError, stage } from '../errors.js';
 import { architectureLines, fieldLines } from '../help.js';
 import { loadRunConfig } from '../runConfig.js';
 import type { Command } from './command.js';
 import { printConfig } from './printConfig.js';
-import { runDistributedSweep } from './distributedSweep.js';
 import { QUEUE_FLAGS } from './worker.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -54,14 +50,15 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const what = kind === 'toy_model' ? 'toy-model' : 'language-model';
   if (args.flags['dry-run'] === true) {
     let saes = ['sae'];
-    if (kind === 'language_model') saes = runnerSingles(config as RunnerConfigs['language_model']).map((s) => s.sae_id);
+    if (kind === 'language_model') saes = (await import('../../runners/languageModelRunner.js')).runnerSingles(config as RunnerConfigs['language_model']).map((s) => s.sae_id);
     printConfig(ctx, kind, encodeRunnerConfig(config), saes);
     return 0;
   }
 
   if (args.flags['queue'] !== undefined || ctx.io.env['SAE_RX_QUEUE']) {
     if (kind !== 'language_model') throw new UsageError('--queue: distributed training is for language-model sweeps (kind lm)');
-    return runDistributedSweep(ctx, args, config as RunnerConfigs['language_model']);
+    // the heavy parts load only when used (startup time: see cli/commands/index.ts)
+    return (await import('./distributedSweep.js')).runDistributedSweep(ctx, args, config as RunnerConfigs['language_model']);
   }
   if (args.flags['store'] !== undefined || args.flags['saes-per-job'] !== undefined) throw new UsageError('--store and --saes-per-job are for distributed sweeps: give --queue redis://HOST:PORT too');
   const out = typeof args.flags['out'] === 'string' ? path.resolve(ctx.io.cwd, args.flags['out']) : undefined;
@@ -99,7 +96,10 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   };
   // before any work (model loading, toy-model training): a run that cannot write its folder would lose everything
   assertWritableFolder(runDir, 'run folder');
+  const { cliBackend } = await import('../backend.js');
   await cliBackend(ctx);
+  const { languageModelRunner } = await import('../../runners/languageModelRunner.js');
+  const { toyModelRunner } = await import('../../runners/toyModelRunner.js');
   const runner = await stage(`setting up the ${what} runner`, () =>
     kind === 'toy_model' ? toyModelRunner(config as RunnerConfigs['toy_model'], opts) : languageModelRunner(config as RunnerConfigs['language_model'], opts),
   );

@@ -2,9 +2,7 @@
  * `sae-rx worker --queue redis://…`: process cache and sweep jobs from the queue until stopped
  * (SIGINT/SIGTERM: the running job finishes... or, killed, is taken by another worker).
  */
-import { startWorker } from '../../cluster/worker.js';
 import type { FlagSpec, ParsedArgs } from '../args.js';
-import { cliBackend } from '../backend.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
@@ -41,6 +39,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const concurrency = positiveNumber('concurrency', args.flags['concurrency'], 1);
   if (!Number.isInteger(concurrency)) throw new UsageError(`--concurrency needs an integer, got ${concurrency}`);
   const lockMs = positiveNumber('lock-seconds', args.flags['lock-seconds'], 60) * 1000;
+  const [{ cliBackend }, { startWorker }] = await Promise.all([import('../backend.js'), import('../../cluster/worker.js')]);
   await cliBackend(ctx);
   const w = await startWorker({
     queue,
