@@ -10,22 +10,33 @@
  * full forward) and bench/compareTorchTopK.ts (the TopK-family step, ours sparse vs SAELens 6-style
  * torch); `--filter model` keeps only the model forward, `--filter topk` only the TopK step;
  * `--steps N` sets the timed steps per TopK process (default 2).
+ * `--browser [--backend NAME[,NAME]]` runs only the browser bench (bench/browser.ts): the SAE step
+ * and the tiny GPT-2 forward in headless Chromium on webgpu, webgl, wasm and cpu.
  */
 import os from 'node:os';
 import { backendInfo, blasStatus, selectBackend } from '../src/backend/index.js';
 import { benchMatMul } from './matmul.js';
 
-function parseArgs(argv: string[]): { filter?: string; quick: boolean; compareTorch: boolean; rounds: number; steps?: number } {
+interface BenchArgs { filter?: string; quick: boolean; compareTorch: boolean; browser: boolean; backends: string[]; rounds: number; steps?: number }
+
+function parseArgs(argv: string[]): BenchArgs {
   let filter: string | undefined;
   let quick = false;
   let compareTorch = false;
+  let browser = false;
+  const backends: string[] = [];
   let rounds = 1;
   let steps: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
     else if (a === '--compare-torch') compareTorch = true;
-    else if (a === '--rounds') {
+    else if (a === '--browser') browser = true;
+    else if (a === '--backend') {
+      const v = argv[++i];
+      if (v === undefined) throw new Error('bench: --backend needs a value (webgpu, webgl, wasm, cpu; comma-separated for several)');
+      backends.push(v);
+    }    else if (a === '--rounds') {
       rounds = Number(argv[++i]);
       if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error('bench: --rounds needs an integer >= 1');
     }
@@ -36,9 +47,11 @@ function parseArgs(argv: string[]): { filter?: string; quick: boolean; compareTo
       filter = argv[++i];
       if (filter === undefined) throw new Error('bench: --filter needs a value');
     } else if (a.startsWith('--filter=')) filter = a.slice('--filter='.length);
-    else throw new Error(`bench: unknown argument '${a}' (expected --filter <substr>, --quick, --compare-torch, --rounds N, --steps N)`);
+    else throw new Error(`bench: unknown argument '${a}' (expected --filter <substr>, --quick, --compare-torch, --browser, --backend NAME, --rounds N, --steps N)`);
   }
-  const base = { quick, compareTorch, rounds, ...(steps !== undefined ? { steps } : {}) };
+  if (backends.length && !browser) throw new Error('bench: --backend chooses browser backends; it needs --browser');
+  if (browser && compareTorch) throw new Error('bench: --browser and --compare-torch are separate runs; give one');
+  const base = { quick, compareTorch, browser, backends, rounds, ...(steps !== undefined ? { steps } : {}) };
   return filter === undefined ? base : { filter, ...base };
 }
 
@@ -46,6 +59,12 @@ const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.browser) {
+    // Only the browser bench (bench/browser.ts): Node's own backend is not used.
+    const { benchBrowser } = await import('./browser.js');
+    await benchBrowser({ quick: opts.quick, backends: opts.backends, ...(opts.filter !== undefined ? { filter: opts.filter } : {}), emit: print });
+    return;
+  }
   await selectBackend({ log: (l) => console.error(l) });
   const info = backendInfo();
   print({
