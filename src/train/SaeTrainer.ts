@@ -190,6 +190,49 @@ export class SaeTrainer {
    * The step's MSE, explained variance and per-token L2 are against the target.
    */
   step(x: tf.Tensor2D, target?: tf.Tensor2D): StepMetrics {
+    const run = this.stepReading(x, target);
+    let r = run.next();
+    while (!r.done) {
+      let values: Float32Array[];
+      try {
+        values = r.value.map((t) => t.dataSync() as Float32Array);
+      } catch (e) {
+        r = run.throw(e);
+        continue;
+      }
+      r = run.next(values);
+    }
+    return r.value;
+  }
+
+  /**
+   * step() with its read-backs asynchronous (`tensor.data()`): the same step, the same metrics,
+   * for a backend whose synchronous reads stall or are slow (webgpu in a page: each dataSync()
+   * round-trips through a canvas). The trainer is busy until the promise settles: await it
+   * before the next step, and keep x and target alive until then.
+   */
+  async stepAsync(x: tf.Tensor2D, target?: tf.Tensor2D): Promise<StepMetrics> {
+    const run = this.stepReading(x, target);
+    let r = run.next();
+    while (!r.done) {
+      let values: Float32Array[];
+      try {
+        values = (await Promise.all(r.value.map((t) => t.data()))) as Float32Array[];
+      } catch (e) {
+        r = run.throw(e);
+        continue;
+      }
+      r = run.next(values);
+    }
+    return r.value;
+  }
+
+  /**
+   * The step, as a generator that yields the tensors whose values it needs on the host (once per
+   * row chunk: the losses, statistics, fired counts and per-row explained variance) and is
+   * resumed with their values, so step() and stepAsync() share one implementation.
+   */
+  private *stepReading(x: tf.Tensor2D, target?: tf.Tensor2D): Generator<tf.Tensor[], StepMetrics, Float32Array[]> {
     const sae = this.sae;
     const scfg = sae.cfg;
     const arch = sae.arch;
@@ -281,18 +324,27 @@ export class SaeTrainer {
         }, trainVars);
         if (xc !== x) xc.dispose();
         if (yc !== xc && yc !== target) yc.dispose();
-        total += value.dataSync()[0]!;
-        value.dispose();
-        for (const [key, t] of Object.entries(kept)) {
+        kept['value'] = value;
+        const keys = Object.keys(kept);
+        let read: Float32Array[];
+        try {
+          read = yield keys.map((key) => kept[key]!);
+        } catch (e) {
+          tf.dispose(Object.values(g)); // not yet summed into grads
+          throw e;
+        }
+        const got = new Map(keys.map((key, i) => [key, read[i]!]));
+        total += got.get('value')![0]!;
+        for (const [key, v] of got) {
           if (key.startsWith('loss:')) {
             const name = key.slice(5);
-            termSums[name] = (termSums[name] ?? 0) + w * t.dataSync()[0]!;
-          } else if (key.startsWith('stat:')) statValues[key.slice(5)] = t.dataSync()[0]!;
+            termSums[name] = (termSums[name] ?? 0) + w * v[0]!;
+          } else if (key.startsWith('stat:')) statValues[key.slice(5)] = v[0]!;
         }
-        const c = kept['firedCounts']!.dataSync() as Float32Array;
+        const c = got.get('firedCounts')!;
         if (!counts) counts = c.slice();
         else for (let i = 0; i < c.length; i++) counts[i] = counts[i]! + c[i]!;
-        evs.set(kept['ev']!.dataSync(), start);
+        evs.set(got.get('ev')!, start);
         tf.dispose(Object.values(kept));
         kept = {};
         if (start === 0) grads = g;

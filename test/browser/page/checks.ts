@@ -34,7 +34,8 @@ async function golden(steps: number) {
   const t0 = performance.now();
   for (let k = 0; k < n; k++) {
     const x = tf.tensor2d(data.batch(run.trainer.train_batch_size), [run.trainer.train_batch_size, D_IN]);
-    const m = tr.step(x);
+    // stepAsync: reads the metrics by data(); webgpu's dataSync() goes through a canvas, ~1 s a step here
+    const m = await tr.stepAsync(x);
     x.dispose();
     const w = run.metrics[k];
     worst.mse = Math.max(worst.mse, relErr(m.losses.mse, w.mse));
@@ -86,15 +87,26 @@ async function gpt2(modelUrl: string, maxPrompts = Infinity) {
     const ours = new Map<string, tf.Tensor>(cache);
     ours.set('logits', logits!);
     ours.set('loss_per_token', loss);
+    // One read-back for every tensor (flattened and concatenated): each read is a GPU round trip,
+    // slow on SwiftShader; data(), not dataSync() (on webgpu that goes through a canvas).
+    const present = keys.filter((k) => ours.has(k));
+    const flat = tf.tidy(() => tf.concat(present.map((k) => tf.reshape(ours.get(k)!, [-1]))));
+    const all = (await flat.data()) as Float32Array;
+    flat.dispose();
+    const offsets = new Map<string, [number, number]>();
+    let at = 0;
+    for (const k of present) {
+      const n = ours.get(k)!.size;
+      offsets.set(k, [at, n]);
+      at += n;
+    }
     for (const k of keys) {
-      const t = ours.get(k);
-      if (!t) {
+      const where = offsets.get(k);
+      if (!where) {
         perKey[k] = Infinity;
         continue;
       }
-      // data(), not dataSync(): tfjs-backend-webgpu's synchronous read returns zeros in headless
-      // Chromium on SwiftShader (measured here).
-      const got = (await t.data()) as Float32Array;
+      const got = all.subarray(where[0], where[0] + where[1]);
       const want = await ref.readFloat32(prefix + k);
       let m = got.length === want.length ? 0 : Infinity;
       for (let j = 0; j < want.length && m !== Infinity; j++) {
