@@ -37,18 +37,19 @@ const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 
 /** Per job kind: count, summed ms; the jobs' span; idle time before the first job; busy ms per worker. */
 function jobTimeline(ws: readonly WorkerProcess[], t0: number) {
-  const jobs: Array<{ kind: string; worker: number; start: number; end: number }> = [];
+  const jobs: Array<{ kind: string; worker: number; start: number; end: number; cpu: number }> = [];
   ws.forEach((w, k) => {
     for (const { at, line } of w.timedLines()) {
-      const m = /\] (\S+) \S+: job done in (\d+) ms/.exec(line);
-      if (m) jobs.push({ kind: m[1]!, worker: k, start: at - Number(m[2]) - t0, end: at - t0 });
+      const m = /\] (\S+) \S+: job done in (\d+) ms \(CPU (\d+) ms\)/.exec(line);
+      if (m) jobs.push({ kind: m[1]!, worker: k, start: at - Number(m[2]) - t0, end: at - t0, cpu: Number(m[3]) });
     }
   });
-  const kinds: Record<string, { jobs: number; ms: number; firstStartMs: number; lastEndMs: number }> = {};
+  const kinds: Record<string, { jobs: number; ms: number; cpuMs: number; firstStartMs: number; lastEndMs: number }> = {};
   for (const j of jobs) {
-    const e = (kinds[j.kind] ??= { jobs: 0, ms: 0, firstStartMs: Infinity, lastEndMs: 0 });
+    const e = (kinds[j.kind] ??= { jobs: 0, ms: 0, cpuMs: 0, firstStartMs: Infinity, lastEndMs: 0 });
     e.jobs++;
     e.ms += j.end - j.start;
+    e.cpuMs += j.cpu;
     e.firstStartMs = Math.min(e.firstStartMs, j.start);
     e.lastEndMs = Math.max(e.lastEndMs, j.end);
   }

@@ -95,9 +95,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const tag = `[${name}] ${job.name} ${job.id}`;
     const jlog = (l: string) => log(`${tag}: ${l}`);
     const t0 = Date.now();
+    const c0 = process.cpuUsage();
     const r = await runJob(job, jlog);
-    // the job's wall time: bench/cluster.ts sums these per kind to find the serial part
-    jlog(`job done in ${Date.now() - t0} ms`);
+    // the job's wall and CPU time: bench/cluster.ts sums these per kind to find the serial part,
+    // and wall well above CPU says the job waited (store I/O, the queue) rather than computed
+    const c = process.cpuUsage(c0);
+    jlog(`job done in ${Date.now() - t0} ms (CPU ${Math.round((c.user + c.system) / 1000)} ms)`);
     return r;
   };
 
