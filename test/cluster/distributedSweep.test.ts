@@ -30,7 +30,8 @@ maybe('6 SAEs as jobs on 2 workers, one killed after a checkpoint: all 6 equal a
   });
   const local = path.join(tmp, 'local');
   const ref = await spawnCli(['--json', '--no-progress', 'train', cfg, ...SWEEP, '--out', local], { timeoutMs: 240_000 });
-  t.is(ref.code, 0, ref.stderr);
+  // the reference must exist before anything is compared: its own error, not a missing file later
+  if (ref.code !== 0) return t.fail(`the uninterrupted reference run failed (exit ${ref.code}):\n${ref.stderr}`);
 
   // A worker killed with -9 cannot remove its job folder: the workers' temp dir is the test's own.
   const workerTmp = path.join(tmp, 'worker-tmp');
