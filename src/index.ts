@@ -104,7 +104,7 @@ export {
   fromActivations, type ActivationData, type FromActivationsOptions,
 } from './sources/fromActivations.js';
 export {
-  toyModel, toyFeatures, toyHidden, trainToyModel, toyFeatureRecovery, type ToyModelConfig,
+  toyModel, toyFeatures, toyHidden, trainToyModel, trainToyModelAsync, toyFeatureRecovery, type ToyModelConfig,
   DEFAULT_TOY_MODEL_CONFIG, type ToyModel, type TrainToyModelOptions, type FeatureRecovery,
 } from './sources/toyModel.js';
 export { toyActivations, type ToyActivationsOptions } from './sources/toyActivations.js';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import { Rng } from '../stream/rng.js';
+import { platform } from '../platform/index.js';
 
 /**
  * Anthropic's toy models of superposition, as SAELens v1.5's toy-model runner uses them
@@ -128,9 +129,65 @@ export interface TrainToyModelOptions {
 
 /**
  * Trains a toy model (SAELens `Model.optimize`): Adam on `mean(importance · (x − ReLU(WᵀWx + b))²)`.
- * Returns a new model; the input is left as it was. Leaves no tensors behind.
+ * Returns a new model; the input is left as it was. Leaves no tensors behind. Synchronous: in a
+ * page use trainToyModelAsync, which keeps the page responsive.
  */
 export function trainToyModel(model: ToyModel, opts: TrainToyModelOptions = {}): ToyModel {
+  const run = toyModelTraining(model, opts);
+  let r = run.next();
+  while (!r.done) {
+    let values: Float32Array[];
+    try {
+      values = r.value.map((t) => t.dataSync() as Float32Array);
+    } catch (e) {
+      r = run.throw(e);
+      continue;
+    }
+    r = run.next(values);
+  }
+  return r.value;
+}
+
+export interface TrainToyModelAsyncOptions extends TrainToyModelOptions {
+  /**
+   * Hands the thread back (`yieldTo`, default the platform's event-loop yield) after every this
+   * many steps (default 1), so a page keeps drawing and answering while the model trains.
+   */
+  readonly yieldEvery?: number;
+  readonly yieldTo?: () => Promise<void>;
+}
+
+/**
+ * trainToyModel, the same steps and result, with its read-backs asynchronous (`tensor.data()`,
+ * which webgpu answers without stalling) and a yield to the event loop between steps.
+ */
+export async function trainToyModelAsync(model: ToyModel, opts: TrainToyModelAsyncOptions = {}): Promise<ToyModel> {
+  const { yieldEvery = 1, yieldTo = () => platform.yieldToEventLoop() } = opts;
+  if (!Number.isInteger(yieldEvery) || yieldEvery < 1) throw new ConfigError(`trainToyModelAsync(): yieldEvery must be a positive integer, got ${yieldEvery}`);
+  const run = toyModelTraining(model, opts);
+  let r = run.next();
+  let steps = 0;
+  while (!r.done) {
+    let values: Float32Array[];
+    try {
+      values = (await Promise.all(r.value.map((t) => t.data()))) as Float32Array[];
+      // every yield of the generator but the last (the weights) ends a step
+      if (++steps % yieldEvery === 0) await yieldTo();
+    } catch (e) {
+      r = run.throw(e);
+      continue;
+    }
+    r = run.next(values);
+  }
+  return r.value;
+}
+
+/**
+ * The training, as a generator: after each step it yields the tensors it needs on the host (the
+ * loss when one is logged, else none) and is resumed with their values; at the end it yields the
+ * weights. trainToyModel and trainToyModelAsync drive it.
+ */
+function* toyModelTraining(model: ToyModel, opts: TrainToyModelOptions): Generator<tf.Tensor[], ToyModel, Float32Array[]> {
   const { steps = 10_000, batchSize = 1024, lr = 1e-3, lrScale = () => 1, logEvery = 1000 } = opts;
   if (!Number.isInteger(steps) || steps < 0) throw new ConfigError(`trainToyModel(): steps must be a non-negative integer, got ${steps}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`trainToyModel(): batchSize must be a positive integer, got ${batchSize}`);
@@ -162,15 +219,19 @@ export function trainToyModel(model: ToyModel, opts: TrainToyModelOptions = {}):
         x.dispose();
       }
       if (cost) {
-        loss = cost.dataSync()[0]!;
-        cost.dispose();
+        try {
+          loss = (yield [cost])[0]![0]!;
+        } finally {
+          cost.dispose();
+        }
         if (opts.onLog && step % logEvery === 0) opts.onLog(step, loss);
-      }
+      } else yield [];
     }
+    const [w, bias] = yield [W, b];
     return {
       cfg: model.cfg,
-      W: W.dataSync().slice() as Float32Array,
-      bFinal: b.dataSync().slice() as Float32Array,
+      W: w!.slice(),
+      bFinal: bias!.slice(),
       importance: model.importance.slice(),
       loss,
     };

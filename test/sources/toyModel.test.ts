@@ -2,7 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstValueFrom, take, toArray, tap } from 'rxjs';
 import { setupTf } from '../helpers/tf.js';
-import { toyModel, toyFeatures, toyHidden, trainToyModel, toyFeatureRecovery, DEFAULT_TOY_MODEL_CONFIG } from '../../src/sources/toyModel.js';
+import { toyModel, toyFeatures, toyHidden, trainToyModel, trainToyModelAsync, toyFeatureRecovery, DEFAULT_TOY_MODEL_CONFIG } from '../../src/sources/toyModel.js';
 import { toyActivations } from '../../src/sources/toyActivations.js';
 import { fromActivations } from '../../src/sources/fromActivations.js';
 import { Rng } from '../../src/stream/rng.js';
@@ -56,6 +56,32 @@ test.serial('trainToyModel(): lowers the importance-weighted loss, leaves no ten
   t.is(losses.length, 4);
   t.true(m.loss! < losses[0]! * 0.8, `${losses[0]} → ${m.loss}`);
   t.throws(() => trainToyModel(m0, { steps: -1 }), { instanceOf: ConfigError });
+});
+
+test.serial('trainToyModelAsync(): the same model as trainToyModel bit for bit, handing the thread back between steps; no tensor left, even when a read fails', async (t) => {
+  const m0 = toyModel({ nFeatures: 5, nHidden: 2, featureProbability: 0.1 });
+  const opts = { steps: 60, batchSize: 128, lr: 1e-2, logEvery: 20 };
+  const syncLogs: number[] = [];
+  const want = trainToyModel(m0, { ...opts, onLog: (_s, l) => syncLogs.push(l) });
+  const before = tf.memory().numTensors;
+  const asyncLogs: number[] = [];
+  let yields = 0;
+  const got = await trainToyModelAsync(m0, { ...opts, onLog: (_s, l) => asyncLogs.push(l), yieldEvery: 10, yieldTo: async () => void yields++ });
+  t.is(tf.memory().numTensors, before);
+  t.deepEqual(got.W, want.W);
+  t.deepEqual(got.bFinal, want.bFinal);
+  t.is(got.loss, want.loss);
+  t.deepEqual(asyncLogs, syncLogs);
+  t.is(yields, 6, 'one yield per 10 steps');
+  const data = tf.Tensor.prototype.data;
+  tf.Tensor.prototype.data = () => Promise.reject(new Error('read failed'));
+  try {
+    await t.throwsAsync(trainToyModelAsync(m0, opts), { message: 'read failed' });
+  } finally {
+    tf.Tensor.prototype.data = data;
+  }
+  t.is(tf.memory().numTensors, before, 'a failed read leaves no tensor');
+  await t.throwsAsync(trainToyModelAsync(m0, { ...opts, yieldEvery: 0 }), { instanceOf: ConfigError });
 });
 
 test.serial('toyFeatureRecovery(): the true directions as decoder rows give cosine 1', (t) => {

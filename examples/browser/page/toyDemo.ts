@@ -4,31 +4,36 @@
  * per step, then feature recovery (each true feature's best decoder-row cosine; recovered above
  * 0.9, as `npm run example -- toy` and the toy-recovery tests measure it).
  *
+ * The SAE trains through sae-rx's dataflow: `toyActivations` (a pull-paced Observable of the toy
+ * model's hidden activations) → each batch a `SaeTrainer.stepAsync` (concatMap: one step at a time)
+ * → the charts. Every read-back is asynchronous (`data()`; webgpu's dataSync() goes through a
+ * canvas) and the page yields between steps, so it keeps drawing while it trains.
+ *
  * Sized for a software-rendered GPU (CI's headless Chromium runs webgl and webgpu on SwiftShader):
  * the toy model gets 100 Adam steps of 512 at lr 1e-2 and the SAE 60 steps of 256. Measured at
- * these settings: 10/10 recovered by step 50 in Node (tfjs cpu), 9/10 by step 20 on webgl; TopK with k = 1 because the true
- * features average 0.5 per input.
+ * these settings: 10/10 recovered by step 20 in Node (tfjs cpu), 9/10 by step 20 on webgl; TopK with k = 1 because the true
+ * features average 0.5 per input. `?toySteps=N&saeSteps=M` shortens a run (the webgpu browser test
+ * uses 50 and 30: 10/10 by step 20 in Node at those sizes).
  */
+import { concatMap, lastValueFrom, tap } from 'rxjs';
 import {
   DEFAULT_SAE_CONFIG,
   DEFAULT_TRAINER_CONFIG,
-  Rng,
   Sae,
   SaeTrainer,
   architectureOf,
   escapeHtml,
   tableDefaults,
   tf,
+  toyActivations,
   toyFeatureRecovery,
-  toyFeatures,
-  toyHidden,
   toyModel,
-  trainToyModel,
+  trainToyModelAsync,
   type FeatureRecovery,
   type StepMetrics,
 } from './saeRx.js';
 import { LiveChart } from './liveChart.js';
-import { TOY_DEMO } from './toyDemoConfig.js';
+import { TOY_DEMO, toyDemoSizes } from './toyDemoConfig.js';
 import { activityMark, quietSince } from './activity.js';
 
 
@@ -56,7 +61,7 @@ function drawRecovery(rec: FeatureRecovery): void {
 }
 
 export function setUpToyDemo(backend: string): void {
-  const c = TOY_DEMO;
+  const c = toyDemoSizes(new URLSearchParams(location.search));
   const button = $('toy-start') as HTMLButtonElement;
   const status = $('toy-status');
   $('toy-config').textContent =
@@ -74,7 +79,7 @@ export function setUpToyDemo(backend: string): void {
     document.body.dataset['toy'] = 'running';
     delete document.body.dataset['toyNineAt'];
     for (const ch of [loss, l0, dead]) ch.reset();
-    run(backend, { loss, l0, dead }, (s) => (status.textContent = s))
+    run(backend, c, { loss, l0, dead }, (s) => (status.textContent = s))
       .then((r) => {
         status.textContent = `done on ${backend} in ${r.seconds.toFixed(1)} s (toy model ${r.toySeconds.toFixed(1)} s, SAE ${(r.seconds - r.toySeconds).toFixed(1)} s); final MSE ${r.last.losses.mse.toExponential(2)}`;
         document.body.dataset['toy'] = 'done';
@@ -89,16 +94,22 @@ export function setUpToyDemo(backend: string): void {
   });
 }
 
-async function run(backend: string, charts: { loss: LiveChart; l0: LiveChart; dead: LiveChart }, say: (s: string) => void): Promise<ToyDemoResult> {
-  const c = TOY_DEMO;
+async function run(backend: string, c: typeof TOY_DEMO, charts: { loss: LiveChart; l0: LiveChart; dead: LiveChart }, say: (s: string) => void): Promise<ToyDemoResult> {
   const t0 = performance.now();
   const before = tf.memory().numTensors;
   const since = activityMark();
   say(`training the toy model (${c.toySteps} steps)…`);
   await nextFrame();
-  const model = trainToyModel(
+  const model = await trainToyModelAsync(
     toyModel({ nFeatures: c.nFeatures, nHidden: c.nHidden, featureProbability: c.featureProbability, seed: c.seed }),
-    { steps: c.toySteps, batchSize: c.toyBatch, lr: c.toyLr },
+    {
+      steps: c.toySteps,
+      batchSize: c.toyBatch,
+      lr: c.toyLr,
+      logEvery: 10,
+      onLog: (step, l) => say(`training the toy model: step ${step + 1}/${c.toySteps} · loss ${l.toExponential(2)}`),
+      yieldTo: nextFrame,
+    },
   );
   const toySeconds = (performance.now() - t0) / 1000;
   const sae = Sae.create(
@@ -123,32 +134,41 @@ async function run(backend: string, charts: { loss: LiveChart; l0: LiveChart; de
     totalTrainingSteps: c.saeSteps,
     deadFeatureWindow: c.deadFeatureWindow,
   });
+  /** Each true feature's best decoder-row cosine, from W_dec read asynchronously. */
+  const recovery = async () => toyFeatureRecovery(model, (await sae.W_dec.data()) as Float32Array, c.threshold);
   try {
-    const rng = new Rng(c.seed + 1);
-    let last: StepMetrics | undefined;
-    for (let step = 0; step < c.saeSteps; step++) {
-      const x = tf.tensor2d(toyHidden(model, toyFeatures(model.cfg, c.saeBatch, rng)), [c.saeBatch, c.nHidden]);
-      try {
-        last = trainer.step(x);
-      } finally {
-        x.dispose();
-      }
-      if (!Number.isFinite(last.losses.total)) throw new Error(`the SAE's loss is ${last.losses.total} at step ${step} on ${backend}`);
-      charts.loss.push(step, last.terms);
-      charts.l0.push(step, { L0: last.l0 });
-      charts.dead.push(step, { 'dead latents': last.deadFeatures });
-      say(`SAE step ${step + 1}/${c.saeSteps} · MSE ${last.losses.mse.toExponential(2)} · L0 ${last.l0.toFixed(2)} · dead ${last.deadFeatures}`);
-      if (step % 10 === 9 || step === c.saeSteps - 1) {
-        const rec = toyFeatureRecovery(model, sae.snapshot().W_dec, c.threshold);
-        drawRecovery(rec);
-        // when 9 of the 10 were first recovered (the browser test logs it, to size the run)
-        if (rec.recovered >= c.nFeatures - 1 && !document.body.dataset['toyNineAt']) document.body.dataset['toyNineAt'] = String(step + 1);
-      }
-      await nextFrame();
-    }
-    const recovery = toyFeatureRecovery(model, sae.snapshot().W_dec, c.threshold);
-    drawRecovery(recovery);
-    return { recovery, last: last!, seconds: (performance.now() - t0) / 1000, toySeconds };
+    const last = await lastValueFrom(
+      toyActivations(model, { batchSize: c.saeBatch, seed: c.seed + 1, batches: c.saeSteps }).pipe(
+        // one step at a time; the batch is the step's, freed once its metrics are read
+        concatMap(async (b) => {
+          try {
+            return await trainer.stepAsync(b.acts as tf.Tensor2D);
+          } finally {
+            b.acts.dispose();
+          }
+        }),
+        tap((m) => {
+          if (!Number.isFinite(m.losses.total)) throw new Error(`the SAE's loss is ${m.losses.total} at step ${m.step} on ${backend}`);
+          charts.loss.push(m.step, m.terms);
+          charts.l0.push(m.step, { L0: m.l0 });
+          charts.dead.push(m.step, { 'dead latents': m.deadFeatures });
+          say(`SAE step ${m.step + 1}/${c.saeSteps} · MSE ${m.losses.mse.toExponential(2)} · L0 ${m.l0.toFixed(2)} · dead ${m.deadFeatures}`);
+        }),
+        concatMap(async (m) => {
+          if (m.step % 10 === 9 || m.step === c.saeSteps - 1) {
+            const rec = await recovery();
+            drawRecovery(rec);
+            // when 9 of the 10 were first recovered (the browser test logs it, to size the run)
+            if (rec.recovered >= c.nFeatures - 1 && !document.body.dataset['toyNineAt']) document.body.dataset['toyNineAt'] = String(m.step + 1);
+          }
+          await nextFrame();
+          return m;
+        }),
+      ),
+    );
+    const rec = await recovery();
+    drawRecovery(rec);
+    return { recovery: rec, last, seconds: (performance.now() - t0) / 1000, toySeconds };
   } finally {
     trainer.dispose();
     sae.dispose();

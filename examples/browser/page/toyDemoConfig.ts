@@ -18,3 +18,15 @@ export const TOY_DEMO = {
   deadFeatureWindow: 50,
   threshold: 0.9,
 } as const;
+
+/**
+ * The sizes with `?toySteps=N&saeSteps=M` from the page's address applied (positive integers;
+ * anything else is ignored): a shorter run for a slow backend or a test.
+ */
+export function toyDemoSizes(params: URLSearchParams): typeof TOY_DEMO {
+  const int = (name: string, fallback: number): number => {
+    const v = Number(params.get(name));
+    return Number.isInteger(v) && v > 0 ? v : fallback;
+  };
+  return { ...TOY_DEMO, toySteps: int('toySteps', TOY_DEMO.toySteps), saeSteps: int('saeSteps', TOY_DEMO.saeSteps) } as typeof TOY_DEMO;
+}
