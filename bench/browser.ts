@@ -11,8 +11,8 @@
  *                 (--quick: (32, 128, batch 64), 1 + 2)
  *   tiny GPT-2    1 × 64 tokens, `activations` (runWithCache to blocks.1.hook_resid_pre) and
  *                 `logits` (full forward), 1 warm-up + 3 timed passes (--quick: 1 × 16, 1 + 2)
- * About 3–4 minutes in all on a 2-core machine (software webgpu dominates: its logits pass, an
- * unembedding to 50257 tokens, takes ~15 s).
+ * About 5 minutes in all on a shared 2-core machine (software webgpu dominates: its logits pass, an
+ * unembedding to 50257 tokens, takes ~24 s).
  * Each line carries the load average (1, 5, 15 min) before and after it: the machine may be shared.
  *
  * Run alone: `npx tsx bench/browser.ts [--quick] [--backend webgl]`.
@@ -32,6 +32,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const TINY = path.resolve(ROOT, '../shared/models/tiny-gpt2-sotu');
 const TINY_HOOK = 'blocks.1.hook_resid_pre';
+
+const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
 /** The browser backends in sae-rx's order of preference there. */
 export const BROWSER_BENCH_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -84,7 +86,8 @@ export async function benchBrowser(opts: BrowserBenchOptions): Promise<void> {
     if (built.nodeLeaks.length) throw new Error(`bench page bundle reaches Node: ${JSON.stringify(built.nodeLeaks)}`);
     fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>sae-rx bench</title><script type="module" src="sae-rx.js"></script>');
     log(`bench --browser: page bundled in ${((Date.now() - t0) / 1000).toFixed(1)} s (${(built.bytes / 1024).toFixed(0)} KiB)`);
-    const server = await startStaticServer({ '/': dir, ...(haveModel ? { '/model/': TINY } : {}) });
+    // Cross-origin isolated (COOP + COEP), so the wasm backend may run its multi-threaded binary.
+    const server = await startStaticServer({ '/': dir, ...(haveModel ? { '/model/': TINY } : {}) }, { headers: ISOLATED });
     let infoPrinted = false;
     try {
       for (const backend of backends) {
@@ -128,7 +131,8 @@ async function benchOneBackend(
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('request', (r) => {
-    if (!r.url().startsWith(`${origin}/`)) problems.push(`request beyond the loopback server: ${r.url()}`);
+    // blob: URLs of the page's own origin are the wasm backend's thread workers
+    if (!r.url().startsWith(`${origin}/`) && !r.url().startsWith(`blob:${origin}/`)) problems.push(`request beyond the loopback server: ${r.url()}`);
   });
   await page.goto(`${origin}/index.html`);
   await page.waitForFunction(() => 'saeRxBench' in globalThis, undefined, { timeout: 120_000 });

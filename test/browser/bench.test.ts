@@ -38,6 +38,8 @@ const isLoad = (s: unknown) => typeof s === 'string' && /^\d+\.\d\d \d+\.\d\d \d
 
   const step = cases.find((l) => l['bench'] === 'browserTrainStep');
   t.like(step, { name: 'browserTrainStep/wasm/32x128x64', backend: 'wasm', dIn: 32, dSae: 128, batch: 64, steps: 2, leakedTensors: 0 });
+  // the bench's server makes the page cross-origin isolated, so wasm runs its threaded binary
+  t.deepEqual(step!['wasm'], { simd: true, threads: true });
   t.is(step!['msPerStepAll'].length, 2);
   t.true(step!['msPerStep'] > 0 && Number.isFinite(step!['tokensPerSec']) && step!['tokensPerSec'] > 0);
   t.true(Math.abs(step!['tokensPerSec'] - (64 * 1000) / step!['msPerStep']) <= 0.01 * step!['tokensPerSec'] + 1, 'tokens/s = batch / time per step');

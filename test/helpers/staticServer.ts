@@ -22,8 +22,11 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `routes` (URL prefix like '/dist/' → folder) on 127.0.0.1 at a free port. */
-export async function startStaticServer(routes: Readonly<Record<string, string>>): Promise<StaticServer> {
+/**
+ * Serves `routes` (URL prefix like '/dist/' → folder) on 127.0.0.1 at a free port. `headers` go
+ * on every file served (e.g. COOP/COEP, which make the page cross-origin isolated).
+ */
+export async function startStaticServer(routes: Readonly<Record<string, string>>, opts: { headers?: Readonly<Record<string, string>> } = {}): Promise<StaticServer> {
   const requests: ServedRequest[] = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -41,7 +44,7 @@ export async function startStaticServer(routes: Readonly<Record<string, string>>
     }
     done(200);
     const size = fs.statSync(file).size;
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'content-length': size, 'cache-control': 'no-store' });
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'content-length': size, 'cache-control': 'no-store', ...opts.headers });
     if (req.method === 'HEAD') res.end();
     else fs.createReadStream(file).pipe(res);
   });
