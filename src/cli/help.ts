@@ -4,7 +4,6 @@
  * drift from what the decoder accepts.
  */
 import { type FieldTable, defaultOf } from '../config/fields.js';
-import { ARCHITECTURES } from '../sae/architectures/registry.js';
 import type { FlagSpec } from './args.js';
 import { GLOBAL_FLAGS } from './args.js';
 
@@ -40,7 +39,9 @@ export function fieldLines(table: FieldTable): string[] {
  * The SAE architectures a runner config can name (`architecture:` in a flat config or in a
  * SAELens 6 `sae:` block), each with its own fields and their defaults.
  */
-export function architectureLines(): string[] {
+export async function architectureLines(): Promise<string[]> {
+  // the registry brings the SAE code and its backend: loaded for this help only (commands/index.ts)
+  const { ARCHITECTURES } = await import('../sae/architectures/registry.js');
   const out: string[] = [];
   for (const a of ARCHITECTURES) {
     out.push(`  ${a.name}: ${a.summary}`);

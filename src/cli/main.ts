@@ -70,7 +70,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
       return EXIT_USAGE;
     }
     if (g['help'] === true) {
-      fullIo.stdout.write(commandHelp(command.help(), command.name));
+      fullIo.stdout.write(commandHelp(await command.help(), command.name));
       return EXIT_OK;
     }
     if (g['resume'] !== undefined && command.name !== 'train') throw new UsageError(`--resume is for 'sae-rx train', not '${command.name}'`);

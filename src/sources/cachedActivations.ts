@@ -22,10 +22,9 @@ import { disposeBatch, emitOrDispose } from '../stream/ownership.js';
 import { CACHE_TENSOR } from './cacheShard.js';
 import { readCacheRows } from './cacheShardReader.js';
 import { fromPull } from './fromPull.js';
+import { CACHE_FORMAT, CACHE_MANIFEST } from './cacheFormat.js';
 
-export const CACHE_MANIFEST = 'manifest.json';
-export { CACHE_TENSOR };
-export const CACHE_FORMAT = 'sae-rx-activation-cache';
+export { CACHE_FORMAT, CACHE_MANIFEST, CACHE_TENSOR };
 
 /** `manifest.json` of an activation cache (snake_case, like SAELens's config names). */
 export interface CacheManifest {

@@ -11,6 +11,7 @@ export interface Command {
   readonly flags: readonly FlagSpec[];
   /** Unknown `--name value` words are config-field overrides (train, cache), checked by the command. */
   readonly acceptsConfigFields?: boolean;
-  readonly help: () => CommandHelp;
+  /** May load what it lists (the architectures), so the CLI's start does not. */
+  readonly help: () => CommandHelp | Promise<CommandHelp>;
   readonly run: (ctx: CliContext, args: ParsedArgs) => Promise<number>;
 }

@@ -180,7 +180,7 @@ export const train: Command = {
   summary: 'train SAEs from a runner config (JSON or YAML; toy model or language model)',
   flags: FLAGS,
   acceptsConfigFields: true,
-  help: () => ({
+  help: async () => ({
     usage: 'train CONFIG [--kind toy|lm] [--FIELD VALUE ...]',
     summary: 'Train SAEs as the runner config says; writes the run folder: records.jsonl, SAE folders (SAELens layout), report.html.',
     description:
@@ -200,7 +200,7 @@ export const train: Command = {
         title:
           "SAE architectures (--architecture NAME, default standard = SAELens v1.5's SAE; in a SAELens 6 config's `sae:` block, " +
           "standard means standard_v6) and their own fields with SAELens 6's defaults (a flat config's l1_coefficient, lp_norm, l1_warm_up_steps are the runner fields above; a field of another architecture is an error)",
-        lines: architectureLines(),
+        lines: await architectureLines(),
       },
     ],
   }),

@@ -19,18 +19,6 @@ import type { ComputeShardOptions, ComputedShard } from './shard.js';
 import { awaitStart, nearestStart, publishStarts } from './starts.js';
 import { countPasses, readShuffleState, runShufflePasses } from './shuffle.js';
 
-export const CACHE_JOB = { shard: 'cache-shard', shuffle: 'cache-shuffle', finalize: 'cache-finalize' } as const;
-
-export interface CacheJobData {
-  /** The run's id (job ids and progress derive from it). */
-  readonly runId: string;
-  /** Where the cache goes: a folder or s3:// URL every worker can reach. */
-  readonly store: string;
-  /** The encoded runner config (snake_case, as in the file). */
-  readonly config: Record<string, unknown>;
-  readonly shard?: number;
-}
-
 /** The rows of a shard object, from its safetensors header (two ranged reads). */
 export async function shardRows(store: Store, key: string): Promise<number> {
   return (await shardShapes(store, key)).rows;

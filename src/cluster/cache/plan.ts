@@ -6,7 +6,7 @@
  */
 import type { CacheActivationsRunnerConfig } from '../../config/cacheActivationsRunnerConfig.js';
 import { ConfigError } from '../../errors.js';
-import { CACHE_MANIFEST } from '../../sources/cachedActivations.js';
+import { CACHE_MANIFEST } from '../../sources/cacheFormat.js';
 
 export interface CachePlan {
   readonly nShards: number;
@@ -36,3 +36,15 @@ export const cacheKeys = {
   final: (i: number) => `${i}.safetensors`,
   manifest: CACHE_MANIFEST,
 } as const;
+
+export const CACHE_JOB = { shard: 'cache-shard', shuffle: 'cache-shuffle', finalize: 'cache-finalize' } as const;
+
+export interface CacheJobData {
+  /** The run's id (job ids and progress derive from it). */
+  readonly runId: string;
+  /** Where the cache goes: a folder or s3:// URL every worker can reach. */
+  readonly store: string;
+  /** The encoded runner config (snake_case, as in the file). */
+  readonly config: Record<string, unknown>;
+  readonly shard?: number;
+}

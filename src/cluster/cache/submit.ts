@@ -15,8 +15,7 @@ import { ConfigError, StageError } from '../../errors.js';
 import type { Store } from '../../store/Store.js';
 import { StoreNotFoundError } from '../../store/Store.js';
 import { runJobOptions, watchRun } from '../watchRun.js';
-import { CACHE_JOB, type CacheJobData } from './jobs.js';
-import { cacheKeys, cachePlan } from './plan.js';
+import { CACHE_JOB, type CacheJobData, cacheKeys, cachePlan } from './plan.js';
 import type { CacheManifest } from '../../sources/cachedActivations.js';
 
 export interface CacheProgress {
