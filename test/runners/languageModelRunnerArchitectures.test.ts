@@ -160,3 +160,28 @@ for (const [architecture, fields] of [
     t.is(tf.memory().numTensors, before, 'no tensor left');
   });
 }
+
+t0('a sweep of topk_transcoders (lr 1e-3, 3e-3) on one stream: each saved as a transcoder of its own, each equal to that SAE trained alone', async (t) => {
+  const before = tf.memory().numTensors;
+  const transcoder = { architecture: 'topk_transcoder', k: 8, d_out: D_IN, hook_name_out: 'blocks.1.hook_mlp_out', apply_b_dec_to_input: false };
+  const run = async (name: string, saeIds?: string[]) => {
+    const cfg = config({ ...transcoder, lr: [1e-3, 3e-3], wandb_id: name, checkpoint_path: path.join(tmp, name) });
+    const s = await languageModelRunner(cfg, { console: false, log: () => {}, handleSignals: false, report: false, ...(saeIds ? { saeIds } : {}) }).run();
+    return s.saes.map((d) => ({ id: d.saeId, dir: d.path! }));
+  };
+  const sweep = await run('tc-sweep');
+  t.is(sweep.length, 2);
+  const weights = (dir: string) => fs.readFileSync(path.join(dir, 'sae_weights.safetensors'));
+  for (const { dir } of sweep) {
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'cfg.json'), 'utf8')) as { architecture: string; d_out: number; metadata: Record<string, unknown> };
+    t.is(cfg.architecture, 'topk_transcoder');
+    t.is(cfg.d_out, D_IN);
+    t.is(cfg.metadata['hook_name_out'], 'blocks.1.hook_mlp_out');
+  }
+  t.false(weights(sweep[0]!.dir).equals(weights(sweep[1]!.dir)), 'the two learning rates give two different transcoders');
+  // the second transcoder alone: same stream, same targets, so the same weights bit for bit
+  const alone = await run('tc-alone', [sweep[1]!.id]);
+  t.is(alone.length, 1);
+  t.true(weights(alone[0]!.dir).equals(weights(sweep[1]!.dir)), `${sweep[1]!.id}: the sweep's transcoder equals the one trained alone`);
+  t.is(tf.memory().numTensors, before, 'no tensor left');
+});
