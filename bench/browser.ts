@@ -7,8 +7,9 @@
  * the model folder; a request anywhere else is an error. One fresh browser per backend.
  *
  * Sizes (small: Debian's Chromium runs webgl and webgpu on SwiftShader, in software):
- *   SAE step      (d_in 64, d_sae 512, batch 256), 2 warm-up + 5 timed steps
- *                 (--quick: (32, 128, batch 64), 1 + 2)
+ *   SAE step      (d_in 64, d_sae 512, batch 256), 2 warm-up + 5 timed steps, once with
+ *                 step() (`sync`: metrics read with dataSync) and once with stepAsync()
+ *                 (`async`: with data()) (--quick: (32, 128, batch 64), 1 + 2)
  *   tiny GPT-2    1 × 64 tokens, `activations` (runWithCache to blocks.1.hook_resid_pre) and
  *                 `logits` (full forward), 1 warm-up + 3 timed passes (--quick: 1 × 16, 1 + 2)
  * About 5 minutes in all on a shared 2-core machine (software webgpu dominates: its logits pass, an
@@ -120,9 +121,9 @@ async function benchOneBackend(
   browser: Browser, origin: string, backend: BrowserBenchBackend, sizes: (typeof BROWSER_SIZES)['full' | 'quick'],
   haveModel: boolean, wants: (name: string) => boolean, emit: (line: object) => void, log: (l: string) => void,
 ): Promise<void> {
-  const saeName = `browserTrainStep/${backend}/${sizes.sae.dIn}x${sizes.sae.dSae}x${sizes.sae.batch}`;
+  const saeNames = (['sync', 'async'] as const).map((r) => [r, `browserTrainStep/${backend}/${r}/${sizes.sae.dIn}x${sizes.sae.dSae}x${sizes.sae.batch}`] as const);
   const fwdNames = (['activations', 'logits'] as const).map((v) => [v, `browserModelForward/${backend}/tiny/${v}`] as const);
-  if (!wants(saeName) && !fwdNames.some(([, n]) => wants(n))) return;
+  if (![...saeNames, ...fwdNames].some(([, n]) => wants(n))) return;
 
   const page: Page = await browser.newPage();
   const problems: string[] = [];
@@ -146,14 +147,15 @@ async function benchOneBackend(
     if (problems.length) throw new Error(`bench --browser ${backend} ${what}: ${problems.join('; ')}`);
   };
 
-  if (wants(saeName)) {
+  for (const [read, saeName] of saeNames) {
+    if (!wants(saeName)) continue;
     const load0 = loadavg();
     log(`${saeName}: ${sizes.sae.warmup} warm-up + ${sizes.sae.steps} steps…`);
-    const r = await page.evaluate((o) => (globalThis as any).saeRxBench.trainStep(o), sizes.sae);
+    const r = await page.evaluate((o) => (globalThis as any).saeRxBench.trainStep(o), { ...sizes.sae, read });
     check(saeName);
     const ms = median(r.ms);
     emit({
-      bench: 'browserTrainStep', name: saeName, backend, ...extra, dIn: sizes.sae.dIn, dSae: sizes.sae.dSae, batch: sizes.sae.batch,
+      bench: 'browserTrainStep', name: saeName, backend, ...extra, read, dIn: sizes.sae.dIn, dSae: sizes.sae.dSae, batch: sizes.sae.batch,
       warmup: sizes.sae.warmup, steps: r.ms.length, msPerStep: +ms.toFixed(1), msPerStepAll: r.ms.map((t: number) => +t.toFixed(1)),
       tokensPerSec: Math.round((sizes.sae.batch * 1000) / ms), mse: r.mse, leakedTensors: r.leaked, loadavg: [load0, loadavg()],
     });

@@ -1,8 +1,8 @@
 /**
  * The page side of `npm run bench -- --browser` (bench/browser.ts bundles it with sae-rx's browser
  * build and serves it from loopback): times, in the page, on the backend it is asked for,
- *  - the SAE training step (SaeTrainer.step, as bench/trainStep.ts: renormalize, forward, losses,
- *    backward, clip, decoder-gradient projection, Adam, metrics read back), and
+ *  - the SAE training step (SaeTrainer.step and stepAsync, as bench/trainStep.ts: renormalize,
+ *    forward, losses, backward, clip, decoder-gradient projection, Adam, metrics read back), and
  *  - the tiny GPT-2 forward (as bench/modelForward.ts: activations up to a hook, and full logits),
  *    the model loaded by URL through sae-rx's folder loaders.
  * Each first runs warm-up iterations (shader compilation on webgl / webgpu), then the timed ones.
@@ -21,8 +21,12 @@ async function backend(name: string) {
   }
 }
 
-/** ms of each timed SaeTrainer step at (dIn, dSae, batch), after `warmup` steps; tensors left over. */
-function trainStep(o: { dIn: number; dSae: number; batch: number; warmup: number; steps: number }) {
+/**
+ * ms of each timed SaeTrainer step at (dIn, dSae, batch), after `warmup` steps; tensors left over.
+ * `read`: 'sync' = step() (reads its metrics back synchronously), 'async' = stepAsync() (with
+ * data(): what a page should use on webgpu, where synchronous reads are slow).
+ */
+async function trainStep(o: { dIn: number; dSae: number; batch: number; warmup: number; steps: number; read: 'sync' | 'async' }) {
   const before = tf.memory().numTensors;
   const sae = Sae.create({ ...DEFAULT_SAE_CONFIG, dIn: o.dIn, dSae: o.dSae }, { seed: 1 });
   const tr = new SaeTrainer(sae, { ...DEFAULT_TRAINER_CONFIG, trainBatchSize: o.batch, totalTrainingSteps: 1000 });
@@ -32,7 +36,8 @@ function trainStep(o: { dIn: number; dSae: number; batch: number; warmup: number
   try {
     for (let i = 0; i < o.warmup + o.steps; i++) {
       const t0 = performance.now();
-      const m = tr.step(x); // synchronous: returns after reading the step's metrics back
+      // both return after reading the step's metrics back, so the step has finished
+      const m = o.read === 'sync' ? tr.step(x) : await tr.stepAsync(x);
       if (i >= o.warmup) ms.push(performance.now() - t0);
       mse = m.losses.mse;
     }

@@ -36,15 +36,20 @@ const isLoad = (s: unknown) => typeof s === 'string' && /^\d+\.\d\d \d+\.\d\d \d
   t.true(isLoad(info!['loadavg']));
   t.regex(String(info!['chromium']), /^\d+\./);
 
-  const step = cases.find((l) => l['bench'] === 'browserTrainStep');
-  t.like(step, { name: 'browserTrainStep/wasm/32x128x64', backend: 'wasm', dIn: 32, dSae: 128, batch: 64, steps: 2, leakedTensors: 0 });
-  // the bench's server makes the page cross-origin isolated, so wasm runs its threaded binary
-  t.deepEqual(step!['wasm'], { simd: true, threads: true });
-  t.is(step!['msPerStepAll'].length, 2);
-  t.true(step!['msPerStep'] > 0 && Number.isFinite(step!['tokensPerSec']) && step!['tokensPerSec'] > 0);
-  t.true(Math.abs(step!['tokensPerSec'] - (64 * 1000) / step!['msPerStep']) <= 0.01 * step!['tokensPerSec'] + 1, 'tokens/s = batch / time per step');
-  t.true(Number.isFinite(step!['mse']));
-  t.true(step!['loadavg'].length === 2 && step!['loadavg'].every(isLoad));
+  const steps = cases.filter((l) => l['bench'] === 'browserTrainStep');
+  t.deepEqual(steps.map((l) => l['name']), ['browserTrainStep/wasm/sync/32x128x64', 'browserTrainStep/wasm/async/32x128x64']);
+  for (const step of steps) {
+    t.like(step, { backend: 'wasm', dIn: 32, dSae: 128, batch: 64, steps: 2, leakedTensors: 0 });
+    // the bench's server makes the page cross-origin isolated, so wasm runs its threaded binary
+    t.deepEqual(step['wasm'], { simd: true, threads: true });
+    t.is(step['msPerStepAll'].length, 2);
+    t.true(step['msPerStep'] > 0 && Number.isFinite(step['tokensPerSec']) && step['tokensPerSec'] > 0);
+    t.true(Math.abs(step['tokensPerSec'] - (64 * 1000) / step['msPerStep']) <= 0.01 * step['tokensPerSec'] + 1, 'tokens/s = batch / time per step');
+    t.true(Number.isFinite(step['mse']));
+    t.true(step['loadavg'].length === 2 && step['loadavg'].every(isLoad));
+  }
+  // the same seeded SAE and batch: both ways of reading compute the same step
+  t.is(steps[0]!['mse'], steps[1]!['mse']);
 
   const fwd = cases.filter((l) => l['bench'] === 'browserModelForward');
   t.deepEqual(fwd.map((l) => l['name']), ['browserModelForward/wasm/tiny/activations', 'browserModelForward/wasm/tiny/logits']);
@@ -57,7 +62,7 @@ const isLoad = (s: unknown) => typeof s === 'string' && /^\d+\.\d\d \d+\.\d\d \d
     t.true(l['msPerForward'] > 0 && l['tokensPerSec'] > 0 && l['modelLoadMs'] > 0);
     t.true(l['loadavg'].every(isLoad));
   }
-  t.is(cases.length, 3, 'one line per case, nothing else on stdout');
+  t.is(cases.length, 4, 'one line per case, nothing else on stdout');
 });
 
 test('bench --backend names a browser backend and needs --browser', async (t) => {
