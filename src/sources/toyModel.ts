@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '../errors.js';
 import { Rng } from '../stream/rng.js';
 import { platform } from '../platform/index.js';
+import { type HostReading, readAsync, readSync } from '../backend/hostReads.js';
 
 /**
  * Anthropic's toy models of superposition, as SAELens v1.5's toy-model runner uses them
@@ -133,19 +134,7 @@ export interface TrainToyModelOptions {
  * page use trainToyModelAsync, which keeps the page responsive.
  */
 export function trainToyModel(model: ToyModel, opts: TrainToyModelOptions = {}): ToyModel {
-  const run = toyModelTraining(model, opts);
-  let r = run.next();
-  while (!r.done) {
-    let values: Float32Array[];
-    try {
-      values = r.value.map((t) => t.dataSync() as Float32Array);
-    } catch (e) {
-      r = run.throw(e);
-      continue;
-    }
-    r = run.next(values);
-  }
-  return r.value;
+  return readSync(toyModelTraining(model, opts));
 }
 
 export interface TrainToyModelAsyncOptions extends TrainToyModelOptions {
@@ -164,22 +153,10 @@ export interface TrainToyModelAsyncOptions extends TrainToyModelOptions {
 export async function trainToyModelAsync(model: ToyModel, opts: TrainToyModelAsyncOptions = {}): Promise<ToyModel> {
   const { yieldEvery = 1, yieldTo = () => platform.yieldToEventLoop() } = opts;
   if (!Number.isInteger(yieldEvery) || yieldEvery < 1) throw new ConfigError(`trainToyModelAsync(): yieldEvery must be a positive integer, got ${yieldEvery}`);
-  const run = toyModelTraining(model, opts);
-  let r = run.next();
-  let steps = 0;
-  while (!r.done) {
-    let values: Float32Array[];
-    try {
-      values = (await Promise.all(r.value.map((t) => t.data()))) as Float32Array[];
-      // every yield of the generator but the last (the weights) ends a step
-      if (++steps % yieldEvery === 0) await yieldTo();
-    } catch (e) {
-      r = run.throw(e);
-      continue;
-    }
-    r = run.next(values);
-  }
-  return r.value;
+  // every read but the last (the weights) ends a step
+  return readAsync(toyModelTraining(model, opts), async (reads) => {
+    if (reads % yieldEvery === 0) await yieldTo();
+  });
 }
 
 /**
@@ -187,7 +164,7 @@ export async function trainToyModelAsync(model: ToyModel, opts: TrainToyModelAsy
  * loss when one is logged, else none) and is resumed with their values; at the end it yields the
  * weights. trainToyModel and trainToyModelAsync drive it.
  */
-function* toyModelTraining(model: ToyModel, opts: TrainToyModelOptions): Generator<tf.Tensor[], ToyModel, Float32Array[]> {
+function* toyModelTraining(model: ToyModel, opts: TrainToyModelOptions): HostReading<ToyModel> {
   const { steps = 10_000, batchSize = 1024, lr = 1e-3, lrScale = () => 1, logEvery = 1000 } = opts;
   if (!Number.isInteger(steps) || steps < 0) throw new ConfigError(`trainToyModel(): steps must be a non-negative integer, got ${steps}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`trainToyModel(): batchSize must be a positive integer, got ${batchSize}`);

@@ -26,6 +26,7 @@ import { sparseStepMode, type SparseStepMode } from '../sae/sparse.js';
 import { Adam, type AdamState } from './Adam.js';
 import { coefficientAt, LrSchedule } from './schedules.js';
 import type { TrainerConfig } from './TrainerConfig.js';
+import { type HostReading, readAsync, readSync } from '../backend/hostReads.js';
 
 export interface StepMetrics {
   step: number;
@@ -190,19 +191,7 @@ export class SaeTrainer {
    * The step's MSE, explained variance and per-token L2 are against the target.
    */
   step(x: tf.Tensor2D, target?: tf.Tensor2D): StepMetrics {
-    const run = this.stepReading(x, target);
-    let r = run.next();
-    while (!r.done) {
-      let values: Float32Array[];
-      try {
-        values = r.value.map((t) => t.dataSync() as Float32Array);
-      } catch (e) {
-        r = run.throw(e);
-        continue;
-      }
-      r = run.next(values);
-    }
-    return r.value;
+    return readSync(this.stepReading(x, target));
   }
 
   /**
@@ -211,20 +200,8 @@ export class SaeTrainer {
    * round-trips through a canvas). The trainer is busy until the promise settles: await it
    * before the next step, and keep x and target alive until then.
    */
-  async stepAsync(x: tf.Tensor2D, target?: tf.Tensor2D): Promise<StepMetrics> {
-    const run = this.stepReading(x, target);
-    let r = run.next();
-    while (!r.done) {
-      let values: Float32Array[];
-      try {
-        values = (await Promise.all(r.value.map((t) => t.data()))) as Float32Array[];
-      } catch (e) {
-        r = run.throw(e);
-        continue;
-      }
-      r = run.next(values);
-    }
-    return r.value;
+  stepAsync(x: tf.Tensor2D, target?: tf.Tensor2D): Promise<StepMetrics> {
+    return readAsync(this.stepReading(x, target));
   }
 
   /**
@@ -232,7 +209,7 @@ export class SaeTrainer {
    * row chunk: the losses, statistics, fired counts and per-row explained variance) and is
    * resumed with their values, so step() and stepAsync() share one implementation.
    */
-  private *stepReading(x: tf.Tensor2D, target?: tf.Tensor2D): Generator<tf.Tensor[], StepMetrics, Float32Array[]> {
+  private *stepReading(x: tf.Tensor2D, target?: tf.Tensor2D): HostReading<StepMetrics> {
     const sae = this.sae;
     const scfg = sae.cfg;
     const arch = sae.arch;
