@@ -142,7 +142,8 @@ async function benchOneBackend(
     emit({ bench: 'browser', backend, skipped: `backend did not start: ${chosen.error ?? chosen.backend}`, loadavg: loadavg() });
     return;
   }
-  const extra = { ...(chosen.wasm ? { wasm: chosen.wasm } : {}) };
+  // the order sae-rx's selectBackend() tries in this page (its browser platform's)
+  const extra = { preference: chosen.preference, ...(chosen.wasm ? { wasm: chosen.wasm } : {}) };
   const check = (what: string) => {
     if (problems.length) throw new Error(`bench --browser ${backend} ${what}: ${problems.join('; ')}`);
   };

@@ -8,16 +8,16 @@
  * Each first runs warm-up iterations (shader compilation on webgl / webgpu), then the timed ones.
  */
 import {
-  DEFAULT_SAE_CONFIG, DEFAULT_TRAINER_CONFIG, HookedTransformer, Sae, SaeTrainer, backendInfo, selectBackend, tf, urlFolder,
+  BACKEND_PREFERENCE, DEFAULT_SAE_CONFIG, DEFAULT_TRAINER_CONFIG, HookedTransformer, Sae, SaeTrainer, backendInfo, selectBackend, tf, urlFolder,
 } from '../src/browser.js';
 
 async function backend(name: string) {
   try {
     const c = await selectBackend({ prefer: name, log: () => {} });
     const info = backendInfo();
-    return { backend: c.name, tfBackend: tf.getBackend(), kernels: info.kernels, ...(info.wasm ? { wasm: info.wasm } : {}) };
+    return { backend: c.name, tfBackend: tf.getBackend(), preference: BACKEND_PREFERENCE, kernels: info.kernels, ...(info.wasm ? { wasm: info.wasm } : {}) };
   } catch (e) {
-    return { backend: undefined, error: (e as Error).message };
+    return { backend: undefined, preference: BACKEND_PREFERENCE, error: (e as Error).message };
   }
 }
 

@@ -40,6 +40,7 @@ const isLoad = (s: unknown) => typeof s === 'string' && /^\d+\.\d\d \d+\.\d\d \d
   t.deepEqual(steps.map((l) => l['name']), ['browserTrainStep/wasm/sync/32x128x64', 'browserTrainStep/wasm/async/32x128x64']);
   for (const step of steps) {
     t.like(step, { backend: 'wasm', dIn: 32, dSae: 128, batch: 64, steps: 2, leakedTensors: 0 });
+    t.deepEqual(step['preference'], ['webgpu', 'webgl', 'wasm', 'cpu'], 'the page\'s backend order');
     // the bench's server makes the page cross-origin isolated, so wasm runs its threaded binary
     t.deepEqual(step['wasm'], { simd: true, threads: true });
     t.is(step['msPerStepAll'].length, 2);

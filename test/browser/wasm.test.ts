@@ -79,10 +79,15 @@ declare('wasm in a page: the binaries load from beside the bundle, and the SaeTr
   }
 });
 
-declare('the demo page starts on ?backend=wasm (its server serves the binaries)', async (t) => {
+declare('the demo page starts on ?backend=wasm (its server serves the binaries); unasked, it takes webgl when webgpu has no adapter', async (t) => {
   const server = await startDemoServer({ port: 0 });
   try {
     await watched(t, server.url.replace(/\/$/, ''), async (page) => {
+      // CHROMIUM_ARGS (--disable-gpu, no --enable-unsafe-webgpu): no WebGPU adapter, so webgl comes next
+      await page.goto(`${server.url}?parts=toy`);
+      await page.waitForFunction(() => document.body.dataset['state'] !== 'loading', null, { timeout: 60_000 });
+      t.is(await page.textContent('#backend'), 'webgl');
+      t.regex(String(await page.getAttribute('#backend', 'title')), /^skipped webgpu: /);
       await page.goto(`${server.url}?backend=wasm&parts=toy`);
       await page.waitForFunction(() => document.body.dataset['state'] !== 'loading', null, { timeout: 60_000 });
       t.is(await page.evaluate(() => document.body.dataset['state']), 'ready', `the page started: ${await page.textContent('#fatal')}`);
