@@ -62,19 +62,29 @@ export function lmConfig(quick: boolean): Record<string, unknown> {
   };
 }
 
-export async function runLm(opts: { quick?: boolean; runsDir?: string; verbose?: boolean } = {}): Promise<RunSummary | undefined> {
+export interface SotuRunOptions {
+  readonly quick?: boolean;
+  readonly runsDir?: string;
+  readonly verbose?: boolean;
+}
+
+/**
+ * What the tiny-GPT-2 examples share: skip with a message without the model, say the backend,
+ * decode the runner config, and run it over the SOTU documents into `runs/<name>-<timestamp>/`
+ * with the final SAE evaluated on held-out text. undefined when skipped.
+ */
+export async function runOnSotu(name: string, config: Record<string, unknown>, opts: SotuRunOptions): Promise<RunSummary | undefined> {
   const verbose = opts.verbose ?? true;
   const log = (s: string) => verbose && process.stderr.write(s + '\n');
   if (!fs.existsSync(path.join(MODEL_DIR, 'model.safetensors'))) {
-    process.stdout.write(`lm example skipped: the model ${MODEL_DIR} is absent (it ships in ../shared)\n`);
+    process.stdout.write(`${name} example skipped: the model ${MODEL_DIR} is absent (it ships in ../shared)\n`);
     return undefined;
   }
   // one short line, as the CLI prints
   log(`sae-rx: tfjs backend '${(await selectBackend({ log: () => {} })).name}'`);
-  const quick = opts.quick ?? false;
-  const cfg = decodeRunnerConfig({ ...lmConfig(quick), wandb_id: 'lm' });
+  const cfg = decodeRunnerConfig({ ...config, wandb_id: name });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const runDir = path.resolve(opts.runsDir ?? 'runs', `lm-${stamp}`);
+  const runDir = path.resolve(opts.runsDir ?? 'runs', `${name}-${stamp}`);
   const docs = sotuDocuments();
   log(`${docs.length} documents from ${cfg.dataset_path}`);
   const runner = languageModelRunner(cfg, {
@@ -85,10 +95,16 @@ export async function runLm(opts: { quick?: boolean; runsDir?: string; verbose?:
     console: verbose ? { intervalMs: 5000 } : false,
     log,
     logEvery: 5,
-    // SAELens's run_evals on the final SAE: CE loss with the SAE spliced in vs clean / ablated
-    finalEvalBatches: quick ? 1 : 4,
+    // SAELens's run_evals on the final SAE (its folder, loaded back): CE loss with it spliced in vs clean / ablated
+    finalEvalBatches: opts.quick ? 1 : 4,
   });
-  const s = await runner.run();
+  return runner.run();
+}
+
+export async function runLm(opts: SotuRunOptions = {}): Promise<RunSummary | undefined> {
+  const verbose = opts.verbose ?? true;
+  const s = await runOnSotu('lm', lmConfig(opts.quick ?? false), opts);
+  if (!s) return undefined;
   const sae = s.saes[0];
   if (verbose && sae) {
     const f = sae.first, l = sae.last;

@@ -14,10 +14,8 @@
  * `npm run example -- transcoder` (about two minutes on 2 quiet cores); `-- transcoder --quick`
  * for a short smoke run. Skips with a message when `../shared` (the model) is absent.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { type RunSummary, decodeRunnerConfig, fromPull, languageModelRunner, selectBackend } from '../src/index.js';
-import { MODEL_DIR, sotuDocuments } from './lm.js';
+import type { RunSummary } from '../src/index.js';
+import { MODEL_DIR, type SotuRunOptions, runOnSotu } from './lm.js';
 
 export const description = 'transcoder for layer 1 MLP of a tiny GPT-2 (ln2.hook_normalized → hook_mlp_out), FVU and CE loss recovered (offline)';
 
@@ -56,29 +54,11 @@ export interface TranscoderExampleResult {
   readonly evals: Record<string, number>;
 }
 
-export async function runTranscoder(opts: { quick?: boolean; runsDir?: string; verbose?: boolean } = {}): Promise<TranscoderExampleResult | undefined> {
+export async function runTranscoder(opts: SotuRunOptions = {}): Promise<TranscoderExampleResult | undefined> {
   const verbose = opts.verbose ?? true;
-  const log = (s: string) => verbose && process.stderr.write(s + '\n');
-  if (!fs.existsSync(path.join(MODEL_DIR, 'model.safetensors'))) {
-    process.stdout.write(`transcoder example skipped: the model ${MODEL_DIR} is absent (it ships in ../shared)\n`);
-    return undefined;
-  }
-  log(`sae-rx: tfjs backend '${(await selectBackend({ log: () => {} })).name}'`);
-  const quick = opts.quick ?? false;
-  const cfg = decodeRunnerConfig({ ...transcoderConfig(quick), wandb_id: 'transcoder' });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const runDir = path.resolve(opts.runsDir ?? 'runs', `transcoder-${stamp}`);
-  const docs = sotuDocuments();
-  const runner = languageModelRunner(cfg, {
-    runDir,
-    documents: fromPull(() => docs),
-    console: verbose ? { intervalMs: 5000 } : false,
-    log,
-    logEvery: 5,
-    // the saved folder, loaded back and evaluated with its output spliced into hook_mlp_out
-    finalEvalBatches: quick ? 1 : 4,
-  });
-  const s = await runner.run();
+  // the saved folder, loaded back and evaluated with its output spliced into hook_mlp_out
+  const s = await runOnSotu('transcoder', transcoderConfig(opts.quick ?? false), opts);
+  if (!s) return undefined;
   const tc = s.saes[0];
   if (!tc?.evals) throw new Error(`transcoder example: no final evals (${s.warnings.join('; ')})`);
   const e = tc.evals;
