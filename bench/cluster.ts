@@ -1,6 +1,7 @@
 /**
- * `npx tsx bench/cluster.ts [--rounds N]`: throughput of the distributed cache and sweep with
- * 1 worker vs 2 workers (each its own process, one thread: OPENBLAS/OMP threads 1), on a
+ * `npx tsx bench/cluster.ts [--rounds N] [--v8-threads]`: throughput of the distributed cache and
+ * sweep with 1 worker vs 2 workers (each its own process, one thread: `node --single-threaded`,
+ * OPENBLAS/OMP threads 1; `--v8-threads` keeps V8's helper threads, as Node starts), on a
  * local redis-server and a folder store. Rounds alternate the order (1,2 then 2,1). JSON lines
  * on stdout with wall seconds, tokens/s, the speed-up and the load average before and after
  * (the machine may be shared: read the numbers with it). Needs redis-server and ../shared.
@@ -32,6 +33,11 @@ const CACHE_BATCHES_PER_SHARD = 16;
 const TOKENS_PER_SHARD = 64 * 8 * CACHE_BATCHES_PER_SHARD;
 const STEPS = flag('--steps', 150);
 const ONE_THREAD = { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
+// --v8-threads: workers as Node starts them, V8's GC and compiler helper threads included (a
+// worker then uses ~1.17 cores alone, and two of them steal from each other on 2 cores); by
+// default each worker is one thread for real: `node --single-threaded` and one BLAS thread.
+const V8_THREADS = process.argv.includes('--v8-threads');
+const NODE_FLAGS = V8_THREADS ? [] : ['--single-threaded'];
 
 const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 
@@ -85,7 +91,7 @@ async function main(): Promise<void> {
     // first job start → last job end of each run: the part that more workers should shrink
     const spans: Record<'cache' | 'sweep', Array<{ workers: number; jobSpanSeconds: number }>> = { cache: [], sweep: [] };
     const once = async (kind: 'cache' | 'sweep', nWorkers: number) => {
-      const ws = Array.from({ length: nWorkers }, () => spawnWorker(redis.url, ONE_THREAD, ['--lock-seconds', '60']));
+      const ws = Array.from({ length: nWorkers }, () => spawnWorker(redis.url, ONE_THREAD, ['--lock-seconds', '60'], NODE_FLAGS));
       all.push(...ws);
       await Promise.all(ws.map((w) => w.waitFor(/worker .* on redis/)));
       const before = load();
@@ -102,10 +108,10 @@ async function main(): Promise<void> {
       if (r.code !== 0) throw new Error(r.stderr);
       for (const w of ws) await w.stop();
       const timeline = jobTimeline(ws, t0);
-      console.log(JSON.stringify({ bench: `cluster/${kind}/jobs`, workers: nWorkers, ...timeline }));
+      console.log(JSON.stringify({ bench: `cluster/${kind}/jobs`, workers: nWorkers, workerNodeFlags: NODE_FLAGS, ...timeline }));
       spans[kind].push({ workers: nWorkers, jobSpanSeconds: (timeline.lastJobEndMs - timeline.beforeFirstJobMs) / 1000 });
       const tokens = kind === 'cache' ? SHARDS * TOKENS_PER_SHARD : 4 * STEPS * 256;
-      const line = { bench: `cluster/${kind}`, workers: nWorkers, seconds, tokensPerSecond: tokens / seconds, loadavgBefore: before, loadavgAfter: load(), cores: os.cpus().length };
+      const line = { bench: `cluster/${kind}`, workers: nWorkers, workerNodeFlags: NODE_FLAGS, seconds, tokensPerSecond: tokens / seconds, loadavgBefore: before, loadavgAfter: load(), cores: os.cpus().length };
       console.log(JSON.stringify(line));
       return seconds;
     };

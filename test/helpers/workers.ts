@@ -18,8 +18,8 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-export function spawnWorker(queue: string, env: Record<string, string>, extra: readonly string[] = []): WorkerProcess {
-  const proc = spawn(process.execPath, [BIN, 'worker', '--queue', queue, '--lock-seconds', '5', ...extra], {
+export function spawnWorker(queue: string, env: Record<string, string>, extra: readonly string[] = [], nodeFlags: readonly string[] = []): WorkerProcess {
+  const proc = spawn(process.execPath, [...nodeFlags, BIN, 'worker', '--queue', queue, '--lock-seconds', '5', ...extra], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
