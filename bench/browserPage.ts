@@ -10,6 +10,7 @@
 import {
   BACKEND_PREFERENCE, DEFAULT_SAE_CONFIG, DEFAULT_TRAINER_CONFIG, HookedTransformer, Sae, SaeTrainer, backendInfo, selectBackend, tf, urlFolder,
 } from '../src/browser.js';
+import { randomTokens } from './randomTokens.js';
 
 async function backend(name: string) {
   try {
@@ -47,16 +48,6 @@ async function trainStep(o: { dIn: number; dSae: number; batch: number; warmup: 
     sae.dispose();
   }
   return { ms, mse, leaked: tf.memory().numTensors - before };
-}
-
-function randomTokens(batch: number, pos: number, vocab: number, seed: number): tf.Tensor2D {
-  let s = seed >>> 0;
-  const a = new Int32Array(batch * pos);
-  for (let i = 0; i < a.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s % vocab;
-  }
-  return tf.tensor2d(a, [batch, pos], 'int32');
 }
 
 /**

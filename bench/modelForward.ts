@@ -13,19 +13,10 @@ import { HookedTransformer } from '../src/model/HookedTransformer.js';
 import type { HookedTransformerConfig } from '../src/model/ModelConfig.js';
 import type { BlockWeights, ModelWeights } from '../src/model/weights.js';
 import { median } from './stats.js';
+import { randomTokens } from './randomTokens.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TINY = path.resolve(HERE, '../../shared/models/tiny-gpt2-sotu');
-
-function randomTokens(batch: number, pos: number, vocab: number, seed: number): tf.Tensor2D {
-  let s = seed >>> 0;
-  const a = new Int32Array(batch * pos);
-  for (let i = 0; i < a.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s % vocab;
-  }
-  return tf.tensor2d(a, [batch, pos], 'int32');
-}
 
 export type ForwardVariant = 'activations' | 'logits';
 export type ForwardModel = 'tiny' | 'small';

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 // @ts-expect-error -- a plain ESM script without types
 import { buildBrowser } from '../../scripts/buildBrowser.mjs';
-import { CHROMIUM_ARGS, WEBGPU_CHROMIUM_ARGS, browserSkipReason, withBrowser } from '../helpers/browser.js';
+import { CHROMIUM_ARGS, WEBGPU_CHROMIUM_ARGS, browserSkipReason, watchPage, withBrowser } from '../helpers/browser.js';
 import { startStaticServer, type StaticServer } from '../helpers/staticServer.js';
 import { titled } from '../helpers/skip.js';
 import { fileTempDir } from '../helpers/tempDir.js';
@@ -76,15 +76,7 @@ async function onPage(
   try {
     await withBrowser(t, async (browser) => {
       const page = await browser.newPage();
-      const errors: string[] = [];
-      const offsite: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text());
-      });
-      page.on('pageerror', (e) => errors.push(e.message));
-      page.on('request', (r) => {
-        if (!r.url().startsWith(`${server.origin}/`)) offsite.push(r.url());
-      });
+      const { errors, offsite } = watchPage(page, server.origin);
       await page.goto(`${server.origin}/index.html`);
       await page.waitForFunction(() => 'saeRxChecks' in globalThis, undefined, { timeout: 60_000 });
       const chosen = await page.evaluate((b) => (globalThis as any).saeRxChecks.backend(b), backend);

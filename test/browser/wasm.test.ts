@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 // @ts-expect-error -- a plain ESM script without types
 import { buildBrowser } from '../../scripts/buildBrowser.mjs';
 import { startDemoServer } from '../../examples/browser/server.js';
-import { browserSkipReason, withBrowser } from '../helpers/browser.js';
+import { browserSkipReason, watchPage, withBrowser } from '../helpers/browser.js';
 import { startStaticServer, type StaticServer } from '../helpers/staticServer.js';
 import { fileTempDir } from '../helpers/tempDir.js';
 
@@ -36,15 +36,7 @@ test.before(async () => {
 async function watched(t: ExecutionContext, origin: string, f: (page: Page) => Promise<void>): Promise<void> {
   await withBrowser(t, async (browser) => {
     const page = await browser.newPage();
-    const errors: string[] = [];
-    const offsite: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('request', (r) => {
-      if (!r.url().startsWith(`${origin}/`)) offsite.push(r.url());
-    });
+    const { errors, offsite } = watchPage(page, origin);
     await f(page);
     t.deepEqual(offsite, [], 'requests beyond the loopback server');
     t.deepEqual(errors, [], 'console errors');

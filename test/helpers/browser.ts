@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 const CANDIDATES = [
   '/usr/bin/chromium',
@@ -87,4 +87,21 @@ export async function withBrowser(t: ExecutionContext, f: (browser: Browser) => 
   } finally {
     await browser.close().catch(() => {});
   }
+}
+
+/**
+ * What a page does that the browser tests forbid, collected from now on: console errors and
+ * uncaught exceptions (`errors`), and requests to anything but `origin` (`offsite`).
+ */
+export function watchPage(page: Page, origin: string): { errors: string[]; offsite: string[] } {
+  const errors: string[] = [];
+  const offsite: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`${origin}/`)) offsite.push(r.url());
+  });
+  return { errors, offsite };
 }
