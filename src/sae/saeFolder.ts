@@ -37,8 +37,10 @@ import { cfgDSae, checkSparsityShape } from './weightChecks.js';
 export { saeFolderLayout, checkSaeFolderWritable } from './saeFolderLayout.js';
 import { saeFolderLayout } from './saeFolderLayout.js';
 
-export { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, loadSaeFrom, type LoadSaeOptions } from './saeFolderLoad.js';
-import { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH, loadSaeFrom, type LoadSaeOptions } from './saeFolderLoad.js';
+export { loadSaeFrom, type LoadSaeOptions } from './saeFolderLoad.js';
+export { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH } from './saeFolderFiles.js';
+import { loadSaeFrom, type LoadSaeOptions } from './saeFolderLoad.js';
+import { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH } from './saeFolderFiles.js';
 import { diskFolder } from '../io/folder.js';
 
 export const RUNNER_CFG_PATH = 'runner_cfg.json';

@@ -10,10 +10,9 @@ import { architectureOf } from './architectures/registry.js';
 import { readSaeFolderCfg, saeConfigOfFolder } from './folderCfg.js';
 import { readFolderWeights } from './folderWeights.js';
 import { Sae } from './Sae.js';
-import { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH } from './saeFolderFiles.js';
+import { SAE_CFG_PATH, SAE_WEIGHTS_PATH } from './saeFolderFiles.js';
 import { finiteWeights } from './weightChecks.js';
 
-export { SAE_CFG_PATH, SAE_WEIGHTS_PATH, SPARSITY_PATH };
 
 function scaled(a: Float32Array, by: number): Float32Array {
   const out = new Float32Array(a.length);
