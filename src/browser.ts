@@ -117,6 +117,7 @@ export { evaluate, type LiveSae, type EvaluateOptions } from './operators/evalua
 export { sinks, sinksWith, type SinksOptions } from './sinks/sinks.js';
 export { renderReport, type ReportInput, type FeatureLogDensity } from './sinks/report/renderReport.js';
 export { lineChartSvg, histogramSvg } from './sinks/report/charts.js';
+export { CHART_CSS } from './sinks/report/chartCss.js';
 export { renderDashboards, type RenderDashboardsOptions } from './sinks/dashboard/renderDashboards.js';
 
 // --- analysis ---

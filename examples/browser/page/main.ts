@@ -5,6 +5,7 @@
  * `document.body.dataset` carries each part's state for the browser tests.
  */
 import { chooseBackend } from './backend.js';
+import { CHART_CSS } from './saeRx.js';
 import { setUpLmDemo } from './lmDemo.js';
 import { setUpToyDemo } from './toyDemo.js';
 
@@ -16,6 +17,10 @@ function fatal(message: string): void {
 }
 
 async function main(): Promise<void> {
+  // the charts' stylesheet, as the report and the dashboards have it
+  const chartCss = document.createElement('style');
+  chartCss.textContent = CHART_CSS;
+  document.head.append(chartCss);
   const params = new URLSearchParams(location.search);
   let backend: string;
   try {

@@ -16,6 +16,7 @@ export {
   SaeTrainer,
   DEFAULT_TRAINER_CONFIG,
   lineChartSvg,
+  CHART_CSS,
   featureDashboards,
   chosenFeatureActs,
   renderDashboards,

@@ -5,6 +5,7 @@
  * links) and writes nothing but `hidden` flags. Every token's text goes through `escapeHtml`.
  */
 import { histogramSvg } from '../report/charts.js';
+import { CHART_CSS } from '../report/chartCss.js';
 import { escapeHtml, formatInt, formatNumber } from '../report/format.js';
 import type { DashboardData, DashboardExample, FeatureDashboard } from '../../analysis/dashboard/featureDashboards.js';
 
@@ -27,14 +28,7 @@ section.feature{scroll-margin-top:130px}
 .cols{display:grid;grid-template-columns:minmax(360px,1fr) minmax(480px,1.6fr);gap:14px;align-items:start}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 14px;margin:0 0 14px}
 .card h3{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);margin:0 0 8px;font-weight:600}
-svg.chart{width:100%;height:auto;display:block;overflow:visible}
-svg.chart text{font-size:11px;fill:#5b6475;font-family:inherit}
-svg.chart .axis-label{font-size:11.5px;fill:#434b5c}
-svg.chart .grid{stroke:#eceef2;stroke-width:1}
-svg.chart .tick{stroke:#9aa3b2}
-svg.chart .frame{fill:none;stroke:#c9ced8}
-svg.chart .empty-msg{font-size:13px;fill:#9aa3b2}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+${CHART_CSS}table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:3px 8px;border-bottom:1px solid var(--line);font-size:13px}
 th{color:var(--muted);font-weight:600;font-size:12px}
 td.num{text-align:right}

@@ -4,6 +4,8 @@
  * text with textContent, never innerHTML.
  */
 
+import { CHART_CSS } from './chartCss.js';
+
 export const REPORT_CSS = `
 :root{--fg:#1f2430;--muted:#697386;--line:#e3e6ec;--bg:#f5f6f8;--card:#fff;--accent:#2f6fdf}
 *{box-sizing:border-box}
@@ -24,19 +26,9 @@ h3{font-size:14px;margin:0;font-weight:600}
 .legend{display:flex;gap:12px;flex-wrap:wrap;font-size:12px;color:var(--muted)}
 .legend i,.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 .note{margin:2px 0 0;color:var(--muted);font-size:12px}
-svg.chart{width:100%;height:auto;display:block;overflow:visible}
-svg.chart text{font-size:11px;fill:#5b6475;font-family:inherit}
-svg.chart .axis-label{font-size:11.5px;fill:#434b5c}
-svg.chart .grid{stroke:#eceef2;stroke-width:1}
-svg.chart .tick{stroke:#9aa3b2}
-svg.chart .frame{fill:none;stroke:#c9ced8}
-svg.chart .line{fill:none;stroke-width:1.7;stroke-linejoin:round;stroke-linecap:round}
-svg.chart .band{opacity:.16;stroke:none}
-svg.chart .guide{stroke:#8a93a3;stroke-dasharray:3 3}
+${CHART_CSS}svg.chart .guide{stroke:#8a93a3;stroke-dasharray:3 3}
 svg.chart .marker{stroke:#fff;stroke-width:1.5}
 svg.chart .overlay{fill:transparent;cursor:crosshair}
-svg.chart .empty-msg{font-size:13px;fill:#9aa3b2}
-svg.chart.empty .frame{stroke-dasharray:4 4}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:5px 10px;border-bottom:1px solid var(--line);font-size:13px;vertical-align:top}
 th{color:var(--muted);font-weight:600;font-size:12px}
