@@ -75,10 +75,10 @@ export async function loadRunConfig<K extends RunnerKind>(
   if (kind === undefined) {
     kind = kinds.includes('toy_model' as K) && TOY_ONLY_KEYS.some((k) => k in raw) ? 'toy_model' : kinds[0]!;
   }
-  // the SAE architectures register their config fields when their registry loads (config/architectureFields.ts);
-  // the CLI no longer loads it at start (commands/index.ts), so a runner config that names them loads it here.
-  // A cache config has none: the distributed cache's coordinator stays free of the backend.
-  if (kind !== 'cache_activations') await import('../sae/architectures/registry.js');
+  // the SAE architectures' config fields (config/architectureFields.ts) register when their
+  // tensor-free tables load, not the registry: a coordinator that only decodes configs loads no
+  // backend. A cache config has none.
+  if (kind !== 'cache_activations') await import('../sae/architectures/fieldTables.js');
   const { overrides, positionals } = configOverrides(command, args.rest, runnerFieldTable(kind), flags);
   const merged = applyOverrides(raw, overrides, kind);
   const config = decodeRunnerConfig(merged, kind) as RunnerConfigs[K];

@@ -21,7 +21,8 @@ import { runFinalizeJob, runShardJob, runShuffleJob } from './cache/jobs.js';
 import { CACHE_JOB, type CacheJobData } from './cache/plan.js';
 import { computeShard } from './cache/shard.js';
 import { DEFAULT_QUEUE_NAME, describeQueue, redisConnection } from './connection.js';
-import { SWEEP_JOB, type SweepJobData, runSweepFinalizeJob, runSweepGroupJob } from './sweep/jobs.js';
+import { runSweepFinalizeJob, runSweepGroupJob } from './sweep/jobs.js';
+import { SWEEP_JOB, type SweepJobData } from './sweep/plan.js';
 
 export interface WorkerOptions {
   readonly queue: string;

@@ -14,7 +14,7 @@ import { runEvals } from '../analysis/evals.js';
 import { loadSae } from '../sae/saeFolder.js';
 import { encodeRunnerConfig } from '../config/runnerConfig.js';
 import type { LanguageModelSaeRunnerConfig } from '../config/languageModelRunnerConfig.js';
-import { type SingleLanguageModelSaeRunnerConfig, expandSweep } from '../config/sweep.js';
+import type { SingleLanguageModelSaeRunnerConfig } from '../config/sweep.js';
 import { toRunnerFields, toSaeConfig, toTrainerConfig } from './configMapping.js';
 import { ConfigError, HubError } from '../errors.js';
 import { writeCachedRef } from '../hub/cache.js';
@@ -25,6 +25,7 @@ import { shardNames } from '../model/loadModel.js';
 import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
 import { modelActivations } from '../operators/modelActivations.js';
 import { checkTrainingMemory } from './memoryEstimate.js';
+import { isLocalPath, runnerSingles } from './runnerSingles.js';
 import { type PackContextOptions, packContext } from '../operators/packContext.js';
 import type { TokenBatch } from '../stream/TokenBatch.js';
 import type { TrainSaeSpec } from '../operators/trainSae.js';
@@ -64,18 +65,6 @@ function looksLocal(p: string): boolean {
   return /^(\.|\/|~|[A-Za-z]:\\)/.test(p) || /\.(txt|jsonl?|parquet|arrow|csv)$/i.test(p) || p.split('/').length > 2;
 }
 
-function isLocalPath(name: string): boolean {
-  return fs.existsSync(name) || name.startsWith('.') || name.startsWith('/');
-}
-
-/**
- * The sweep's single-SAE configs as the runner trains and names them: a local model folder is
- * named by its folder name in SAE ids and saved cfg.json files (SAELens would put the whole
- * path there, slashes turned into underscores).
- */
-export function runnerSingles(cfg: LanguageModelSaeRunnerConfig): SingleLanguageModelSaeRunnerConfig[] {
-  return expandSweep(isLocalPath(cfg.model_name) ? { ...cfg, model_name: path.basename(path.resolve(cfg.model_name)) } : cfg);
-}
 
 /** The singles named by `ids` (all when undefined); an unknown id is a ConfigError naming it. */
 export function selectSingles(singles: SingleLanguageModelSaeRunnerConfig[], ids: readonly string[] | undefined): SingleLanguageModelSaeRunnerConfig[] {

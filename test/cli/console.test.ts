@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
-import { runnerSingles } from '../../src/runners/languageModelRunner.js';
+import { runnerSingles } from '../../src/runners/runnerSingles.js';
 import { REPO, runMain } from './helpers.js';
 
 const TOY = path.join(REPO, 'test/fixtures/cli/toy.yaml');

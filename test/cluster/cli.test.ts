@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import { runMain } from '../cli/helpers.js';
 import { tempDir } from '../helpers/tempDir.js';
 import { describeQueue, parseQueueUrl } from '../../src/cluster/connection.js';
-import { sweepGroups } from '../../src/cluster/sweep/jobs.js';
+import { sweepGroups } from '../../src/cluster/sweep/plan.js';
 import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
-import { runnerSingles } from '../../src/runners/languageModelRunner.js';
+import { runnerSingles } from '../../src/runners/runnerSingles.js';
 
 test('worker, cache and train: queue flags are checked before anything runs', async (t) => {
   const dir = tempDir(t);

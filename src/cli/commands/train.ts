@@ -50,7 +50,7 @@ async function run(ctx: CliContext, args: ParsedArgs): Promise<number> {
   const what = kind === 'toy_model' ? 'toy-model' : 'language-model';
   if (args.flags['dry-run'] === true) {
     let saes = ['sae'];
-    if (kind === 'language_model') saes = (await import('../../runners/languageModelRunner.js')).runnerSingles(config as RunnerConfigs['language_model']).map((s) => s.sae_id);
+    if (kind === 'language_model') saes = (await import('../../runners/runnerSingles.js')).runnerSingles(config as RunnerConfigs['language_model']).map((s) => s.sae_id);
     printConfig(ctx, kind, encodeRunnerConfig(config), saes);
     return 0;
   }

@@ -2,13 +2,7 @@
  * A sweep as jobs. The SAEs of a sweep that read the same stream (same hook point) stay
  * together, `saesPerJob` of them per job (default: all), each job trains its SAEs on the
  * stream exactly as the whole sweep would (the runner's `saeIds`), so every SAE equals the one
- * of a single-process run. Store layout under the run's store:
- *
- *   config.json                         the sweep's config (snake_case)
- *   jobs/<k>/ckpt/<tokens>/             a committed checkpoint of job k: <saeId>/… + records.jsonl
- *   jobs/<k>/result/                    job k's records.jsonl, report.html (committed: the job is done)
- *   saes/<saeId>/final_<tokens>/        each final SAE (SAELens layout, committed)
- *   records.jsonl, sweep.json           written by the finalize job (the flow's parent)
+ * of a single-process run. The store layout, job names and groups: plan.ts.
  *
  * A job taken again after its worker died downloads its newest committed checkpoint and
  * resumes from it (the runner's exact resume: the stream is replayed up to it).
@@ -20,48 +14,10 @@ import { decodeRunnerConfig } from '../../config/runnerConfig.js';
 import { ConfigError } from '../../errors.js';
 import type { HubConfig } from '../../hub/config.js';
 import { languageModelRunner } from '../../runners/languageModelRunner.js';
-import type { SingleLanguageModelSaeRunnerConfig } from '../../config/sweep.js';
 import { committedFiles, downloadDir, isCommitted, uploadDir, writeCommitted } from '../../store/commit.js';
 import type { Store } from '../../store/Store.js';
 import type { TrainEvent } from '../../stream/TrainEvent.js';
-
-export const SWEEP_JOB = { group: 'sweep-group', finalize: 'sweep-finalize' } as const;
-
-export interface SweepJobData {
-  readonly runId: string;
-  readonly store: string;
-  /** The encoded runner config of the whole sweep. */
-  readonly config: Record<string, unknown>;
-  /** The group's index (store keys) and its SAEs; absent on the finalize job. */
-  readonly group?: number;
-  readonly saeIds?: readonly string[];
-  /** Every group (the finalize job merges them). */
-  readonly groups?: readonly (readonly string[])[];
-}
-
-/** Groups of SAE ids: by hook point (one stream each), then `perJob` at a time. */
-export function sweepGroups(singles: readonly SingleLanguageModelSaeRunnerConfig[], perJob?: number): string[][] {
-  if (perJob !== undefined && !(Number.isInteger(perJob) && perJob > 0)) throw new ConfigError(`--saes-per-job must be a positive integer, got ${perJob}`);
-  const byStream = new Map<string, string[]>();
-  for (const s of singles) {
-    const k = s.hook_point;
-    if (!byStream.has(k)) byStream.set(k, []);
-    byStream.get(k)!.push(s.sae_id);
-  }
-  const out: string[][] = [];
-  for (const ids of byStream.values()) for (let i = 0; i < ids.length; i += perJob ?? ids.length) out.push(ids.slice(i, i + (perJob ?? ids.length)));
-  return out;
-}
-
-export const sweepKeys = {
-  config: 'config.json',
-  ckptRoot: (k: number) => `jobs/${k}/ckpt/`,
-  ckpt: (k: number, tokens: number) => `jobs/${k}/ckpt/${tokens}`,
-  result: (k: number) => `jobs/${k}/result`,
-  sae: (saeId: string, final: string) => `saes/${saeId}/${final}`,
-  records: 'records.jsonl',
-  summary: 'sweep.json',
-} as const;
+import { type SweepJobData, sweepKeys } from './plan.js';
 
 /** Token counts of job k's committed checkpoints, newest first. */
 async function committedCheckpoints(store: Store, k: number): Promise<number[]> {

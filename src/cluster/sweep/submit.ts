@@ -9,12 +9,12 @@ import { createHash } from 'node:crypto';
 import type { LanguageModelSaeRunnerConfig } from '../../config/languageModelRunnerConfig.js';
 import { encodeRunnerConfig } from '../../config/runnerConfig.js';
 import { ConfigError } from '../../errors.js';
-import { runnerSingles } from '../../runners/languageModelRunner.js';
+import { runnerSingles } from '../../runners/runnerSingles.js';
 import type { Store } from '../../store/Store.js';
 import { StoreNotFoundError } from '../../store/Store.js';
 import { isCommitted } from '../../store/commit.js';
 import { runJobOptions, watchRun } from '../watchRun.js';
-import { SWEEP_JOB, type SweepJobData, sweepGroups, sweepKeys } from './jobs.js';
+import { SWEEP_JOB, type SweepJobData, sweepGroups, sweepKeys } from './plan.js';
 
 export interface SweepProgress {
   readonly jobsDone: number;

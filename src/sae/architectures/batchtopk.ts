@@ -12,22 +12,16 @@
  * batch-wide top-k of the batch it is given.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { PositiveNum, Probability } from '../../config/codecs.js';
+import { BATCHTOPK_FIELDS } from './fieldTables.js';
 import type { FieldTable } from '../../config/fields.js';
 import { ConfigError } from '../../errors.js';
 import type { SaeConfig } from '../SaeConfig.js';
 import type { Architecture, ArchState, InferenceSave } from './Architecture.js';
 import { baseInit, baseParams, baseTensors, field, inferencePreActs } from './saelens6Base.js';
-import { TOPK_FAMILY_FIELDS, rescaledPreActs, topkDecode, topkFamilyForward, topkInferenceWeights, validateTopkFamily } from './topk.js';
+import { rescaledPreActs, topkDecode, topkFamilyForward, topkInferenceWeights, validateTopkFamily } from './topk.js';
 import { batchTopkRelu } from './topkSelect.js';
 import { topkSparseStepApplies, topkSparseTrainingForward } from './topkSparseStep.js';
 
-/** BatchTopKTrainingSAEConfig's fields. */
-export const BATCHTOPK_FIELDS: FieldTable = {
-  ...TOPK_FAMILY_FIELDS,
-  k: { codec: PositiveNum, default: 100 },
-  topk_threshold_lr: { codec: Probability, default: 0.01 },
-};
 
 /** How many activations the batch keeps: Python's int(k · rows). */
 export function batchKeep(cfg: SaeConfig, rows: number): number {

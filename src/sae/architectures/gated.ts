@@ -17,19 +17,14 @@
  * r_mag unchanged.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { NonNegativeInt, NonNegativeNum } from '../../config/codecs.js';
-import type { FieldTable } from '../../config/fields.js';
+import { GATED_FIELDS } from './fieldTables.js';
 import { ConfigError } from '../../errors.js';
 import { mm, rowNorms } from '../ops.js';
 import type { SaeConfig } from '../SaeConfig.js';
 import type { Architecture, ParamTensors } from './Architecture.js';
-import { SAELENS6_BASE_FIELDS, baseInit, checkKnownFields, field, foldDecoderNorms, mseLoss } from './saelens6Base.js';
+import { baseInit, checkKnownFields, field, foldDecoderNorms, mseLoss } from './saelens6Base.js';
 
-const FIELDS: FieldTable = {
-  ...SAELENS6_BASE_FIELDS,
-  l1_coefficient: { codec: NonNegativeNum, default: 1.0 },
-  l1_warm_up_steps: { codec: NonNegativeInt, default: 0 },
-};
+const FIELDS = GATED_FIELDS;
 
 function need(p: ParamTensors, name: string): tf.Tensor {
   const t = p[name];

@@ -19,32 +19,20 @@
  * `foldJumpReluDecoderNorm` folds ‖W_dec,i‖ into W_enc, b_enc and θ (SAELens `fold_W_dec_norm`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { NonNegativeInt, NonNegativeNum, nullable, oneOf, PositiveNum } from '../../config/codecs.js';
-import type { FieldTable } from '../../config/fields.js';
+import { JUMPRELU_FIELDS, JUMPRELU_SPARSITY_LOSS_MODES } from './fieldTables.js';
 import { ConfigError } from '../../errors.js';
 import { rowNorms } from '../ops.js';
 import type { SaeConfig } from '../SaeConfig.js';
 import { sparseStepMode } from '../sparse.js';
 import type { Architecture, ParamTensors } from './Architecture.js';
 import {
-  SAELENS6_BASE_FIELDS, baseInit, baseParams, baseTensors, checkKnownFields, field, foldDecoderNorms, inferencePreActs,
+  baseInit, baseParams, baseTensors, checkKnownFields, field, foldDecoderNorms, inferencePreActs,
   inferenceWeightsAsIs, mseLoss, reconstructionTarget, trainingPreActs,
 } from './saelens6Base.js';
 
 type Arg = tf.Tensor | tf.GradSaveFunc;
 
-export const JUMPRELU_SPARSITY_LOSS_MODES = ['step', 'tanh'] as const;
-
-const FIELDS: FieldTable = {
-  ...SAELENS6_BASE_FIELDS,
-  jumprelu_init_threshold: { codec: NonNegativeNum, default: 0.01 },
-  jumprelu_bandwidth: { codec: PositiveNum, default: 0.05 },
-  jumprelu_sparsity_loss_mode: { codec: oneOf(JUMPRELU_SPARSITY_LOSS_MODES), default: 'step' },
-  l0_coefficient: { codec: NonNegativeNum, default: 1.0 },
-  l0_warm_up_steps: { codec: NonNegativeInt, default: 0 },
-  pre_act_loss_coefficient: { codec: nullable(NonNegativeNum), default: null },
-  jumprelu_tanh_scale: { codec: PositiveNum, default: 4.0 },
-};
+const FIELDS = JUMPRELU_FIELDS;
 
 const rect = (u: tf.Tensor) => tf.cast(tf.logicalAnd(tf.greater(u, -0.5), tf.less(u, 0.5)), 'float32');
 

@@ -13,32 +13,19 @@
  * against that level's residual. Saved as `jumprelu`, like BatchTopK.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as t from 'io-ts';
-import { Bool, PositiveInt } from '../../config/codecs.js';
-import type { FieldTable } from '../../config/fields.js';
+import { MATRYOSHKA_BATCHTOPK_FIELDS } from './fieldTables.js';
 import { ConfigError } from '../../errors.js';
 import { perItemMse } from '../losses.js';
 import { gatherCols, gatherRows, mm, rowNorms, stopGradient } from '../ops.js';
 import type { SaeConfig } from '../SaeConfig.js';
 import type { Architecture, ParamTensors } from './Architecture.js';
-import { BATCHTOPK_FIELDS, batchTopkForward, batchTopkTrainingActivation, toJumpReluSave, updateTopkThreshold, validateBatchTopk } from './batchtopk.js';
+import { batchTopkForward, batchTopkTrainingActivation, toJumpReluSave, updateTopkThreshold, validateBatchTopk } from './batchtopk.js';
 import { baseInit, baseParams, baseTensors, field } from './saelens6Base.js';
 import { invDecoderNorms, topkDecode, topkFamilyForward } from './topk.js';
 import { topkAmong } from './topkSelect.js';
 import { topkSparseStepApplies, topkSparseTrainingForward } from './topkSparseStep.js';
 
-const WidthList = new t.Type<number[], unknown, unknown>(
-  'a non-empty list of positive integers',
-  (u): u is number[] => Array.isArray(u) && u.length > 0 && u.every((w) => PositiveInt.is(w)),
-  (u, c) => (Array.isArray(u) && u.length > 0 && u.every((w) => PositiveInt.is(w)) ? t.success(u as number[]) : t.failure(u, c)),
-  (a) => a,
-);
-
-const FIELDS: FieldTable = {
-  ...BATCHTOPK_FIELDS,
-  matryoshka_widths: { codec: WidthList, default: () => [] },
-  use_matryoshka_aux_loss: { codec: Bool, default: false },
-};
+const FIELDS = MATRYOSHKA_BATCHTOPK_FIELDS;
 
 /** The level widths, d_sae appended when the list stops short of it (SAELens). */
 export function matryoshkaWidths(cfg: SaeConfig): number[] {

@@ -7,15 +7,17 @@
  *      declares: config fields under SAELens 6's names, parameters and init, inference forward,
  *      the training forward's named loss terms, coefficients, hooks around the optimizer, the
  *      conversion applied when saving for inference, whether the sparse step is valid).
- *   2. Add it to `ARCHITECTURES` below.
+ *   2. Put its config field table in fieldTables.ts (tensor-free, so that decoding a config
+ *      loads no backend) and take `fields` from there.
+ *   3. Add it to `ARCHITECTURES` below.
  * Nothing else changes: `Sae`, the trainer, checkpoints, configs, `--help`, the records and the
  * tests that loop over every architecture pick it up by name. A name listed twice is an error
  * at load time.
  */
-import { registerArchitectureFields } from '../../config/architectureFields.js';
 import { ConfigError } from '../../errors.js';
 import type { Architecture } from './Architecture.js';
 import { batchtopk } from './batchtopk.js';
+import { ARCHITECTURE_FIELDS } from './fieldTables.js';
 import { gated } from './gated.js';
 import { jumprelu } from './jumprelu.js';
 import { matryoshkaBatchtopk } from './matryoshkaBatchtopk.js';
@@ -28,8 +30,7 @@ export const ARCHITECTURES: readonly Architecture[] = [standard, standardV6, top
 
 const BY_NAME: ReadonlyMap<string, Architecture> = (() => {
   checkUniqueNames(ARCHITECTURES);
-  // the runner-config decoders (config/, a layer below) accept each architecture's fields
-  for (const a of ARCHITECTURES) registerArchitectureFields(a.name, a.fields, { transcoder: a.transcoder === true });
+  checkFieldTables(ARCHITECTURES);
   return new Map(ARCHITECTURES.map((a) => [a.name, a]));
 })();
 
@@ -57,4 +58,22 @@ export function checkUniqueNames(list: readonly Architecture[]): void {
     if (seen.has(a.name)) throw new ConfigError(`SAE architecture registry: '${a.name}' is registered twice`);
     seen.add(a.name);
   }
+}
+
+/**
+ * The runner-config decoders accept the fields fieldTables.ts registers (without loading this
+ * registry): each architecture must declare exactly that table, and be a transcoder there when
+ * it is one here.
+ */
+export function checkFieldTables(list: readonly Architecture[]): void {
+  const byName = new Map(ARCHITECTURE_FIELDS.map((e) => [e.name, e]));
+  for (const a of list) {
+    const e = byName.get(a.name);
+    if (!e) throw new ConfigError(`SAE architecture registry: '${a.name}' has no field table in fieldTables.ts (ARCHITECTURE_FIELDS)`);
+    if (e.fields !== a.fields) throw new ConfigError(`SAE architecture registry: '${a.name}' declares other fields than its table in fieldTables.ts`);
+    if ((e.transcoder === true) !== (a.transcoder === true)) throw new ConfigError(`SAE architecture registry: '${a.name}' is ${a.transcoder ? '' : 'not '}a transcoder but fieldTables.ts says otherwise`);
+  }
+  const names = new Set(list.map((a) => a.name));
+  const extra = ARCHITECTURE_FIELDS.filter((e) => !names.has(e.name)).map((e) => e.name);
+  if (extra.length > 0) throw new ConfigError(`SAE architecture registry: fieldTables.ts has tables for ${extra.join(', ')}, which are not registered`);
 }

@@ -9,7 +9,6 @@
  * decoder_init_norm null, W_enc and W_dec are independent kaiming-uniform draws.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nullable, PositiveNum } from '../../config/codecs.js';
 import type { FieldTable } from '../../config/fields.js';
 import { ConfigError } from '../../errors.js';
 import { kaimingUniform, unitRows } from '../init.js';
@@ -19,10 +18,6 @@ import type { SaeConfig } from '../SaeConfig.js';
 import { encodeConstantInput, sparseGradEncode, sparseStepMode, type SparseStepMode } from '../sparse.js';
 import type { InferenceSave, ParamSpec, ParamTensors, TrainingStepInput } from './Architecture.js';
 
-/** TrainingSAEConfig's own field every SAELens 6 architecture has. */
-export const SAELENS6_BASE_FIELDS: FieldTable = {
-  decoder_init_norm: { codec: nullable(PositiveNum), default: 0.1 },
-};
 
 /** A field of cfg.archFields (decoded with its table's defaults). */
 export function field<T>(cfg: SaeConfig, name: string): T {

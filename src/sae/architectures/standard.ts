@@ -13,6 +13,7 @@ import { saeLosses } from '../losses.js';
 import type { SaeConfig } from '../SaeConfig.js';
 import { activation, decodeWith, encodePre, type SaeParams } from '../standardForward.js';
 import type { Architecture, ParamTensors, TrainerSettings } from './Architecture.js';
+import { STANDARD_FIELDS } from './fieldTables.js';
 
 /** Which parameters train in each fine-tuning method (SAELens v1.5 FINETUNING_PARAMETERS). */
 const FINETUNING_PARAMETERS = {
@@ -41,7 +42,7 @@ export function standardParams(p: ParamTensors, skipScaling = false): SaeParams 
 export const standard: Architecture = {
   name: 'standard',
   summary: 'SAELens v1.5 ReLU + L1 SAE (unit-norm decoder, ghost grads, scaling_factor fine-tuning); the v1.5 default',
-  fields: {},
+  fields: STANDARD_FIELDS,
   sparseStepValid: true,
   rowSeparable: (cfg) => cfg.noiseScale === 0 && cfg.mseLossNormalization !== 'dense_batch',
 

@@ -11,20 +11,14 @@
  * and its folders are saved with `"architecture": "standard"` as SAELens 6 writes them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { NonNegativeInt, NonNegativeNum, PositiveNum } from '../../config/codecs.js';
-import type { FieldTable } from '../../config/fields.js';
 import { ConfigError } from '../../errors.js';
 import { saeLosses } from '../losses.js';
 import type { SaeConfig } from '../SaeConfig.js';
 import type { Architecture } from './Architecture.js';
-import { SAELENS6_BASE_FIELDS, baseInit, baseParams, baseTensors, checkKnownFields, field, inferencePreActs, inferenceWeightsAsIs } from './saelens6Base.js';
+import { STANDARD_V6_FIELDS } from './fieldTables.js';
+import { baseInit, baseParams, baseTensors, checkKnownFields, field, inferencePreActs, inferenceWeightsAsIs } from './saelens6Base.js';
 
-const FIELDS: FieldTable = {
-  ...SAELENS6_BASE_FIELDS,
-  l1_coefficient: { codec: NonNegativeNum, default: 1.0 },
-  lp_norm: { codec: PositiveNum, default: 1.0 },
-  l1_warm_up_steps: { codec: NonNegativeInt, default: 0 },
-};
+const FIELDS = STANDARD_V6_FIELDS;
 
 /** The v1.5 loss code computes exactly these terms with these settings (no noise, no ghost, scaling off). */
 function asV15(cfg: SaeConfig): SaeConfig {

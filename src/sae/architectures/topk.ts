@@ -13,7 +13,7 @@
  * (`_fold_norm_topk`), so the saved decoder rows have unit norm.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Bool, NonNegativeNum, PositiveInt } from '../../config/codecs.js';
+import { TOPK_FIELDS } from './fieldTables.js';
 import type { FieldTable } from '../../config/fields.js';
 import { ConfigError } from '../../errors.js';
 import { gatherCols, gatherRows, mm, rowNorms, stopGradient } from '../ops.js';
@@ -21,22 +21,13 @@ import type { SaeConfig } from '../SaeConfig.js';
 import { sparseDecodeMm, sparseStepMode, type SparseStepMode } from '../sparse.js';
 import type { Architecture, InferenceSave, ParamTensors, TrainingForwardOutput, TrainingStepInput } from './Architecture.js';
 import {
-  SAELENS6_BASE_FIELDS, baseInit, baseParams, baseTensors, checkKnownFields, field, foldDecoderNorms, inferencePreActs,
+  baseInit, baseParams, baseTensors, checkKnownFields, field, foldDecoderNorms, inferencePreActs,
   inferenceWeightsAsIs, mseLoss, reconstructionTarget, trainingPreActs,
 } from './saelens6Base.js';
 import { topkAmong, topkRelu } from './topkSelect.js';
 import { topkSparseStepApplies, topkSparseTrainingForward } from './topkSparseStep.js';
 
-/** Fields TopK, BatchTopK and Matryoshka BatchTopK share (TopKTrainingSAEConfig). */
-export const TOPK_FAMILY_FIELDS: FieldTable = {
-  ...SAELENS6_BASE_FIELDS,
-  aux_loss_coefficient: { codec: NonNegativeNum, default: 1.0 },
-  rescale_acts_by_decoder_norm: { codec: Bool, default: true },
-  /** SAELens's COO-tensor switch; here the sparse products are chosen per step (sparseStep), so it changes nothing. */
-  use_sparse_activations: { codec: Bool, default: false },
-};
-
-const FIELDS: FieldTable = { ...TOPK_FAMILY_FIELDS, k: { codec: PositiveInt, default: 100 } };
+const FIELDS = TOPK_FIELDS;
 
 /** 1/‖W_dec,i‖ when rescale_acts_by_decoder_norm (SAELens multiplies by the reciprocal), else null. */
 export function invDecoderNorms(cfg: SaeConfig, W_dec: tf.Tensor2D): tf.Tensor1D | null {
