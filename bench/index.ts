@@ -114,6 +114,10 @@ async function main(): Promise<void> {
     const { benchTopKStepMemory } = await import('./topkStepMemory.js');
     print(await benchTopKStepMemory({ quick: opts.quick }));
   }
+  if (wants('tokenize')) {
+    const { benchTokenize } = await import('./tokenize.js');
+    for (const line of await benchTokenize({ quick: opts.quick })) print(line);
+  }
   if (wants('toyRun')) {
     const { benchToyRun } = await import('./toyRun.js');
     for (const line of await benchToyRun({ quick: opts.quick })) print(line);

@@ -7,6 +7,7 @@ import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { ConfigError, FileFormatError } from '../errors.js';
 import { platform } from '../platform/index.js';
 import { type Folder, folderJson, folderPath } from '../io/folder.js';
+import { byteLevelPieceEncoder, byteLevelPiecesApply } from './byteLevelPieces.js';
 import { readJson } from './loadModel.js';
 import { firstId } from './ModelConfig.js';
 
@@ -56,12 +57,18 @@ export class HfTokenizer implements TextTokenizer {
   readonly bosTokenId: number | undefined;
   readonly eosTokenId: number | undefined;
   readonly postProcessorAddsBos: boolean;
+  /** The library's encoding (ids, no special tokens added), through the piece memo where it is exact (byteLevelPieces.ts). */
+  private readonly encodeIds: (text: string) => number[];
 
   constructor(
     private readonly tok: HfTokenizerImpl,
     ids: { bos?: number | undefined; eos?: number | undefined },
     private readonly source = 'tokenizer.json',
+    /** Set when the memo applies: the added tokens' texts (split out before the pieces). */
+    pieceMemo?: { readonly addedTokens: readonly string[] },
   ) {
+    const whole = (text: string) => tok.encode(text, { add_special_tokens: false }).ids;
+    this.encodeIds = pieceMemo ? byteLevelPieceEncoder(whole, whole, pieceMemo.addedTokens) : whole;
     this.vocabSize = tok.get_vocab(true).size;
     this.bosTokenId = ids.bos;
     this.eosTokenId = ids.eos;
@@ -105,12 +112,12 @@ export class HfTokenizer implements TextTokenizer {
       if (fromTok !== undefined) return fromTok;
       return firstId(mcfg[`${key}_token_id`]);
     };
-    return new HfTokenizer(tok, { bos: idOf('bos'), eos: idOf('eos') }, file);
+    const added = Array.isArray(json['added_tokens']) ? (json['added_tokens'] as Array<{ content?: unknown }>).map((a) => a.content).filter((c): c is string => typeof c === 'string' && c !== '') : [];
+    return new HfTokenizer(tok, { bos: idOf('bos'), eos: idOf('eos') }, file, byteLevelPiecesApply(json, tcfg) ? { addedTokens: added } : undefined);
   }
 
   encode(text: string, opts?: TokenizerEncodeOptions): number[] {
-    const ids = this.tok.encode(text, { add_special_tokens: false }).ids;
-    return withBos(ids, this.bosTokenId, opts, this.source);
+    return withBos(this.encodeIds(text), this.bosTokenId, opts, this.source);
   }
 
   decode(ids: readonly number[], opts?: TokenizerDecodeOptions): string {

@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getEncoding } from 'js-tiktoken';
 import { HfTokenizer, Llama2cTokenizer, loadTokenizer } from '../../src/model/tokenizer.js';
+import { byteLevelPiecesApply } from '../../src/model/byteLevelPieces.js';
+import { Rng } from '../../src/stream/rng.js';
 
 const GPT2 = path.resolve('../shared/models/tiny-gpt2-sotu');
 const STORIES = path.resolve('../shared/models/stories260k');
@@ -32,6 +34,43 @@ t0('GPT-2 tokenizer.json ids equal js-tiktoken gpt2 on real text', (t) => {
   }
   const ref = JSON.parse(fs.readFileSync(path.join(GPT2, 'reference.json'), 'utf8')) as { prompts: { text: string; tokens: number[] }[] };
   for (const p of ref.prompts) t.deepEqual(tok.encode(p.text), p.tokens);
+});
+
+t0('the piece memo (byteLevelPieces.ts) gives the library\'s ids: every line of the corpora, random cuts, edge cases', async (t) => {
+  const { Tokenizer } = await import('@huggingface/tokenizers');
+  const json = JSON.parse(fs.readFileSync(path.join(GPT2, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  const tcfg = JSON.parse(fs.readFileSync(path.join(GPT2, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  t.true(byteLevelPiecesApply(json, tcfg));
+  const lib = new Tokenizer(json, tcfg);
+  const tok = loadTokenizer(GPT2);
+  const check = (text: string) => {
+    const want = lib.encode(text, { add_special_tokens: false }).ids;
+    const got = tok.encode(text);
+    if (got.length !== want.length || got.some((id, i) => id !== want[i])) t.fail(`differs on ${JSON.stringify(text.slice(0, 200))}`);
+  };
+  const corpora = ['austen.txt', 'tinyshakespeare.txt'].map((f) => fs.readFileSync(path.join(DATA, f), 'utf8'));
+  let n = 0;
+  for (const c of corpora) for (const line of c.split('\n').slice(0, 6000)) (check(line), n++);
+  // cuts at random places: pieces that start or end mid-word, mid-space run, mid-surrogate pair
+  const rng = new Rng(7);
+  for (let k = 0; k < 3000; k++) {
+    const c = corpora[k % 2]!;
+    const a = Math.floor(rng.next() * (c.length - 400));
+    check(c.slice(a, a + 1 + Math.floor(rng.next() * 400)));
+    n++;
+  }
+  for (const text of [
+    '', ' ', '  ', '\n', ' \n\n  x', 'a  b   c\t\td', "it's we'll they'RE 'sa", '   leading and trailing   ', '1234567 3.14159 ½ ٣',
+    'café naïve e\u0301 😀👍🏽 中文字 한국어', '<|endoftext|>', 'a<|endoftext|>b c', 'ends with <|endoftext', '\u00a0nbsp\u2009thin', 'x'.repeat(300), '!'.repeat(100) + ' ?',
+  ]) (check(text), n++);
+  t.log(`${n} texts identical`);
+  t.is(tok.encode('a<|endoftext|>b').filter((id) => id === 50256).length, 1);
+  // the memo is off where its argument does not hold
+  t.false(byteLevelPiecesApply({ ...json, normalizer: { type: 'NFC' } }, tcfg));
+  t.false(byteLevelPiecesApply({ ...json, pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true } }, tcfg));
+  t.false(byteLevelPiecesApply({ ...json, pre_tokenizer: { type: 'Metaspace' } }, tcfg));
+  t.false(byteLevelPiecesApply({ ...json, model: { ...(json['model'] as object), dropout: 0.1 } }, tcfg));
+  t.false(byteLevelPiecesApply(json, { ...tcfg, do_lowercase_and_remove_accent: true }));
 });
 
 t0('prependBos puts BOS first exactly once', (t) => {
