@@ -12,7 +12,9 @@
  * X ms" lines: per job kind the count and summed job time, the span from the first job's start
  * to the last job's end, the time before the first job (submission, coordinator start-up) and
  * each worker's busy time; for cache shards the summed time of each phase (pack, forward, encode,
- * put, waited for a start) and how many shards were packed twice. A part that does not shrink
+ * put, waited for a start) and how many shards were packed twice; `steady`: shards or sweep
+ * groups per second of each worker after its first job (model, tokenizer and compiled code
+ * warm), summed over the workers: the rate a long run keeps. A part that does not shrink
  * with 2 workers shows there.
  */
 import * as fs from 'node:fs';
@@ -116,7 +118,19 @@ function jobTimeline(ws: readonly WorkerProcess[], t0: number) {
       const c = /committed shard (\d+) .* from shard (\d+),/.exec(line);
       if (c) repackedShards += Number(c[1]) - Number(c[2]);
     }
-  return { shardPhasesMs, repackedShards, beforeFirstJobMs: Math.min(...jobs.map((j) => j.start)), lastJobEndMs: Math.max(...jobs.map((j) => j.end)), busyMs, kinds };
+  // steady state: each worker's rate over its main-kind jobs (shards, sweep groups) after its
+  // first one (model and tokenizer loaded, code compiled), summed over the workers
+  const main = jobs.filter((j) => j.kind === 'cache-shard' || j.kind === 'sweep-group');
+  let jobsPerSecond = 0;
+  let later = 0;
+  ws.forEach((_, k) => {
+    const mine = main.filter((j) => j.worker === k).sort((a, b) => a.start - b.start);
+    if (mine.length < 2) return;
+    later += mine.length - 1;
+    jobsPerSecond += (mine.length - 1) / ((mine[mine.length - 1]!.end - mine[0]!.end) / 1000);
+  });
+  const steady = later > 0 ? { jobsAfterFirst: later, jobsPerSecond } : undefined;
+  return { steady, shardPhasesMs, repackedShards, beforeFirstJobMs: Math.min(...jobs.map((j) => j.start)), lastJobEndMs: Math.max(...jobs.map((j) => j.end)), busyMs, kinds };
 }
 
 async function main(): Promise<void> {
@@ -135,7 +149,7 @@ async function main(): Promise<void> {
     }));
     let run = 0;
     // first job start → last job end of each run: the part that more workers should shrink
-    const spans: Record<'cache' | 'sweep', Array<{ workers: number; jobSpanSeconds: number }>> = { cache: [], sweep: [] };
+    const spans: Record<'cache' | 'sweep', Array<{ workers: number; jobSpanSeconds: number; steadyRate: number }>> = { cache: [], sweep: [] };
     const once = async (kind: 'cache' | 'sweep', nWorkers: number) => {
       const ws = Array.from({ length: nWorkers }, () => spawnWorker(redis.url, ONE_THREAD, ['--lock-seconds', '60'], NODE_FLAGS));
       all.push(...ws);
@@ -155,7 +169,7 @@ async function main(): Promise<void> {
       for (const w of ws) await w.stop();
       const timeline = jobTimeline(ws, t0);
       console.log(JSON.stringify({ bench: `cluster/${kind}/jobs`, workers: nWorkers, workerNodeFlags: NODE_FLAGS, ...timeline }));
-      spans[kind].push({ workers: nWorkers, jobSpanSeconds: (timeline.lastJobEndMs - timeline.beforeFirstJobMs) / 1000 });
+      spans[kind].push({ workers: nWorkers, jobSpanSeconds: (timeline.lastJobEndMs - timeline.beforeFirstJobMs) / 1000, steadyRate: timeline.steady?.jobsPerSecond ?? NaN });
       const tokens = kind === 'cache' ? SHARDS * TOKENS_PER_SHARD : SAES * STEPS * 256;
       const line = { bench: `cluster/${kind}`, workers: nWorkers, workerNodeFlags: NODE_FLAGS, seconds, tokensPerSecond: tokens / seconds, loadavgBefore: before, loadavgAfter: load(), cores: os.cpus().length };
       console.log(JSON.stringify(line));
@@ -184,6 +198,7 @@ async function main(): Promise<void> {
         }
       }
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const steadyRate = (n: number) => mean(spans[kind].filter((x) => x.workers === n).map((x) => x.steadyRate));
       const span = (n: number) => mean(spans[kind].filter((x) => x.workers === n).map((x) => x.jobSpanSeconds));
       // each round's 1- and 2-worker runs are minutes apart at most: their ratio is the least
       // exposed to the host's drift; the median of those ratios is the headline
@@ -192,6 +207,8 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({
         bench: `cluster/${kind}/speedup`, rounds, oneWorkerSeconds: t1, twoWorkerSeconds: t2, speedup: mean(t1) / mean(t2),
         pairedSpeedups: paired, medianPairedSpeedup: median(paired), jobSpanSpeedup: span(1) / span(2),
+        // jobs per second once every worker is warm (see jobTimeline): the throughput of a long run
+        steadyStateSpeedup: steadyRate(2) / steadyRate(1),
         hostPairSlowdowns: hostSlowdowns, loadavg: load(),
       }));
     }
