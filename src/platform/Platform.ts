@@ -20,6 +20,11 @@ export interface BackendLoader {
   readonly package: string;
   /** Imports the package (registering the backend); resolves to the tfjs backend name to set. */
   load(): Promise<string>;
+  /**
+   * For a GPU backend: what emulates it in software where no GPU backs it (e.g. "software
+   * adapter (SwiftShader)"), else undefined. selectBackend then tries wasm first.
+   */
+  software?(): Promise<string | undefined>;
 }
 
 /** A file opened for positioned reads (Node: a file handle; see Platform.files). */

@@ -21,10 +21,41 @@ const files: PlatformFiles = {
   open: async (p) => noFileSystem('open', p),
 };
 
+/** Renderer and adapter names of software rasterisers (Chromium's SwiftShader, Mesa's llvmpipe/lavapipe, Windows' Basic Render Driver). */
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render/i;
+
+interface GpuAdapterLike {
+  readonly isFallbackAdapter?: boolean;
+  readonly info?: Record<string, string>;
+  requestAdapterInfo?(): Promise<Record<string, string>>;
+}
+
+async function softwareWebGpu(): Promise<string | undefined> {
+  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } } | undefined)?.gpu;
+  const a = gpu ? await gpu.requestAdapter() : null;
+  if (!a) return undefined; // loading will say there is no adapter
+  const info = a.info ?? (await a.requestAdapterInfo?.()) ?? {};
+  const name = ['vendor', 'architecture', 'device', 'description'].map((k) => info[k] ?? '').filter((x) => x !== '').join(' ');
+  if (a.isFallbackAdapter === true || SOFTWARE.test(name)) return `software adapter (${name || 'fallback adapter'})`;
+  return undefined;
+}
+
+function softwareWebGl(): Promise<string | undefined> {
+  const doc = (globalThis as { document?: { createElement(tag: 'canvas'): HTMLCanvasElement } }).document;
+  const canvas = doc ? doc.createElement('canvas') : typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(1, 1) : undefined;
+  const gl = (canvas?.getContext('webgl2') ?? canvas?.getContext('webgl')) as WebGLRenderingContext | null | undefined;
+  if (!gl) return Promise.resolve(undefined);
+  const dbg = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(gl.getParameter(dbg ? dbg.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return Promise.resolve(SOFTWARE.test(renderer) ? `software renderer (${renderer})` : undefined);
+}
+
 const backends: readonly BackendLoader[] = [
   {
     name: 'webgpu',
     package: '@tensorflow/tfjs-backend-webgpu',
+    software: softwareWebGpu,
     load: async () => {
       // tfjs registers the backend even where the page has no adapter; it fails only at
       // setBackend. Asking first gives the reason a user can act on.
@@ -35,7 +66,7 @@ const backends: readonly BackendLoader[] = [
       return 'webgpu';
     },
   },
-  { name: 'webgl', package: '@tensorflow/tfjs-backend-webgl', load: async () => (await import('@tensorflow/tfjs-backend-webgl'), 'webgl') },
+  { name: 'webgl', package: '@tensorflow/tfjs-backend-webgl', software: softwareWebGl, load: async () => (await import('@tensorflow/tfjs-backend-webgl'), 'webgl') },
   {
     name: 'wasm',
     package: '@tensorflow/tfjs-backend-wasm',

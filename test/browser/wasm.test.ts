@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 // @ts-expect-error -- a plain ESM script without types
 import { buildBrowser } from '../../scripts/buildBrowser.mjs';
 import { startDemoServer } from '../../examples/browser/server.js';
-import { browserSkipReason, watchPage, withBrowser } from '../helpers/browser.js';
+import { WEBGPU_CHROMIUM_ARGS, browserSkipReason, watchPage, withBrowser } from '../helpers/browser.js';
 import { startStaticServer, type StaticServer } from '../helpers/staticServer.js';
 import { fileTempDir } from '../helpers/tempDir.js';
 
@@ -71,21 +71,44 @@ declare('wasm in a page: the binaries load from beside the bundle, and the SaeTr
   }
 });
 
-declare('the demo page starts on ?backend=wasm (its server serves the binaries); unasked, it takes webgl when webgpu has no adapter', async (t) => {
+declare('the demo page starts on ?backend=wasm (its server serves the binaries); unasked, it takes wasm when webgpu has no adapter and webgl is software', async (t) => {
   const server = await startDemoServer({ port: 0 });
   try {
     await watched(t, server.url.replace(/\/$/, ''), async (page) => {
-      // CHROMIUM_ARGS (--disable-gpu, no --enable-unsafe-webgpu): no WebGPU adapter, so webgl comes next
+      // CHROMIUM_ARGS (--disable-gpu, no --enable-unsafe-webgpu): no WebGPU adapter, and webgl is
+      // SwiftShader, which selectBackend tries after wasm
       await page.goto(`${server.url}?parts=toy`);
       await page.waitForFunction(() => document.body.dataset['state'] !== 'loading', null, { timeout: 60_000 });
-      t.is(await page.textContent('#backend'), 'webgl');
-      t.regex(String(await page.getAttribute('#backend', 'title')), /^skipped webgpu: /);
+      t.is(await page.textContent('#backend'), 'wasm');
+      t.regex(String(await page.getAttribute('#backend', 'title')), /^skipped webgl: software renderer \(.*SwiftShader.*\); wasm is faster without a GPU .*webgpu: /);
       await page.goto(`${server.url}?backend=wasm&parts=toy`);
       await page.waitForFunction(() => document.body.dataset['state'] !== 'loading', null, { timeout: 60_000 });
       t.is(await page.evaluate(() => document.body.dataset['state']), 'ready', `the page started: ${await page.textContent('#fatal')}`);
       t.is(await page.textContent('#backend'), 'wasm');
       t.true(server.requests.some((p) => /^\/tfjs-backend-wasm.*\.wasm$/.test(p)), 'a binary came from the demo server');
     });
+  } finally {
+    await server.close();
+  }
+});
+
+declare('unasked, selectBackend takes wasm over software webgpu and webgl (SwiftShader), and still gives either when asked', async (t) => {
+  const server: StaticServer = await startStaticServer({ '/': pageDir!, '/fixtures/': path.resolve('test/fixtures') });
+  try {
+    for (const [ask, want] of [[undefined, 'wasm'], ['webgpu', 'webgpu'], ['webgl', 'webgl']] as const) {
+      // a fresh browser each time: the choice is made once per page, and WebGPU needs its flags
+      await withBrowser(t, async (browser) => {
+        const page = await browser.newPage();
+        await page.goto(`${server.origin}/index.html`);
+        await page.waitForFunction(() => 'saeRxChecks' in globalThis, undefined, { timeout: 60_000 });
+        const chosen = (await page.evaluate((name) => (globalThis as any).saeRxChecks.backend(name), ask ?? null)) as { backend: string; skipped: string[] };
+        t.is(chosen.backend, want, `asked ${ask ?? 'nothing'}: ${JSON.stringify(chosen.skipped)}`);
+        if (ask === undefined) {
+          t.regex(chosen.skipped.join('\n'), /^webgpu: software adapter \(.*swiftshader.*\); wasm is faster without a GPU/im);
+          t.regex(chosen.skipped.join('\n'), /^webgl: software renderer \(.*SwiftShader.*\); wasm is faster without a GPU/m);
+        }
+      }, WEBGPU_CHROMIUM_ARGS);
+    }
   } finally {
     await server.close();
   }

@@ -13,8 +13,9 @@ import { SyntheticActs } from '../../train/syntheticData.js';
 const D_IN = 16;
 const D_SAE = 64;
 
-async function backend(name: string): Promise<{ backend: string; skipped: string[] }> {
-  const c = await selectBackend({ prefer: name });
+/** `name` null: sae-rx's own choice. */
+async function backend(name: string | null): Promise<{ backend: string; skipped: string[] }> {
+  const c = await selectBackend(name === null ? {} : { prefer: name });
   return { backend: tf.getBackend(), skipped: c.skipped.map((s) => `${s.name}: ${s.reason}`) };
 }
 
