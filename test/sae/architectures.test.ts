@@ -6,7 +6,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupTf } from '../helpers/tf.js';
-import { ARCHITECTURES, architectureOf, checkUniqueNames } from '../../src/sae/architectures/registry.js';
+import { ARCHITECTURES, architectureOf, checkFieldTables, checkUniqueNames } from '../../src/sae/architectures/registry.js';
 import { tableDefaults } from '../../src/config/fields.js';
 import { Sae } from '../../src/sae/Sae.js';
 import { DEFAULT_SAE_CONFIG, type SaeConfig } from '../../src/sae/SaeConfig.js';
@@ -45,6 +45,15 @@ test('the registry rejects a name registered twice and names the known ones for 
   const e = t.throws(() => architectureOf('nope'));
   t.regex(e!.message, /unknown 'nope'.*standard/);
   t.throws(() => Sae.create({ ...DEFAULT_SAE_CONFIG, architecture: 'nope' }), { message: /architecture: unknown 'nope'/ });
+});
+
+test('every architecture declares the field table that fieldTables.ts registers for configs (decoded without the registry)', (t) => {
+  t.notThrows(() => checkFieldTables(ARCHITECTURES));
+  const topk = architectureOf('topk');
+  t.throws(() => checkFieldTables([...ARCHITECTURES.filter((a) => a !== topk), { ...topk, fields: { ...topk.fields } }]), { message: /'topk' declares other fields than its table/ });
+  t.throws(() => checkFieldTables([...ARCHITECTURES, { ...topk, name: 'topk_new' }]), { message: /'topk_new' has no field table/ });
+  t.throws(() => checkFieldTables(ARCHITECTURES.filter((a) => a !== topk)), { message: /tables for topk, which are not registered/ });
+  t.throws(() => checkFieldTables(ARCHITECTURES.map((a) => (a === topk ? { ...topk, transcoder: true } : a))), { message: /'topk' is a transcoder but fieldTables.ts says otherwise/ });
 });
 
 for (const arch of ARCHITECTURES) {
