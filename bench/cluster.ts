@@ -17,6 +17,7 @@
  * warm), summed over the workers: the rate a long run keeps. A part that does not shrink
  * with 2 workers shows there.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -56,12 +57,12 @@ const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
  * What the host gives two busy processes at this moment: a fixed one-thread JS load (words of
  * the text counted in a Map, strings built, a float loop: the kind of work a shard job does),
  * timed alone and then as two processes at once. `pairSlowdown` 1.0 means the 2 cores are two
- * full cores now; on this VM it was seen between 1.0 and 1.5 from one minute to the next (the
+ * full cores now; on this VM it was seen between 1.0 and 1.4 from one minute to the next (the
  * host's other tenants), which bounds any 2-worker speed-up measured then (2 / pairSlowdown).
  */
 const CALIBRATION = `
 const text = require('fs').readFileSync(${JSON.stringify(TEXT)}, 'utf8').slice(0, 400000);
-const c0 = process.cpuUsage(); const t0 = Date.now();
+const t0 = Date.now();
 let acc = 0;
 for (let r = 0; r < 15; r++) {
   const m = new Map();
@@ -71,11 +72,9 @@ for (let r = 0; r < 15; r++) {
   const a = new Float32Array(1 << 18); for (let k = 0; k < 40; k++) for (let i = 0; i < a.length; i++) a[i] = a[i] * 0.5 + i;
   acc += a[7];
 }
-const c = process.cpuUsage(c0);
-console.log(JSON.stringify({ wallMs: Date.now() - t0, cpuMs: (c.user + c.system) / 1000, acc }));
+console.log(JSON.stringify({ wallMs: Date.now() - t0, acc }));
 `;
 async function calibrationRun(): Promise<number> {
-  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--single-threaded', '-e', CALIBRATION], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

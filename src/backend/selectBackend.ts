@@ -51,7 +51,8 @@ async function choose(prefer: string | undefined, log: (line: string) => void): 
   // Gradients are backend-independent; without them no SAE can train (see register.ts).
   checkTfGradients();
   const skipped: Array<{ name: BackendName; reason: string }> = [];
-  if (!(prefer !== undefined && prefer !== '')) order = await softwareAfterWasm(order, skipped);
+  // with `prefer` the order is that one backend: nothing is moved, nothing probed
+  order = await softwareAfterWasm(order, skipped);
   for (const name of order) {
     const loader = platform.backends.find((b) => b.name === name)!;
     try {

@@ -68,7 +68,7 @@ export class HfTokenizer implements TextTokenizer {
     pieceMemo?: { readonly addedTokens: readonly string[] },
   ) {
     const whole = (text: string) => tok.encode(text, { add_special_tokens: false }).ids;
-    this.encodeIds = pieceMemo ? byteLevelPieceEncoder(whole, whole, pieceMemo.addedTokens) : whole;
+    this.encodeIds = pieceMemo ? byteLevelPieceEncoder(whole, pieceMemo.addedTokens) : whole;
     this.vocabSize = tok.get_vocab(true).size;
     this.bosTokenId = ids.bos;
     this.eosTokenId = ids.eos;

@@ -40,15 +40,15 @@ async function softwareWebGpu(): Promise<string | undefined> {
   return undefined;
 }
 
-function softwareWebGl(): Promise<string | undefined> {
+async function softwareWebGl(): Promise<string | undefined> {
   const doc = (globalThis as { document?: { createElement(tag: 'canvas'): HTMLCanvasElement } }).document;
   const canvas = doc ? doc.createElement('canvas') : typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(1, 1) : undefined;
   const gl = (canvas?.getContext('webgl2') ?? canvas?.getContext('webgl')) as WebGLRenderingContext | null | undefined;
-  if (!gl) return Promise.resolve(undefined);
+  if (!gl) return undefined;
   const dbg = gl.getExtension('WEBGL_debug_renderer_info');
   const renderer = String(gl.getParameter(dbg ? dbg.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');
   gl.getExtension('WEBGL_lose_context')?.loseContext();
-  return Promise.resolve(SOFTWARE.test(renderer) ? `software renderer (${renderer})` : undefined);
+  return SOFTWARE.test(renderer) ? `software renderer (${renderer})` : undefined;
 }
 
 const backends: readonly BackendLoader[] = [

@@ -65,7 +65,6 @@ function looksLocal(p: string): boolean {
   return /^(\.|\/|~|[A-Za-z]:\\)/.test(p) || /\.(txt|jsonl?|parquet|arrow|csv)$/i.test(p) || p.split('/').length > 2;
 }
 
-
 /** The singles named by `ids` (all when undefined); an unknown id is a ConfigError naming it. */
 export function selectSingles(singles: SingleLanguageModelSaeRunnerConfig[], ids: readonly string[] | undefined): SingleLanguageModelSaeRunnerConfig[] {
   if (ids === undefined) return singles;

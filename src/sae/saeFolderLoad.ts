@@ -13,7 +13,6 @@ import { Sae } from './Sae.js';
 import { SAE_CFG_PATH, SAE_WEIGHTS_PATH } from './saeFolderFiles.js';
 import { finiteWeights } from './weightChecks.js';
 
-
 function scaled(a: Float32Array, by: number): Float32Array {
   const out = new Float32Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i]! * by;

@@ -49,4 +49,3 @@ export const sweepKeys = {
   records: 'records.jsonl',
   summary: 'sweep.json',
 } as const;
-

@@ -22,7 +22,6 @@ import { rescaledPreActs, topkDecode, topkFamilyForward, topkInferenceWeights, v
 import { batchTopkRelu } from './topkSelect.js';
 import { topkSparseStepApplies, topkSparseTrainingForward } from './topkSparseStep.js';
 
-
 /** How many activations the batch keeps: Python's int(k · rows). */
 export function batchKeep(cfg: SaeConfig, rows: number): number {
   return Math.trunc(field<number>(cfg, 'k') * rows);

@@ -18,7 +18,6 @@ import type { SaeConfig } from '../SaeConfig.js';
 import { encodeConstantInput, sparseGradEncode, sparseStepMode, type SparseStepMode } from '../sparse.js';
 import type { InferenceSave, ParamSpec, ParamTensors, TrainingStepInput } from './Architecture.js';
 
-
 /** A field of cfg.archFields (decoded with its table's defaults). */
 export function field<T>(cfg: SaeConfig, name: string): T {
   const f = cfg.archFields ?? {};
