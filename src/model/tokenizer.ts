@@ -7,7 +7,7 @@ import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { ConfigError, FileFormatError } from '../errors.js';
 import { platform } from '../platform/index.js';
 import { type Folder, folderJson, folderPath } from '../io/folder.js';
-import { byteLevelPieceEncoder, byteLevelPiecesApply } from './byteLevelPieces.js';
+import { byteLevelBpe, byteLevelPieceEncoder, byteLevelPiecesApply } from './byteLevelPieces.js';
 import { readJson } from './loadModel.js';
 import { firstId } from './ModelConfig.js';
 
@@ -64,11 +64,11 @@ export class HfTokenizer implements TextTokenizer {
     private readonly tok: HfTokenizerImpl,
     ids: { bos?: number | undefined; eos?: number | undefined },
     private readonly source = 'tokenizer.json',
-    /** Set when the memo applies: the added tokens' texts (split out before the pieces). */
-    pieceMemo?: { readonly addedTokens: readonly string[] },
+    /** Set when the memo applies: the added tokens' texts (split out before the pieces), and the pieces' own BPE where it applies. */
+    pieceMemo?: { readonly addedTokens: readonly string[]; readonly bpe?: ((piece: string) => number[] | undefined) | undefined },
   ) {
     const whole = (text: string) => tok.encode(text, { add_special_tokens: false }).ids;
-    this.encodeIds = pieceMemo ? byteLevelPieceEncoder(whole, pieceMemo.addedTokens) : whole;
+    this.encodeIds = pieceMemo ? byteLevelPieceEncoder(whole, pieceMemo.addedTokens, pieceMemo.bpe) : whole;
     this.vocabSize = tok.get_vocab(true).size;
     this.bosTokenId = ids.bos;
     this.eosTokenId = ids.eos;
@@ -113,7 +113,7 @@ export class HfTokenizer implements TextTokenizer {
       return firstId(mcfg[`${key}_token_id`]);
     };
     const added = Array.isArray(json['added_tokens']) ? (json['added_tokens'] as Array<{ content?: unknown }>).map((a) => a.content).filter((c): c is string => typeof c === 'string' && c !== '') : [];
-    return new HfTokenizer(tok, { bos: idOf('bos'), eos: idOf('eos') }, file, byteLevelPiecesApply(json, tcfg) ? { addedTokens: added } : undefined);
+    return new HfTokenizer(tok, { bos: idOf('bos'), eos: idOf('eos') }, file, byteLevelPiecesApply(json, tcfg) ? { addedTokens: added, bpe: byteLevelBpe(json['model'] as Record<string, unknown>) } : undefined);
   }
 
   encode(text: string, opts?: TokenizerEncodeOptions): number[] {

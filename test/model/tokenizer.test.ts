@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getEncoding } from 'js-tiktoken';
 import { HfTokenizer, Llama2cTokenizer, loadTokenizer } from '../../src/model/tokenizer.js';
-import { byteLevelPiecesApply } from '../../src/model/byteLevelPieces.js';
+import { byteLevelBpe, byteLevelPiecesApply } from '../../src/model/byteLevelPieces.js';
 import { Rng } from '../../src/stream/rng.js';
 
 const GPT2 = path.resolve('../shared/models/tiny-gpt2-sotu');
@@ -71,6 +71,37 @@ t0('the piece memo (byteLevelPieces.ts) gives the library\'s ids: every line of 
   t.false(byteLevelPiecesApply({ ...json, pre_tokenizer: { type: 'Metaspace' } }, tcfg));
   t.false(byteLevelPiecesApply({ ...json, model: { ...(json['model'] as object), dropout: 0.1 } }, tcfg));
   t.false(byteLevelPiecesApply(json, { ...tcfg, do_lowercase_and_remove_accent: true }));
+});
+
+t0('byteLevelBpe merges every distinct piece of the corpora as the library does; where the model is more than plain BPE it steps aside', async (t) => {
+  const { Tokenizer } = await import('@huggingface/tokenizers');
+  const json = JSON.parse(fs.readFileSync(path.join(GPT2, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  const tcfg = JSON.parse(fs.readFileSync(path.join(GPT2, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  const lib = new Tokenizer(json, tcfg);
+  const model = json['model'] as Record<string, unknown>;
+  const bpe = byteLevelBpe(model)!;
+  t.truthy(bpe);
+  // the same merges in the newer [a, b] form give the same function
+  const pairs = byteLevelBpe({ ...model, merges: (model['merges'] as string[]).map((m) => m.split(' ')) })!;
+  const pieces = new Set<string>();
+  for (const f of ['austen.txt', 'tinyshakespeare.txt'])
+    for (const m of fs.readFileSync(path.join(DATA, f), 'utf8').matchAll(/'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu)) pieces.add(m[0]);
+  for (const p of ['café', ' naïve', '😀👍🏽', ' 中文字', '\u00a0', 'x'.repeat(300), ' ' + '!'.repeat(100), '\t\t\n ']) pieces.add(p);
+  let bad = 0;
+  for (const p of pieces) {
+    const want = lib.encode(p, { add_special_tokens: false }).ids;
+    for (const got of [bpe(p), pairs(p)])
+      if (!got || got.length !== want.length || got.some((id, i) => id !== want[i])) if (bad++ < 5) t.fail(`differs on ${JSON.stringify(p)}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+  }
+  t.is(bad, 0);
+  t.true(pieces.size > 20_000, `${pieces.size} distinct pieces`);
+  t.log(`${pieces.size} distinct pieces merged as the library does`);
+  // a symbol missing from the vocabulary: the library is asked instead
+  const vocab = { ...(model['vocab'] as Record<string, number>) };
+  delete vocab['a'];
+  t.is(byteLevelBpe({ ...model, vocab })!('a'), undefined);
+  for (const change of [{ byte_fallback: true }, { ignore_merges: true }, { end_of_word_suffix: '</w>' }, { continuing_subword_prefix: '##' }, { dropout: 0.1 }, { type: 'WordPiece' }, { merges: ['a b', 'a b'] }, { merges: ['a b c'] }])
+    t.is(byteLevelBpe({ ...model, ...change }), undefined, JSON.stringify(change));
 });
 
 t0('prependBos puts BOS first exactly once', (t) => {
