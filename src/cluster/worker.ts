@@ -19,7 +19,7 @@ import { openStore, retryFromEnv } from '../store/openStore.js';
 import type { Store } from '../store/Store.js';
 import { runFinalizeJob, runShardJob, runShuffleJob } from './cache/jobs.js';
 import { CACHE_JOB, type CacheJobData } from './cache/plan.js';
-import { computeShard } from './cache/shard.js';
+import { type ShardScratch, computeShard } from './cache/shard.js';
 import { DEFAULT_QUEUE_NAME, describeQueue, redisConnection } from './connection.js';
 import { runSweepFinalizeJob, runSweepGroupJob } from './sweep/jobs.js';
 import { SWEEP_JOB, type SweepJobData } from './sweep/plan.js';
@@ -84,6 +84,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   let loaded: LoadedModel | undefined;
   // this worker's packing pace (ms per shard), from its last shard job: bounds the wait for a start
   let packMsPerShard: number | undefined;
+  // shard buffers handed from job to job (one per job running at once): see ShardScratch
+  const scratches: ShardScratch[] = [];
   const modelFor = async (modelName: string): Promise<LoadedModel> => {
     if (loaded?.name === modelName) return loaded;
     loaded?.model.dispose();
@@ -111,11 +113,17 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       case CACHE_JOB.shard: {
         const d = job.data as CacheJobData;
         const cfg = decodeRunnerConfig(d.config, 'cache_activations');
-        const r = await runShardJob(storeOf(d.store), d.shard!, async (co) => {
-          const m = await modelFor(cfg.model_name);
-          return computeShard(cfg, d.shard!, m.model, m.tokenizer, datasetDocuments(cfg, o.hub), co);
-        }, jlog, { ...(packMsPerShard !== undefined ? { packMsPerShard } : {}), onPackPace: (ms) => (packMsPerShard = ms) });
-        return { ...r, worker: name };
+        // the shard's bytes are a view of the scratch until runShardJob has put them
+        const scratch = scratches.pop() ?? {};
+        try {
+          const r = await runShardJob(storeOf(d.store), d.shard!, async (co) => {
+            const m = await modelFor(cfg.model_name);
+            return computeShard(cfg, d.shard!, m.model, m.tokenizer, datasetDocuments(cfg, o.hub), { ...co, scratch });
+          }, jlog, { ...(packMsPerShard !== undefined ? { packMsPerShard } : {}), onPackPace: (ms) => (packMsPerShard = ms) });
+          return { ...r, worker: name };
+        } finally {
+          scratches.push(scratch);
+        }
       }
       case CACHE_JOB.shuffle: {
         const d = job.data as CacheJobData;

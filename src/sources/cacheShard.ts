@@ -9,7 +9,8 @@
  */
 import { FileFormatError } from '../errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
-import type { TensorInput } from '../io/safetensors/dtypes.js';
+import { HOST_LE, type TensorInput } from '../io/safetensors/dtypes.js';
+import { headerBytes } from '../io/safetensors/writer.js';
 
 export const CACHE_TENSOR = 'activations';
 export const CACHE_TARGET_TENSOR = 'target';
@@ -44,6 +45,34 @@ export function decodeCacheShard(bytes: Uint8Array, source: string): CacheShardR
   const ts = st.info(CACHE_TARGET_TENSOR).shape;
   if (ts.length !== 2 || ts[0] !== n) throw new FileFormatError(`${source}: "${CACHE_TARGET_TENSOR}" has shape [${ts}], expected [${n}, d_out] (one row per "${CACHE_TENSOR}" row)`);
   return { ...out, target: { dOut: ts[1]!, rows: st.float32(CACHE_TARGET_TENSOR).slice() } };
+}
+
+/**
+ * The bytes of `permuteShard(s, perm)`, the rows gathered straight into the file's bytes: one
+ * pass and no intermediate arrays. `reuse` (a buffer from an earlier shard, free again) is
+ * written into when it is large enough, so a worker's steady state allocates no shard-sized
+ * memory: fresh multi-MB buffers cost page faults and the full GCs V8 runs for external memory,
+ * measured as a tenth of a tiny model's shard job. The result may be a view of `reuse`.
+ */
+export function encodePermutedCacheShard(s: CacheShardRows, perm: Int32Array, reuse?: Uint8Array): Uint8Array {
+  if (!HOST_LE) return encodeCacheShard(permuteShard(s, perm));
+  const n = perm.length;
+  const parts: Array<{ name: string; shape: number[]; src: Float32Array; rowLen: number }> = [{ name: CACHE_TENSOR, shape: [n, s.hooks, s.dIn], src: s.acts, rowLen: s.hooks * s.dIn }];
+  if (s.target) parts.push({ name: CACHE_TARGET_TENSOR, shape: [n, s.target.dOut], src: s.target.rows, rowLen: s.target.dOut });
+  // encodeSafetensors' order: by element size, then name (both F32 here)
+  parts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const head = headerBytes(parts.map((p) => ({ name: p.name, dtype: 'F32', shape: p.shape, byteLength: n * p.rowLen * 4, bytes: () => new Uint8Array(0) })), undefined);
+  const total = head.byteLength + parts.reduce((a, p) => a + n * p.rowLen * 4, 0);
+  // Float32Array views need 4-byte alignment: the header is 8 + a multiple of 8 bytes
+  const out = reuse && reuse.byteLength >= total && reuse.byteOffset % 4 === 0 ? reuse.subarray(0, total) : new Uint8Array(total);
+  out.set(head, 0);
+  let pos = head.byteLength;
+  for (const p of parts) {
+    const dst = new Float32Array(out.buffer, out.byteOffset + pos, n * p.rowLen);
+    for (let i = 0; i < n; i++) dst.set(p.src.subarray(perm[i]! * p.rowLen, (perm[i]! + 1) * p.rowLen), i * p.rowLen);
+    pos += n * p.rowLen * 4;
+  }
+  return out;
 }
 
 /** Rows of `src` (each `rowLen` long) in the order `perm`, into a new array. */

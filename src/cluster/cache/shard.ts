@@ -16,7 +16,7 @@ import { modelActivations } from '../../operators/modelActivations.js';
 import { cacheActivationsOptions } from '../../runners/cacheActivationsRunner.js';
 import { packContext } from '../../operators/packContext.js';
 import { packOptionsFor } from '../../runners/languageModelRunner.js';
-import { type CacheShardRows, encodeCacheShard, permuteShard } from '../../sources/cacheShard.js';
+import { type CacheShardRows, encodePermutedCacheShard } from '../../sources/cacheShard.js';
 import { disposeBatch } from '../../stream/ownership.js';
 import type { ActivationBatch } from '../../stream/ActivationBatch.js';
 import type { Document } from '../../stream/Document.js';
@@ -35,11 +35,34 @@ export interface ComputedShard {
   readonly timing: { readonly packMs: number; readonly forwardMs: number; readonly encodeMs: number };
 }
 
+/**
+ * Buffers one job hands the next (a worker's own, one per job running at once): the rows and
+ * the file's bytes of a shard are the same size every time, and allocating them afresh per job
+ * cost page faults and full GCs (encodePermutedCacheShard). computeShard grows them as needed;
+ * the bytes it returns are a view of `bytes` until the next computeShard with this scratch.
+ */
+export interface ShardScratch {
+  rows?: Float32Array;
+  target?: Float32Array;
+  bytes?: Uint8Array;
+}
+
 export interface ComputeShardOptions {
+  /** Reused buffers (see ShardScratch); the returned bytes are then valid until its next use. */
+  readonly scratch?: ShardScratch;
   /** A known start at or before this shard (default: shard 0 at document 0). */
   readonly from?: ShardStart;
   /** Receives the starts of the shards after `from` that packing passed, before the forward passes. */
   readonly publishStarts?: (starts: ShardStart[]) => Promise<void>;
+}
+
+/** `length` floats from the scratch (its buffer when large enough, else a new one kept there); only the rows written are read. */
+function reusable(scratch: ShardScratch | undefined, key: 'rows' | 'target', length: number): Float32Array {
+  const have = scratch?.[key];
+  if (have && have.length >= length) return have.subarray(0, length);
+  const fresh = new Float32Array(length);
+  if (scratch) scratch[key] = fresh;
+  return fresh;
 }
 
 /** Gives the event loop a turn (BullMQ renews the job's lock on a timer between forward passes). */
@@ -90,12 +113,12 @@ export async function computeShard(
         if ((a.rank !== 2 && a.rank !== 3) || a.shape[a.rank - 1] !== dIn)
           throw new ShapeError(`cache shard ${i}: activations must be [n, ${dIn}] or [n, hooks, ${dIn}] (d_in ${dIn}), got [${a.shape}]`);
         hooks ??= [...b.hooks];
-        rows ??= new Float32Array(plan.tokensPerShard * H * dIn);
+        rows ??= reusable(o.scratch, 'rows', plan.tokensPerShard * H * dIn);
         const n = Math.min(a.shape[0]!, plan.tokensPerShard - filled);
         rows.set((a.dataSync() as Float32Array).subarray(0, n * H * dIn), filled * H * dIn);
         if (b.target) {
           const dOut = b.target.shape[1]!;
-          target ??= { dOut, rows: new Float32Array(plan.tokensPerShard * dOut) };
+          target ??= { dOut, rows: reusable(o.scratch, 'target', plan.tokensPerShard * dOut) };
           target.rows.set((b.target.dataSync() as Float32Array).subarray(0, n * dOut), filled * dOut);
         }
         filled += n;
@@ -114,6 +137,7 @@ export async function computeShard(
     n: filled, hooks: H, dIn, acts: rows.subarray(0, filled * rowLen),
     ...(target ? { target: { dOut: target.dOut, rows: target.rows.subarray(0, filled * target.dOut) } } : {}),
   };
-  const bytes = encodeCacheShard(permuteShard(shard, rng.permutation(filled)));
+  const bytes = encodePermutedCacheShard(shard, rng.permutation(filled), o.scratch?.bytes);
+  if (o.scratch) o.scratch.bytes = bytes.buffer === o.scratch.bytes?.buffer ? o.scratch.bytes : bytes;
   return { bytes, tokens: filled, hooks: hooks!, ...(target ? { dOut: target.dOut } : {}), timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: Date.now() - t2 } };
 }
