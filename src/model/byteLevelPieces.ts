@@ -80,22 +80,21 @@ export function byteLevelBpe(model: Record<string, unknown>): ((piece: string) =
   )
     return undefined;
   const vocab = new Map<string, number>();
-  for (const [k, v] of Object.entries(vocabJson)) if (typeof v === 'number') vocab.set(k, v);
-  // rank of the pair (a, b): ranks.get(a)?.get(b); merges are "a b" strings or [a, b] pairs
-  const ranks = new Map<string, Map<string, number>>();
+  for (const k in vocabJson) {
+    const v = vocabJson[k];
+    if (typeof v === 'number') vocab.set(k, v);
+  }
+  // rank of the pair (a, b) under the key "a b" (merges are such strings, or [a, b] pairs);
+  // a merge with another space, or a pair listed twice, is a malformed file: left to the library
+  const ranks = new Map<string, number>();
   for (let r = 0; r < merges.length; r++) {
     const m = merges[r] as unknown;
-    let a: string | undefined, b: string | undefined;
-    if (typeof m === 'string') {
-      const sp = m.indexOf(' ');
-      if (sp >= 0) [a, b] = [m.slice(0, sp), m.slice(sp + 1)];
-    } else if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') [a, b] = [m[0], m[1]];
-    // a token with a space, or a pair listed twice: a malformed file, left to the library
-    if (a === undefined || b === undefined || b.includes(' ')) return undefined;
-    let row = ranks.get(a);
-    if (!row) ranks.set(a, (row = new Map()));
-    if (row.has(b)) return undefined;
-    row.set(b, r);
+    let key: string | undefined;
+    if (typeof m === 'string') key = m;
+    else if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') key = m[0] + ' ' + m[1];
+    const sp = key === undefined ? -1 : key.indexOf(' ');
+    if (key === undefined || sp <= 0 || sp === key.length - 1 || key.indexOf(' ', sp + 1) >= 0 || ranks.has(key)) return undefined;
+    ranks.set(key, r);
   }
   const alphabet = byteAlphabet();
   const utf8 = new TextEncoder();
@@ -107,7 +106,7 @@ export function byteLevelBpe(model: Record<string, unknown>): ((piece: string) =
       let best = -1;
       let bestRank = Infinity;
       for (let k = 0; k + 1 < syms.length; k++) {
-        const r = ranks.get(syms[k]!)?.get(syms[k + 1]!);
+        const r = ranks.get(syms[k]! + ' ' + syms[k + 1]!);
         if (r !== undefined && r < bestRank) (bestRank = r), (best = k);
       }
       if (best < 0) break;
