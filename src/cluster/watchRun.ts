@@ -8,8 +8,13 @@
  * - fails (StageError) when the run's finalize job failed for good;
  * - rides out an unreachable queue or store (logs, keeps polling), as the workers do;
  * - collects the names of the workers seen on the queue.
+ *
+ * Between polls it also listens to the queue's events (BullMQ's QueueEvents, a Redis stream):
+ * the finalize job's completion ends the wait at once, so the run returns when its last job
+ * does, not up to a poll interval later. The events are only a wake-up; the store still says
+ * whether the run is done, and polling alone carries on when the events are lost.
  */
-import { FlowProducer, type FlowJob, Job, Queue } from 'bullmq';
+import { FlowProducer, type FlowJob, Job, Queue, QueueEvents } from 'bullmq';
 import { ConfigError, StageError } from '../errors.js';
 import { DEFAULT_QUEUE_NAME, redisConnection } from './connection.js';
 
@@ -38,7 +43,6 @@ export interface WatchRunOptions<R> {
   readonly submitted: (queueName: string) => string;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function watchRun<R>(o: WatchRunOptions<R>): Promise<R> {
   const name = o.queueName ?? DEFAULT_QUEUE_NAME;
@@ -46,6 +50,17 @@ export async function watchRun<R>(o: WatchRunOptions<R>): Promise<R> {
   const producer = new FlowProducer({ connection: conn });
   const queue = new Queue(name, { connection: conn });
   const addFlow = () => producer.add(o.flow(name));
+  // a blocking reader of the queue's event stream needs a connection of its own
+  const eventsConn = redisConnection(o.queue);
+  const events = new QueueEvents(name, { connection: eventsConn });
+  events.on('error', () => {}); // an unreachable queue is said by the polls
+  let wake: (() => void) | undefined;
+  events.on('completed', ({ jobId }) => jobId === o.finalizeId && wake?.());
+  const nap = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(() => ((wake = undefined), r()), ms);
+      wake = () => (clearTimeout(t), (wake = undefined), r());
+    });
   // A poll that does not come back is said, with what it waits on: a queue or store that
   // neither answers nor fails would otherwise look like a run making no progress.
   let pending = 'adding the flow to the queue';
@@ -87,10 +102,12 @@ export async function watchRun<R>(o: WatchRunOptions<R>): Promise<R> {
         o.log(`progress: ${(e as Error).message}; retrying`);
       }
       step('the next poll');
-      await sleep(o.pollMs ?? 500);
+      await nap(o.pollMs ?? 500);
     }
   } finally {
     clearInterval(stall);
+    await events.close().catch(() => {});
+    eventsConn.disconnect();
     await queue.close().catch(() => {});
     await producer.close().catch(() => {});
     conn.disconnect();
