@@ -17,7 +17,7 @@
  * warm), summed over the workers: the rate a long run keeps. A part that does not shrink
  * with 2 workers shows there.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -49,7 +49,8 @@ const ONE_THREAD = { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
 // worker then uses ~1.17 cores alone, and two of them steal from each other on 2 cores); by
 // default each worker is one thread for real: `node --single-threaded` and one BLAS thread.
 const V8_THREADS = process.argv.includes('--v8-threads');
-const NODE_FLAGS = [...(V8_THREADS ? [] : ['--single-threaded']), ...(process.env.WORKER_NODE_FLAGS ? process.env.WORKER_NODE_FLAGS.split(' ') : [])];
+// BENCH_WORKER_NODE_FLAGS adds node flags to the workers (e.g. "--trace-gc", "--cpu-prof --cpu-prof-dir=DIR")
+const NODE_FLAGS = [...(V8_THREADS ? [] : ['--single-threaded']), ...(process.env.BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
 
 const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 
@@ -153,7 +154,6 @@ async function main(): Promise<void> {
       const ws = Array.from({ length: nWorkers }, () => spawnWorker(redis.url, ONE_THREAD, ['--lock-seconds', '60'], NODE_FLAGS));
       all.push(...ws);
       await Promise.all(ws.map((w) => w.waitFor(/worker .* on redis/)));
-      if (process.env.PIN) ws.forEach((w, k) => spawnSync('taskset', ['-apc', String(k % 2), String(w.proc.pid)]));
       const before = load();
       const t0 = Date.now();
       let r;
@@ -167,7 +167,8 @@ async function main(): Promise<void> {
       run++;
       if (r.code !== 0) throw new Error(r.stderr);
       for (const w of ws) await w.stop();
-      if (process.env.DUMP_LOGS) ws.forEach((w, k) => fs.writeFileSync(`${process.env.DUMP_LOGS}-${nWorkers}w-${k}.log`, w.output()));
+      // BENCH_WORKER_LOGS=prefix: each worker's output kept as prefix-<n>w-<k>.log (the commit lines, GC traces)
+      if (process.env.BENCH_WORKER_LOGS) ws.forEach((w, k) => fs.writeFileSync(`${process.env.BENCH_WORKER_LOGS}-${nWorkers}w-${k}.log`, w.output()));
       const timeline = jobTimeline(ws, t0);
       console.log(JSON.stringify({ bench: `cluster/${kind}/jobs`, workers: nWorkers, workerNodeFlags: NODE_FLAGS, ...timeline }));
       spans[kind].push({ workers: nWorkers, jobSpanSeconds: (timeline.lastJobEndMs - timeline.beforeFirstJobMs) / 1000, steadyRate: timeline.steady?.jobsPerSecond ?? NaN });
