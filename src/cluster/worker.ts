@@ -118,7 +118,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         try {
           const r = await runShardJob(storeOf(d.store), d.shard!, async (co) => {
             const m = await modelFor(cfg.model_name);
-            return computeShard(cfg, d.shard!, m.model, m.tokenizer, datasetDocuments(cfg, o.hub), { ...co, scratch });
+            return computeShard(cfg, d.shard!, m.model, m.tokenizer, datasetDocuments(cfg, o.hub), {
+              ...co,
+              scratch,
+              documentsFrom: (cursor) => datasetDocuments(cfg, o.hub, cursor),
+            });
           }, jlog, { ...(packMsPerShard !== undefined ? { packMsPerShard } : {}), onPackPace: (ms) => (packMsPerShard = ms) });
           return { ...r, worker: name };
         } finally {

@@ -31,8 +31,8 @@ export interface PackContextOptions {
    * SAELens uses. Default: no cut. Tokenized documents are never cut.
    */
   readonly maxDocumentTokens?: number;
-  /** Called after each document is read (SAELens's `n_dataset_processed`). */
-  readonly onDocument?: (documentsRead: number) => void;
+  /** Called after each document is read (SAELens's `n_dataset_processed`), with that document. */
+  readonly onDocument?: (documentsRead: number, doc: Document) => void;
 }
 
 /**
@@ -184,7 +184,7 @@ export function packContext(opts: PackContextOptions): OperatorFunction<Document
           let batches: TokenBatch[];
           try {
             batches = packer.add(doc);
-            opts.onDocument?.(++docs);
+            opts.onDocument?.(++docs, doc);
           } catch (e) {
             fail(e);
             return;

@@ -31,6 +31,7 @@ import type { TokenBatch } from '../stream/TokenBatch.js';
 import type { TrainSaeSpec } from '../operators/trainSae.js';
 import type { Document } from '../stream/Document.js';
 import { hfDataset } from '../sources/hfDataset.js';
+import type { DocumentCursor } from '../sources/documentCursor.js';
 import { localDocuments } from '../sources/localDocuments.js';
 import { cachedActivations } from '../sources/cachedActivations.js';
 import { wandbOptionsFromRunnerConfig } from '../sinks/wandb.js';
@@ -136,12 +137,13 @@ export function packOptionsFor(
 }
 
 /** The documents of `dataset_path`: a local file/folder, else a hub dataset repo. */
-export function datasetDocuments(cfg: Pick<LanguageModelSaeRunnerConfig, 'dataset_path' | 'streaming'>, hub?: Partial<HubConfig>): Observable<Document> {
+/** The run's documents; `from` (a cursor of a document they gave) resumes just after that document. */
+export function datasetDocuments(cfg: Pick<LanguageModelSaeRunnerConfig, 'dataset_path' | 'streaming'>, hub?: Partial<HubConfig>, from?: DocumentCursor): Observable<Document> {
   const p = cfg.dataset_path;
-  if (fs.existsSync(p)) return localDocuments(p);
+  if (fs.existsSync(p)) return localDocuments(p, from ? { from } : {});
   const h = toHubConfig(hub);
   // streaming reads row groups over HTTP without caching; offline, the cache is all there is
-  return hfDataset({ path: p, download: !cfg.streaming || h.offline, hub: h });
+  return hfDataset({ path: p, download: !cfg.streaming || h.offline, hub: h, ...(from ? { from } : {}) });
 }
 
 /**

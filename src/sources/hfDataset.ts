@@ -18,6 +18,7 @@ import { downloadHubFile, listHubFiles, openHubFileRange, resolveHubRevision } f
 import { type Document } from '../stream/Document.js';
 import { parquetDocuments } from './documents.js';
 import { seededRandom, seededShuffle } from '../stream/rng.js';
+import { type DocumentCursor, cursorMismatch } from './documentCursor.js';
 import { fromPull } from './fromPull.js';
 
 export interface HfDatasetOptions {
@@ -39,6 +40,12 @@ export interface HfDatasetOptions {
   download?: boolean;
   /** hub settings (default: from the environment) */
   hub?: Partial<HubConfig>;
+  /**
+   * Resume just after the document this cursor was taken from (`documentEnd` of a document of
+   * the same dataset, revision and split; not with `shuffleSeed`): the files and row groups
+   * before it are not read.
+   */
+  from?: DocumentCursor;
 }
 
 const CONVERT_BRANCH = 'refs/convert/parquet';
@@ -70,6 +77,7 @@ export function selectSplitFiles(files: string[], split: string | undefined): st
 export function hfDataset(opts: HfDatasetOptions): Observable<Document> {
   if (!opts.path || typeof opts.path !== 'string') throw new ConfigError('hfDataset: path (the dataset repo id "owner/name") is required');
   const cfg = toHubConfig(opts.hub);
+  if (opts.from && opts.shuffleSeed !== undefined) throw new ConfigError('hfDataset: from (a cursor) cannot resume a shuffled order (shuffleSeed)');
   return fromPull(async function* () {
     const repo = opts.path;
     if (opts.download === false && cfg.offline) {
@@ -103,13 +111,17 @@ export function hfDataset(opts: HfDatasetOptions): Observable<Document> {
     const rand = opts.shuffleSeed !== undefined ? seededRandom(opts.shuffleSeed) : undefined;
     if (rand) files = seededShuffle(files, rand);
     const stream = opts.download === false;
-    for (const f of files) {
+    const from = opts.from;
+    if (from && files[from.file] !== from.name) throw cursorMismatch(`hfDataset ${repo}@${commit.slice(0, 8)}`, from, files[from.file]);
+    for (let k = from?.file ?? 0; k < files.length; k++) {
+      const f = files[k]!;
       const ref = { repo, type: 'dataset' as const, path: f, revision: commit };
       const source = stream ? await openHubFileRange(ref, cfg) : await downloadHubFile(ref, cfg);
       yield* parquetDocuments(source, {
         label: `${repo}/${f}@${commit.slice(0, 8)}`,
         ...(opts.column ? { column: opts.column } : {}),
-        ...(rand ? { rand } : {}),
+        ...(rand ? { rand } : { place: { file: k, name: f } }),
+        ...(from && k === from.file ? { from } : {}),
       });
     }
   });

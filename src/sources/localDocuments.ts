@@ -18,10 +18,10 @@
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import type { Observable } from 'rxjs';
 import { ConfigError, FileFormatError } from '../errors.js';
 import { type Document } from '../stream/Document.js';
+import { type DocumentCursor, cursorMismatch, markDocumentEnd } from './documentCursor.js';
 import { jsonToDocument, parquetDocuments } from './documents.js';
 import { seededRandom, seededShuffle } from '../stream/rng.js';
 import { fromPull } from './fromPull.js';
@@ -33,6 +33,17 @@ export interface LocalDocumentsOptions {
   txt?: 'paragraphs' | 'lines' | 'file';
   /** seeded random order of files and parquet row groups (default: name order) */
   shuffleSeed?: number;
+  /**
+   * Resume just after the document this cursor was taken from (`documentEnd` of a document
+   * these same files gave; not with `shuffleSeed`).
+   */
+  from?: DocumentCursor;
+}
+
+/** A file's place in the reading order, for the cursors of its documents. */
+interface FilePlace {
+  readonly file: number;
+  readonly name: string;
 }
 
 const EXTENSIONS = ['.txt', '.jsonl', '.parquet'];
@@ -59,64 +70,100 @@ async function collectFiles(inputs: string[]): Promise<string[]> {
   return out;
 }
 
-async function* textDocuments(file: string, mode: 'paragraphs' | 'lines' | 'file'): AsyncGenerator<Document> {
+/**
+ * The lines of a text file from byte `from.byte` on, each with the byte offset just after its
+ * terminator and its number: readline's lines (`\n`, `\r\n` and a lone `\r` end a line, a last
+ * line without a terminator counts), with offsets it cannot give.
+ */
+async function* textLines(file: string, from: { byte: number; line: number }): AsyncGenerator<{ text: string; end: number; line: number }> {
+  const stream = createReadStream(file, { start: from.byte, highWaterMark: 1 << 20 });
+  let carry: Buffer = Buffer.alloc(0);
+  let base = from.byte; // file offset of carry[0]
+  let line = from.line;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      let start = 0;
+      for (let k = 0; k < buf.length; k++) {
+        const c = buf[k]!;
+        if (c !== 10 && c !== 13) continue;
+        // a \r at the end of what is read so far may be the first half of \r\n: wait for more
+        if (c === 13 && k + 1 === buf.length) break;
+        const stop = k;
+        if (c === 13 && buf[k + 1] === 10) k++;
+        yield { text: buf.toString('utf8', start, stop), end: base + k + 1, line: ++line };
+        start = k + 1;
+      }
+      carry = buf.subarray(start);
+      base += start;
+    }
+    if (carry.length > 0) {
+      // a lone \r at the very end ends its line; the text before it is that line
+      const cr = carry[carry.length - 1] === 13;
+      yield { text: carry.toString('utf8', 0, carry.length - (cr ? 1 : 0)), end: base + carry.length, line: ++line };
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** `doc`, with its cursor when its file has a place in a resumable order. */
+const marked = <D extends Document>(doc: D, place: FilePlace | undefined, at: { byte: number; line: number }): D => (place ? markDocumentEnd(doc, { ...place, ...at }) : doc);
+
+async function* textDocuments(file: string, mode: 'paragraphs' | 'lines' | 'file', place: FilePlace | undefined, from?: DocumentCursor): AsyncGenerator<Document> {
   if (mode === 'file') {
+    // the whole file is the one document: a cursor after it (byte > 0) skips the file
+    if ((from?.byte ?? 0) > 0) return;
     const text = await fsp.readFile(file, 'utf8');
-    if (text.length > 0) yield { text };
+    if (text.length > 0) yield marked({ text }, place, { byte: Buffer.byteLength(text), line: 0 });
     return;
   }
-  const stream = createReadStream(file, { encoding: 'utf8' });
-  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
-  try {
-    let para: string[] = [];
-    for await (const line of lines) {
-      if (mode === 'lines') {
-        if (line.trim() !== '') yield { text: line };
-        continue;
-      }
-      if (line.trim() === '') {
-        if (para.length > 0) yield { text: para.join('\n') };
-        para = [];
-      } else {
-        para.push(line);
-      }
+  let para: string[] = [];
+  let paraEnd = { byte: 0, line: 0 };
+  for await (const l of textLines(file, { byte: from?.byte ?? 0, line: from?.line ?? 0 })) {
+    if (mode === 'lines') {
+      if (l.text.trim() !== '') yield marked({ text: l.text }, place, { byte: l.end, line: l.line });
+      continue;
     }
-    if (para.length > 0) yield { text: para.join('\n') };
-  } finally {
-    lines.close();
-    stream.destroy();
+    if (l.text.trim() === '') {
+      if (para.length > 0) yield marked({ text: para.join('\n') }, place, paraEnd);
+      para = [];
+    } else {
+      para.push(l.text);
+      paraEnd = { byte: l.end, line: l.line };
+    }
+  }
+  if (para.length > 0) yield marked({ text: para.join('\n') }, place, paraEnd);
+}
+
+async function* jsonlDocuments(file: string, column: string | undefined, place: FilePlace | undefined, from?: DocumentCursor): AsyncGenerator<Document> {
+  for await (const l of textLines(file, { byte: from?.byte ?? 0, line: from?.line ?? 0 })) {
+    if (l.text.trim() === '') continue;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(l.text);
+    } catch (e) {
+      throw new FileFormatError(`${file}:${l.line}: not valid JSON (${(e as Error).message})`);
+    }
+    const doc = jsonToDocument(obj, column, `${file}:${l.line}`);
+    if (doc) yield marked(doc, place, { byte: l.end, line: l.line });
   }
 }
 
-async function* jsonlDocuments(file: string, column: string | undefined): AsyncGenerator<Document> {
-  const stream = createReadStream(file, { encoding: 'utf8' });
-  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
-  let n = 0;
-  try {
-    for await (const line of lines) {
-      n++;
-      if (line.trim() === '') continue;
-      let obj: unknown;
-      try {
-        obj = JSON.parse(line);
-      } catch (e) {
-        throw new FileFormatError(`${file}:${n}: not valid JSON (${(e as Error).message})`);
-      }
-      const doc = jsonToDocument(obj, column, `${file}:${n}`);
-      if (doc) yield doc;
-    }
-  } finally {
-    lines.close();
-    stream.destroy();
-  }
-}
-
-/** The documents of one local file, by extension. */
-export function fileDocuments(file: string, opts: LocalDocumentsOptions & { rand?: () => number } = {}): AsyncGenerator<Document> {
+/**
+ * The documents of one local file, by extension; with `place` (its index in the reading order,
+ * and name) they carry their cursors, and `from` resumes inside it.
+ */
+export function fileDocuments(
+  file: string,
+  opts: Omit<LocalDocumentsOptions, 'from'> & { rand?: () => number; place?: FilePlace; from?: DocumentCursor } = {},
+): AsyncGenerator<Document> {
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.parquet') return parquetDocuments(file, { ...(opts.column ? { column: opts.column } : {}), ...(opts.rand ? { rand: opts.rand } : {}) });
-  if (ext === '.jsonl') return jsonlDocuments(file, opts.column);
-  if (ext === '.txt') return textDocuments(file, opts.txt ?? 'paragraphs');
+  const place = opts.place;
+  if (ext === '.parquet')
+    return parquetDocuments(file, { ...(opts.column ? { column: opts.column } : {}), ...(opts.rand ? { rand: opts.rand } : {}), ...(place ? { place } : {}), ...(opts.from ? { from: opts.from } : {}) });
+  if (ext === '.jsonl') return jsonlDocuments(file, opts.column, place, opts.from);
+  if (ext === '.txt') return textDocuments(file, opts.txt ?? 'paragraphs', place, opts.from);
   throw new ConfigError(`localDocuments: ${file} is not a .txt, .jsonl or .parquet file`);
 }
 
@@ -130,11 +177,19 @@ export function localDocuments(paths: string | string[], opts: LocalDocumentsOpt
   if (opts.txt !== undefined && !['paragraphs', 'lines', 'file'].includes(opts.txt)) {
     throw new ConfigError(`localDocuments: txt must be "paragraphs", "lines" or "file", got ${JSON.stringify(opts.txt)}`);
   }
+  if (opts.from && opts.shuffleSeed !== undefined) throw new ConfigError('localDocuments: from (a cursor) cannot resume a shuffled order (shuffleSeed)');
   return fromPull(async function* () {
     let files = await collectFiles(inputs);
     if (files.length === 0) throw new FileFormatError(`localDocuments: no .txt, .jsonl or .parquet files in ${inputs.join(', ')}`);
     const rand = opts.shuffleSeed !== undefined ? seededRandom(opts.shuffleSeed) : undefined;
     if (rand) files = seededShuffle(files, rand);
-    for (const f of files) yield* fileDocuments(f, { ...opts, ...(rand ? { rand } : {}) });
+    const from = opts.from;
+    if (from && path.basename(files[from.file] ?? '') !== from.name) throw cursorMismatch(`localDocuments(${inputs.join(', ')})`, from, files[from.file] && path.basename(files[from.file]!));
+    const { from: _, ...rest } = opts;
+    for (let k = from?.file ?? 0; k < files.length; k++) {
+      const f = files[k]!;
+      // a shuffled order cannot be resumed: its documents carry no cursors
+      yield* fileDocuments(f, { ...rest, ...(rand ? { rand } : { place: { file: k, name: path.basename(f) } }), ...(from && k === from.file ? { from } : {}) });
+    }
   });
 }

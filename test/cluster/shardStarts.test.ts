@@ -16,6 +16,9 @@ import { type TextTokenizer, loadTokenizer } from '../../src/model/tokenizer.js'
 import { datasetDocuments } from '../../src/runners/languageModelRunner.js';
 import { openStore } from '../../src/store/openStore.js';
 import { titled } from '../helpers/skip.js';
+import { type Observable, tap } from 'rxjs';
+import type { DocumentCursor } from '../../src/sources/documentCursor.js';
+import type { Document } from '../../src/stream/Document.js';
 import { tempDir } from '../helpers/tempDir.js';
 import { TINY_GPT2_DIR, useTinyGpt2 } from '../helpers/tinyGpt2.js';
 
@@ -58,8 +61,15 @@ maybe(titled('shard jobs from published starts: same bytes as packing from the s
   t.teardown(() => store.close());
   const inOrder = countingTokenizer();
   const lines: string[] = [];
-  for (let i = 0; i < 6; i++) await runShardJob(store, i, (o) => computeShard(c, i, model(), inOrder.tok, datasetDocuments(c), o), (l) => lines.push(l));
+  // the documents the source hands out: a job given documentsFrom seeks to its start's cursor
+  let read = 0;
+  const counted = (o: Observable<Document>) => o.pipe(tap(() => read++));
+  const from = (cursor: DocumentCursor) => counted(datasetDocuments(c, undefined, cursor));
+  for (let i = 0; i < 6; i++) await runShardJob(store, i, (o) => computeShard(c, i, model(), inOrder.tok, counted(datasetDocuments(c)), { ...o, documentsFrom: from }), (l) => lines.push(l));
   for (let i = 0; i < 6; i++) t.deepEqual(await store.get(cacheKeys.shard(i)), ref[i], `shard ${i}`);
+  // each start carries the source's cursor, and the jobs read each document about once (not all those before their shard again)
+  for (let i = 1; i < 6; i++) t.truthy((await nearestStart(store, i)).cursor, `start ${i} has a cursor`);
+  t.true(read <= lastShardDocs + 6, `in order, seeking: ${read} documents read, ${lastShardDocs} before shard 6`);
   t.true(lines.filter((l) => l.startsWith('committed shard')).every((l) => /pack \d+ ms from shard (\d+), forward \d+ ms/.test(l)), lines.join('\n'));
   for (let i = 1; i < 6; i++) t.true(lines.some((l) => l.startsWith(`committed shard ${i} `) && l.includes(`from shard ${i},`)), `shard ${i} packed from its own start`);
   // the in-order run tokenizes each document at most once (plus the one that ends shard 5)
@@ -129,4 +139,12 @@ maybe(titled('a start another worker published differently is an error naming th
   await t.throwsAsync(publishStarts(store, [{ shard: 2, documents: 18 }]), { message: /shard 2 starts at document 17 for another worker but at 18 here/ });
   await store.put(startKey(3), '{"documents": -1}');
   await t.throwsAsync(nearestStart(store, 3), { message: /start-3\.json: expected \{"documents"/ });
+  // with the source's cursor: kept, compared, and checked when read back
+  const cursor = { file: 0, name: 'austen.txt', byte: 1234, line: 40 };
+  await publishStarts(store, [{ shard: 4, documents: 30, cursor }]);
+  t.deepEqual(await nearestStart(store, 4), { shard: 4, documents: 30, cursor });
+  await publishStarts(store, [{ shard: 4, documents: 30, cursor }]);
+  await t.throwsAsync(publishStarts(store, [{ shard: 4, documents: 30, cursor: { ...cursor, byte: 1300 } }]), { message: /shard 4 starts at document 30 \(.*"byte":1234.*\) for another worker but at 30 \(.*"byte":1300.*\) here/ });
+  await store.put(startKey(5), '{"documents": 31, "cursor": {"file": 0, "name": "austen.txt", "byte": 5}}');
+  await t.throwsAsync(nearestStart(store, 5), { message: /start-5\.json \(the start of shard 5\): expected a document cursor/ });
 });

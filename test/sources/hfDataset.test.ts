@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { lastValueFrom, take, toArray } from 'rxjs';
-import { HubError } from '../../src/errors.js';
+import { ConfigError, FileFormatError, HubError } from '../../src/errors.js';
+import { documentEnd } from '../../src/sources/documentCursor.js';
 import { hubConfig, type HubConfig } from '../../src/hub/index.js';
 import type { Document } from '../../src/stream/Document.js';
 import { hfDataset, parquetFileInSplit, selectSplitFiles } from '../../src/sources/hfDataset.js';
@@ -84,6 +85,25 @@ test.serial('streaming (download: false) reads row groups over range requests an
   // transient failures during range reads are retried
   hub.failNext(2, { status: 503 }, /\.parquet$/);
   t.is((await all(hfDataset({ path: 'owner/tok', download: false, hub: c }))).length, 9);
+});
+
+test.serial('from: each document\'s cursor resumes just after it, streaming or downloaded; files before it are not fetched', async (t) => {
+  for (const download of [true, false]) {
+    const c = cfg();
+    const docs = await all(hfDataset({ path: 'owner/tok', download, hub: c }));
+    for (let k = 0; k < docs.length; k++) {
+      const from = documentEnd(docs[k]!);
+      if (!from) return t.fail(`document ${k} has no cursor`);
+      hub.clearLog();
+      t.deepEqual(show(await all(hfDataset({ path: 'owner/tok', download, hub: c, from }))), show(docs.slice(k + 1)), `download ${download}: after document ${k} (${JSON.stringify(from)})`);
+      if (!download && from.file === 1) t.false(hub.requests.some((r) => r.url.includes('train-00000-of-00002')), 'the first file is not read');
+    }
+  }
+  const c = cfg();
+  const first = documentEnd((await all(hfDataset({ path: 'owner/tok', hub: c })))[0]!)!;
+  t.is(first.name, 'data/train-00000-of-00002.parquet');
+  await t.throwsAsync(all(hfDataset({ path: 'owner/tok', hub: c, from: { ...first, name: 'data/other.parquet' } })), { instanceOf: FileFormatError, message: /cannot resume at file 0 "data\/other\.parquet": that file is now "data\/train-00000-of-00002\.parquet"/ });
+  t.throws(() => hfDataset({ path: 'owner/tok', hub: c, from: first, shuffleSeed: 3 }), { instanceOf: ConfigError });
 });
 
 test.serial('seeded shuffle of files and row groups: deterministic, a permutation, rows kept within a group', async (t) => {

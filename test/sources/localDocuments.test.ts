@@ -8,6 +8,7 @@ import { ConfigError, FileFormatError } from '../../src/errors.js';
 import { type Document } from '../../src/stream/Document.js';
 import { seededRandom, seededShuffle } from '../../src/stream/rng.js';
 import { localDocuments } from '../../src/sources/localDocuments.js';
+import { documentEnd } from '../../src/sources/documentCursor.js';
 import { writeParquet } from '../helpers/parquetFixtures.js';
 import { titled } from '../helpers/skip.js';
 
@@ -111,4 +112,51 @@ const haveShakespeare = existsSync(shakespeare);
   const docs = await all(localDocuments(p));
   t.true(docs.length > 5000, `${docs.length} paragraphs`);
   t.true(docs.every((d) => 'text' in d && d.text.trim().length > 0));
+});
+
+test('from: every document\'s cursor resumes just after it (txt in each mode, with CRLF, lone CR, blank runs, a BOM and no last newline; jsonl; parquet; a folder of all)', async (t) => {
+  const dir = path.join(tmp, 'seek');
+  await fsp.mkdir(dir, { recursive: true });
+  // a 1.3 MB text: lines and paragraphs cross the reader's 1 MB chunks, a \r\n falls on a chunk edge somewhere
+  const words = ['alpha', 'beta', 'gamma', 'délta', 'ε', '😀'];
+  const rng = seededRandom(3);
+  const parts = ['\uFEFFfirst line\r\r\n'];
+  for (let len = 0; len < 1.3e6; ) {
+    const n = 1 + Math.floor(rng() * 12);
+    const p = Array.from({ length: n }, () => words[Math.floor(rng() * words.length)]).join(' ') + ['\n', '\r\n', '\r', '\n\n', '\r\n\r\n', '\n  \n\t\n', '\r\r'][Math.floor(rng() * 7)];
+    parts.push(p);
+    len += p.length;
+  }
+  const big = parts.join('') + 'last line without newline';
+  await fsp.writeFile(path.join(dir, 'a.txt'), big);
+  await fsp.writeFile(path.join(dir, 'b.jsonl'), '{"text": "one"}\r\n\n{"tokens": [1, 2]}\n{"text": null}\n{"text": "four"}');
+  await writeParquet(path.join(dir, 'c.parquet'), { tokens: Array.from({ length: 7 }, (_, i) => [i, i + 1]), rowGroupSize: 3 });
+  await fsp.writeFile(path.join(dir, 'd.txt'), 'x\ry\n\nz\r');
+  for (const txt of ['paragraphs', 'lines', 'file'] as const) {
+    const docs = await all(localDocuments(dir, { txt }));
+    // the readers' split equals readline's (the old implementation): checked on the big file
+    if (txt !== 'file') {
+      const lines = big.split(/\r?\n|\r(?!\n)/);
+      const want = txt === 'lines' ? lines.filter((l) => l.trim() !== '') : big.split(/\r?\n|\r(?!\n)/).reduce<string[][]>((ps, l) => (l.trim() === '' ? ps.push([]) : ps[ps.length - 1]!.push(l), ps), [[]]).filter((p) => p.length > 0).map((p) => p.join('\n'));
+      t.deepEqual(texts(docs).slice(0, want.length), want, `${txt}: a.txt's documents`);
+    }
+    const all1 = texts(docs);
+    let checked = 0;
+    // 16 documents spread over the big file, and every document of the small files after it
+    const stride = Math.ceil(docs.length / 16);
+    for (let k = 0; k < docs.length; k++) {
+      if (!(k % stride === 0 || k > docs.length - 12)) continue;
+      const c = documentEnd(docs[k]!);
+      if (!c) return t.fail(`${txt}: document ${k} has no cursor`);
+      t.deepEqual(texts(await all(localDocuments(dir, { txt, from: c }))), all1.slice(k + 1), `${txt}: after document ${k} (${JSON.stringify(c)})`);
+      checked++;
+    }
+    t.true(checked >= 10, `${txt}: ${checked} cursors checked`);
+  }
+  // a cursor of another file list, and one with a shuffled order, are errors
+  const c = documentEnd((await all(localDocuments(dir)))[0]!)!;
+  await t.throwsAsync(all(localDocuments(dir, { from: { ...c, name: 'other.txt' } })), { instanceOf: FileFormatError, message: /cannot resume at file 0 "other.txt": that file is now "a.txt"/ });
+  await t.throwsAsync(all(localDocuments(dir, { from: { ...c, file: 9 } })), { instanceOf: FileFormatError, message: /there are fewer files/ });
+  t.throws(() => localDocuments(dir, { from: c, shuffleSeed: 1 }), { instanceOf: ConfigError });
+  t.is(documentEnd((await all(localDocuments(dir, { shuffleSeed: 1 })))[0]!), undefined, 'a shuffled order gives no cursors');
 });

@@ -23,6 +23,7 @@ import type { Document } from '../../stream/Document.js';
 import { cachePlan } from './plan.js';
 import { permutationDraws, rngAfterDraws } from './replay.js';
 import type { ShardStart } from './starts.js';
+import { type DocumentCursor, documentEnd } from '../../sources/documentCursor.js';
 
 export interface ComputedShard {
   /** The safetensors bytes; empty when the dataset ended before this shard. */
@@ -48,6 +49,11 @@ export interface ShardScratch {
 }
 
 export interface ComputeShardOptions {
+  /**
+   * The same documents from a cursor on (datasetDocuments with `from`): a start that carries a
+   * cursor opens the source there instead of skipping its documents one by one.
+   */
+  readonly documentsFrom?: (cursor: DocumentCursor) => Observable<Document>;
   /** Reused buffers (see ShardScratch); the returned bytes are then valid until its next use. */
   readonly scratch?: ShardScratch;
   /** A known start at or before this shard (default: shard 0 at document 0). */
@@ -83,13 +89,15 @@ export async function computeShard(
   const t0 = Date.now();
   let docs = 0;
   let emitted = 0;
+  let lastEnd: DocumentCursor | undefined;
   const starts: ShardStart[] = [];
+  // from a cursor the source seeks; else the documents before the start are read and dropped
+  const source = from.cursor && o.documentsFrom ? o.documentsFrom(from.cursor) : documents.pipe(skip(from.documents));
   const tokenBatches = await lastValueFrom(
-    documents.pipe(
-      skip(from.documents),
-      packContext({ ...packOptionsFor(cfg, model, tokenizer), onDocument: (n) => (docs = n) }),
-      // batch k·B − 1 came out: shard from.shard + k starts at the next document
-      tap(() => ++emitted % B === 0 && starts.push({ shard: from.shard + emitted / B, documents: from.documents + docs })),
+    source.pipe(
+      packContext({ ...packOptionsFor(cfg, model, tokenizer), onDocument: (n, doc) => ((docs = n), (lastEnd = documentEnd(doc))) }),
+      // batch k·B − 1 came out: shard from.shard + k starts at the next document (the source resumes after the last one read)
+      tap(() => ++emitted % B === 0 && starts.push({ shard: from.shard + emitted / B, documents: from.documents + docs, ...(lastEnd ? { cursor: lastEnd } : {}) })),
       skip((i - from.shard) * B),
       take(B),
       toArray(),

@@ -24,8 +24,13 @@
  *
  * A start published twice must agree: a different value means the documents differ between
  * workers (another dataset revision), which would silently mix two streams; that is an error.
+ *
+ * A start also carries, when the source can seek, the cursor just after the document before it
+ * (sources/documentCursor.ts): a job then opens the source there instead of reading, untokenized,
+ * every document before its start, which would grow with the shard's position.
  */
 import { FileFormatError } from '../../errors.js';
+import { type DocumentCursor, parseDocumentCursor, sameCursor } from '../../sources/documentCursor.js';
 import type { Store } from '../../store/Store.js';
 import { StoreNotFoundError } from '../../store/Store.js';
 
@@ -33,21 +38,25 @@ import { StoreNotFoundError } from '../../store/Store.js';
 export interface ShardStart {
   readonly shard: number;
   readonly documents: number;
+  /** Where the source resumes at that document, when it can seek. */
+  readonly cursor?: DocumentCursor;
 }
 
 const PREFIX = '_work/start-';
 export const startKey = (shard: number): string => `${PREFIX}${shard}.json`;
 
 function parseStart(store: Store, key: string, bytes: Uint8Array, shard: number): ShardStart {
-  let documents: unknown;
+  let json: { documents?: unknown; cursor?: unknown } | undefined;
   try {
-    documents = (JSON.parse(new TextDecoder().decode(bytes)) as { documents?: unknown }).documents;
+    json = JSON.parse(new TextDecoder().decode(bytes)) as { documents?: unknown; cursor?: unknown };
   } catch {
-    documents = undefined;
+    json = undefined;
   }
+  const documents = json?.documents;
   if (!(Number.isInteger(documents) && (documents as number) >= 0))
     throw new FileFormatError(`${store.url}/${key}: expected {"documents": a non-negative integer} (the start of shard ${shard})`);
-  return { shard, documents: documents as number };
+  const cursor = json!.cursor === undefined ? undefined : parseDocumentCursor(json!.cursor, `${store.url}/${key} (the start of shard ${shard})`);
+  return { shard, documents: documents as number, ...(cursor ? { cursor } : {}) };
 }
 
 /** The published start nearest at or before shard `i` (shard 0 starts at document 0). */
@@ -93,10 +102,10 @@ export async function publishStarts(store: Store, starts: readonly ShardStart[])
     } catch (e) {
       if (!(e instanceof StoreNotFoundError)) throw e;
     }
-    if (prev === undefined) await store.put(key, JSON.stringify({ documents: s.documents }));
-    else if (prev.documents !== s.documents)
+    if (prev === undefined) await store.put(key, JSON.stringify({ documents: s.documents, ...(s.cursor ? { cursor: s.cursor } : {}) }));
+    else if (prev.documents !== s.documents || (prev.cursor && s.cursor && !sameCursor(prev.cursor, s.cursor)))
       throw new FileFormatError(
-        `${store.url}/${key}: shard ${s.shard} starts at document ${prev.documents} for another worker but at ${s.documents} here; the workers read different documents (dataset changed?)`,
+        `${store.url}/${key}: shard ${s.shard} starts at document ${prev.documents}${prev.cursor ? ` (${JSON.stringify(prev.cursor)})` : ''} for another worker but at ${s.documents}${s.cursor ? ` (${JSON.stringify(s.cursor)})` : ''} here; the workers read different documents (dataset changed?)`,
       );
   }
 }
