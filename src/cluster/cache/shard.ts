@@ -58,7 +58,7 @@ export interface ComputeShardOptions {
   readonly scratch?: ShardScratch;
   /** A known start at or before this shard (default: shard 0 at document 0). */
   readonly from?: ShardStart;
-  /** Receives the starts of the shards after `from` that packing passed, before the forward passes. */
+  /** Receives the starts of the shards after `from` that packing passed, as soon as packing is done (the forward passes run meanwhile; the shard waits for it). */
   readonly publishStarts?: (starts: ShardStart[]) => Promise<void>;
 }
 
@@ -103,7 +103,11 @@ export async function computeShard(
       toArray(),
     ),
   );
-  await o.publishStarts?.(starts);
+  // published while the forward passes run (the other workers need the starts now, and the
+  // store's write, fsync included, need not hold this job up), awaited before the shard is
+  // returned: a start that disagrees with another worker's still fails the job
+  const published = o.publishStarts?.(starts);
+  published?.catch(() => {}); // handled below; not an unhandled rejection meanwhile
   const t1 = Date.now();
   const dIn = cfg.d_in;
   let rows: Float32Array | undefined;
@@ -135,6 +139,7 @@ export async function computeShard(
       }
     }
   }
+  await published;
   const t2 = Date.now();
   if (!rows || filled === 0) return { bytes: new Uint8Array(0), tokens: 0, hooks: [cfg.hook_point], timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: 0 } };
   const H = hooks!.length;
