@@ -10,8 +10,8 @@ import test from 'ava';
 import { runShardJob } from '../../src/cluster/cache/jobs.js';
 import { cacheKeys } from '../../src/cluster/cache/plan.js';
 import { computeShard } from '../../src/cluster/cache/shard.js';
-import { nearestStart, publishStarts, startKey } from '../../src/cluster/cache/starts.js';
-import { decodeRunnerConfig } from '../../src/config/runnerConfig.js';
+import { nearestStart, publishDatasetEnd, publishStarts, startKey } from '../../src/cluster/cache/starts.js';
+import { decodeRunnerConfig, encodeRunnerConfig } from '../../src/config/runnerConfig.js';
 import { type TextTokenizer, loadTokenizer } from '../../src/model/tokenizer.js';
 import { datasetDocuments } from '../../src/runners/languageModelRunner.js';
 import { openStore } from '../../src/store/openStore.js';
@@ -147,4 +147,45 @@ maybe(titled('a start another worker published differently is an error naming th
   await t.throwsAsync(publishStarts(store, [{ shard: 4, documents: 30, cursor: { ...cursor, byte: 1300 } }]), { message: /shard 4 starts at document 30 \(.*"byte":1234.*\) for another worker but at 30 \(.*"byte":1300.*\) here/ });
   await store.put(startKey(5), '{"documents": 31, "cursor": {"file": 0, "name": "austen.txt", "byte": 5}}');
   await t.throwsAsync(nearestStart(store, 5), { message: /start-5\.json \(the start of shard 5\): expected a document cursor/ });
+});
+
+maybe(titled('past the dataset\'s end: the job that packs to it publishes where it ends; later shards are empty at once, without reading or waiting', NO_TEXT), async (t) => {
+  // a short dataset: about 2.5 shards of text
+  const dir = tempDir(t);
+  const text = path.join(dir, 'short.txt');
+  fs.writeFileSync(text, fs.readFileSync(TEXT, 'utf8').slice(0, 4000));
+  const c = decodeRunnerConfig({ ...encodeRunnerConfig(cfg()), dataset_path: text }, 'cache_activations');
+  const before = tf.memory().numTensors;
+  const tok = loadTokenizer(TINY_GPT2_DIR);
+  const ref: Uint8Array[] = [];
+  for (let i = 0; i < 6; i++) ref.push((await computeShard(c, i, model(), tok, datasetDocuments(c))).bytes);
+  const firstEmpty = ref.findIndex((b) => b.byteLength === 0);
+  t.true(firstEmpty >= 2 && firstEmpty <= 4, `first empty shard ${firstEmpty}`);
+  for (const order of [[0, 1, 2, 3, 4, 5], [4, 5, 0, 3, 1, 2]]) {
+    const store = openStore(tempDir(t));
+    t.teardown(() => store.close());
+    const computed: number[] = [];
+    const lines: string[] = [];
+    for (const i of order)
+      await runShardJob(store, i, (o) => (computed.push(i), computeShard(c, i, model(), tok, datasetDocuments(c), o)), (l) => lines.push(`${i}: ${l}`));
+    for (let i = 0; i < 6; i++) {
+      if (i < firstEmpty) t.deepEqual(await store.get(cacheKeys.shard(i)), ref[i], `shard ${i}`);
+      else t.is(await store.size(cacheKeys.empty(i)), 0, `shard ${i} empty`);
+    }
+    t.deepEqual(JSON.parse(new TextDecoder().decode(await store.get(cacheKeys.datasetEnd))), { first_empty: firstEmpty });
+    // the first job to pack to the end is the last to compute; every later shard is empty without computing
+    const endedBy = computed.findIndex((i) => i >= firstEmpty - 1);
+    t.true(computed.slice(endedBy + 1).every((i) => i < firstEmpty), `order ${order}: computed ${computed}\n${lines.join('\n')}`);
+    t.true(lines.some((l) => / is empty: the dataset ends before shard \d+$/.test(l)), lines.join('\n'));
+  }
+  // a job waiting for its start stops waiting when the end is published
+  const store = openStore(tempDir(t));
+  t.teardown(() => store.close());
+  const t0 = Date.now();
+  setTimeout(() => void publishDatasetEnd(store, firstEmpty), 200);
+  const r = await runShardJob(store, 5, () => Promise.reject(new Error('must not compute')), () => {}, { packMsPerShard: 60_000 });
+  t.deepEqual(r, { shard: 5, computed: false, tokens: 0 });
+  t.true(Date.now() - t0 < 10_000, `waited ${Date.now() - t0} ms`);
+  await t.throwsAsync(publishDatasetEnd(store, firstEmpty + 1), { message: /ends before shard \d+ for another worker but before shard \d+ here/ });
+  t.is(tf.memory().numTensors, before);
 });

@@ -16,7 +16,7 @@ import { CACHE_TARGET_TENSOR } from '../../sources/cacheShard.js';
 import type { Store } from '../../store/Store.js';
 import { cacheKeys, cachePlan } from './plan.js';
 import type { ComputeShardOptions, ComputedShard } from './shard.js';
-import { awaitStart, nearestStart, publishStarts } from './starts.js';
+import { awaitStart, datasetEnd, nearestStart, publishDatasetEnd, publishStarts } from './starts.js';
 import { countPasses, readShuffleState, runShufflePasses } from './shuffle.js';
 
 /** The rows of a shard object, from its safetensors header (two ranged reads). */
@@ -66,16 +66,27 @@ export async function runShardJob(
     return { shard: i, computed: false, tokens: await shardRows(store, cacheKeys.shard(i)) };
   }
   if ((await store.size(cacheKeys.empty(i))) !== undefined) return { shard: i, computed: false, tokens: 0 };
+  // past the dataset's end (another job packed to it): empty, nothing to read
+  const pastEnd = async () => {
+    const firstEmpty = await datasetEnd(store);
+    if (firstEmpty === undefined || i < firstEmpty) return false;
+    await store.put(cacheKeys.empty(i), '');
+    log(`shard ${i} is empty: the dataset ends before shard ${firstEmpty}`);
+    return true;
+  };
+  if (await pastEnd()) return { shard: i, computed: false, tokens: 0 };
   let from = await nearestStart(store, i);
   if (from.shard < i && o.packMsPerShard !== undefined) {
     const w0 = Date.now();
     const before = from.shard;
     from = await awaitStart(store, i, from, o.packMsPerShard * (i - from.shard));
     if (from.shard > before) log(`waited ${Date.now() - w0} ms for shard ${i}'s start (repacking from shard ${before} would take ~${Math.round(o.packMsPerShard * (i - before))} ms)`);
+    else if (await pastEnd()) return { shard: i, computed: false, tokens: 0 };
   }
   log(`computing shard ${i}` + (from.shard < i ? ` (packing from shard ${from.shard}'s start)` : ''));
   const s = await compute({ from, publishStarts: (starts) => publishStarts(store, starts) });
   o.onPackPace?.(s.timing.packMs / (i - from.shard + 1));
+  if (s.firstEmpty !== undefined) await publishDatasetEnd(store, s.firstEmpty);
   if (s.tokens === 0) {
     await store.put(cacheKeys.empty(i), '');
     log(`shard ${i} is empty: the dataset ended before it`);

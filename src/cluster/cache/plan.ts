@@ -31,6 +31,8 @@ export const cacheKeys = {
   shard: (i: number) => `_work/shard-${i}.safetensors`,
   /** Shard i came out empty: the dataset ended before it. */
   empty: (i: number) => `_work/shard-${i}.empty`,
+  /** {"first_empty": k}: the dataset ends before shard k (every shard from k on is empty). */
+  datasetEnd: '_work/dataset-end.json',
   shuffleState: '_work/shuffle-state.json',
   shuffled: (op: number, i: number) => `_work/op-${op}-${i}.safetensors`,
   final: (i: number) => `${i}.safetensors`,

@@ -32,6 +32,8 @@ export interface ComputedShard {
   readonly hooks: string[];
   /** Transcoder caches: the width of the target stored with the rows. */
   readonly dOut?: number;
+  /** Set when packing reached the dataset's end: every shard from this one on is empty. */
+  readonly firstEmpty?: number;
   /** Where the time went (ms): packing (tokenizing), forward passes, permuting + encoding. */
   readonly timing: { readonly packMs: number; readonly forwardMs: number; readonly encodeMs: number };
 }
@@ -108,6 +110,9 @@ export async function computeShard(
   // returned: a start that disagrees with another worker's still fails the job
   const published = o.publishStarts?.(starts);
   published?.catch(() => {}); // handled below; not an unhandled rejection meanwhile
+  // fewer batches than up to this shard's end: the dataset ended, in shard from.shard + ⌊emitted / B⌋
+  const firstEmpty = emitted < (i - from.shard + 1) * B ? from.shard + Math.ceil(emitted / B) : undefined;
+  const ended = firstEmpty !== undefined ? { firstEmpty } : {};
   const t1 = Date.now();
   const dIn = cfg.d_in;
   let rows: Float32Array | undefined;
@@ -141,7 +146,7 @@ export async function computeShard(
   }
   await published;
   const t2 = Date.now();
-  if (!rows || filled === 0) return { bytes: new Uint8Array(0), tokens: 0, hooks: [cfg.hook_point], timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: 0 } };
+  if (!rows || filled === 0) return { bytes: new Uint8Array(0), tokens: 0, hooks: [cfg.hook_point], ...ended, timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: 0 } };
   const H = hooks!.length;
   const rowLen = H * dIn;
   // the buffer generator after the permutations of the i full buffers before this one
@@ -152,5 +157,5 @@ export async function computeShard(
   };
   const bytes = encodePermutedCacheShard(shard, rng.permutation(filled), o.scratch?.bytes);
   if (o.scratch) o.scratch.bytes = bytes.buffer === o.scratch.bytes?.buffer ? o.scratch.bytes : bytes;
-  return { bytes, tokens: filled, hooks: hooks!, ...(target ? { dOut: target.dOut } : {}), timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: Date.now() - t2 } };
+  return { bytes, tokens: filled, hooks: hooks!, ...(target ? { dOut: target.dOut } : {}), ...ended, timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: Date.now() - t2 } };
 }

@@ -33,6 +33,7 @@ import { FileFormatError } from '../../errors.js';
 import { type DocumentCursor, parseDocumentCursor, sameCursor } from '../../sources/documentCursor.js';
 import type { Store } from '../../store/Store.js';
 import { StoreNotFoundError } from '../../store/Store.js';
+import { cacheKeys } from './plan.js';
 
 /** Shard `shard` begins at the document numbered `documents` (0-based count of documents before it). */
 export interface ShardStart {
@@ -79,7 +80,8 @@ export async function nearestStart(store: Store, i: number): Promise<ShardStart>
 
 /**
  * The start of shard `i` once it is published, polling every `pollMs`, for at most `maxWaitMs`;
- * `from` (the nearest start found before) when it does not come in time.
+ * `from` (the nearest start found before) when it does not come in time, or as soon as the
+ * dataset's end is published (the caller then finds its shard empty, or packs from `from`).
  */
 export async function awaitStart(store: Store, i: number, from: ShardStart, maxWaitMs: number, pollMs = 25): Promise<ShardStart> {
   if (from.shard >= i || !(maxWaitMs > 0)) return from;
@@ -87,8 +89,40 @@ export async function awaitStart(store: Store, i: number, from: ShardStart, maxW
   while (Date.now() < deadline) {
     await new Promise<void>((r) => setTimeout(r, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
     if ((await store.size(startKey(i))) !== undefined) return nearestStart(store, i);
+    if ((await store.size(cacheKeys.datasetEnd)) !== undefined) return from;
   }
   return from;
+}
+
+/**
+ * Where the dataset ends, once a job has packed to it: every shard from `first_empty` on is
+ * empty, so their jobs need neither wait for a start nor read anything (without it, each
+ * waited for a start that never comes, then read from the last start to the end again).
+ */
+export async function datasetEnd(store: Store): Promise<number | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(cacheKeys.datasetEnd);
+  } catch (e) {
+    if (e instanceof StoreNotFoundError) return undefined;
+    throw e;
+  }
+  let k: unknown;
+  try {
+    k = (JSON.parse(new TextDecoder().decode(bytes)) as { first_empty?: unknown }).first_empty;
+  } catch {
+    k = undefined;
+  }
+  if (!(Number.isInteger(k) && (k as number) >= 0)) throw new FileFormatError(`${store.url}/${cacheKeys.datasetEnd}: expected {"first_empty": a non-negative integer}`);
+  return k as number;
+}
+
+/** Publishes where the dataset ends; one already there must agree (else the workers read different documents). */
+export async function publishDatasetEnd(store: Store, firstEmpty: number): Promise<void> {
+  const prev = await datasetEnd(store);
+  if (prev === undefined) await store.put(cacheKeys.datasetEnd, JSON.stringify({ first_empty: firstEmpty }));
+  else if (prev !== firstEmpty)
+    throw new FileFormatError(`${store.url}/${cacheKeys.datasetEnd}: the dataset ends before shard ${prev} for another worker but before shard ${firstEmpty} here; the workers read different documents (dataset changed?)`);
 }
 
 /** Publishes starts found while packing; one already there must be equal. */
