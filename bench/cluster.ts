@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/cluster.ts [--rounds N] [--cache|--sweep] [--shards N] [--saes N] [--steps N] [--v8-threads]`:
+ * `npx tsx bench/cluster.ts [--rounds N] [--cache|--sweep] [--shards N] [--data PATH] [--saes N] [--steps N] [--v8-threads]`:
  * throughput of the distributed cache and sweep with 1 worker vs 2 workers (each its own process, one thread: `node --single-threaded`,
  * OPENBLAS/OMP threads 1; `--v8-threads` keeps V8's helper threads, as Node starts), on a
  * local redis-server and a folder store. Rounds alternate the order (1,2 then 2,1). JSON lines
@@ -30,7 +30,9 @@ const TEXT = path.resolve('../shared/data/austen.txt');
 const flag = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) || dflt : dflt);
 const rounds = flag('--rounds', 1);
 const only = process.argv.includes('--cache') ? 'cache' : process.argv.includes('--sweep') ? 'sweep' : undefined;
-const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', hook_point_layer: 1, dataset_path: TEXT, context_size: 64, d_in: 128, store_batch_size: 8, n_batches_in_buffer: 4 };
+// --data PATH: the cache run's documents (a file or folder; default austen.txt, ~112 shards' worth: more shards come out empty)
+const DATA = process.argv.includes('--data') ? path.resolve(process.argv[process.argv.indexOf('--data') + 1]!) : TEXT;
+const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', hook_point_layer: 1, dataset_path: DATA, context_size: 64, d_in: 128, store_batch_size: 8, n_batches_in_buffer: 4 };
 // the cache run: shards of 16 store batches (8192 tokens, ~0.2 s of work each on one core of this
 // machine). A run pays ~3 s that more workers do not shrink (coordinator start-up ~1 s, each
 // worker's model and tokenizer load ~1.5 s, shuffle and finalize ~0.5 s); 64 shards (0.5M
