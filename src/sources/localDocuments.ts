@@ -14,6 +14,12 @@
  * random order of files and of parquet row groups (a coarse shuffle: order within a file and
  * row group is kept, a mixing buffer downstream does the fine shuffling).
  *
+ * In the plain order every document carries the cursor just after it (`documentEnd`: the file,
+ * and its byte offset and line, or its parquet row group and row), and `from` resumes there
+ * without reading what comes before (how distributed cache jobs reach their shard's start).
+ * Text and JSONL lines are split by this file's own reader (readline's rule: `\n`, `\r\n` or a
+ * lone `\r`), which knows the byte offsets readline does not give.
+ *
  * Paced by `fromPull`: nothing is read ahead of a synchronous consumer.
  */
 import { promises as fsp } from 'node:fs';
