@@ -43,7 +43,6 @@ export interface WatchRunOptions<R> {
   readonly submitted: (queueName: string) => string;
 }
 
-
 export async function watchRun<R>(o: WatchRunOptions<R>): Promise<R> {
   const name = o.queueName ?? DEFAULT_QUEUE_NAME;
   const conn = redisConnection(o.queue);
