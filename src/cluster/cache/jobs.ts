@@ -79,7 +79,10 @@ export async function runShardJob(
   if (from.shard < i && o.packMsPerShard !== undefined) {
     const w0 = Date.now();
     const before = from.shard;
-    from = await awaitStart(store, i, from, o.packMsPerShard * (i - from.shard));
+    // polled at a quarter of the packing pace (2–25 ms): with a fast pace the start comes within
+    // milliseconds, and a fixed 25 ms poll made each waiting job lose half of that on average
+    const pollMs = Math.min(25, Math.max(2, o.packMsPerShard / 4));
+    from = await awaitStart(store, i, from, o.packMsPerShard * (i - from.shard), pollMs);
     if (from.shard > before) log(`waited ${Date.now() - w0} ms for shard ${i}'s start (repacking from shard ${before} would take ~${Math.round(o.packMsPerShard * (i - before))} ms)`);
     else if (await pastEnd()) return { shard: i, computed: false, tokens: 0 };
   }
