@@ -6,7 +6,7 @@
  * is taken again by another one once its lock expires (BullMQ's stalled-job check), and
  * finishes without redoing what was committed.
  */
-import { type Job, Worker } from 'bullmq';
+import { type Job, Queue, WaitingChildrenError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import * as os from 'node:os';
 import { decodeRunnerConfig } from '../config/runnerConfig.js';
@@ -17,10 +17,11 @@ import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
 import { datasetDocuments, loadRunnerModel } from '../runners/languageModelRunner.js';
 import { openStore, retryFromEnv } from '../store/openStore.js';
 import type { Store } from '../store/Store.js';
-import { runFinalizeJob, runShardJob, runShuffleJob } from './cache/jobs.js';
+import { runFinalizeJob, runShardJob, runShuffleJob, runShufflePassJob } from './cache/jobs.js';
 import { CACHE_JOB, type CacheJobData } from './cache/plan.js';
 import { type ShardScratch, computeShard } from './cache/shard.js';
 import { DEFAULT_QUEUE_NAME, describeQueue, redisConnection } from './connection.js';
+import { runJobOptions } from './watchRun.js';
 import { runSweepFinalizeJob, runSweepGroupJob } from './sweep/jobs.js';
 import { SWEEP_JOB, type SweepJobData } from './sweep/plan.js';
 
@@ -95,12 +96,16 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     return loaded;
   };
 
-  const process_ = async (job: Job): Promise<unknown> => {
+  // for handing out a shuffle wave's passes as child jobs (sharing the worker's connection)
+  let queue: Queue | undefined;
+  const queueOf = (queueName: string) => (queue ??= new Queue(queueName, { connection: conn }));
+
+  const process_ = async (job: Job, token?: string): Promise<unknown> => {
     const tag = `[${name}] ${job.name} ${job.id}`;
     const jlog = (l: string) => log(`${tag}: ${l}`);
     const t0 = Date.now();
     const c0 = process.cpuUsage();
-    const r = await runJob(job, jlog);
+    const r = await runJob(job, jlog, token);
     // the job's wall and CPU time: bench/cluster.ts sums these per kind to find the serial part,
     // and wall well above CPU says the job waited (store I/O, the queue) rather than computed
     const c = process.cpuUsage(c0);
@@ -108,7 +113,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     return r;
   };
 
-  const runJob = async (job: Job, jlog: (line: string) => void): Promise<unknown> => {
+  const runJob = async (job: Job, jlog: (line: string) => void, token: string | undefined): Promise<unknown> => {
     switch (job.name) {
       case CACHE_JOB.shard: {
         const d = job.data as CacheJobData;
@@ -135,8 +140,27 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         const r = await runShuffleJob(storeOf(d.store), cfg, {
           onPass: (done, total) => void job.updateProgress({ done, total }).catch(() => {}),
           yieldEvery: () => new Promise((res) => setImmediate(res)),
+          // a wave's passes as child jobs (any worker takes them); this job is parked meanwhile
+          // (BullMQ's moveToWaitingChildren) and runs again when they are done
+          runWave: async (passes) => {
+            if (token === undefined) return 'done';
+            const q = queueOf(job.queueName);
+            for (const k of passes)
+              await q.add(CACHE_JOB.pass, { ...d, pass: k }, { ...runJobOptions(), jobId: `${d.runId}-pass-${k}`, parent: { id: job.id!, queue: job.queueQualifiedName } });
+            const waiting = await job.moveToWaitingChildren(token);
+            if (waiting) jlog(`shuffle: ${passes.length} passes handed out as jobs (${passes[0]}…${passes[passes.length - 1]}); waiting for them`);
+            return waiting ? 'waiting' : 'done';
+          },
         });
+        if (r.waiting) throw new WaitingChildrenError();
         jlog(`shuffle passes done (${r.passes})`);
+        return { ...r, worker: name };
+      }
+      case CACHE_JOB.pass: {
+        const d = job.data as CacheJobData;
+        const cfg = decodeRunnerConfig(d.config, 'cache_activations');
+        const r = await runShufflePassJob(storeOf(d.store), cfg, d.pass!);
+        jlog(r.ran ? `shuffle pass ${d.pass} done` : `shuffle pass ${d.pass} was done already`);
         return { ...r, worker: name };
       }
       case CACHE_JOB.finalize: {
@@ -186,6 +210,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     name,
     close: async () => {
       await worker.close();
+      await queue?.close().catch(() => {});
       loaded?.model.dispose();
       loaded = undefined;
       for (const s of stores.values()) await s.close();

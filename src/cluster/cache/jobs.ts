@@ -17,7 +17,7 @@ import type { Store } from '../../store/Store.js';
 import { cacheKeys, cachePlan } from './plan.js';
 import type { ComputeShardOptions, ComputedShard } from './shard.js';
 import { awaitStart, datasetEnd, nearestStart, publishDatasetEnd, publishStarts } from './starts.js';
-import { countPasses, readShuffleState, runShufflePasses } from './shuffle.js';
+import { countPasses, finalVersions, runShufflePass, runShufflePasses, shufflePasses } from './shuffle.js';
 
 /** The rows of a shard object, from its safetensors header (two ranged reads). */
 export async function shardRows(store: Store, key: string): Promise<number> {
@@ -122,15 +122,26 @@ async function presentShards(store: Store, nShards: number): Promise<number[]> {
   return tokens;
 }
 
+/**
+ * The shuffle passes, wave by wave (shuffle.ts); `runWave` hands a wave's passes out as jobs.
+ * `waiting`: the job is parked until they are done, and runs again then.
+ */
 export async function runShuffleJob(
   store: Store,
   cfg: CacheActivationsRunnerConfig,
-  o: { onPass?: (done: number, total: number) => void; yieldEvery?: () => Promise<void> } = {},
-): Promise<{ passes: number }> {
-  if ((await store.size(cacheKeys.manifest)) !== undefined) return { passes: 0 };
+  o: { onPass?: (done: number, total: number) => void; yieldEvery?: () => Promise<void>; runWave?: (passes: number[]) => Promise<'waiting' | 'done'> } = {},
+): Promise<{ passes: number; waiting: boolean }> {
+  if ((await store.size(cacheKeys.manifest)) !== undefined) return { passes: 0, waiting: false };
   const tokens = await presentShards(store, cachePlan(cfg).nShards);
-  const state = await runShufflePasses(store, cfg, tokens, o);
-  return { passes: state.done };
+  return runShufflePasses(store, cfg, tokens, o);
+}
+
+/** One shuffle pass, as a job of its own (a wave's passes run at once on several workers). */
+export async function runShufflePassJob(store: Store, cfg: CacheActivationsRunnerConfig, k: number): Promise<{ ran: boolean }> {
+  if ((await store.size(cacheKeys.manifest)) !== undefined) return { ran: false };
+  const passes = shufflePasses(cfg, await presentShards(store, cachePlan(cfg).nShards));
+  if (!(Number.isInteger(k) && k >= 0 && k < passes.length)) throw new FileFormatError(`${store.url}: shuffle pass ${k} is not one of this run's ${passes.length} passes`);
+  return { ran: await runShufflePass(store, cfg, passes, k) };
 }
 
 /** Moves every shard's last version to `{i}.safetensors`, writes manifest.json, removes `_work/`. */
@@ -138,11 +149,17 @@ export async function runFinalizeJob(store: Store, cfg: CacheActivationsRunnerCo
   const existing = await store.size(cacheKeys.manifest);
   if (existing !== undefined) return JSON.parse(new TextDecoder().decode(await store.get(cacheKeys.manifest))) as CacheManifest;
   const plan = cachePlan(cfg);
-  const state = await readShuffleState(store);
+  // every shard's last version; the pass list follows from the shards' sizes, which the passes
+  // keep: read from the first version, or the promoted file after a finalize that died midway
+  let present = 0;
+  while (present < plan.nShards && (await store.size(cacheKeys.empty(present))) === undefined) present++;
+  const sizes: number[] = [];
+  for (let i = 0; i < present; i++) sizes.push(await shardRows(store, (await store.size(cacheKeys.shard(i))) !== undefined ? cacheKeys.shard(i) : cacheKeys.final(i)));
+  const last = finalVersions(cfg, sizes);
   // shard sizes: from the work copies, or (after a finalize that died midway) the promoted ones
   const shardTokens: number[] = [];
   for (let i = 0; i < plan.nShards; i++) {
-    const cur = state?.current[i] ?? cacheKeys.shard(i);
+    const cur = last[i] ?? cacheKeys.shard(i);
     if ((await store.size(cacheKeys.empty(i))) !== undefined) break;
     if ((await store.size(cur)) !== undefined) {
       shardTokens.push(await shardRows(store, cur));

@@ -33,13 +33,16 @@ export const cacheKeys = {
   empty: (i: number) => `_work/shard-${i}.empty`,
   /** {"first_empty": k}: the dataset ends before shard k (every shard from k on is empty). */
   datasetEnd: '_work/dataset-end.json',
-  shuffleState: '_work/shuffle-state.json',
+  /** Shard i's version written by shuffle pass `op`. */
   shuffled: (op: number, i: number) => `_work/op-${op}-${i}.safetensors`,
+  /** Shuffle pass `op` is done (its two outputs are in the store). */
+  passDone: (op: number) => `_work/pass-${op}.done`,
+  passDonePrefix: '_work/pass-',
   final: (i: number) => `${i}.safetensors`,
   manifest: CACHE_MANIFEST,
 } as const;
 
-export const CACHE_JOB = { shard: 'cache-shard', shuffle: 'cache-shuffle', finalize: 'cache-finalize' } as const;
+export const CACHE_JOB = { shard: 'cache-shard', shuffle: 'cache-shuffle', pass: 'cache-shuffle-pass', finalize: 'cache-finalize' } as const;
 
 export interface CacheJobData {
   /** The run's id (job ids and progress derive from it). */
@@ -49,4 +52,6 @@ export interface CacheJobData {
   /** The encoded runner config (snake_case, as in the file). */
   readonly config: Record<string, unknown>;
   readonly shard?: number;
+  /** A shuffle pass job: the pass's index in the run's pass list. */
+  readonly pass?: number;
 }

@@ -1,15 +1,20 @@
 /**
- * SAELens's on-disk shuffle passes of a cache, as one resumable job over the store. Every pass
- * of the single-process runner after writing shard i only touches shards before i, so running
- * all passes, in the runner's order, after all shards exist gives the same bytes. Each pass
- * (two shards drawn at random, rows concatenated, permuted, split back) writes the two new
- * versions under fresh keys, then a small state object naming the current version of every
- * shard and the passes done: a worker that dies mid-pass leaves the previous state valid, and
- * the job taken again continues from it (the generator is skipped to the right draw, O(1)).
+ * SAELens's on-disk shuffle passes of a cache, over the store. Every pass of the single-process
+ * runner after writing shard i only touches shards before i, so running all passes after all
+ * shards exist, each after the earlier passes on its two shards, gives the same bytes. Pass k
+ * (two shards drawn at random, rows concatenated, permuted, split back) reads the versions its
+ * shards have before it — the outputs of the last earlier pass on each, else the shard itself —
+ * writes its two outputs under keys of its own, then its done marker. So a pass is idempotent
+ * (one that died is run again, same bytes), every version is named by the pass list alone, and
+ * its permutation starts at a known draw of the generator (skipped to in O(1)).
+ *
+ * Passes on disjoint shards are independent: `shuffleWaves` groups them into waves, each after
+ * the one before, whose passes can run at once on several workers (the shuffle job hands a
+ * wave's passes out as child jobs). A version is deleted once the pass that read it is done;
+ * the shards' first versions stay until finalize (a lost store state restarts from them).
  */
 import { decodeCacheShard, encodeCacheShard, pairwiseShuffle } from '../../sources/cacheShard.js';
 import type { Store } from '../../store/Store.js';
-import { StoreNotFoundError } from '../../store/Store.js';
 import { type CachePlan, cacheKeys } from './plan.js';
 import { permutationDraws, rngAfterDraws } from './replay.js';
 import type { Rng } from '../../stream/rng.js';
@@ -63,53 +68,91 @@ export function shufflePasses(s: ShuffleSettings, shardTokens: readonly number[]
   return passes;
 }
 
-export interface ShuffleState {
-  /** Passes applied. */
-  done: number;
-  /** Store key of every shard's current version. */
-  current: string[];
+/**
+ * The passes in waves: a pass's wave is one after the latest wave of an earlier pass on either
+ * of its shards, so the passes of one wave touch disjoint shards and depend only on earlier
+ * waves. Each wave lists pass indices in order.
+ */
+export function shuffleWaves(passes: readonly PairPass[]): number[][] {
+  const last = new Map<number, number>(); // shard → wave of the last pass on it
+  const waves: number[][] = [];
+  passes.forEach((p, k) => {
+    const w = Math.max(last.get(p.i) ?? -1, last.get(p.j) ?? -1) + 1;
+    (waves[w] ??= []).push(k);
+    last.set(p.i, w);
+    last.set(p.j, w);
+  });
+  return waves;
 }
 
-export async function readShuffleState(store: Store): Promise<ShuffleState | undefined> {
-  try {
-    return JSON.parse(new TextDecoder().decode(await store.get(cacheKeys.shuffleState))) as ShuffleState;
-  } catch (e) {
-    if (e instanceof StoreNotFoundError) return undefined;
-    throw e;
-  }
+/** The key of shard `shard`'s version before pass `k` (all passes: k = passes.length). */
+export function versionBefore(passes: readonly PairPass[], k: number, shard: number): string {
+  for (let q = k - 1; q >= 0; q--) if (passes[q]!.i === shard || passes[q]!.j === shard) return cacheKeys.shuffled(q, shard);
+  return cacheKeys.shard(shard);
 }
 
-/** Runs (or continues) every pass; returns the state after the last one. `onPass` reports progress. */
+/** Runs pass k unless its marker says it is done: reads its two input versions, writes its outputs, then the marker. */
+export async function runShufflePass(store: Store, s: ShuffleSettings, passes: readonly PairPass[], k: number): Promise<boolean> {
+  if ((await store.size(cacheKeys.passDone(k))) !== undefined) return false;
+  const p = passes[k]!;
+  const ki = versionBefore(passes, k, p.i);
+  const kj = versionBefore(passes, k, p.j);
+  const a = decodeCacheShard(await store.get(ki), ki);
+  const b = decodeCacheShard(await store.get(kj), kj);
+  const rng = rngAfterDraws(s.seed + 1, p.drawsBeforePermutation);
+  // the runner's pairwise shuffle (a transcoder cache's target rows move with their rows)
+  const [ma, mb] = pairwiseShuffle(a, b, rng.permutation(a.n + b.n), store.url);
+  await store.put(cacheKeys.shuffled(k, p.i), encodeCacheShard(ma));
+  await store.put(cacheKeys.shuffled(k, p.j), encodeCacheShard(mb));
+  await store.put(cacheKeys.passDone(k), '');
+  return true;
+}
+
+/** Whether each pass is done (its marker is in the store). */
+async function passesDone(store: Store, n: number): Promise<boolean[]> {
+  const keys = new Set(await store.list(cacheKeys.passDonePrefix));
+  return Array.from({ length: n }, (_, k) => keys.has(cacheKeys.passDone(k)));
+}
+
+/**
+ * Runs (or continues) every pass, wave by wave. `runWave` (a worker's: the passes as child
+ * jobs) takes a wave's passes not done yet when there are several, and answers 'waiting' (this
+ * job is parked until they finish: return now, it runs again then) or 'done'; without it, or
+ * for a single pass, they run here in order. Versions a finished wave consumed are deleted.
+ */
 export async function runShufflePasses(
   store: Store,
   s: ShuffleSettings,
   shardTokens: readonly number[],
-  o: { onPass?: (done: number, total: number) => void; yieldEvery?: () => Promise<void> } = {},
-): Promise<ShuffleState> {
+  o: { onPass?: (done: number, total: number) => void; yieldEvery?: () => Promise<void>; runWave?: (passes: number[]) => Promise<'waiting' | 'done'> } = {},
+): Promise<{ passes: number; waiting: boolean }> {
   const passes = shufflePasses(s, shardTokens);
-  const state: ShuffleState = (await readShuffleState(store)) ?? { done: 0, current: shardTokens.map((_, i) => cacheKeys.shard(i)) };
-  for (let k = state.done; k < passes.length; k++) {
-    const p = passes[k]!;
-    const a = decodeCacheShard(await store.get(state.current[p.i]!), state.current[p.i]!);
-    const b = decodeCacheShard(await store.get(state.current[p.j]!), state.current[p.j]!);
-    const rng = rngAfterDraws(s.seed + 1, p.drawsBeforePermutation);
-    // the runner's pairwise shuffle (a transcoder cache's target rows move with their rows)
-    const [ma, mb] = pairwiseShuffle(a, b, rng.permutation(a.n + b.n), store.url);
-    const ki = cacheKeys.shuffled(k, p.i);
-    const kj = cacheKeys.shuffled(k, p.j);
-    await store.put(ki, encodeCacheShard(ma));
-    await store.put(kj, encodeCacheShard(mb));
-    const superseded = [state.current[p.i]!, state.current[p.j]!].filter((key) => key.startsWith('_work/op-'));
-    state.current[p.i] = ki;
-    state.current[p.j] = kj;
-    state.done = k + 1;
-    await store.put(cacheKeys.shuffleState, JSON.stringify(state));
-    // versions no state names any more (the first versions stay until the end: a lost state restarts from them)
-    await store.delete(superseded);
-    o.onPass?.(state.done, passes.length);
-    await o.yieldEvery?.();
+  const waves = shuffleWaves(passes);
+  let done = await passesDone(store, passes.length);
+  for (const wave of waves) {
+    let todo = wave.filter((k) => !done[k]);
+    if (todo.length > 1 && o.runWave) {
+      if ((await o.runWave(todo)) === 'waiting') return { passes: passes.length, waiting: true };
+      done = await passesDone(store, passes.length);
+      todo = wave.filter((k) => !done[k]);
+    }
+    for (const k of todo) {
+      await runShufflePass(store, s, passes, k);
+      done[k] = true;
+      await o.yieldEvery?.();
+    }
+    // the inputs this wave read are superseded (a shard's first version stays until finalize)
+    const consumed = wave.flatMap((k) => [versionBefore(passes, k, passes[k]!.i), versionBefore(passes, k, passes[k]!.j)]).filter((key) => key.startsWith('_work/op-'));
+    await store.delete(consumed);
+    o.onPass?.(done.filter(Boolean).length, passes.length);
   }
-  return state;
+  return { passes: passes.length, waiting: false };
+}
+
+/** The key of every shard's last version, once all passes are done. */
+export function finalVersions(s: ShuffleSettings, shardTokens: readonly number[]): string[] {
+  const passes = shufflePasses(s, shardTokens);
+  return shardTokens.map((_, i) => versionBefore(passes, passes.length, i));
 }
 
 /** Number of passes the runner makes for these shards (the manifest's `pairwise_passes`). */
