@@ -142,11 +142,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
           yieldEvery: () => new Promise((res) => setImmediate(res)),
           // a wave's passes as child jobs (any worker takes them); this job is parked meanwhile
           // (BullMQ's moveToWaitingChildren) and runs again when they are done
-          runWave: async (passes) => {
+          runWave: async (passes, shardTokens) => {
             if (token === undefined) return 'done';
             const q = queueOf(job.queueName);
             for (const k of passes)
-              await q.add(CACHE_JOB.pass, { ...d, pass: k }, { ...runJobOptions(), jobId: `${d.runId}-pass-${k}`, parent: { id: job.id!, queue: job.queueQualifiedName } });
+              await q.add(CACHE_JOB.pass, { ...d, pass: k, shardTokens }, { ...runJobOptions(), jobId: `${d.runId}-pass-${k}`, parent: { id: job.id!, queue: job.queueQualifiedName } });
             const waiting = await job.moveToWaitingChildren(token);
             if (waiting) jlog(`shuffle: ${passes.length} passes handed out as jobs (${passes[0]}…${passes[passes.length - 1]}); waiting for them`);
             return waiting ? 'waiting' : 'done';
@@ -159,7 +159,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       case CACHE_JOB.pass: {
         const d = job.data as CacheJobData;
         const cfg = decodeRunnerConfig(d.config, 'cache_activations');
-        const r = await runShufflePassJob(storeOf(d.store), cfg, d.pass!);
+        const r = await runShufflePassJob(storeOf(d.store), cfg, d.pass!, d.shardTokens);
         jlog(r.ran ? `shuffle pass ${d.pass} done` : `shuffle pass ${d.pass} was done already`);
         return { ...r, worker: name };
       }

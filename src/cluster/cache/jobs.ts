@@ -129,17 +129,21 @@ async function presentShards(store: Store, nShards: number): Promise<number[]> {
 export async function runShuffleJob(
   store: Store,
   cfg: CacheActivationsRunnerConfig,
-  o: { onPass?: (done: number, total: number) => void; yieldEvery?: () => Promise<void>; runWave?: (passes: number[]) => Promise<'waiting' | 'done'> } = {},
+  o: { onPass?: (done: number, total: number) => void; yieldEvery?: () => Promise<void>; runWave?: (passes: number[], shardTokens: readonly number[]) => Promise<'waiting' | 'done'> } = {},
 ): Promise<{ passes: number; waiting: boolean }> {
   if ((await store.size(cacheKeys.manifest)) !== undefined) return { passes: 0, waiting: false };
   const tokens = await presentShards(store, cachePlan(cfg).nShards);
   return runShufflePasses(store, cfg, tokens, o);
 }
 
-/** One shuffle pass, as a job of its own (a wave's passes run at once on several workers). */
-export async function runShufflePassJob(store: Store, cfg: CacheActivationsRunnerConfig, k: number): Promise<{ ran: boolean }> {
+/**
+ * One shuffle pass, as a job of its own (a wave's passes run at once on several workers);
+ * `shardTokens` (the shard sizes, handed over by the shuffle job) spares reading every shard's
+ * header again for each pass.
+ */
+export async function runShufflePassJob(store: Store, cfg: CacheActivationsRunnerConfig, k: number, shardTokens?: readonly number[]): Promise<{ ran: boolean }> {
   if ((await store.size(cacheKeys.manifest)) !== undefined) return { ran: false };
-  const passes = shufflePasses(cfg, await presentShards(store, cachePlan(cfg).nShards));
+  const passes = shufflePasses(cfg, shardTokens ?? (await presentShards(store, cachePlan(cfg).nShards)));
   if (!(Number.isInteger(k) && k >= 0 && k < passes.length)) throw new FileFormatError(`${store.url}: shuffle pass ${k} is not one of this run's ${passes.length} passes`);
   return { ran: await runShufflePass(store, cfg, passes, k) };
 }

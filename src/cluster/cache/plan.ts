@@ -52,6 +52,7 @@ export interface CacheJobData {
   /** The encoded runner config (snake_case, as in the file). */
   readonly config: Record<string, unknown>;
   readonly shard?: number;
-  /** A shuffle pass job: the pass's index in the run's pass list. */
+  /** A shuffle pass job: the pass's index in the run's pass list, and the shard sizes that list follows from. */
   readonly pass?: number;
+  readonly shardTokens?: readonly number[];
 }

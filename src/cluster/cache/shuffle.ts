@@ -116,7 +116,7 @@ async function passesDone(store: Store, n: number): Promise<boolean[]> {
 
 /**
  * Runs (or continues) every pass, wave by wave. `runWave` (a worker's: the passes as child
- * jobs) takes a wave's passes not done yet when there are several, and answers 'waiting' (this
+ * jobs, with the shard sizes the pass list follows from) takes a wave's passes not done yet when there are several, and answers 'waiting' (this
  * job is parked until they finish: return now, it runs again then) or 'done'; without it, or
  * for a single pass, they run here in order. Versions a finished wave consumed are deleted.
  */
@@ -124,7 +124,7 @@ export async function runShufflePasses(
   store: Store,
   s: ShuffleSettings,
   shardTokens: readonly number[],
-  o: { onPass?: (done: number, total: number) => void; yieldEvery?: () => Promise<void>; runWave?: (passes: number[]) => Promise<'waiting' | 'done'> } = {},
+  o: { onPass?: (done: number, total: number) => void; yieldEvery?: () => Promise<void>; runWave?: (passes: number[], shardTokens: readonly number[]) => Promise<'waiting' | 'done'> } = {},
 ): Promise<{ passes: number; waiting: boolean }> {
   const passes = shufflePasses(s, shardTokens);
   const waves = shuffleWaves(passes);
@@ -132,7 +132,7 @@ export async function runShufflePasses(
   for (const wave of waves) {
     let todo = wave.filter((k) => !done[k]);
     if (todo.length > 1 && o.runWave) {
-      if ((await o.runWave(todo)) === 'waiting') return { passes: passes.length, waiting: true };
+      if ((await o.runWave(todo, shardTokens)) === 'waiting') return { passes: passes.length, waiting: true };
       done = await passesDone(store, passes.length);
       todo = wave.filter((k) => !done[k]);
     }
