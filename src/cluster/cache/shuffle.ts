@@ -114,11 +114,24 @@ async function passesDone(store: Store, n: number): Promise<boolean[]> {
   return Array.from({ length: n }, (_, k) => keys.has(cacheKeys.passDone(k)));
 }
 
+/** The two versions each pass reads (`versionBefore` of its shards), for all passes in one sweep. */
+function passInputs(passes: readonly PairPass[]): Array<[string, string]> {
+  const last = new Map<number, number>(); // shard → the last pass on it so far
+  const key = (shard: number) => (last.has(shard) ? cacheKeys.shuffled(last.get(shard)!, shard) : cacheKeys.shard(shard));
+  return passes.map((p, k) => {
+    const inputs: [string, string] = [key(p.i), key(p.j)];
+    last.set(p.i, k);
+    last.set(p.j, k);
+    return inputs;
+  });
+}
+
 /**
  * Runs (or continues) every pass, wave by wave. `runWave` (a worker's: the passes as child
- * jobs, with the shard sizes the pass list follows from) takes a wave's passes not done yet when there are several, and answers 'waiting' (this
- * job is parked until they finish: return now, it runs again then) or 'done'; without it, or
- * for a single pass, they run here in order. Versions a finished wave consumed are deleted.
+ * jobs, given the shard sizes the pass list follows from) takes a wave's passes not done yet
+ * when there are several, and answers 'waiting' (this job is parked until they finish: return
+ * now, it runs again then) or 'done'; without it, or for a single pass, they run here in
+ * order. Versions a finished wave consumed are deleted.
  */
 export async function runShufflePasses(
   store: Store,
@@ -128,6 +141,7 @@ export async function runShufflePasses(
 ): Promise<{ passes: number; waiting: boolean }> {
   const passes = shufflePasses(s, shardTokens);
   const waves = shuffleWaves(passes);
+  const inputs = passInputs(passes);
   let done = await passesDone(store, passes.length);
   for (const wave of waves) {
     let todo = wave.filter((k) => !done[k]);
@@ -142,7 +156,7 @@ export async function runShufflePasses(
       await o.yieldEvery?.();
     }
     // the inputs this wave read are superseded (a shard's first version stays until finalize)
-    const consumed = wave.flatMap((k) => [versionBefore(passes, k, passes[k]!.i), versionBefore(passes, k, passes[k]!.j)]).filter((key) => key.startsWith('_work/op-'));
+    const consumed = wave.flatMap((k) => inputs[k]!).filter((key) => key.startsWith('_work/op-'));
     await store.delete(consumed);
     o.onPass?.(done.filter(Boolean).length, passes.length);
   }
