@@ -46,3 +46,8 @@ export function redisConnection(url: string, o: { onError?: (e: Error) => void }
   r.on('error', (e: Error) => o.onError?.(e));
   return r;
 }
+
+/** Job options of every job of a run: retried with backoff, kept when complete (the progress view reads them). */
+export function runJobOptions(attempts = 5) {
+  return { attempts, backoff: { type: 'exponential', delay: 2000 }, failParentOnFailure: true, removeOnComplete: false } as const;
+}

@@ -18,10 +18,6 @@ import { FlowProducer, type FlowJob, Job, Queue, QueueEvents } from 'bullmq';
 import { ConfigError, StageError } from '../errors.js';
 import { DEFAULT_QUEUE_NAME, redisConnection } from './connection.js';
 
-/** Job options of every job of a run: retried with backoff, kept when complete (the progress view reads them). */
-export function runJobOptions(attempts = 5) {
-  return { attempts, backoff: { type: 'exponential', delay: 2000 }, failParentOnFailure: true, removeOnComplete: false } as const;
-}
 
 export interface WatchRunOptions<R> {
   /** What runs, for errors ("distributed cache"). */

@@ -20,8 +20,7 @@ import type { Store } from '../store/Store.js';
 import { runFinalizeJob, runShardJob, runShuffleJob, runShufflePassJob } from './cache/jobs.js';
 import { CACHE_JOB, type CacheJobData } from './cache/plan.js';
 import { type ShardScratch, computeShard } from './cache/shard.js';
-import { DEFAULT_QUEUE_NAME, describeQueue, redisConnection } from './connection.js';
-import { runJobOptions } from './watchRun.js';
+import { DEFAULT_QUEUE_NAME, describeQueue, redisConnection, runJobOptions } from './connection.js';
 import { runSweepFinalizeJob, runSweepGroupJob } from './sweep/jobs.js';
 import { SWEEP_JOB, type SweepJobData } from './sweep/plan.js';
 
@@ -146,7 +145,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
             if (token === undefined) return 'done';
             const q = queueOf(job.queueName);
             for (const k of passes)
-              await q.add(CACHE_JOB.pass, { ...d, pass: k, shardTokens }, { ...runJobOptions(), jobId: `${d.runId}-pass-${k}`, parent: { id: job.id!, queue: job.queueQualifiedName } });
+              await q.add(CACHE_JOB.pass, { ...d, pass: k, shardTokens }, { ...runJobOptions(job.opts.attempts), jobId: `${d.runId}-pass-${k}`, parent: { id: job.id!, queue: job.queueQualifiedName } });
             const waiting = await job.moveToWaitingChildren(token);
             if (waiting) jlog(`shuffle: ${passes.length} passes handed out as jobs (${passes[0]}…${passes[passes.length - 1]}); waiting for them`);
             return waiting ? 'waiting' : 'done';

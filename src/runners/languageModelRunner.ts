@@ -136,8 +136,10 @@ export function packOptionsFor(
   };
 }
 
-/** The documents of `dataset_path`: a local file/folder, else a hub dataset repo. */
-/** The run's documents; `from` (a cursor of a document they gave) resumes just after that document. */
+/**
+ * The documents of `dataset_path`: a local file/folder, else a hub dataset repo; `from` (the
+ * cursor of a document they gave) resumes just after that document.
+ */
 export function datasetDocuments(cfg: Pick<LanguageModelSaeRunnerConfig, 'dataset_path' | 'streaming'>, hub?: Partial<HubConfig>, from?: DocumentCursor): Observable<Document> {
   const p = cfg.dataset_path;
   if (fs.existsSync(p)) return localDocuments(p, from ? { from } : {});

@@ -68,16 +68,14 @@ export function encodePermutedCacheShard(s: CacheShardRows, perm: Int32Array, re
   out.set(head, 0);
   let pos = head.byteLength;
   for (const p of parts) {
-    const dst = new Float32Array(out.buffer, out.byteOffset + pos, n * p.rowLen);
-    for (let i = 0; i < n; i++) dst.set(p.src.subarray(perm[i]! * p.rowLen, (perm[i]! + 1) * p.rowLen), i * p.rowLen);
+    permuteRows(p.src, perm, p.rowLen, new Float32Array(out.buffer, out.byteOffset + pos, n * p.rowLen));
     pos += n * p.rowLen * 4;
   }
   return out;
 }
 
-/** Rows of `src` (each `rowLen` long) in the order `perm`, into a new array. */
-export function permuteRows(src: Float32Array, perm: Int32Array, rowLen: number): Float32Array {
-  const out = new Float32Array(perm.length * rowLen);
+/** Rows of `src` (each `rowLen` long) in the order `perm`, into `out` (default: a new array). */
+export function permuteRows(src: Float32Array, perm: Int32Array, rowLen: number, out: Float32Array = new Float32Array(perm.length * rowLen)): Float32Array {
   for (let i = 0; i < perm.length; i++) out.set(src.subarray(perm[i]! * rowLen, (perm[i]! + 1) * rowLen), i * rowLen);
   return out;
 }

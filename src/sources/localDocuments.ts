@@ -190,7 +190,7 @@ async function* jsonlDocuments(file: string, column: string | undefined, place: 
  */
 export function fileDocuments(
   file: string,
-  opts: Omit<LocalDocumentsOptions, 'from'> & { rand?: () => number; place?: FilePlace; from?: DocumentCursor } = {},
+  opts: LocalDocumentsOptions & { rand?: () => number; place?: FilePlace } = {},
 ): AsyncGenerator<Document> {
   const ext = path.extname(file).toLowerCase();
   const place = opts.place;

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { rngAfterDraws, permutationDraws } from '../../src/cluster/cache/replay.js';
-import { shufflePasses, shuffleWaves, versionBefore } from '../../src/cluster/cache/shuffle.js';
+import { passVersions, shufflePasses, shuffleWaves } from '../../src/cluster/cache/shuffle.js';
 import { cacheKeys, cachePlan } from '../../src/cluster/cache/plan.js';
 import { Rng } from '../../src/stream/rng.js';
 
@@ -49,9 +49,10 @@ test('shuffleWaves: each pass once, the passes of a wave on disjoint shards, eac
   t.true(waves.length < passes.length / 2, `${passes.length} passes in ${waves.length} waves`);
   t.log(`${passes.length} passes in ${waves.length} waves (largest ${Math.max(...waves.map((w) => w.length))})`);
   // the version a pass reads is the last earlier pass's output on that shard, else the shard
-  t.is(versionBefore(passes, 0, passes[0]!.i), cacheKeys.shard(passes[0]!.i));
+  const { inputs } = passVersions(passes);
+  t.is(inputs[0]![0], cacheKeys.shard(passes[0]!.i));
   const k = passes.findIndex((p, n) => n > 0 && [passes[0]!.i, passes[0]!.j].includes(p.i));
   let prev = -1;
   for (let n = 0; n < k; n++) if (passes[n]!.i === passes[k]!.i || passes[n]!.j === passes[k]!.i) prev = n;
-  t.is(versionBefore(passes, k, passes[k]!.i), cacheKeys.shuffled(prev, passes[k]!.i));
+  t.is(inputs[k]![0], cacheKeys.shuffled(prev, passes[k]!.i));
 });

@@ -107,7 +107,11 @@ export async function runShardJob(
   return { shard: i, computed: true, tokens: s.tokens };
 }
 
-/** The shards the run has: those before the first empty one (the dataset's end), with their rows. */
+/**
+ * The shards the run has: those before the first empty one (the dataset's end), with their rows,
+ * read from each shard's first version or, after a finalize that died midway, its promoted file
+ * (the shuffle passes keep every shard's size).
+ */
 async function presentShards(store: Store, nShards: number): Promise<number[]> {
   const tokens: number[] = [];
   let ended = false;
@@ -117,7 +121,9 @@ async function presentShards(store: Store, nShards: number): Promise<number[]> {
       continue;
     }
     if (ended) throw new FileFormatError(`${store.url}: shard ${i} has activations but an earlier shard is empty`);
-    tokens.push(await shardRows(store, cacheKeys.shard(i)));
+    const key = (await store.size(cacheKeys.shard(i))) !== undefined ? cacheKeys.shard(i) : (await store.size(cacheKeys.final(i))) !== undefined ? cacheKeys.final(i) : undefined;
+    if (key === undefined) throw new FileFormatError(`${store.url}: shard ${i} is neither in _work/ nor promoted`);
+    tokens.push(await shardRows(store, key));
   }
   return tokens;
 }
@@ -153,23 +159,13 @@ export async function runFinalizeJob(store: Store, cfg: CacheActivationsRunnerCo
   const existing = await store.size(cacheKeys.manifest);
   if (existing !== undefined) return JSON.parse(new TextDecoder().decode(await store.get(cacheKeys.manifest))) as CacheManifest;
   const plan = cachePlan(cfg);
-  // every shard's last version; the pass list follows from the shards' sizes, which the passes
-  // keep: read from the first version, or the promoted file after a finalize that died midway
-  let present = 0;
-  while (present < plan.nShards && (await store.size(cacheKeys.empty(present))) === undefined) present++;
-  const sizes: number[] = [];
-  for (let i = 0; i < present; i++) sizes.push(await shardRows(store, (await store.size(cacheKeys.shard(i))) !== undefined ? cacheKeys.shard(i) : cacheKeys.final(i)));
-  const last = finalVersions(cfg, sizes);
-  // shard sizes: from the work copies, or (after a finalize that died midway) the promoted ones
-  const shardTokens: number[] = [];
-  for (let i = 0; i < plan.nShards; i++) {
-    const cur = last[i] ?? cacheKeys.shard(i);
-    if ((await store.size(cacheKeys.empty(i))) !== undefined) break;
-    if ((await store.size(cur)) !== undefined) {
-      shardTokens.push(await shardRows(store, cur));
-      await store.move(cur, cacheKeys.final(i));
-    } else if ((await store.size(cacheKeys.final(i))) !== undefined) shardTokens.push(await shardRows(store, cacheKeys.final(i)));
-    else throw new FileFormatError(`${store.url}: shard ${i} is neither in _work/ nor promoted`);
+  // every shard's size (the passes keep them) and last version, promoted to {i}.safetensors
+  // unless a finalize that died midway already did
+  const shardTokens = await presentShards(store, plan.nShards);
+  const last = finalVersions(cfg, shardTokens);
+  for (let i = 0; i < shardTokens.length; i++) {
+    if ((await store.size(last[i]!)) !== undefined) await store.move(last[i]!, cacheKeys.final(i));
+    else if ((await store.size(cacheKeys.final(i))) === undefined) throw new FileFormatError(`${store.url}: shard ${i} is neither in _work/ (${last[i]}) nor promoted`);
   }
   if (shardTokens.length === 0) throw new FileFormatError(`${store.url}: the activation source gave no activations; nothing was cached`);
   // a transcoder cache: the target's width as the shards hold it

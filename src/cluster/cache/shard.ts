@@ -17,13 +17,13 @@ import { cacheActivationsOptions } from '../../runners/cacheActivationsRunner.js
 import { packContext } from '../../operators/packContext.js';
 import { packOptionsFor } from '../../runners/languageModelRunner.js';
 import { type CacheShardRows, encodePermutedCacheShard } from '../../sources/cacheShard.js';
+import { type DocumentCursor, documentEnd } from '../../sources/documentCursor.js';
 import { disposeBatch } from '../../stream/ownership.js';
 import type { ActivationBatch } from '../../stream/ActivationBatch.js';
 import type { Document } from '../../stream/Document.js';
 import { cachePlan } from './plan.js';
 import { permutationDraws, rngAfterDraws } from './replay.js';
 import type { ShardStart } from './starts.js';
-import { type DocumentCursor, documentEnd } from '../../sources/documentCursor.js';
 
 export interface ComputedShard {
   /** The safetensors bytes; empty when the dataset ended before this shard. */
@@ -156,6 +156,6 @@ export async function computeShard(
     ...(target ? { target: { dOut: target.dOut, rows: target.rows.subarray(0, filled * target.dOut) } } : {}),
   };
   const bytes = encodePermutedCacheShard(shard, rng.permutation(filled), o.scratch?.bytes);
-  if (o.scratch) o.scratch.bytes = bytes.buffer === o.scratch.bytes?.buffer ? o.scratch.bytes : bytes;
+  if (o.scratch && bytes.buffer !== o.scratch.bytes?.buffer) o.scratch.bytes = bytes; // it grew
   return { bytes, tokens: filled, hooks: hooks!, ...(target ? { dOut: target.dOut } : {}), ...ended, timing: { packMs: t1 - t0, forwardMs: t2 - t1, encodeMs: Date.now() - t2 } };
 }

@@ -85,18 +85,31 @@ export function shuffleWaves(passes: readonly PairPass[]): number[][] {
   return waves;
 }
 
-/** The key of shard `shard`'s version before pass `k` (all passes: k = passes.length). */
-export function versionBefore(passes: readonly PairPass[], k: number, shard: number): string {
-  for (let q = k - 1; q >= 0; q--) if (passes[q]!.i === shard || passes[q]!.j === shard) return cacheKeys.shuffled(q, shard);
-  return cacheKeys.shard(shard);
+/**
+ * The store keys of the shards' versions, in one sweep over the passes: `inputs[k]`, the two
+ * versions pass k reads (the outputs of the last earlier pass on each shard, else the shard
+ * itself), and `latest(i)`, shard i's version after all passes.
+ */
+export function passVersions(passes: readonly PairPass[]): { inputs: Array<[string, string]>; latest: (shard: number) => string } {
+  const last = new Map<number, number>(); // shard → the last pass on it so far
+  const key = (shard: number) => (last.has(shard) ? cacheKeys.shuffled(last.get(shard)!, shard) : cacheKeys.shard(shard));
+  const inputs = passes.map((p, k): [string, string] => {
+    const io: [string, string] = [key(p.i), key(p.j)];
+    last.set(p.i, k);
+    last.set(p.j, k);
+    return io;
+  });
+  return { inputs, latest: key };
 }
 
-/** Runs pass k unless its marker says it is done: reads its two input versions, writes its outputs, then the marker. */
-export async function runShufflePass(store: Store, s: ShuffleSettings, passes: readonly PairPass[], k: number): Promise<boolean> {
+/**
+ * Runs pass k unless its marker says it is done: reads its two input versions, writes its
+ * outputs, then the marker (`versions`: passVersions of the same passes, when already at hand).
+ */
+export async function runShufflePass(store: Store, s: ShuffleSettings, passes: readonly PairPass[], k: number, versions = passVersions(passes)): Promise<boolean> {
   if ((await store.size(cacheKeys.passDone(k))) !== undefined) return false;
   const p = passes[k]!;
-  const ki = versionBefore(passes, k, p.i);
-  const kj = versionBefore(passes, k, p.j);
+  const [ki, kj] = versions.inputs[k]!;
   const a = decodeCacheShard(await store.get(ki), ki);
   const b = decodeCacheShard(await store.get(kj), kj);
   const rng = rngAfterDraws(s.seed + 1, p.drawsBeforePermutation);
@@ -114,18 +127,6 @@ async function passesDone(store: Store, n: number): Promise<boolean[]> {
   return Array.from({ length: n }, (_, k) => keys.has(cacheKeys.passDone(k)));
 }
 
-/** The two versions each pass reads (`versionBefore` of its shards), for all passes in one sweep. */
-function passInputs(passes: readonly PairPass[]): Array<[string, string]> {
-  const last = new Map<number, number>(); // shard → the last pass on it so far
-  const key = (shard: number) => (last.has(shard) ? cacheKeys.shuffled(last.get(shard)!, shard) : cacheKeys.shard(shard));
-  return passes.map((p, k) => {
-    const inputs: [string, string] = [key(p.i), key(p.j)];
-    last.set(p.i, k);
-    last.set(p.j, k);
-    return inputs;
-  });
-}
-
 /**
  * Runs (or continues) every pass, wave by wave. `runWave` (a worker's: the passes as child
  * jobs, given the shard sizes the pass list follows from) takes a wave's passes not done yet
@@ -141,7 +142,7 @@ export async function runShufflePasses(
 ): Promise<{ passes: number; waiting: boolean }> {
   const passes = shufflePasses(s, shardTokens);
   const waves = shuffleWaves(passes);
-  const inputs = passInputs(passes);
+  const versions = passVersions(passes);
   let done = await passesDone(store, passes.length);
   for (const wave of waves) {
     let todo = wave.filter((k) => !done[k]);
@@ -151,12 +152,12 @@ export async function runShufflePasses(
       todo = wave.filter((k) => !done[k]);
     }
     for (const k of todo) {
-      await runShufflePass(store, s, passes, k);
+      await runShufflePass(store, s, passes, k, versions);
       done[k] = true;
       await o.yieldEvery?.();
     }
     // the inputs this wave read are superseded (a shard's first version stays until finalize)
-    const consumed = wave.flatMap((k) => inputs[k]!).filter((key) => key.startsWith('_work/op-'));
+    const consumed = wave.flatMap((k) => versions.inputs[k]!).filter((key) => key.startsWith('_work/op-'));
     await store.delete(consumed);
     o.onPass?.(done.filter(Boolean).length, passes.length);
   }
@@ -165,8 +166,8 @@ export async function runShufflePasses(
 
 /** The key of every shard's last version, once all passes are done. */
 export function finalVersions(s: ShuffleSettings, shardTokens: readonly number[]): string[] {
-  const passes = shufflePasses(s, shardTokens);
-  return shardTokens.map((_, i) => versionBefore(passes, passes.length, i));
+  const { latest } = passVersions(shufflePasses(s, shardTokens));
+  return shardTokens.map((_, i) => latest(i));
 }
 
 /** Number of passes the runner makes for these shards (the manifest's `pairwise_passes`). */

@@ -14,7 +14,8 @@ import { encodeRunnerConfig } from '../../config/runnerConfig.js';
 import { ConfigError, StageError } from '../../errors.js';
 import type { Store } from '../../store/Store.js';
 import { StoreNotFoundError } from '../../store/Store.js';
-import { runJobOptions, watchRun } from '../watchRun.js';
+import { runJobOptions } from '../connection.js';
+import { watchRun } from '../watchRun.js';
 import { CACHE_JOB, type CacheJobData, cacheKeys, cachePlan } from './plan.js';
 import type { CacheManifest } from '../../sources/cachedActivations.js';
 

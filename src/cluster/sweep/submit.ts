@@ -13,7 +13,8 @@ import { runnerSingles } from '../../runners/runnerSingles.js';
 import type { Store } from '../../store/Store.js';
 import { StoreNotFoundError } from '../../store/Store.js';
 import { isCommitted } from '../../store/commit.js';
-import { runJobOptions, watchRun } from '../watchRun.js';
+import { runJobOptions } from '../connection.js';
+import { watchRun } from '../watchRun.js';
 import { SWEEP_JOB, type SweepJobData, sweepGroups, sweepKeys } from './plan.js';
 
 export interface SweepProgress {
