@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/cluster.ts [--rounds N] [--cache|--sweep] [--shards N] [--data PATH] [--saes N] [--steps N] [--v8-threads]`:
+ * `npx tsx bench/cluster.ts [--rounds N] [--cache|--sweep] [--wide] [--shards N] [--data PATH] [--saes N] [--steps N] [--v8-threads]`:
  * throughput of the distributed cache and sweep with 1 worker vs 2 workers (each its own process, one thread: `node --single-threaded`,
  * OPENBLAS/OMP threads 1; `--v8-threads` keeps V8's helper threads, as Node starts), on a
  * local redis-server and a folder store. Rounds alternate the order (1,2 then 2,1). JSON lines
@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import { spawnCli } from '../test/cli/helpers.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { type WorkerProcess, spawnWorker } from '../test/helpers/workers.js';
+import { writeWiderModel } from './widerModel.js';
 
 const MODEL_DIR = path.resolve('../shared/models/tiny-gpt2-sotu');
 const TEXT = path.resolve('../shared/data/austen.txt');
@@ -32,13 +33,21 @@ const rounds = flag('--rounds', 1);
 const only = process.argv.includes('--cache') ? 'cache' : process.argv.includes('--sweep') ? 'sweep' : undefined;
 // --data PATH: the cache run's documents (a file or folder; default austen.txt, ~112 shards' worth: more shards come out empty)
 const DATA = process.argv.includes('--data') ? path.resolve(process.argv[process.argv.indexOf('--data') + 1]!) : TEXT;
-const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', hook_point_layer: 1, dataset_path: DATA, context_size: 64, d_in: 128, store_batch_size: 8, n_batches_in_buffer: 4 };
+// --wide: a GPT-2-small-width model (768 wide, 12 heads, 2 layers, seeded random weights:
+// bench/widerModel.ts) in place of the 128-wide tiny one, hooked after its first block, and
+// SAEs of 4 × 768 latents in the sweep. A shard is then ~1.5 s of forward passes on one core
+// (8× the tiny model's) and 25 MB, a step of the sweep ~50× the tiny one's: the work of a real
+// run, against the same fixed costs (a worker's model load grows to ~8 s, paid by each worker
+// at once).
+const WIDE = process.argv.includes('--wide');
+const D_IN = WIDE ? 768 : 128;
+const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', hook_point_layer: 1, dataset_path: DATA, context_size: 64, d_in: D_IN, store_batch_size: 8, n_batches_in_buffer: 4 };
 // the cache run: shards of 16 store batches (8192 tokens, ~0.2 s of work each on one core of this
 // machine). A run pays ~3 s that more workers do not shrink (coordinator start-up ~1 s, each
 // worker's model and tokenizer load ~1.5 s, shuffle and finalize ~0.5 s); 64 shards (0.5M
 // tokens, ~15 s on one worker) keep that a minor part, as it is in real runs of 100M+ tokens.
 // --shards 32 --saes 4 is the workload of the earlier notes.
-const SHARDS = flag('--shards', 64);
+const SHARDS = flag('--shards', WIDE ? 32 : 64);
 const CACHE_BATCHES_PER_SHARD = 16;
 const TOKENS_PER_SHARD = 64 * 8 * CACHE_BATCHES_PER_SHARD;
 const STEPS = flag('--steps', 150);
@@ -140,13 +149,17 @@ async function main(): Promise<void> {
   const redis = await startRedis();
   const all: WorkerProcess[] = [];
   try {
+    if (WIDE) {
+      common.model_name = path.join(tmp, 'gpt2-768-random');
+      await writeWiderModel(common.model_name, MODEL_DIR, { width: 768, heads: 12, layers: 2, nCtx: 256 });
+    }
     // a local cache for the sweeps to train from
     const cache = path.join(tmp, 'sweep-cache');
     fs.writeFileSync(path.join(tmp, 'c.json'), JSON.stringify({ ...common, training_tokens: STEPS * 256, new_cached_activations_path: cache, n_shuffles_with_last_section: 0, n_shuffles_in_entire_dir: 0, n_shuffles_final: 0 }));
     const c = await spawnCli(['cache', path.join(tmp, 'c.json')], { timeoutMs: 600_000, env: ONE_THREAD });
     if (c.code !== 0) throw new Error(c.stderr);
     fs.writeFileSync(path.join(tmp, 't.json'), JSON.stringify({
-      ...common, use_cached_activations: true, cached_activations_path: cache, expansion_factor: 8, train_batch_size: 256, training_tokens: STEPS * 256,
+      ...common, use_cached_activations: true, cached_activations_path: cache, expansion_factor: WIDE ? 4 : 8, train_batch_size: 256, training_tokens: STEPS * 256,
       lr_warm_up_steps: 0, log_to_wandb: false, checkpoint_path: path.join(tmp, 'unused'),
     }));
     let run = 0;
@@ -172,6 +185,8 @@ async function main(): Promise<void> {
       // BENCH_WORKER_LOGS=prefix: each worker's output kept as prefix-<n>w-<k>.log (the commit lines, GC traces)
       if (process.env.BENCH_WORKER_LOGS) ws.forEach((w, k) => fs.writeFileSync(`${process.env.BENCH_WORKER_LOGS}-${nWorkers}w-${k}.log`, w.output()));
       const timeline = jobTimeline(ws, t0);
+      // the run's shards or SAEs are not needed again (a wide cache run leaves ~0.8 GB)
+      fs.rmSync(path.join(tmp, kind === 'cache' ? `dist-${run - 1}` : `sweep-${run - 1}`), { recursive: true, force: true });
       console.log(JSON.stringify({ bench: `cluster/${kind}/jobs`, workers: nWorkers, workerNodeFlags: NODE_FLAGS, ...timeline }));
       spans[kind].push({ workers: nWorkers, jobSpanSeconds: (timeline.lastJobEndMs - timeline.beforeFirstJobMs) / 1000, steadyRate: timeline.steady?.jobsPerSecond ?? NaN });
       const tokens = kind === 'cache' ? SHARDS * TOKENS_PER_SHARD : SAES * STEPS * 256;

@@ -90,7 +90,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (loaded?.name === modelName) return loaded;
     loaded?.model.dispose();
     loaded = undefined;
-    const { dir, model } = await loadRunnerModel(modelName, o.hub);
+    // shard jobs need activations only: no unembedding to load (most of a tied model's load)
+    const { dir, model } = await loadRunnerModel(modelName, o.hub, { unembed: false });
     loaded = { name: modelName, model, tokenizer: loadTokenizer(dir) };
     return loaded;
   };

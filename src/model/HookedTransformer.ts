@@ -68,6 +68,12 @@ export interface FromFolderOptions {
   readonly processWeights?: boolean | WeightProcessingOptions;
   /** Name recorded in cfg.modelName (default: the folder's name). */
   readonly modelName?: string;
+  /**
+   * Load the unembedding (default true). false: a model for activations only (what a cache run
+   * needs); logits and losses then throw. It loads faster: a tied model's W_U is its largest
+   * matrix, and transposing, folding and centering it was most of a 768-wide GPT-2's load.
+   */
+  readonly unembed?: boolean;
 }
 
 const LAYER_RE = /^blocks\.(\d+)\./;
@@ -88,11 +94,12 @@ export class HookedTransformer {
     const p = opts.processWeights;
     this.weights = p ? processModelWeights(cfg, weights, p === true ? {} : p) : weights;
     const w = this.weights;
-    if (w.bU) {
+    if (w.bU && w.WU) {
       // Broadcast-adding b_U to [tokens, vocab] logits costs a third of the unembedding on wasm;
       // as an extra row of W_U (inputs get a column of ones) it is nearly free.
       const bU = w.bU;
-      const aug = tf.tidy(() => tf.concat([w.WU, tf.reshape(bU, [1, -1])], 0) as tf.Tensor2D);
+      const wU = w.WU;
+      const aug = tf.tidy(() => tf.concat([wU, tf.reshape(bU, [1, -1])], 0) as tf.Tensor2D);
       tf.dispose([w.WU, w.bU]);
       w.WU = aug;
       delete w.bU;
@@ -116,7 +123,8 @@ export class HookedTransformer {
    */
   static async fromFolder(dir: string | Folder, opts: FromFolderOptions = {}): Promise<HookedTransformer> {
     // A path is read from disk (Node); a Folder from wherever it is (a URL, the Hub, dropped files).
-    const { cfg, weights } = typeof dir === 'string' ? await loadModelFolder(dir, opts.modelName) : await loadModelFrom(dir, opts.modelName);
+    const conv = { unembed: opts.unembed !== false };
+    const { cfg, weights } = typeof dir === 'string' ? await loadModelFolder(dir, opts.modelName, conv) : await loadModelFrom(dir, opts.modelName, conv);
     return new HookedTransformer(cfg, weights, { processWeights: opts.processWeights ?? true });
   }
 
@@ -126,8 +134,17 @@ export class HookedTransformer {
    * that the caller disposes. Analysis (logit weights, TSEA, dashboards) projects through it.
    */
   unembedWeights(): tf.Tensor2D {
-    const wU = this.weights.WU;
+    const wU = this.requireUnembed('unembedWeights()');
     return this.unembedBiasRow ? tf.slice(wU, [0, 0], [wU.shape[0] - 1, -1]) : tf.clone(wU);
+  }
+
+  /** W_U, or a clear error for a model loaded without it (`unembed: false`). */
+  private requireUnembed(what: string): tf.Tensor2D {
+    const wU = this.weights.WU;
+    if (wU === undefined) {
+      throw new ConfigError(`${what}: ${this.cfg.modelName} was loaded without its unembedding (unembed: false), for activations only: no logits or losses`);
+    }
+    return wU;
   }
 
   /** Frees the weights. */
@@ -239,6 +256,7 @@ export class HookedTransformer {
       }
     }
     const needUnembed = stop === undefined && returnType !== 'none';
+    const WU = needUnembed ? this.requireUnembed(`run (returnType '${returnType}')`) : undefined;
 
     const cacheObj: Record<string, tf.Tensor> = {};
     const cachedSet = new Set<tf.Tensor>();
@@ -288,7 +306,7 @@ export class HookedTransformer {
       const normed = normalize(cfg, resid, w.lnFinalW, w.lnFinalB, 'ln_final', pass);
       if (!needUnembed) return { cache: cacheObj };
       // b_U is the last row of W_U (see the constructor).
-      const logits3 = unembed(cfg, w.WU, this.unembedBiasRow, normed);
+      const logits3 = unembed(cfg, WU!, this.unembedBiasRow, normed);
       if (returnType === 'logits') return { cache: cacheObj, output: logits3 };
       const perTok = lossPerTokenFromLogits(logits3, tokens);
       return { cache: cacheObj, output: returnType === 'loss' ? tf.mean(perTok) : perTok };

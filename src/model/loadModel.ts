@@ -8,7 +8,7 @@ import { SafetensorsFile } from '../io/safetensors/fileReader.js';
 import { type Folder, folderFile, folderJson, folderPath } from '../io/folder.js';
 import type { HookedTransformerConfig } from './ModelConfig.js';
 import { configFromHf } from './ModelConfig.js';
-import type { ModelWeights, TensorSource } from './weights.js';
+import type { ModelWeights, TensorSource, WeightConversionOptions } from './weights.js';
 import { weightsFromHf } from './weights.js';
 
 const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
@@ -67,10 +67,11 @@ export function readModelConfig(dir: string, modelName?: string): HookedTransfor
 export async function loadModelFolder(
   dir: string,
   modelName?: string,
+  conv: WeightConversionOptions = {},
 ): Promise<{ cfg: HookedTransformerConfig; weights: ModelWeights }> {
   const cfg = readModelConfig(dir, modelName);
   const files = modelWeightFiles(dir);
-  return { cfg, weights: await readWeights(cfg, files, (file) => SafetensorsFile.open(file), dir) };
+  return { cfg, weights: await readWeights(cfg, files, (file) => SafetensorsFile.open(file), dir, conv) };
 }
 
 /**
@@ -80,6 +81,7 @@ export async function loadModelFolder(
 export async function loadModelFrom(
   folder: Folder,
   modelName?: string,
+  conv: WeightConversionOptions = {},
 ): Promise<{ cfg: HookedTransformerConfig; weights: ModelWeights }> {
   const cfgFile = folderPath(folder, 'config.json');
   const name = modelName ?? (folder.label.replace(/\/+$/, '').split('/').pop() || 'model');
@@ -92,7 +94,7 @@ export async function loadModelFrom(
     names = [...new Set(Object.values(map as Record<string, unknown>).map(String))].sort();
   } else throw new FileFormatError(`${folder.label}: no model.safetensors or model.safetensors.index.json`);
   const open = async (name: string) => SafetensorsFile.open(folderPath(folder, name), () => folderFile(folder, name));
-  return { cfg, weights: await readWeights(cfg, names, open, folder.label) };
+  return { cfg, weights: await readWeights(cfg, names, open, folder.label, conv) };
 }
 
 /** Reads every float tensor of the weight files once and converts them to TransformerLens layout. */
@@ -101,6 +103,7 @@ async function readWeights(
   files: readonly string[],
   open: (file: string) => Promise<SafetensorsFile>,
   where: string,
+  conv: WeightConversionOptions,
 ): Promise<ModelWeights> {
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const file of files) {
@@ -121,7 +124,7 @@ async function readWeights(
     shape: (n) => tensors.get(n)!.shape,
     read: (n) => tensors.get(n)!.data,
   };
-  const weights = weightsFromHf(cfg, src, files.length === 1 ? files[0]! : `${where} (${files.length} shards)`);
+  const weights = weightsFromHf(cfg, src, files.length === 1 ? files[0]! : `${where} (${files.length} shards)`, conv);
   tensors.clear();
   return weights;
 }

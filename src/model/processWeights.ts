@@ -89,9 +89,10 @@ export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights, op
       if (b.WGate) nb.WGate = foldInto(b.WGate, undefined, b.ln2W, undefined, false)[0];
       return nb;
     });
+    // (a model loaded for its activations only has no W_U: ln_final then folds into nothing)
     let WU = w.WU;
     let bU = w.bU;
-    if (isLN || isRMS) [WU, bU] = foldInto(w.WU, w.bU, w.lnFinalW, w.lnFinalB, isLN);
+    if (w.WU && (isLN || isRMS)) [WU, bU] = foldInto(w.WU, w.bU, w.lnFinalW, w.lnFinalB, isLN);
 
     // --- center_writing_weights (LayerNorm models only) ---
     let WE = w.WE;
@@ -108,7 +109,7 @@ export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights, op
     }
 
     // --- center_unembed ---
-    if (opts.centerUnembed !== false) {
+    if (WU && opts.centerUnembed !== false) {
       WU = centerRows(WU);
       bU = center1(bU);
     }
@@ -128,7 +129,8 @@ export function processWeights(cfg: HookedTransformerConfig, w: ModelWeights, op
       delete b.bV;
     }
     for (const b of blocks) for (const k of Object.keys(b) as Array<keyof BlockWeights>) if (b[k] === undefined) delete b[k];
-    const res: ModelWeights = { WE, blocks, WU };
+    const res: ModelWeights = { WE, blocks };
+    if (WU) res.WU = WU;
     if (WPos) res.WPos = WPos;
     if (bU) res.bU = bU;
     if (!isLN && !isRMS) {

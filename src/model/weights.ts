@@ -36,8 +36,18 @@ export interface ModelWeights {
   blocks: BlockWeights[];
   lnFinalW?: tf.Tensor1D;
   lnFinalB?: tf.Tensor1D;
-  WU: tf.Tensor2D;
+  /** Absent in a model loaded for its activations only (`unembed: false`). */
+  WU?: tf.Tensor2D;
   bU?: tf.Tensor1D;
+}
+
+/** What weightsFromHf converts. */
+export interface WeightConversionOptions {
+  /**
+   * Convert the unembedding (default true). false leaves W_U out: a model for activations only,
+   * and a tied model's largest matrix is then neither transposed nor kept a second time.
+   */
+  readonly unembed?: boolean;
 }
 
 /** What the loader needs from a tensor file (a safetensors file, a set of shards, a Map). */
@@ -110,18 +120,19 @@ class Reader {
  * Converts a Hugging Face state dict into TransformerLens-layout weights (unprocessed, i.e.
  * `from_pretrained_no_processing`). `file` names the source in errors.
  */
-export function weightsFromHf(cfg: HookedTransformerConfig, src: TensorSource, file: string): ModelWeights {
+export function weightsFromHf(cfg: HookedTransformerConfig, src: TensorSource, file: string, opts: WeightConversionOptions = {}): ModelWeights {
+  const withUnembed = opts.unembed !== false;
   switch (cfg.family) {
     case 'gpt2':
-      return gpt2Weights(cfg, new Reader(src, ['transformer.', ''], file));
+      return gpt2Weights(cfg, new Reader(src, ['transformer.', ''], file), withUnembed);
     case 'llama':
-      return llamaWeights(cfg, new Reader(src, ['model.', ''], file), new Reader(src, [''], file));
+      return llamaWeights(cfg, new Reader(src, ['model.', ''], file), new Reader(src, [''], file), withUnembed);
     case 'gpt-neox':
-      return neoxWeights(cfg, new Reader(src, ['gpt_neox.', ''], file), new Reader(src, [''], file));
+      return neoxWeights(cfg, new Reader(src, ['gpt_neox.', ''], file), new Reader(src, [''], file), withUnembed);
   }
 }
 
-function gpt2Weights(cfg: HookedTransformerConfig, r: Reader): ModelWeights {
+function gpt2Weights(cfg: HookedTransformerConfig, r: Reader, withUnembed: boolean): ModelWeights {
   const { dModel: d, dMlp: m, dVocab: v, nCtx } = cfg;
   return tidyWeights(() => {
     const WE = r.get('wte.weight', [v, d]) as tf.Tensor2D;
@@ -148,7 +159,7 @@ function gpt2Weights(cfg: HookedTransformerConfig, r: Reader): ModelWeights {
       });
     }
     // lm_head.weight is absent when tied; use it when present and not tied.
-    const WU = !cfg.tiedEmbeddings && r.has('lm_head.weight')
+    const WU = !withUnembed ? undefined : !cfg.tiedEmbeddings && r.has('lm_head.weight')
       ? r.linearT('lm_head.weight', v, d)
       : (tf.transpose(WE) as tf.Tensor2D);
     return {
@@ -157,12 +168,12 @@ function gpt2Weights(cfg: HookedTransformerConfig, r: Reader): ModelWeights {
       blocks,
       lnFinalW: r.get('ln_f.weight', [d]) as tf.Tensor1D,
       lnFinalB: r.get('ln_f.bias', [d]) as tf.Tensor1D,
-      WU,
+      ...(WU ? { WU } : {}),
     };
   });
 }
 
-function llamaWeights(cfg: HookedTransformerConfig, r: Reader, top: Reader): ModelWeights {
+function llamaWeights(cfg: HookedTransformerConfig, r: Reader, top: Reader, withUnembed: boolean): ModelWeights {
   const { dModel: d, dMlp: m, dVocab: v, nHeads: h, nKvHeads: kv, dHead: dh } = cfg;
   return tidyWeights(() => {
     const WE = r.get('embed_tokens.weight', [v, d]) as tf.Tensor2D;
@@ -191,14 +202,14 @@ function llamaWeights(cfg: HookedTransformerConfig, r: Reader, top: Reader): Mod
       if (bO) b.bO = bO as tf.Tensor1D;
       blocks.push(b);
     }
-    const WU = top.has('lm_head.weight') && !cfg.tiedEmbeddings
+    const WU = !withUnembed ? undefined : top.has('lm_head.weight') && !cfg.tiedEmbeddings
       ? top.linearT('lm_head.weight', v, d)
       : (tf.transpose(WE) as tf.Tensor2D);
-    return { WE, blocks, lnFinalW: r.get('norm.weight', [d]) as tf.Tensor1D, WU };
+    return { WE, blocks, lnFinalW: r.get('norm.weight', [d]) as tf.Tensor1D, ...(WU ? { WU } : {}) };
   });
 }
 
-function neoxWeights(cfg: HookedTransformerConfig, r: Reader, top: Reader): ModelWeights {
+function neoxWeights(cfg: HookedTransformerConfig, r: Reader, top: Reader, withUnembed: boolean): ModelWeights {
   const { dModel: d, dMlp: m, dVocab: v, nHeads: h, dHead: dh } = cfg;
   return tidyWeights(() => {
     const WE = r.get('embed_in.weight', [v, d]) as tf.Tensor2D;
@@ -226,7 +237,7 @@ function neoxWeights(cfg: HookedTransformerConfig, r: Reader, top: Reader): Mode
         bOut: r.get(`${p}mlp.dense_4h_to_h.bias`, [d]) as tf.Tensor1D,
       });
     }
-    const WU = top.has('embed_out.weight') && !cfg.tiedEmbeddings
+    const WU = !withUnembed ? undefined : top.has('embed_out.weight') && !cfg.tiedEmbeddings
       ? top.linearT('embed_out.weight', v, d)
       : (tf.transpose(WE) as tf.Tensor2D);
     return {
@@ -234,7 +245,7 @@ function neoxWeights(cfg: HookedTransformerConfig, r: Reader, top: Reader): Mode
       blocks,
       lnFinalW: r.get('final_layer_norm.weight', [d]) as tf.Tensor1D,
       lnFinalB: r.get('final_layer_norm.bias', [d]) as tf.Tensor1D,
-      WU,
+      ...(WU ? { WU } : {}),
     };
   });
 }

@@ -355,7 +355,8 @@ export interface RunCacheActivationsOptions {
  */
 export async function runCacheActivations(cfg: CacheActivationsRunnerConfig, opts: RunCacheActivationsOptions = {}): Promise<CacheActivationsSummary> {
   if (cfg.model_class_name !== 'HookedTransformer') throw new ConfigError(`model_class_name: ${cfg.model_class_name} is not supported (HookedTransformer only)`);
-  const { dir, model } = await loadRunnerModel(cfg.model_name, opts.hub);
+  // activations only: no unembedding to load (most of a tied model's load time)
+  const { dir, model } = await loadRunnerModel(cfg.model_name, opts.hub, { unembed: false });
   try {
     if (cfg.context_size > model.cfg.nCtx) throw new ConfigError(`context_size ${cfg.context_size} exceeds the model's n_ctx ${model.cfg.nCtx} (${cfg.model_name})`);
     const tokenizer = loadTokenizer(dir);

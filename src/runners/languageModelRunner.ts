@@ -115,9 +115,9 @@ export async function resolveModelFolder(modelName: string, hub?: Partial<HubCon
  * The model of a config's `model_name` as the runners load it: its folder (resolveModelFolder)
  * and the HookedTransformer there, named by the folder or repo name. The caller disposes it.
  */
-export async function loadRunnerModel(modelName: string, hub?: Partial<HubConfig>): Promise<{ dir: string; model: HookedTransformer }> {
+export async function loadRunnerModel(modelName: string, hub?: Partial<HubConfig>, opts: { unembed?: boolean } = {}): Promise<{ dir: string; model: HookedTransformer }> {
   const dir = await resolveModelFolder(modelName, hub);
-  return { dir, model: await HookedTransformer.fromFolder(dir, { modelName: path.basename(modelName) }) };
+  return { dir, model: await HookedTransformer.fromFolder(dir, { modelName: path.basename(modelName), ...opts }) };
 }
 
 /** packContext's options for a runner config: SAELens's context, BOS and store batch, the model's n_ctx. */

@@ -210,3 +210,20 @@ test.serial('a hook on hook_scale runs the unfused norm; caching it does not: sa
   t.true(ratio < 1e-5, String(ratio));
   tf.dispose([x, ...fused.cache.values(), ...unfused.cache.values(), ...doubled.cache.values()]);
 });
+
+test.serial('unembed: false (an untied GPT-NeoX): the hooks as with the unembedding, logits and losses a ConfigError', async (t) => {
+  const before = tf.memory().numTensors;
+  const lean = await HookedTransformer.fromFolder(DIR, { unembed: false });
+  try {
+    const names = model.hookNames();
+    const x = toks([A]);
+    const a = model.runWithCache(x, { names, returnType: 'none' });
+    const b = lean.runWithCache(x, { names, returnType: 'none' });
+    for (const [k, v] of a.cache) t.deepEqual(b.cache.get(k)!.dataSync(), v.dataSync(), k);
+    t.throws(() => lean.run(x, { returnType: 'lossPerToken' }), { instanceOf: ConfigError, message: /without its unembedding/ });
+    tf.dispose([x, ...a.cache.values(), ...b.cache.values()]);
+  } finally {
+    lean.dispose();
+  }
+  t.is(tf.memory().numTensors, before);
+});

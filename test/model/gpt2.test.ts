@@ -6,6 +6,7 @@ import { setupTf } from '../helpers/tf.js';
 import { HookedTransformer } from '../../src/model/HookedTransformer.js';
 import { configFromHf } from '../../src/model/ModelConfig.js';
 import { weightsFromHf } from '../../src/model/weights.js';
+import { ConfigError } from '../../src/errors.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { compareToReference, maxAbsDiff, referencePrompts } from './refCompare.js';
 
@@ -129,4 +130,28 @@ t0('GPT-2 keys without the transformer. prefix, and an untied lm_head, load too'
   tf.dispose([tokens, a, b, c]);
   for (const m of [ref, stripped, untied]) m.dispose();
   t.is(tf.memory().numTensors, before);
+});
+
+t0('unembed: false loads the tiny GPT-2 for activations only: the same bytes at every hook, no W_U, logits a clear error', async (t) => {
+  const before = tf.memory().numTensors;
+  const full = await HookedTransformer.fromFolder(DIR);
+  const lean = await HookedTransformer.fromFolder(DIR, { unembed: false });
+  try {
+    t.is(lean.numParams, full.numParams - full.cfg.dModel * full.cfg.dVocab - full.cfg.dVocab, 'all but W_U and b_U (b_U: zeros, a row of W_U in the full model)');
+    const names = full.hookNames();
+    const tokens = tf.tensor2d([prompts()[0]!], undefined, 'int32');
+    const a = full.runWithCache(tokens, { names, returnType: 'none' });
+    const b = lean.runWithCache(tokens, { names, returnType: 'none' });
+    t.deepEqual([...b.cache.keys()], [...a.cache.keys()]);
+    for (const [k, v] of a.cache) t.deepEqual(b.cache.get(k)!.dataSync(), v.dataSync(), k);
+    tf.dispose([tokens, ...a.cache.values(), ...b.cache.values()]);
+    const err = t.throws(() => lean.logits([[1, 2, 3]]), { instanceOf: ConfigError });
+    t.regex(err!.message, /loaded without its unembedding \(unembed: false\)/);
+    t.throws(() => lean.unembedWeights(), { instanceOf: ConfigError });
+    t.throws(() => lean.run([[1, 2, 3]], { returnType: 'loss' }), { instanceOf: ConfigError });
+  } finally {
+    full.dispose();
+    lean.dispose();
+  }
+  t.is(tf.memory().numTensors, before, 'no tensor left behind, the failed calls included');
 });
