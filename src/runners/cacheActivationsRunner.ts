@@ -36,7 +36,7 @@ import type { ActivationBatch } from '../stream/ActivationBatch.js';
 import {
   CACHE_FORMAT, CACHE_MANIFEST, shardPath, type CacheManifest,
 } from '../sources/cachedActivations.js';
-import { type CacheShardRows, decodeCacheShard, encodeCacheShard, pairwiseShuffle, permuteShard } from '../sources/cacheShard.js';
+import { type CacheShardRows, decodeCacheShard, encodeCacheShard, encodePairwiseShuffled, permuteShard } from '../sources/cacheShard.js';
 import { disposeBatch } from '../stream/ownership.js';
 
 /** The config fields the runner reads (a decoded CacheActivationsRunnerConfig has them all). */
@@ -168,9 +168,9 @@ export async function cacheActivationsRunner(cfg: CacheRunnerSettings, opts: Cac
     while (j === i) j = randInt(lo, hi);
     const a = readShard(shardPath(dir, i));
     const b = readShard(shardPath(dir, j));
-    const [ma, mb] = pairwiseShuffle(a, b, pairRng.permutation(a.n + b.n), dir);
-    writeShard(shardPath(dir, i), ma);
-    writeShard(shardPath(dir, j), mb);
+    const [ba, bb] = encodePairwiseShuffled(a, b, pairRng.permutation(a.n + b.n), dir);
+    writeFileAtomicSync(shardPath(dir, i), ba);
+    writeFileAtomicSync(shardPath(dir, j), bb);
     passes++;
     shuffleMs += performance.now() - t;
   };

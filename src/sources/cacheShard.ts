@@ -40,11 +40,12 @@ export function decodeCacheShard(bytes: Uint8Array, source: string): CacheShardR
   const shape = st.info(CACHE_TENSOR).shape;
   const [n, hooks, dIn] = shape.length === 2 ? [shape[0]!, 1, shape[1]!] : shape.length === 3 ? (shape as [number, number, number]) : [NaN, NaN, NaN];
   if (!Number.isInteger(n)) throw new FileFormatError(`${source}: "${CACHE_TENSOR}" has shape [${shape}], expected [tokens, hooks, d_in]`);
-  const out: CacheShardRows = { n, hooks, dIn, acts: st.float32(CACHE_TENSOR).slice() };
+  // float32() already returns a copy of its bytes (the shard's own memory, not a view of `bytes`)
+  const out: CacheShardRows = { n, hooks, dIn, acts: st.float32(CACHE_TENSOR) };
   if (!st.has(CACHE_TARGET_TENSOR)) return out;
   const ts = st.info(CACHE_TARGET_TENSOR).shape;
   if (ts.length !== 2 || ts[0] !== n) throw new FileFormatError(`${source}: "${CACHE_TARGET_TENSOR}" has shape [${ts}], expected [${n}, d_out] (one row per "${CACHE_TENSOR}" row)`);
-  return { ...out, target: { dOut: ts[1]!, rows: st.float32(CACHE_TARGET_TENSOR).slice() } };
+  return { ...out, target: { dOut: ts[1]!, rows: st.float32(CACHE_TARGET_TENSOR) } };
 }
 
 /**
@@ -56,9 +57,24 @@ export function decodeCacheShard(bytes: Uint8Array, source: string): CacheShardR
  */
 export function encodePermutedCacheShard(s: CacheShardRows, perm: Int32Array, reuse?: Uint8Array): Uint8Array {
   if (!HOST_LE) return encodeCacheShard(permuteShard(s, perm));
-  const n = perm.length;
-  const parts: Array<{ name: string; shape: number[]; src: Float32Array; rowLen: number }> = [{ name: CACHE_TENSOR, shape: [n, s.hooks, s.dIn], src: s.acts, rowLen: s.hooks * s.dIn }];
-  if (s.target) parts.push({ name: CACHE_TARGET_TENSOR, shape: [n, s.target.dOut], src: s.target.rows, rowLen: s.target.dOut });
+  return encodeGathered(s, perm.length, (src, rowLen, out) => permuteRows(src(s), perm, rowLen, out), reuse);
+}
+
+/**
+ * The bytes of a shard shaped like `like` with `n` rows, each tensor's rows written by `fill`
+ * straight into the file's bytes (`src` picks that tensor's rows of a source shard). `reuse`
+ * as in encodePermutedCacheShard. Little-endian hosts only (callers fall back otherwise).
+ */
+function encodeGathered(
+  like: CacheShardRows,
+  n: number,
+  fill: (src: (s: CacheShardRows) => Float32Array, rowLen: number, out: Float32Array) => void,
+  reuse?: Uint8Array,
+): Uint8Array {
+  const parts: Array<{ name: string; shape: number[]; src: (s: CacheShardRows) => Float32Array; rowLen: number }> = [
+    { name: CACHE_TENSOR, shape: [n, like.hooks, like.dIn], src: (s) => s.acts, rowLen: like.hooks * like.dIn },
+  ];
+  if (like.target) parts.push({ name: CACHE_TARGET_TENSOR, shape: [n, like.target.dOut], src: (s) => s.target!.rows, rowLen: like.target.dOut });
   // encodeSafetensors' order: by element size, then name (both F32 here)
   parts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const head = headerBytes(parts.map((p) => ({ name: p.name, dtype: 'F32', shape: p.shape, byteLength: n * p.rowLen * 4, bytes: () => new Uint8Array(0) })), undefined);
@@ -68,7 +84,7 @@ export function encodePermutedCacheShard(s: CacheShardRows, perm: Int32Array, re
   out.set(head, 0);
   let pos = head.byteLength;
   for (const p of parts) {
-    permuteRows(p.src, perm, p.rowLen, new Float32Array(out.buffer, out.byteOffset + pos, n * p.rowLen));
+    fill(p.src, p.rowLen, new Float32Array(out.buffer, out.byteOffset + pos, n * p.rowLen));
     pos += n * p.rowLen * 4;
   }
   return out;
@@ -98,8 +114,7 @@ export function shardRows(s: CacheShardRows, start: number, end: number): CacheS
  * (a permutation of na + nb) and split back at the same sizes.
  */
 export function pairwiseShuffle(a: CacheShardRows, b: CacheShardRows, perm: Int32Array, source: string): [CacheShardRows, CacheShardRows] {
-  if (a.hooks !== b.hooks || a.dIn !== b.dIn || !!a.target !== !!b.target || (a.target && a.target.dOut !== b.target!.dOut))
-    throw new FileFormatError(`${source}: two shards of one cache differ in shape ([${a.hooks}, ${a.dIn}]${a.target ? ` + target ${a.target.dOut}` : ''} vs [${b.hooks}, ${b.dIn}]${b.target ? ` + target ${b.target.dOut}` : ''})`);
+  checkPair(a, b, source);
   const joint = (x: Float32Array, y: Float32Array) => {
     const j = new Float32Array(x.length + y.length);
     j.set(x, 0);
@@ -112,4 +127,35 @@ export function pairwiseShuffle(a: CacheShardRows, b: CacheShardRows, perm: Int3
   };
   const mixed = permuteShard(both, perm);
   return [shardRows(mixed, 0, a.n), shardRows(mixed, a.n, a.n + b.n)];
+}
+
+function checkPair(a: CacheShardRows, b: CacheShardRows, source: string): void {
+  if (a.hooks !== b.hooks || a.dIn !== b.dIn || !!a.target !== !!b.target || (a.target && a.target.dOut !== b.target!.dOut))
+    throw new FileFormatError(`${source}: two shards of one cache differ in shape ([${a.hooks}, ${a.dIn}]${a.target ? ` + target ${a.target.dOut}` : ''} vs [${b.hooks}, ${b.dIn}]${b.target ? ` + target ${b.target.dOut}` : ''})`);
+}
+
+/**
+ * The bytes of pairwiseShuffle's two shards, each row gathered from `a` or `b` straight into
+ * its output file's bytes: no joined copy, no permuted copy, no encoding copy (a shuffle pass
+ * of two 25 MB shards otherwise makes ~200 MB of fresh copies, page faults each).
+ */
+export function encodePairwiseShuffled(a: CacheShardRows, b: CacheShardRows, perm: Int32Array, source: string): [Uint8Array, Uint8Array] {
+  checkPair(a, b, source);
+  if (perm.length !== a.n + b.n) throw new FileFormatError(`${source}: a permutation of ${perm.length} rows for shards of ${a.n} + ${b.n}`);
+  if (!HOST_LE) {
+    const [ma, mb] = pairwiseShuffle(a, b, perm, source);
+    return [encodeCacheShard(ma), encodeCacheShard(mb)];
+  }
+  // output rows [from, from + n) of the joint order: joint row r is a's row r, or b's row r - a.n
+  const half = (from: number, n: number) =>
+    encodeGathered(a, n, (src, rowLen, out) => {
+      const sa = src(a);
+      const sb = src(b);
+      for (let i = 0; i < n; i++) {
+        const r = perm[from + i]!;
+        const row = r < a.n ? sa.subarray(r * rowLen, (r + 1) * rowLen) : sb.subarray((r - a.n) * rowLen, (r - a.n + 1) * rowLen);
+        out.set(row, i * rowLen);
+      }
+    });
+  return [half(0, a.n), half(a.n, b.n)];
 }

@@ -13,7 +13,7 @@
  * wave's passes out as child jobs). A version is deleted once the pass that read it is done;
  * the shards' first versions stay until finalize (a lost store state restarts from them).
  */
-import { decodeCacheShard, encodeCacheShard, pairwiseShuffle } from '../../sources/cacheShard.js';
+import { decodeCacheShard, encodePairwiseShuffled } from '../../sources/cacheShard.js';
 import type { Store } from '../../store/Store.js';
 import { type CachePlan, cacheKeys } from './plan.js';
 import { permutationDraws, rngAfterDraws } from './replay.js';
@@ -114,9 +114,9 @@ export async function runShufflePass(store: Store, s: ShuffleSettings, passes: r
   const b = decodeCacheShard(await store.get(kj), kj);
   const rng = rngAfterDraws(s.seed + 1, p.drawsBeforePermutation);
   // the runner's pairwise shuffle (a transcoder cache's target rows move with their rows)
-  const [ma, mb] = pairwiseShuffle(a, b, rng.permutation(a.n + b.n), store.url);
-  await store.put(cacheKeys.shuffled(k, p.i), encodeCacheShard(ma));
-  await store.put(cacheKeys.shuffled(k, p.j), encodeCacheShard(mb));
+  const [ba, bb] = encodePairwiseShuffled(a, b, rng.permutation(a.n + b.n), store.url);
+  await store.put(cacheKeys.shuffled(k, p.i), ba);
+  await store.put(cacheKeys.shuffled(k, p.j), bb);
   await store.put(cacheKeys.passDone(k), '');
   return true;
 }
