@@ -35,16 +35,16 @@ const only = process.argv.includes('--cache') ? 'cache' : process.argv.includes(
 const DATA = process.argv.includes('--data') ? path.resolve(process.argv[process.argv.indexOf('--data') + 1]!) : TEXT;
 // --wide: a GPT-2-small-width model (768 wide, 12 heads, 2 layers, seeded random weights:
 // bench/widerModel.ts) in place of the 128-wide tiny one, hooked after its first block, and
-// SAEs of 4 × 768 latents in the sweep. A shard is then ~1.5 s of forward passes on one core
-// (8× the tiny model's) and 25 MB, a step of the sweep ~50× the tiny one's: the work of a real
-// run, against the same fixed costs (a worker's model load grows to ~8 s, paid by each worker
-// at once).
+// SAEs of 4 × 768 latents in the sweep. A shard is then ~1.3 s of forward passes on one core
+// (~10× the tiny model's) and 25 MB, a sweep job ~10× the tiny one's: the work of a real run,
+// against a real model's fixed costs (a worker's model load ~3 s, paid by each worker at once).
+// For more than ~112 shards give it more text: --data ../shared/data holds ~148 shards' worth.
 const WIDE = process.argv.includes('--wide');
 const D_IN = WIDE ? 768 : 128;
 const common = { model_name: MODEL_DIR, hook_point: 'blocks.1.hook_resid_pre', hook_point_layer: 1, dataset_path: DATA, context_size: 64, d_in: D_IN, store_batch_size: 8, n_batches_in_buffer: 4 };
 // the cache run: shards of 16 store batches (8192 tokens, ~0.2 s of work each on one core of this
 // machine). A run pays ~3 s that more workers do not shrink (coordinator start-up ~1 s, each
-// worker's model and tokenizer load ~1.5 s, shuffle and finalize ~0.5 s); 64 shards (0.5M
+// worker's model and tokenizer load ~1 s, shuffle and finalize ~0.5 s); 64 shards (0.5M
 // tokens, ~15 s on one worker) keep that a minor part, as it is in real runs of 100M+ tokens.
 // --shards 32 --saes 4 is the workload of the earlier notes.
 const SHARDS = flag('--shards', WIDE ? 32 : 64);
