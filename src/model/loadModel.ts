@@ -9,11 +9,9 @@ import { type Folder, folderFile, folderJson, folderPath } from '../io/folder.js
 import type { HookedTransformerConfig } from './ModelConfig.js';
 import { configFromHf } from './ModelConfig.js';
 import type { ModelWeights, TensorSource, WeightConversionOptions } from './weights.js';
-import { weightsFromHf } from './weights.js';
+import { UNTIED_UNEMBED_TENSORS, weightsFromHf } from './weights.js';
 
 const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
-/** The untied unembedding's name in each family's checkpoints (GPT-2 and Llama; GPT-NeoX). */
-const UNTIED_UNEMBED = new Set(['lm_head.weight', 'embed_out.weight']);
 
 /** HF buffers that are not weights (causal-mask constants, cached rotary frequencies). */
 function isBuffer(name: string): boolean {
@@ -115,7 +113,7 @@ async function readWeights(
         const info = f.info(name);
         if (isBuffer(name) || !FLOAT_DTYPES.has(info.dtype)) continue;
         // an untied unembedding that will not be converted is not read either
-        if (conv.unembed === false && UNTIED_UNEMBED.has(name)) continue;
+        if (conv.unembed === false && UNTIED_UNEMBED_TENSORS.has(name)) continue;
         if (tensors.has(name)) throw new FileFormatError(`${file}: tensor '${name}' appears in two shards`);
         tensors.set(name, { shape: info.shape, data: await f.readFloat32(name) });
       }

@@ -50,6 +50,12 @@ export interface WeightConversionOptions {
   readonly unembed?: boolean;
 }
 
+/**
+ * The untied unembedding's tensor in each family's checkpoints (GPT-2 and Llama: lm_head; GPT-NeoX:
+ * embed_out), at the top level of the state dict. A loader that leaves W_U out skips reading it.
+ */
+export const UNTIED_UNEMBED_TENSORS: ReadonlySet<string> = new Set(['lm_head.weight', 'embed_out.weight']);
+
 /** What the loader needs from a tensor file (a safetensors file, a set of shards, a Map). */
 export interface TensorSource {
   has(name: string): boolean;
@@ -117,6 +123,15 @@ class Reader {
 }
 
 /**
+ * W_U `[d_model, d_vocab]`: the untied `name` when the checkpoint has it and the config does not
+ * tie it, else WEᵀ; undefined when the unembedding is left out.
+ */
+function unembedOf(cfg: HookedTransformerConfig, top: Reader, name: string, WE: tf.Tensor2D, withUnembed: boolean): tf.Tensor2D | undefined {
+  if (!withUnembed) return undefined;
+  return !cfg.tiedEmbeddings && top.has(name) ? top.linearT(name, cfg.dVocab, cfg.dModel) : (tf.transpose(WE) as tf.Tensor2D);
+}
+
+/**
  * Converts a Hugging Face state dict into TransformerLens-layout weights (unprocessed, i.e.
  * `from_pretrained_no_processing`). `file` names the source in errors.
  */
@@ -159,9 +174,7 @@ function gpt2Weights(cfg: HookedTransformerConfig, r: Reader, withUnembed: boole
       });
     }
     // lm_head.weight is absent when tied; use it when present and not tied.
-    const WU = !withUnembed ? undefined : !cfg.tiedEmbeddings && r.has('lm_head.weight')
-      ? r.linearT('lm_head.weight', v, d)
-      : (tf.transpose(WE) as tf.Tensor2D);
+    const WU = unembedOf(cfg, r, 'lm_head.weight', WE, withUnembed);
     return {
       WE,
       WPos: r.get('wpe.weight', [nCtx, d]) as tf.Tensor2D,
@@ -202,9 +215,7 @@ function llamaWeights(cfg: HookedTransformerConfig, r: Reader, top: Reader, with
       if (bO) b.bO = bO as tf.Tensor1D;
       blocks.push(b);
     }
-    const WU = !withUnembed ? undefined : top.has('lm_head.weight') && !cfg.tiedEmbeddings
-      ? top.linearT('lm_head.weight', v, d)
-      : (tf.transpose(WE) as tf.Tensor2D);
+    const WU = unembedOf(cfg, top, 'lm_head.weight', WE, withUnembed);
     return { WE, blocks, lnFinalW: r.get('norm.weight', [d]) as tf.Tensor1D, ...(WU ? { WU } : {}) };
   });
 }
@@ -237,9 +248,7 @@ function neoxWeights(cfg: HookedTransformerConfig, r: Reader, top: Reader, withU
         bOut: r.get(`${p}mlp.dense_4h_to_h.bias`, [d]) as tf.Tensor1D,
       });
     }
-    const WU = !withUnembed ? undefined : top.has('embed_out.weight') && !cfg.tiedEmbeddings
-      ? top.linearT('embed_out.weight', v, d)
-      : (tf.transpose(WE) as tf.Tensor2D);
+    const WU = unembedOf(cfg, top, 'embed_out.weight', WE, withUnembed);
     return {
       WE,
       blocks,

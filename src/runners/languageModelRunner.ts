@@ -20,7 +20,7 @@ import { ConfigError, HubError } from '../errors.js';
 import { writeCachedRef } from '../hub/cache.js';
 import { type HubConfig, toHubConfig } from '../hub/config.js';
 import { downloadHubFile, resolveHubRevision } from '../hub/download.js';
-import { HookedTransformer } from '../model/HookedTransformer.js';
+import { type FromFolderOptions, HookedTransformer } from '../model/HookedTransformer.js';
 import { shardNames } from '../model/loadModel.js';
 import { type TextTokenizer, loadTokenizer } from '../model/tokenizer.js';
 import { modelActivations } from '../operators/modelActivations.js';
@@ -115,7 +115,7 @@ export async function resolveModelFolder(modelName: string, hub?: Partial<HubCon
  * The model of a config's `model_name` as the runners load it: its folder (resolveModelFolder)
  * and the HookedTransformer there, named by the folder or repo name. The caller disposes it.
  */
-export async function loadRunnerModel(modelName: string, hub?: Partial<HubConfig>, opts: { unembed?: boolean } = {}): Promise<{ dir: string; model: HookedTransformer }> {
+export async function loadRunnerModel(modelName: string, hub?: Partial<HubConfig>, opts: Pick<FromFolderOptions, 'unembed'> = {}): Promise<{ dir: string; model: HookedTransformer }> {
   const dir = await resolveModelFolder(modelName, hub);
   return { dir, model: await HookedTransformer.fromFolder(dir, { modelName: path.basename(modelName), ...opts }) };
 }
